@@ -1,0 +1,221 @@
+//! Forwarding a request to its upstream: one pooled HTTP/1.1 client, URI rewrite, header
+//! hygiene ([`headers`]), round robin with failover ([`balancer`]), WebSocket tunnels, and
+//! the built-in `whoami` upstream ([`whoami`]).
+//!
+//! Bodies stream both ways: the client's body is handed to the upstream request as is and
+//! the upstream's body back to the client, so memory does not grow with body size.
+//!
+//! Failover: a connection failure marks that upstream down and, when the request has no body
+//! (so nothing was consumed), the request is tried on the next upstream. A request with a
+//! body is not replayed — its bytes may be gone — and gets 502. A response that starts
+//! arriving is never retried.
+//!
+//! Every attempt is bounded: `upstream_connect_timeout` for the TCP connect and
+//! `upstream_timeout` until the response head, whose expiry is a 504.
+
+mod balancer;
+pub mod headers;
+mod whoami;
+
+use std::time::Duration;
+
+use http::uri::{PathAndQuery, Uri};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
+use http_body_util::BodyExt;
+use hyper::body::Body as _;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tracing::{Span, debug, field, warn};
+
+pub use balancer::Balancer;
+use headers::{ClientSide, ProtectedHeaders};
+
+use crate::config::{ServerSettings, Upstream};
+use crate::error::RequestError;
+use crate::response::{Body, empty};
+
+/// How long an idle pooled upstream connection is kept.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The upstream side of the gateway, built once at startup.
+#[derive(Debug)]
+pub struct Proxy {
+    client: Client<HttpConnector, Body>,
+    upstream_timeout: Duration,
+    protected: ProtectedHeaders,
+}
+
+/// The parts of a request the proxy needs besides the request itself.
+#[derive(Debug)]
+pub struct Forward<'a> {
+    /// The route's upstreams.
+    pub balancer: &'a Balancer,
+    /// Client-side facts for the forwarding headers.
+    pub client: ClientSide<'a>,
+    /// The normalized path and the original query: exactly what was authorized.
+    pub path_and_query: PathAndQuery,
+}
+
+impl Proxy {
+    /// Builds the pooled client from the server settings.
+    pub fn new(settings: &ServerSettings, protected: ProtectedHeaders) -> Proxy {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(settings.upstream_connect_timeout));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(connector);
+        Proxy {
+            client,
+            upstream_timeout: settings.upstream_timeout,
+            protected,
+        }
+    }
+
+    /// Sends `request` to one of the route's upstreams and returns its response.
+    ///
+    /// # Errors
+    /// [`RequestError::UpstreamUnreachable`] (502) or [`RequestError::UpstreamTimeout`] (504).
+    pub async fn forward(
+        &self,
+        mut request: Request<Incoming>,
+        forward: Forward<'_>,
+    ) -> Result<Response<Body>, RequestError> {
+        let websocket = request.version() == Version::HTTP_11
+            && headers::is_websocket_upgrade(request.headers());
+        let client_upgrade = websocket.then(|| hyper::upgrade::on(&mut request));
+        let (mut parts, body) = request.into_parts();
+        headers::prepare_upstream_request(
+            &mut parts.headers,
+            &self.protected,
+            forward.client,
+            websocket,
+        );
+
+        let replayable = body.is_end_stream();
+        let mut body = Some(body.boxed());
+        let mut last_error = None;
+        for (index, upstream) in forward.balancer.pick_order() {
+            Span::current().record("upstream", field::display(upstream));
+            let authority = match upstream {
+                Upstream::Whoami => {
+                    return Ok(whoami_response(
+                        &parts.method,
+                        &forward.path_and_query,
+                        &parts.headers,
+                    ));
+                }
+                Upstream::Http { authority } => authority,
+            };
+            let uri = Uri::builder()
+                .scheme(Upstream::scheme())
+                .authority(authority.clone())
+                .path_and_query(forward.path_and_query.clone())
+                .build()
+                .map_err(|e| RequestError::Internal(Box::new(e)))?;
+            let Some(attempt_body) = body.take().or_else(|| replayable.then(empty)) else {
+                break;
+            };
+            let mut attempt = Request::new(attempt_body);
+            *attempt.method_mut() = parts.method.clone();
+            *attempt.uri_mut() = uri;
+            *attempt.version_mut() = Version::HTTP_11;
+            *attempt.headers_mut() = parts.headers.clone();
+
+            match tokio::time::timeout(self.upstream_timeout, self.client.request(attempt)).await {
+                Err(_) => {
+                    warn!(upstream = %upstream, "upstream timed out");
+                    return Err(RequestError::UpstreamTimeout);
+                }
+                Ok(Ok(response)) => {
+                    forward.balancer.mark_up(index);
+                    return Ok(self.client_response(response, client_upgrade));
+                }
+                Ok(Err(e)) if e.is_connect() => {
+                    warn!(upstream = %upstream, error = %error_chain(&e), "upstream connect failed");
+                    forward.balancer.mark_down(index);
+                    last_error = Some(e);
+                }
+                Ok(Err(e)) => {
+                    warn!(upstream = %upstream, error = %error_chain(&e), "upstream request failed");
+                    return Err(RequestError::UpstreamUnreachable(Box::new(e)));
+                }
+            }
+        }
+        Err(RequestError::UpstreamUnreachable(match last_error {
+            Some(e) => Box::new(e),
+            None => "no upstream could take the request".into(),
+        }))
+    }
+
+    fn client_response(
+        &self,
+        response: Response<Incoming>,
+        client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    ) -> Response<Body> {
+        let mut response = response;
+        let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+        match (switching, client_upgrade) {
+            (true, Some(client_upgrade)) => {
+                let upstream_upgrade = hyper::upgrade::on(&mut response);
+                tokio::spawn(tunnel(client_upgrade, upstream_upgrade));
+            }
+            (true, None) => {
+                // The client did not ask for an upgrade we pass through: refuse the switch.
+                warn!("upstream switched protocols without a websocket request");
+                let mut refused = Response::new(empty());
+                *refused.status_mut() = StatusCode::BAD_GATEWAY;
+                return refused;
+            }
+            (false, _) => {}
+        }
+        let (mut parts, body) = response.into_parts();
+        headers::prepare_client_response(&mut parts.headers, switching);
+        Response::from_parts(parts, body.boxed())
+    }
+}
+
+fn whoami_response(
+    method: &Method,
+    path_and_query: &PathAndQuery,
+    headers: &HeaderMap,
+) -> Response<Body> {
+    let mut request = Request::new(());
+    *request.method_mut() = method.clone();
+    *request.uri_mut() = Uri::from(path_and_query.clone());
+    *request.headers_mut() = headers.clone();
+    whoami::respond(&request)
+}
+
+/// Copies bytes both ways between the client and the upstream once both sides upgraded.
+async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
+    match tokio::try_join!(client, upstream) {
+        Ok((client, upstream)) => {
+            let mut client = TokioIo::new(client);
+            let mut upstream = TokioIo::new(upstream);
+            match tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+                Ok((up, down)) => {
+                    debug!(bytes_up = up, bytes_down = down, "websocket tunnel closed")
+                }
+                Err(e) => debug!(error = %e, "websocket tunnel ended with an error"),
+            }
+        }
+        Err(e) => debug!(error = %e, "websocket upgrade failed"),
+    }
+}
+
+/// `error: cause: cause…` for one log field.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

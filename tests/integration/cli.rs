@@ -1,0 +1,171 @@
+//! The `gateway` binary: `check` diagnostics and exit codes, `run` with JSON logs and
+//! graceful exit on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::support::certs::TestCa;
+use crate::support::client::TestClient;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gateway");
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+fn check(config: &Path) -> (i32, String, String) {
+    let output = Command::new(BIN)
+        .args(["check", "--config"])
+        .arg(config)
+        .env_remove("GATEWAY_CONFIG")
+        .output()
+        .expect("run gateway check");
+    (
+        output.status.code().expect("exit code"),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_reports_config_errors_with_file_line_and_column() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases = [
+        (
+            "[server]\nlisten = \"127.0.0.1:1\"\nlisten_typo = 1\n",
+            "3:1: unknown field `listen_typo`",
+        ),
+        (
+            "[server]\nidle_timeout = \"forever\"\n",
+            "2:16: invalid duration",
+        ),
+        (
+            "[tls]\ncert = \"x.crt\"\nkey = \"x.key\"\n[[route]]\npath = \"/\"\n",
+            "4:1: route has neither upstream nor upstreams",
+        ),
+        (
+            "[tls]\ncert = \"x.crt\"\nkey = \"x.key\"\n[[route]]\nupstream = \"builtin:whoami\"\n[[route]]\npath = \"/\"\nupstream = \"builtin:whoami\"\n",
+            "7:8: duplicate route",
+        ),
+        (
+            "[tls]\ncert = \"x.crt\"\nkey = \"x.key\"\n[[route]]\nupstream = \"http//nope\"\n",
+            "5:12: invalid upstream URL",
+        ),
+        (
+            "[tls]\ncert = \"missing.crt\"\nkey = \"missing.key\"\n",
+            "2:8: cannot load certificate",
+        ),
+    ];
+    for (text, expected) in cases {
+        let path = write(dir.path(), "bad.toml", text);
+        let (code, _, stderr) = check(&path);
+        assert_eq!(code, 1, "{text}\n{stderr}");
+        let expected = format!("{}:{expected}", path.display());
+        assert!(
+            stderr.contains(&expected),
+            "expected {expected:?} in:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn check_accepts_a_valid_config_and_prints_a_summary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(
+        dir.path(),
+        "gateway.toml",
+        "[tls]\ncert = \"dev.crt\"\nkey = \"dev.key\"\ngenerate_self_signed = true\n[[route]]\nhost = \"*.example.test\"\nupstream = \"builtin:whoami\"\n",
+    );
+    let (code, stdout, stderr) = check(&path);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("route *.example.test / -> builtin:whoami"),
+        "{stdout}"
+    );
+    assert!(
+        !dir.path().join("dev.key").exists(),
+        "check must not write files"
+    );
+}
+
+#[test]
+fn shipped_config_is_valid() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("gateway.toml");
+    let (code, _, stderr) = check(&shipped);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[tokio::test]
+async fn run_logs_json_serves_and_exits_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = TestCa::new();
+    ca.leaf(dir.path(), "server", &["localhost"]);
+    let config = write(
+        dir.path(),
+        "gateway.toml",
+        "[server]\nlisten = \"127.0.0.1:0\"\n[tls]\ncert = \"server.crt\"\nkey = \"server.key\"\n[[route]]\nupstream = \"builtin:whoami\"\n",
+    );
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .args(["--log-format", "json"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn gateway");
+    let (lines_tx, lines) = mpsc::channel::<String>();
+    let stdout = child.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next_json = |wanted: &str| -> serde_json::Value {
+        loop {
+            let line = lines
+                .recv_timeout(Duration::from_secs(20))
+                .expect("log line");
+            let value: serde_json::Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            if value["message"] == wanted {
+                return value;
+            }
+        }
+    };
+    let listening = next_json("listening for https");
+    let addr = listening["addr"]
+        .as_str()
+        .expect("addr")
+        .parse()
+        .expect("socket addr");
+    let response = TestClient::new(addr, &ca.cert)
+        .get("localhost", "/json-log")
+        .await;
+    assert_eq!(response.status, 200);
+    let access = next_json("access");
+    assert_eq!(access["span"]["path"], "/json-log");
+    assert_eq!(access["span"]["status"], 200);
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    next_json("stopped");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn unknown_subcommand_is_a_usage_error() {
+    let output = Command::new(BIN).arg("frobnicate").output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+}

@@ -1,0 +1,11 @@
+//! The integration tests: the real gateway over real TLS in front of real upstreams.
+
+mod support;
+
+mod cli;
+mod headers;
+mod limits;
+mod proxying;
+mod routing;
+mod shutdown;
+mod tls;

@@ -1,0 +1,66 @@
+//! Graceful shutdown: in-flight requests finish, new connections are refused.
+
+use std::time::Duration;
+
+use crate::support::gateway::start;
+use crate::support::{upstream, within};
+
+#[tokio::test]
+async fn request_in_flight_when_shutdown_starts_still_completes() {
+    let app = upstream::start("app").await;
+    let mut gateway = start(&format!(
+        "[server]\nshutdown_grace = \"10s\"\n[[route]]\nupstream = \"{}\"\n",
+        app.url()
+    ))
+    .await;
+    let client = gateway.client();
+    let in_flight = tokio::spawn({
+        let client = client.clone();
+        async move { client.get("localhost", "/slow?ms=700").await }
+    });
+    // Wait until the upstream has the request, so it is truly in flight.
+    within(async {
+        while app.received().is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    gateway.shutdown();
+    let response = within(in_flight).await.expect("task");
+    assert_eq!(response.status, 200);
+    gateway.join().await;
+    assert!(
+        tokio::net::TcpStream::connect(gateway.addr).await.is_err(),
+        "listener must be closed"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_cuts_connections_still_busy_after_the_grace_period() {
+    let app = upstream::start("app").await;
+    let mut gateway = start(&format!(
+        "[server]\nshutdown_grace = \"300ms\"\n[[route]]\nupstream = \"{}\"\n",
+        app.url()
+    ))
+    .await;
+    let client = gateway.client();
+    let stuck = tokio::spawn({
+        let client = client.clone();
+        async move { client.get("localhost", "/slow?ms=30000").await }
+    });
+    within(async {
+        while app.received().is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    let started = std::time::Instant::now();
+    gateway.shutdown();
+    gateway.join().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    stuck.abort();
+}

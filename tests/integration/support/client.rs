@@ -1,0 +1,162 @@
+//! A real TLS client: rustls trusting the test CA, hyper's HTTP/1.1 or HTTP/2 client
+//! connection on top, and raw byte access for requests no well-behaved client would send.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, RootCertStore};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use super::within;
+
+/// Which HTTP version to offer in ALPN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Http1,
+    Http2,
+}
+
+/// A response read to the end.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl TestResponse {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+}
+
+/// Connects to one gateway.
+#[derive(Clone)]
+pub struct TestClient {
+    addr: SocketAddr,
+    roots: Arc<RootCertStore>,
+}
+
+impl TestClient {
+    pub fn new(addr: SocketAddr, ca: &CertificateDer<'static>) -> TestClient {
+        let mut roots = RootCertStore::empty();
+        roots.add(ca.clone()).expect("add CA");
+        TestClient {
+            addr,
+            roots: Arc::new(roots),
+        }
+    }
+
+    fn tls_config(&self, protocol: Protocol) -> Arc<ClientConfig> {
+        let mut config = ClientConfig::builder()
+            .with_root_certificates(self.roots.clone())
+            .with_no_client_auth();
+        config.alpn_protocols = match protocol {
+            Protocol::Http1 => vec![b"http/1.1".to_vec()],
+            Protocol::Http2 => vec![b"h2".to_vec()],
+        };
+        Arc::new(config)
+    }
+
+    /// A TLS connection with SNI `server_name`.
+    pub async fn connect(&self, server_name: &str, protocol: Protocol) -> TlsStream<TcpStream> {
+        let tcp = within(TcpStream::connect(self.addr))
+            .await
+            .expect("connect");
+        let name = ServerName::try_from(server_name.to_owned()).expect("server name");
+        within(TlsConnector::from(self.tls_config(protocol)).connect(name, tcp))
+            .await
+            .expect("tls handshake")
+    }
+
+    /// Sends one request on a new connection; SNI is the request's `Host` (without port).
+    pub async fn send(&self, request: Request<Full<Bytes>>, protocol: Protocol) -> TestResponse {
+        let host = request
+            .headers()
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .map(|h| h.split(':').next().unwrap_or(h).to_owned())
+            .or_else(|| request.uri().host().map(String::from))
+            .unwrap_or_else(|| "localhost".to_owned());
+        let tls = self.connect(&host, protocol).await;
+        let response = send_on(tls, request, protocol).await;
+        read(response).await
+    }
+
+    /// `GET https://{host}{path}` over HTTP/1.1.
+    pub async fn get(&self, host: &str, path: &str) -> TestResponse {
+        let request = Request::get(path)
+            .header("host", host)
+            .body(Full::default())
+            .expect("request");
+        self.send(request, Protocol::Http1).await
+    }
+
+    /// Writes `bytes` on a new TLS connection and reads until the server closes it or
+    /// `wait` passes; returns what was read.
+    pub async fn raw(&self, bytes: &[u8], wait: Duration) -> String {
+        let mut tls = self.connect("localhost", Protocol::Http1).await;
+        tls.write_all(bytes).await.expect("write");
+        let mut out = Vec::new();
+        let _ = tokio::time::timeout(wait, tls.read_to_end(&mut out)).await;
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+/// Sends `request` on an established TLS connection and returns the response head.
+pub async fn send_on(
+    tls: TlsStream<TcpStream>,
+    request: Request<Full<Bytes>>,
+    protocol: Protocol,
+) -> http::Response<Incoming> {
+    let io = TokioIo::new(tls);
+    match protocol {
+        Protocol::Http1 => {
+            let (mut sender, connection) = within(hyper::client::conn::http1::handshake(io))
+                .await
+                .expect("http1 handshake");
+            tokio::spawn(connection);
+            within(sender.send_request(request))
+                .await
+                .expect("response")
+        }
+        Protocol::Http2 => {
+            let (mut sender, connection) = within(hyper::client::conn::http2::handshake(
+                TokioExecutor::new(),
+                io,
+            ))
+            .await
+            .expect("http2 handshake");
+            tokio::spawn(connection);
+            within(sender.send_request(request))
+                .await
+                .expect("response")
+        }
+    }
+}
+
+/// Reads a response to the end.
+pub async fn read(response: http::Response<Incoming>) -> TestResponse {
+    let (parts, body) = response.into_parts();
+    let body = within(body.collect()).await.expect("body").to_bytes();
+    TestResponse {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}

@@ -1,0 +1,125 @@
+//! The real gateway, in process: a real config file in a temp folder, `Config::load`,
+//! `Gateway::new`, listeners bound on `127.0.0.1:0` before `run` is spawned, and a oneshot
+//! to shut it down.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Once};
+
+use gateway::{Config, Gateway, Listeners};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::certs::{LeafFiles, TestCa};
+use super::client::TestClient;
+use super::within;
+
+/// Names on the default certificate.
+pub const DEFAULT_NAMES: [&str; 5] = [
+    "localhost",
+    "127.0.0.1",
+    "example.test",
+    "*.example.test",
+    "*.app2.example.test",
+];
+
+/// A running gateway.
+pub struct TestGateway {
+    /// The HTTPS listener.
+    pub addr: SocketAddr,
+    /// The plain-HTTP redirect listener.
+    pub redirect_addr: SocketAddr,
+    /// The default certificate's files.
+    pub default_cert: LeafFiles,
+    /// Certificates of `[[tls.sni]]` hosts, by host.
+    pub sni_certs: Vec<(String, LeafFiles)>,
+    ca: Arc<TestCa>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts a gateway whose config is `config` plus a `[tls]` section for the test CA's
+/// certificates (and a `[[tls.sni]]` entry with its own certificate for each `sni_hosts`).
+pub async fn start_with_sni(config: &str, sni_hosts: &[&str]) -> TestGateway {
+    init_logging();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = Arc::new(TestCa::new());
+    let default_cert = ca.leaf(dir.path(), "default", &DEFAULT_NAMES);
+    let mut text = format!("{config}\n[tls]\ncert = \"default.crt\"\nkey = \"default.key\"\n");
+    let mut sni_certs = Vec::new();
+    for host in sni_hosts {
+        let files = ca.leaf(dir.path(), host, &[host]);
+        text.push_str(&format!(
+            "[[tls.sni]]\nhost = \"{host}\"\ncert = \"{host}.crt\"\nkey = \"{host}.key\"\n"
+        ));
+        sni_certs.push((host.to_string(), files));
+    }
+    let config_path = dir.path().join("gateway.toml");
+    std::fs::write(&config_path, text).expect("write config");
+    let config = Config::load(&config_path).expect("test config is valid");
+    let gateway = Gateway::new(config).expect("gateway builds");
+    let https = TcpListener::bind("127.0.0.1:0").await.expect("bind https");
+    let redirect = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
+    let addr = https.local_addr().expect("addr");
+    let redirect_addr = redirect.local_addr().expect("addr");
+    let (shutdown, signal) = oneshot::channel::<()>();
+    let listeners = Listeners {
+        https,
+        redirect_http: Some(redirect),
+    };
+    let task = tokio::spawn(gateway::run(listeners, Arc::new(gateway), async {
+        let _ = signal.await;
+    }));
+    TestGateway {
+        addr,
+        redirect_addr,
+        default_cert,
+        sni_certs,
+        ca,
+        shutdown: Some(shutdown),
+        task: Some(task),
+        _dir: dir,
+    }
+}
+
+/// [`start_with_sni`] without SNI certificates.
+pub async fn start(config: &str) -> TestGateway {
+    start_with_sni(config, &[]).await
+}
+
+impl TestGateway {
+    /// A client that trusts the test CA and connects to the HTTPS listener.
+    pub fn client(&self) -> TestClient {
+        TestClient::new(self.addr, &self.ca.cert)
+    }
+
+    /// Starts graceful shutdown.
+    pub fn shutdown(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+
+    /// Waits for `run` to return; re-raises a panic from the server task.
+    pub async fn join(&mut self) {
+        if let Some(task) = self.task.take()
+            && let Err(e) = within(task).await
+        {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    }
+}
+
+fn init_logging() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            )
+            .with_test_writer()
+            .try_init();
+    });
+}

@@ -1,0 +1,106 @@
+//! TLS termination: ALPN, SNI certificate selection, 421, and the HTTP → HTTPS redirect.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::support::client::{Protocol, read, send_on};
+use crate::support::gateway::{start, start_with_sni};
+use crate::support::{upstream, within};
+
+#[tokio::test]
+async fn http2_is_negotiated_by_alpn_and_proxied() {
+    let app = upstream::start("app").await;
+    let gateway = start(&format!("[[route]]\nupstream = \"{}\"\n", app.url())).await;
+    let client = gateway.client();
+    let tls = client.connect("localhost", Protocol::Http2).await;
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let request = Request::get(format!("https://localhost:{}/h2?x=1", gateway.addr.port()))
+        .body(Full::<Bytes>::default())
+        .expect("request");
+    let response = read(send_on(tls, request, Protocol::Http2).await).await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.json()["path"], "/h2?x=1");
+    assert_eq!(
+        app.last().headers["host"],
+        format!("localhost:{}", gateway.addr.port())
+    );
+
+    let tls = client.connect("localhost", Protocol::Http1).await;
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+}
+
+#[tokio::test]
+async fn sni_selects_the_hosts_own_certificate_and_others_get_the_default() {
+    let gateway = start_with_sni(
+        "[[route]]\nupstream = \"builtin:whoami\"\n",
+        &["app1.example.test"],
+    )
+    .await;
+    let client = gateway.client();
+    let dedicated = client.connect("app1.example.test", Protocol::Http1).await;
+    let served = dedicated.get_ref().1.peer_certificates().expect("certs")[0].clone();
+    assert_eq!(served, gateway.sni_certs[0].1.der);
+    let other = client.connect("app2.example.test", Protocol::Http1).await;
+    let served = other.get_ref().1.peer_certificates().expect("certs")[0].clone();
+    assert_eq!(served, gateway.default_cert.der);
+}
+
+#[tokio::test]
+async fn request_for_another_host_on_a_dedicated_sni_connection_gets_421() {
+    let app = upstream::start("app").await;
+    let gateway = start_with_sni(
+        &format!("[[route]]\nupstream = \"{}\"\n", app.url()),
+        &["app1.example.test"],
+    )
+    .await;
+    let client = gateway.client();
+    let tls = client.connect("app1.example.test", Protocol::Http1).await;
+    let request = Request::get("/")
+        .header("host", "app2.example.test")
+        .body(Full::<Bytes>::default())
+        .expect("request");
+    let response = read(send_on(tls, request, Protocol::Http1).await).await;
+    assert_eq!(response.status, 421);
+    assert_eq!(response.json()["error"], "misdirected_request");
+    let same = client.get("app1.example.test", "/").await;
+    assert_eq!(same.status, 200);
+    assert_eq!(app.received().len(), 1);
+}
+
+#[tokio::test]
+async fn plain_http_listener_redirects_to_https_with_308() {
+    let gateway = start("[[route]]\nupstream = \"builtin:whoami\"\n").await;
+    let mut tcp = within(TcpStream::connect(gateway.redirect_addr))
+        .await
+        .expect("connect");
+    tcp.write_all(b"GET /a/b?c=1 HTTP/1.1\r\nHost: app.example.test\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut out = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_string(&mut out)).await;
+    assert!(out.starts_with("HTTP/1.1 308"), "{out}");
+    let expected = format!(
+        "location: https://app.example.test:{}/a/b?c=1\r\n",
+        gateway.addr.port()
+    );
+    assert!(out.to_ascii_lowercase().contains(&expected), "{out}");
+}
+
+#[tokio::test]
+async fn failed_handshake_does_not_stop_the_listener() {
+    let gateway = start("[[route]]\nupstream = \"builtin:whoami\"\n").await;
+    let mut tcp = within(TcpStream::connect(gateway.addr))
+        .await
+        .expect("connect");
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .expect("write");
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut out)).await;
+    assert_eq!(gateway.client().get("localhost", "/").await.status, 200);
+}
