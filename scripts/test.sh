@@ -11,6 +11,8 @@ need() { # need COMMAND DEBIAN-PACKAGE
 }
 need nginx nginx
 need htpasswd apache2-utils
+# PyJWT, an independent JWT implementation for interop tests, as Debian packages it.
+/usr/bin/python3 -c 'import jwt' >/dev/null 2>&1 || missing+=(python3-jwt)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing test tools: ${missing[*]}"

@@ -7,8 +7,11 @@
 //! does not compile until someone decides what the client sees. The reason behind an error
 //! (which path rule failed, which upstream refused) goes to the log, never into the body.
 
-use http::StatusCode;
+use std::time::Duration;
 
+use http::{HeaderValue, StatusCode};
+
+use crate::auth::{AuthError, AuthFailure};
 use crate::config::ConfigError;
 use crate::router::{HostError, PathError};
 use crate::tls::TlsError;
@@ -22,6 +25,21 @@ pub enum Error {
     /// A certificate or key could not be loaded.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// Keys, secrets or the users file could not be loaded.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// `gateway token` for a user that is not in the users file or is disabled.
+    #[error("user {name:?} is not in the users file or is disabled")]
+    UnknownUser {
+        /// The requested user.
+        name: String,
+    },
+    /// `gateway token` with a config that has no `[auth]` section.
+    #[error("the config has no [auth] section, so there is nothing to sign tokens with")]
+    NoAuth,
+    /// A token could not be signed.
+    #[error("cannot sign the token")]
+    Sign(#[source] crate::auth::jwt::TokenError),
     /// A listener could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {
@@ -61,9 +79,49 @@ pub enum RequestError {
     /// The connection's SNI chose a dedicated certificate for another host.
     #[error("request host does not match the connection's TLS server name")]
     MisdirectedRequest,
-    /// No route matches the host and path.
+    /// No route matches the host and path (or no endpoint under the auth prefix).
     #[error("no route")]
     NoRoute,
+    /// Two `Authorization` headers or two gateway cookies: ambiguous credentials.
+    #[error("more than one credential")]
+    DuplicateCredentials,
+    /// The gateway cookie's value is not text.
+    #[error("malformed gateway cookie")]
+    MalformedCookie,
+    /// A login or logout request the endpoint cannot read (type, size, fields).
+    #[error("malformed login request: {0}")]
+    MalformedLogin(&'static str),
+    /// A forward-auth request whose original URL headers do not parse.
+    #[error("invalid original URL")]
+    InvalidOriginalUrl,
+    /// No credential where one is required.
+    #[error("no credentials")]
+    Unauthenticated(LoginHint),
+    /// A credential that failed verification; the reason is only logged.
+    #[error("invalid token")]
+    InvalidToken {
+        /// Why, for the log.
+        #[source]
+        failure: AuthFailure,
+        /// Where a browser should go.
+        hint: LoginHint,
+    },
+    /// Wrong user name or password at login.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// A valid user outside the route's groups.
+    #[error("forbidden")]
+    Forbidden,
+    /// An unsafe cookie-authenticated request, or a login/logout POST, without an allowed
+    /// `Origin`/`Referer`.
+    #[error("cross-site request rejected")]
+    CsrfRejected,
+    /// Login throttled.
+    #[error("too many failed logins")]
+    TooManyRequests {
+        /// When to try again.
+        retry_after: Duration,
+    },
 
     // Caused by the upstream.
     /// The upstream refused the connection or broke it before answering.
@@ -88,9 +146,18 @@ impl RequestError {
             | RequestError::MissingHost
             | RequestError::DuplicateHost
             | RequestError::ConflictingHost
-            | RequestError::UnsupportedTarget => StatusCode::BAD_REQUEST,
+            | RequestError::UnsupportedTarget
+            | RequestError::DuplicateCredentials
+            | RequestError::MalformedCookie
+            | RequestError::MalformedLogin(_)
+            | RequestError::InvalidOriginalUrl => StatusCode::BAD_REQUEST,
             RequestError::MisdirectedRequest => StatusCode::MISDIRECTED_REQUEST,
             RequestError::NoRoute => StatusCode::NOT_FOUND,
+            RequestError::Unauthenticated(_)
+            | RequestError::InvalidToken { .. }
+            | RequestError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            RequestError::Forbidden | RequestError::CsrfRejected => StatusCode::FORBIDDEN,
+            RequestError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             RequestError::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
             RequestError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             RequestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -105,9 +172,19 @@ impl RequestError {
             | RequestError::MissingHost
             | RequestError::DuplicateHost
             | RequestError::ConflictingHost
-            | RequestError::UnsupportedTarget => "bad_request",
+            | RequestError::UnsupportedTarget
+            | RequestError::DuplicateCredentials
+            | RequestError::MalformedCookie
+            | RequestError::MalformedLogin(_)
+            | RequestError::InvalidOriginalUrl => "bad_request",
             RequestError::MisdirectedRequest => "misdirected_request",
             RequestError::NoRoute => "not_found",
+            RequestError::Unauthenticated(_) => "unauthorized",
+            RequestError::InvalidToken { .. } => "invalid_token",
+            RequestError::InvalidCredentials => "invalid_credentials",
+            RequestError::Forbidden => "forbidden",
+            RequestError::CsrfRejected => "csrf_rejected",
+            RequestError::TooManyRequests { .. } => "too_many_requests",
             RequestError::UpstreamUnreachable(_) => "bad_gateway",
             RequestError::UpstreamTimeout => "gateway_timeout",
             RequestError::Internal(_) => "internal",
@@ -120,11 +197,25 @@ impl RequestError {
             StatusCode::BAD_REQUEST => "Bad request",
             StatusCode::MISDIRECTED_REQUEST => "Wrong host for this connection",
             StatusCode::NOT_FOUND => "Not found",
+            StatusCode::UNAUTHORIZED => "Sign-in required",
+            StatusCode::FORBIDDEN => "Access denied",
+            StatusCode::TOO_MANY_REQUESTS => "Too many attempts; try again later",
             StatusCode::BAD_GATEWAY => "The service is unavailable",
             StatusCode::GATEWAY_TIMEOUT => "The service took too long to answer",
             _ => "Something went wrong",
         }
     }
+}
+
+/// Where an unauthenticated client should go to sign in.
+#[derive(Debug, Clone)]
+pub enum LoginHint {
+    /// Nowhere: an API endpoint answers a bare 401.
+    None,
+    /// A browser navigation is redirected to this same-host login URL (`/.auth/login?rd=…`).
+    Navigate(String),
+    /// Forward-auth: every 401 carries this absolute login URL as `Location`.
+    Location(HeaderValue),
 }
 
 #[cfg(test)]
@@ -154,6 +245,33 @@ mod tests {
             (RequestError::UnsupportedTarget, 400, "bad_request"),
             (RequestError::MisdirectedRequest, 421, "misdirected_request"),
             (RequestError::NoRoute, 404, "not_found"),
+            (RequestError::DuplicateCredentials, 400, "bad_request"),
+            (RequestError::MalformedCookie, 400, "bad_request"),
+            (RequestError::MalformedLogin("x"), 400, "bad_request"),
+            (RequestError::InvalidOriginalUrl, 400, "bad_request"),
+            (
+                RequestError::Unauthenticated(LoginHint::None),
+                401,
+                "unauthorized",
+            ),
+            (
+                RequestError::InvalidToken {
+                    failure: AuthFailure::Revoked,
+                    hint: LoginHint::None,
+                },
+                401,
+                "invalid_token",
+            ),
+            (RequestError::InvalidCredentials, 401, "invalid_credentials"),
+            (RequestError::Forbidden, 403, "forbidden"),
+            (RequestError::CsrfRejected, 403, "csrf_rejected"),
+            (
+                RequestError::TooManyRequests {
+                    retry_after: Duration::from_secs(1),
+                },
+                429,
+                "too_many_requests",
+            ),
             (
                 RequestError::UpstreamUnreachable(io_error()),
                 502,

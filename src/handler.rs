@@ -2,12 +2,18 @@
 //!
 //! 1. [`request_target`]: the host (HTTP/1.1 absolute-form and HTTP/2 `:authority` rules,
 //!    SNI consistency → 421) and the path, normalized once;
-//! 2. [`Gateway::route`](crate::Gateway): host + longest prefix → route, else 404;
-//! 3. forward: header hygiene and streaming to the upstream ([`crate::proxy`]);
-//! 4. the access event, emitted once when the response head is ready.
+//! 2. own endpoints: a path under `auth.prefix` goes to [`crate::auth`]'s handlers;
+//! 3. route: host + longest prefix → route, else 404;
+//! 4. [`authorize`] (steps 4–6 of DESIGN): the credential (`Authorization` first, else the
+//!    cookie), its verification, the route's access rule, and the CSRF rule for
+//!    cookie-authenticated unsafe methods; failures become 401 (or a login redirect for
+//!    browsers) or 403;
+//! 5. forward: header hygiene, identity injection, streaming ([`crate::proxy`]);
+//! 6. [`renew`]: a fresh cookie when a cookie-authenticated token nears expiry;
+//! 7. the access event, emitted once when the response head is ready.
 //!
 //! The normalized path computed in step 1 is the only path used afterwards: the path that
-//! is routed (and, with authentication, authorized) is byte for byte the path forwarded.
+//! is routed and authorized is byte for byte the path forwarded.
 //! [`handle`] is the outer function: it renders any [`RequestError`] as JSON or HTML and
 //! logs the request; it never fails, so the service handed to hyper is infallible.
 
@@ -22,12 +28,19 @@ use http::{Method, Request, Response, Version};
 use hyper::body::Incoming;
 use tracing::{Instrument, Span, debug, field, info, info_span};
 
-use crate::Gateway;
-use crate::error::RequestError;
+use std::time::SystemTime;
+
+use crate::auth::jwt::VerifiedToken;
+use crate::auth::{
+    Auth, CredentialSource, EndpointContext, cookie, handle_endpoint, same_site_request,
+};
+use crate::error::{LoginHint, RequestError};
+use crate::policy::{Access, Decision, decide};
 use crate::proxy::Forward;
 use crate::proxy::headers::{ClientSide, client_ip};
-use crate::response::{Body, error_response, prefers_html};
+use crate::response::{Body, ClientKind, error_response};
 use crate::router::{normalize_host, normalize_path};
+use crate::{Gateway, RouteTarget};
 
 /// What the gateway knows about the connection a request arrived on.
 #[derive(Debug, Clone)]
@@ -70,11 +83,12 @@ pub async fn handle(
         host = field::Empty,
         path = field::Empty,
         route = field::Empty,
+        user = field::Empty,
         upstream = field::Empty,
         status = field::Empty,
         duration_ms = field::Empty,
     );
-    let html = prefers_html(request.headers());
+    let client = ClientKind::of(request.method(), request.headers());
     let response = match handle_inner(&gateway, &conn, request)
         .instrument(span.clone())
         .await
@@ -82,7 +96,7 @@ pub async fn handle(
         Ok(response) => response,
         Err(error) => {
             debug!(parent: &span, error = %error, cause = ?std::error::Error::source(&error), "request rejected");
-            error_response(&error, html)
+            error_response(&error, client)
         }
     };
     span.record("status", response.status().as_u16());
@@ -101,26 +115,152 @@ async fn handle_inner(
     span.record("host", target.host.as_str());
     span.record("path", target.path());
 
+    let peer = conn.peer.ip();
+    let client_ip = client_ip(request.headers(), peer, |ip| gateway.is_trusted_proxy(ip));
+
+    if let Some(auth) = &gateway.auth
+        && let Some(endpoint) = under_prefix(target.path(), &auth.settings().prefix)
+    {
+        span.record("route", "auth");
+        let context = EndpointContext {
+            host: &target.host,
+            endpoint,
+            client_ip,
+        };
+        return handle_endpoint(gateway, auth, request, context).await;
+    }
+
     let route = gateway
         .router
         .route(&target.host, target.path())
         .ok_or(RequestError::NoRoute)?;
     span.record("route", route.name.as_str());
 
-    let peer = conn.peer.ip();
-    let peer_trusted = gateway.is_trusted_proxy(peer);
-    let client = ClientSide {
-        peer,
-        peer_trusted,
-        host: &target.authority,
-    };
-    let _client_ip = client_ip(request.headers(), peer, |ip| gateway.is_trusted_proxy(ip));
+    let authorized = authorize(gateway.auth.as_ref(), route, &request, &target)?;
+    if let Some(identity) = &authorized.identity {
+        span.record("user", identity.user.as_str());
+    }
     let forward = Forward {
         balancer: &route.balancer,
-        client,
+        client: ClientSide {
+            peer,
+            peer_trusted: gateway.is_trusted_proxy(peer),
+            host: &target.authority,
+        },
         path_and_query: target.path_and_query.clone(),
+        identity: authorized.identity.as_deref(),
+        strip_authorization: authorized.source == Some(CredentialSource::Header),
     };
-    gateway.proxy.forward(request, forward).await
+    let mut response = gateway.proxy.forward(request, forward).await?;
+    if let Some(auth) = &gateway.auth {
+        renew(auth, &authorized, &target.host, &mut response);
+    }
+    Ok(response)
+}
+
+/// The endpoint part of `path` when it is under `prefix` (`/.auth/login` → `/login`).
+fn under_prefix<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = path.strip_prefix(prefix)?;
+    (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+}
+
+/// The outcome of steps 4–6 for a request that may pass.
+#[derive(Debug, Default)]
+struct Authorized {
+    /// The verified token, when the route checked one.
+    identity: Option<Arc<VerifiedToken>>,
+    /// Where the credential came from.
+    source: Option<CredentialSource>,
+}
+
+/// Steps 4–6: credential, verification, access rule, CSRF.
+fn authorize<B>(
+    auth: Option<&Auth>,
+    route: &RouteTarget,
+    request: &Request<B>,
+    target: &Target,
+) -> Result<Authorized, RequestError> {
+    if route.access == Access::Public {
+        // Nothing is checked, but the gateway's own bearer token is still a credential for
+        // every protected route: a public upstream must not be handed one to replay.
+        let own_token = auth.is_some_and(|auth| {
+            matches!(auth.credential(request.headers()), Ok(Some(c))
+                if c.source == CredentialSource::Header && auth.is_own_token(c.token))
+        });
+        return Ok(Authorized {
+            identity: None,
+            source: own_token.then_some(CredentialSource::Header),
+        });
+    }
+    // Config validation refuses protected routes without [auth]; fail closed regardless.
+    let auth = auth.ok_or(RequestError::Unauthenticated(LoginHint::None))?;
+    let hint = || LoginHint::Navigate(login_url(auth, &target.path_and_query));
+    let credential = auth.credential(request.headers())?;
+    let identity = match &credential {
+        None => None,
+        Some(credential) => Some(
+            auth.authenticate(credential.token, SystemTime::now())
+                .map_err(|failure| {
+                    debug!(reason = failure.reason(), "token rejected");
+                    RequestError::InvalidToken {
+                        failure,
+                        hint: hint(),
+                    }
+                })?,
+        ),
+    };
+    match decide(&route.access, identity.as_deref()) {
+        Decision::Allow => {}
+        Decision::Unauthenticated => return Err(RequestError::Unauthenticated(hint())),
+        Decision::Forbidden => return Err(RequestError::Forbidden),
+    }
+    let source = credential.map(|c| c.source);
+    let safe_method = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if source == Some(CredentialSource::Cookie)
+        && !safe_method
+        && !same_site_request(auth, request.headers(), &target.host)
+    {
+        return Err(RequestError::CsrfRejected);
+    }
+    Ok(Authorized { identity, source })
+}
+
+/// `/.auth/login?rd=<path?query>`: back to exactly this page after signing in.
+fn login_url(auth: &Auth, path_and_query: &PathAndQuery) -> String {
+    let rd: String = form_urlencoded::byte_serialize(path_and_query.as_str().as_bytes()).collect();
+    format!("{}/login?rd={rd}", auth.settings().prefix)
+}
+
+/// Step 8: a cookie whose token has less than `renew_before` left is replaced.
+fn renew(auth: &Auth, authorized: &Authorized, host: &str, response: &mut Response<Body>) {
+    let (Some(identity), Some(CredentialSource::Cookie)) =
+        (&authorized.identity, authorized.source)
+    else {
+        return;
+    };
+    let now = SystemTime::now();
+    if !auth.needs_renewal(identity, now) {
+        return;
+    }
+    let ttl = auth.settings().token_ttl;
+    let renewed = auth
+        .issue_for(&identity.user, Some(identity), ttl, now)
+        .map_err(|e| e.to_string())
+        .and_then(|token| {
+            cookie::set_cookie(&auth.settings().cookie, host, &token, ttl)
+                .map_err(|e| e.to_string())
+        });
+    match renewed {
+        Ok(set_cookie) => {
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, set_cookie);
+        }
+        Err(error) => tracing::warn!(%error, "cookie renewal failed"),
+    }
 }
 
 /// Step 1: the host and normalized path (DESIGN: Precise rules → Host, Path normalization).

@@ -1,4 +1,5 @@
-//! `gateway`: a TLS-terminating reverse proxy that routes by host and path.
+//! `gateway`: a TLS-terminating reverse proxy that puts JWT login in front of existing web
+//! services, routing by host and path.
 //!
 //! # Architecture
 //!
@@ -8,6 +9,8 @@
 //! | [`tls`] | certificates → rustls config, SNI, ALPN, dev self-signed certificate |
 //! | [`server`] | accept loops, connection tasks, idle timeout, graceful shutdown |
 //! | `handler` | the request pipeline, one function per step |
+//! | [`auth`] | credentials, token verification, users, login endpoints, cookies, CSRF |
+//! | `policy` | a route's access rule applied to an identity (pure) |
 //! | `router` | host and path normalization, host + longest prefix → route (pure) |
 //! | `proxy` | pooled upstream client, header hygiene, round robin, WebSocket, whoami |
 //! | `response` | the body type, error pages |
@@ -17,15 +20,18 @@
 //!
 //! accept (permit from `max_connections`) → TLS handshake under a timeout → hyper
 //! HTTP/1.1 or HTTP/2 (header-read timeout, header limits) → `handler::handle`: host and path
-//! normalized once → route → header hygiene → upstream (streamed both ways) → response →
-//! one access-log event. Everything a request needs is in one [`Gateway`] built from a
+//! normalized once → the gateway's own endpoints under `auth.prefix`, or route → credential
+//! → verification → access decision (401/redirect/403) → header hygiene and identity
+//! injection → upstream (streamed both ways) → cookie renewal → one access-log event. Everything a request needs is in one [`Gateway`] built from a
 //! validated [`Config`] before any port is bound, shared behind an `Arc`.
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod config;
 pub mod error;
 mod handler;
+mod policy;
 mod proxy;
 mod response;
 pub mod router;
@@ -37,7 +43,6 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 
-use http::HeaderName;
 use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto;
 
@@ -45,18 +50,12 @@ pub use config::Config;
 pub use error::{Error, Result};
 pub use server::{Listeners, run};
 
-use proxy::headers::ProtectedHeaders;
+use auth::Auth;
+use config::IdentityHeaders;
+use policy::Access;
 use proxy::{Balancer, Proxy};
 use router::Router;
 use tls::TlsAcceptor;
-
-/// The identity header names every upstream request is cleaned of. They are injected by
-/// authentication; until then no client may set them.
-const IDENTITY_HEADERS: [HeaderName; 3] = [
-    HeaderName::from_static("x-forwarded-user"),
-    HeaderName::from_static("x-forwarded-groups"),
-    HeaderName::from_static("x-forwarded-email"),
-];
 
 /// Everything a request needs, built once from a validated config.
 pub struct Gateway {
@@ -65,6 +64,7 @@ pub struct Gateway {
     tls: TlsAcceptor,
     http: auto::Builder<TokioExecutor>,
     proxy: Proxy,
+    auth: Option<Auth>,
     request_ids: AtomicU64,
 }
 
@@ -74,15 +74,22 @@ struct RouteTarget {
     /// `host path`, for logs.
     name: String,
     balancer: Balancer,
+    access: Access,
 }
 
 impl Gateway {
-    /// Loads certificates and builds the router and upstream client.
+    /// Loads certificates, keys and users, and builds the router and upstream client.
+    /// `env` looks up environment variables (`secret_env`); only `main.rs` passes the
+    /// process environment.
     ///
     /// # Errors
-    /// [`Error::Tls`] when a certificate or key cannot be loaded.
-    pub fn new(config: Config) -> Result<Gateway> {
+    /// [`Error::Tls`] or [`Error::Auth`] naming the configured file that failed.
+    pub fn new(config: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Gateway> {
         let tls = TlsAcceptor::load(&config.tls)?;
+        let auth = match &config.auth {
+            Some(settings) => Some(Auth::load(settings, config.users.as_ref(), env)?),
+            None => None,
+        };
         let router = Router::new(
             config
                 .routes
@@ -91,21 +98,25 @@ impl Gateway {
                     let target = RouteTarget {
                         name: format!("{} {}", route.host, route.path),
                         balancer: Balancer::new(route.upstreams.clone()),
+                        access: route.access.clone(),
                     };
                     (route.host.clone(), route.path.clone(), target)
                 })
                 .collect(),
         );
-        let proxy = Proxy::new(
-            &config.server,
-            ProtectedHeaders::new(IDENTITY_HEADERS.iter()),
-        );
+        let identity_headers = config
+            .auth
+            .as_ref()
+            .map_or_else(IdentityHeaders::default, |a| a.headers.clone());
+        let cookie_name = config.auth.as_ref().map(|a| a.cookie.name.clone());
+        let proxy = Proxy::new(&config.server, identity_headers, cookie_name);
         Ok(Gateway {
             http: server::http_builder(&config.server),
             config,
             router,
             tls,
             proxy,
+            auth,
             request_ids: AtomicU64::new(1),
         })
     }
@@ -124,6 +135,30 @@ impl Gateway {
     }
 }
 
+/// Mints a token for `user` of the users file (`gateway token`), valid for `ttl` (default
+/// `auth.token_ttl`).
+///
+/// # Errors
+/// [`Error::NoAuth`] without `[auth]`, [`Error::UnknownUser`] for a user that is not in the
+/// users file or is disabled, or the error that stopped keys or users from loading.
+pub fn mint_token(
+    config: &Config,
+    user: &str,
+    ttl: Option<std::time::Duration>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String> {
+    let settings = config.auth.as_ref().ok_or(Error::NoAuth)?;
+    let auth = Auth::load(settings, config.users.as_ref(), env)?;
+    if !auth.is_enabled_user(user) {
+        return Err(Error::UnknownUser {
+            name: user.to_owned(),
+        });
+    }
+    let ttl = ttl.unwrap_or(settings.token_ttl);
+    auth.issue_for(user, None, ttl, std::time::SystemTime::now())
+        .map_err(Error::Sign)
+}
+
 /// What `gateway check` found in a valid config.
 #[derive(Debug)]
 pub struct CheckSummary {
@@ -136,8 +171,11 @@ pub struct CheckSummary {
 ///
 /// # Errors
 /// The first [`Error`] found: config problems (all of them, positioned) or a TLS file problem.
-pub fn check(path: &Path) -> Result<CheckSummary> {
+pub fn check(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<CheckSummary> {
     let config = Config::load(path)?;
+    if let Some(settings) = &config.auth {
+        Auth::check(settings, config.users.as_ref(), env)?;
+    }
     let tls = &config.tls;
     let self_signed_pending =
         tls.generate_self_signed && !tls.cert.value.exists() && !tls.key.value.exists();
@@ -165,6 +203,16 @@ impl fmt::Display for CheckSummary {
             )?;
         } else {
             writeln!(f, "tls: {}", self.config.tls.cert.value.display())?;
+        }
+        if let Some(auth) = &self.config.auth {
+            writeln!(
+                f,
+                "auth: {:?} tokens from {}, endpoints under {}",
+                auth.algorithm, auth.issuer, auth.prefix
+            )?;
+        }
+        if let Some(users) = &self.config.users {
+            writeln!(f, "users: {}", users.file.value.display())?;
         }
         for sni in &self.config.tls.sni {
             writeln!(

@@ -1,7 +1,9 @@
 //! The `gateway` command: parses arguments, installs logging, binds listeners, waits for
 //! signals, and maps outcomes to exit codes (0 success or clean shutdown, 1 failure, 2 usage).
-//! Everything else is library code.
+//! It is the only place that reads the environment (`secret_env`, `RUST_LOG`) and the
+//! terminal. Everything else is library code.
 
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -51,6 +53,26 @@ enum Command {
     Run,
     /// Validate the config and everything it names; print a summary.
     Check,
+    /// Read a password from stdin (prompted twice on a terminal) and print its argon2id hash.
+    HashPassword,
+    /// Mint a token for a user of the users file (service accounts, scripts).
+    Token {
+        /// The user to mint the token for.
+        #[arg(long)]
+        user: String,
+        /// Lifetime, e.g. "1h" or "30d" (default: auth.token_ttl).
+        #[arg(long, value_parser = parse_ttl)]
+        ttl: Option<std::time::Duration>,
+    },
+}
+
+fn parse_ttl(text: &str) -> Result<std::time::Duration, String> {
+    gateway::config::parse_duration(text)
+}
+
+/// Environment lookup handed to the library (for `secret_env`).
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -64,6 +86,8 @@ fn main() -> ExitCode {
     let outcome = match cli.command.unwrap_or(Command::Run) {
         Command::Run => run(&cli.config.config, cli.log_format),
         Command::Check => check(&cli.config.config),
+        Command::HashPassword => hash_password(),
+        Command::Token { user, ttl } => token(&cli.config.config, &user, ttl),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -75,7 +99,7 @@ fn main() -> ExitCode {
 }
 
 fn check(path: &Path) -> anyhow::Result<()> {
-    let summary = gateway::check(path).map_err(config_error)?;
+    let summary = gateway::check(path, &env_var).map_err(config_error)?;
     println!("{summary}");
     println!("{}: configuration ok", path.display());
     Ok(())
@@ -96,6 +120,33 @@ fn config_error(e: Error) -> anyhow::Error {
     }
 }
 
+fn hash_password() -> anyhow::Result<()> {
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").context("cannot read the password")?;
+        let second = rpassword::prompt_password("Again: ").context("cannot read the password")?;
+        anyhow::ensure!(first == second, "the passwords differ");
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read stdin")?;
+        let trimmed = line.strip_suffix('\n').unwrap_or(&line);
+        trimmed.strip_suffix('\r').unwrap_or(trimmed).to_owned()
+    };
+    let hash = gateway::auth::users::hash_password(&password)?;
+    writeln!(std::io::stdout(), "{hash}")?;
+    Ok(())
+}
+
+fn token(path: &Path, user: &str, ttl: Option<std::time::Duration>) -> anyhow::Result<()> {
+    let config = Config::load(path).map_err(|e| config_error(e.into()))?;
+    let token = gateway::mint_token(&config, user, ttl, &env_var).map_err(config_error)?;
+    println!("{token}");
+    Ok(())
+}
+
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
@@ -112,7 +163,7 @@ fn init_logging(format: LogFormat) {
 fn run(path: &Path, log_format: LogFormat) -> anyhow::Result<()> {
     init_logging(log_format);
     let config = Config::load(path).map_err(|e| config_error(e.into()))?;
-    let gateway = Gateway::new(config).map_err(config_error)?;
+    let gateway = Gateway::new(config, &env_var).map_err(config_error)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -1,16 +1,54 @@
 //! Responses the gateway writes itself: the body type shared with proxied responses, and
 //! error pages.
 //!
-//! An error is JSON (`{"error":"<code>"}`) unless the client is a browser navigating —
-//! `Accept` prefers `text/html` — in which case it is a small self-contained HTML page with
-//! the same code. Neither ever names an upstream or the reason behind the error.
+//! An error is JSON (`{"error":"<code>"}`) unless the request is a browser navigation
+//! (`Accept` lists `text/html` before JSON, and it is not `fetch`/XHR), which gets a small
+//! self-contained HTML page with the same code. Neither ever names an upstream or the reason behind the error.
+//!
+//! A missing or invalid credential is where clients differ most (DESIGN, pipeline step 6): a
+//! browser *navigation* is redirected to the login page (302 for GET/HEAD, 303 otherwise),
+//! while `fetch`/XHR and API clients get 401 JSON with an RFC 6750 `WWW-Authenticate`
+//! challenge, so a single-page app sees a 401 it can act on, never a login page in place of
+//! its JSON.
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Response, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, header};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 
-use crate::error::RequestError;
+use crate::error::{LoginHint, RequestError};
+
+/// `X-Requested-With`, set by XHR libraries.
+static X_REQUESTED_WITH: HeaderName = HeaderName::from_static("x-requested-with");
+/// `Sec-Fetch-Mode`, set by browsers: `navigate` for page loads, `cors` etc. for `fetch`.
+static SEC_FETCH_MODE: HeaderName = HeaderName::from_static("sec-fetch-mode");
+
+/// How the client asked, which decides the form of an error: only a browser navigation
+/// gets HTML (or a redirect to the login page); `fetch`, XHR and API clients get JSON even
+/// when their `Accept` lists `text/html`.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientKind {
+    /// For a browser navigation, the redirect status to the login page (302 or 303).
+    pub navigation: Option<StatusCode>,
+}
+
+impl ClientKind {
+    /// Classifies a request by its method and headers.
+    pub fn of(method: &Method, headers: &HeaderMap) -> ClientKind {
+        let fetch_mode = headers.get(&SEC_FETCH_MODE).map(HeaderValue::as_bytes);
+        let navigating = prefers_html(headers)
+            && !headers.contains_key(&X_REQUESTED_WITH)
+            && fetch_mode.is_none_or(|mode| mode.eq_ignore_ascii_case(b"navigate"));
+        let navigation = navigating.then(|| {
+            if method == Method::GET || method == Method::HEAD {
+                StatusCode::FOUND
+            } else {
+                StatusCode::SEE_OTHER
+            }
+        });
+        ClientKind { navigation }
+    }
+}
 
 /// The body of every response the gateway sends: proxied bodies stream through it.
 pub type Body = BoxBody<Bytes, hyper::Error>;
@@ -45,8 +83,56 @@ pub fn prefers_html(headers: &HeaderMap) -> bool {
     false
 }
 
-/// Renders `error` for a client; `html` picks the page over JSON.
-pub fn error_response(error: &RequestError, html: bool) -> Response<Body> {
+/// A redirect with an empty body.
+pub fn redirect(status: StatusCode, location: HeaderValue) -> Response<Body> {
+    let mut response = Response::new(empty());
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::LOCATION, location);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Renders `error` for `client`.
+pub fn error_response(error: &RequestError, client: ClientKind) -> Response<Body> {
+    let hint = match error {
+        RequestError::Unauthenticated(hint) | RequestError::InvalidToken { hint, .. } => Some(hint),
+        _ => None,
+    };
+    if let (Some(LoginHint::Navigate(login)), Some(status)) = (hint, client.navigation)
+        && let Ok(location) = HeaderValue::from_str(login)
+    {
+        return redirect(status, location);
+    }
+    let mut response = page_or_json(error, client.navigation.is_some());
+    let headers = response.headers_mut();
+    match error {
+        RequestError::Unauthenticated(_) => {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"gateway\""),
+            );
+        }
+        RequestError::InvalidToken { .. } => {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"gateway\", error=\"invalid_token\""),
+            );
+        }
+        RequestError::TooManyRequests { retry_after } => {
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        _ => {}
+    }
+    if let Some(LoginHint::Location(location)) = hint {
+        headers.insert(header::LOCATION, location.clone());
+    }
+    response
+}
+
+fn page_or_json(error: &RequestError, html: bool) -> Response<Body> {
     let (content_type, body) = if html {
         ("text/html; charset=utf-8", error_page(error))
     } else {
@@ -103,12 +189,99 @@ mod tests {
         assert!(!prefers_html(&HeaderMap::new()));
     }
 
+    fn kind(method: Method, pairs: &[(&'static str, &'static str)]) -> ClientKind {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(*name, HeaderValue::from_static(value));
+        }
+        ClientKind::of(&method, &headers)
+    }
+
+    #[test]
+    fn only_browser_navigations_are_redirected_to_login() {
+        let html = ("accept", "text/html,*/*;q=0.8");
+        assert_eq!(
+            kind(Method::GET, &[html]).navigation,
+            Some(StatusCode::FOUND)
+        );
+        assert_eq!(
+            kind(Method::HEAD, &[html]).navigation,
+            Some(StatusCode::FOUND)
+        );
+        assert_eq!(
+            kind(Method::POST, &[html]).navigation,
+            Some(StatusCode::SEE_OTHER)
+        );
+        assert_eq!(
+            kind(Method::GET, &[html, ("sec-fetch-mode", "navigate")]).navigation,
+            Some(StatusCode::FOUND)
+        );
+        assert_eq!(
+            kind(Method::GET, &[html, ("sec-fetch-mode", "cors")]).navigation,
+            None
+        );
+        assert_eq!(
+            kind(Method::GET, &[html, ("x-requested-with", "XMLHttpRequest")]).navigation,
+            None
+        );
+        assert_eq!(kind(Method::GET, &[("accept", "*/*")]).navigation, None);
+    }
+
+    #[test]
+    fn unauthenticated_navigation_redirects_and_api_call_gets_a_challenge() {
+        let error =
+            RequestError::Unauthenticated(LoginHint::Navigate("/.auth/login?rd=%2Fx".to_owned()));
+        let browser = kind(Method::GET, &[("accept", "text/html")]);
+        let redirected = error_response(&error, browser);
+        assert_eq!(redirected.status(), StatusCode::FOUND);
+        assert_eq!(
+            redirected.headers()[header::LOCATION],
+            "/.auth/login?rd=%2Fx"
+        );
+        let api = error_response(&error, kind(Method::GET, &[("accept", "application/json")]));
+        assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            api.headers()[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"gateway\""
+        );
+        assert!(api.headers().get(header::LOCATION).is_none());
+    }
+
+    #[test]
+    fn invalid_token_challenge_names_the_error_and_throttling_says_when() {
+        let invalid = RequestError::InvalidToken {
+            failure: crate::auth::AuthFailure::Revoked,
+            hint: LoginHint::Location(HeaderValue::from_static("https://a.example/.auth/login")),
+        };
+        let api = kind(Method::GET, &[]);
+        let response = error_response(&invalid, api);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            "Bearer realm=\"gateway\", error=\"invalid_token\""
+        );
+        assert_eq!(
+            response.headers()[header::LOCATION],
+            "https://a.example/.auth/login"
+        );
+        let throttled = RequestError::TooManyRequests {
+            retry_after: std::time::Duration::from_millis(1500),
+        };
+        assert_eq!(
+            error_response(&throttled, api).headers()[header::RETRY_AFTER],
+            "2"
+        );
+    }
+
     #[test]
     fn error_bodies_carry_only_the_stable_code() {
-        let json = error_response(&RequestError::NoRoute, false);
+        let api = ClientKind { navigation: None };
+        let browser = ClientKind {
+            navigation: Some(StatusCode::FOUND),
+        };
+        let json = error_response(&RequestError::NoRoute, api);
         assert_eq!(json.status(), 404);
         assert_eq!(json.headers()[header::CONTENT_TYPE], "application/json");
-        let html = error_response(&RequestError::UpstreamTimeout, true);
+        let html = error_response(&RequestError::UpstreamTimeout, browser);
         assert_eq!(html.status(), 504);
         assert!(
             html.headers()[header::CONTENT_TYPE]

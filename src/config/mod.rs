@@ -12,6 +12,7 @@
 //! [`crate::tls`] before any port is bound. It never reads environment variables (only
 //! `main.rs` does), and relative paths are resolved against the config file's folder.
 
+mod auth;
 mod cidr;
 mod duration;
 mod upstream;
@@ -26,10 +27,12 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use auth::{AuthSettings, IdentityHeaders, KeySource, UsersSettings, default_throttle};
 pub use cidr::Cidr;
-pub use duration::ConfigDuration;
+pub use duration::{ConfigDuration, parse_duration};
 pub use upstream::Upstream;
 
+use crate::policy::Access;
 use crate::router::{HostPattern, parse_route_prefix};
 
 /// Default HTTPS listen address.
@@ -126,6 +129,10 @@ pub struct Config {
     pub tls: TlsSettings,
     /// Routes, in file order.
     pub routes: Vec<RouteSettings>,
+    /// Token, cookie and endpoint settings; `None` when no route needs authentication.
+    pub auth: Option<AuthSettings>,
+    /// The users file and login throttling.
+    pub users: Option<UsersSettings>,
 }
 
 /// `[server]`.
@@ -190,6 +197,8 @@ pub struct RouteSettings {
     pub path: String,
     /// Where requests go; more than one → round robin.
     pub upstreams: Vec<Upstream>,
+    /// Who may pass (default: authenticated).
+    pub access: Access,
     /// Where the route was declared, for messages.
     pub at: Location,
 }
@@ -266,6 +275,8 @@ struct RawConfig {
     tls: Option<Spanned<RawTls>>,
     #[serde(default)]
     route: Vec<Spanned<RawRoute>>,
+    auth: Option<Spanned<auth::RawAuth>>,
+    users: Option<Spanned<auth::RawUsers>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -312,6 +323,7 @@ struct RawRoute {
     path: Option<Spanned<String>>,
     upstream: Option<Upstream>,
     upstreams: Option<Spanned<Vec<Upstream>>>,
+    access: Option<auth::RawAccess>,
 }
 
 /// Collects problems so that one `check` run reports all of them.
@@ -346,11 +358,28 @@ fn validate(raw: RawConfig, base_dir: &Path, locator: &Locator<'_>) -> Result<Co
         }
     };
     let routes = validate_routes(raw.route, &mut problems);
+    let auth_offset = raw.auth.as_ref().map(|a| a.span().start);
+    let auth = raw
+        .auth
+        .and_then(|a| auth::validate_auth(a.into_inner(), base_dir, &mut problems));
+    let users_offset = raw.users.as_ref().map(|u| u.span().start);
+    let users = raw
+        .users
+        .map(|u| auth::validate_users(u.into_inner(), base_dir, &mut problems));
+    check_auth_coverage(
+        &routes,
+        auth_offset,
+        users_offset,
+        auth.as_ref(),
+        &mut problems,
+    );
     match tls {
         Some(tls) if problems.found.is_empty() => Ok(Config {
             server,
             tls,
             routes,
+            auth,
+            users,
         }),
         _ => Err(ConfigError::Invalid {
             problems: problems.found,
@@ -521,10 +550,37 @@ fn validate_routes(raw: Vec<Spanned<RawRoute>>, problems: &mut Problems<'_>) -> 
             host,
             path,
             upstreams,
+            access: raw.access.map_or(Access::Authenticated, |a| a.0),
             at: problems.locator.locate(route_offset),
         });
     }
     routes
+}
+
+/// Cross-section rules: a protected route needs `[auth]`; known users need `[users]`.
+fn check_auth_coverage(
+    routes: &[RouteSettings],
+    auth_offset: Option<usize>,
+    users_offset: Option<usize>,
+    auth: Option<&AuthSettings>,
+    problems: &mut Problems<'_>,
+) {
+    if auth_offset.is_none() {
+        for route in routes.iter().filter(|r| r.access != Access::Public) {
+            problems.found.push(Problem {
+                at: route.at.clone(),
+                message: "route requires authentication (the default access) but there is no [auth] section; add [auth] or set access = \"public\"".to_owned(),
+            });
+        }
+        if let Some(offset) = users_offset {
+            problems.add(offset, "[users] needs an [auth] section");
+        }
+    }
+    if let (Some(offset), None, Some(auth)) = (auth_offset, users_offset, auth)
+        && auth.require_known_user
+    {
+        problems.add(offset, "require_known_user = true needs a [users] file; add [users] file = \"users.toml\" or set require_known_user = false");
+    }
 }
 
 #[cfg(test)]

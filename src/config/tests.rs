@@ -23,7 +23,10 @@ const TLS: &str = "[tls]\ncert = \"certs/a.crt\"\nkey = \"certs/a.key\"\n";
 
 #[test]
 fn minimal_config_gets_defaults() {
-    let config = parse(&format!("{TLS}[[route]]\nupstream = \"builtin:whoami\"\n")).expect("valid");
+    let config = parse(&format!(
+        "{TLS}[[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n"
+    ))
+    .expect("valid");
     assert_eq!(config.server.listen.to_string(), "127.0.0.1:8443");
     assert_eq!(config.server.header_read_timeout, Duration::from_secs(10));
     assert_eq!(config.server.max_request_header_bytes, 16_384);
@@ -40,7 +43,7 @@ fn full_server_section_parses() {
 max_connections = 50\ntls_handshake_timeout = \"3s\"\nheader_read_timeout = \"2s\"\nidle_timeout = \"1m\"\n\
 max_request_header_bytes = 8192\nmax_headers = 20\nupstream_connect_timeout = \"500ms\"\nupstream_timeout = \"30s\"\nshutdown_grace = \"1s\"\n{TLS}\
 [[tls.sni]]\nhost = \"App1.Example.com\"\ncert = \"/abs/app1.crt\"\nkey = \"app1.key\"\n\
-[[route]]\nhost = \"*.example.com\"\npath = \"/api/\"\nupstreams = [\"http://127.0.0.1:1\", \"http://127.0.0.1:2\"]\n"
+[[route]]\naccess = \"public\"\nhost = \"*.example.com\"\npath = \"/api/\"\nupstreams = [\"http://127.0.0.1:1\", \"http://127.0.0.1:2\"]\n"
     );
     let config = parse(&text).expect("valid");
     assert_eq!(config.server.redirect_http.map(|a| a.port()), Some(80));
@@ -97,7 +100,9 @@ fn bad_socket_address_and_cidr_are_rejected() {
 
 #[test]
 fn route_without_upstream_points_at_the_route() {
-    let errors = problems(&format!("{TLS}\n[[route]]\npath = \"/a\"\n"));
+    let errors = problems(&format!(
+        "{TLS}\n[[route]]\naccess = \"public\"\npath = \"/a\"\n"
+    ));
     assert_eq!(
         errors,
         vec!["<config>:5:1: route has neither upstream nor upstreams".to_owned()]
@@ -107,7 +112,7 @@ fn route_without_upstream_points_at_the_route() {
 #[test]
 fn route_with_both_upstream_forms_is_rejected() {
     let errors = problems(&format!(
-        "{TLS}[[route]]\nupstream = \"builtin:whoami\"\nupstreams = [\"builtin:whoami\"]\n"
+        "{TLS}[[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\nupstreams = [\"builtin:whoami\"]\n"
     ));
     assert!(
         errors[0].contains("both upstream and upstreams"),
@@ -118,20 +123,22 @@ fn route_with_both_upstream_forms_is_rejected() {
 #[test]
 fn duplicate_host_and_path_is_rejected_even_with_trailing_slash() {
     let errors = problems(&format!(
-        "{TLS}[[route]]\nhost = \"a.example.com\"\npath = \"/x\"\nupstream = \"builtin:whoami\"\n\
-[[route]]\nhost = \"A.example.com\"\npath = \"/x/\"\nupstream = \"builtin:whoami\"\n"
+        "{TLS}[[route]]\naccess = \"public\"\nhost = \"a.example.com\"\npath = \"/x\"\nupstream = \"builtin:whoami\"\n\
+[[route]]\naccess = \"public\"\nhost = \"A.example.com\"\npath = \"/x/\"\nupstream = \"builtin:whoami\"\n"
     ));
     assert_eq!(errors.len(), 1);
     assert!(
-        errors[0].starts_with("<config>:10:8: duplicate route"),
+        errors[0].starts_with("<config>:12:8: duplicate route"),
         "{errors:?}"
     );
 }
 
 #[test]
 fn unparsable_upstream_url_is_rejected_at_the_value() {
-    let errors = problems(&format!("{TLS}[[route]]\nupstream = \"http://a:1/base\"\n"));
-    assert!(errors[0].starts_with("<config>:5:12:"), "{errors:?}");
+    let errors = problems(&format!(
+        "{TLS}[[route]]\naccess = \"public\"\nupstream = \"http://a:1/base\"\n"
+    ));
+    assert!(errors[0].starts_with("<config>:6:12:"), "{errors:?}");
     assert!(errors[0].contains("without a path"), "{errors:?}");
 }
 
@@ -139,19 +146,19 @@ fn unparsable_upstream_url_is_rejected_at_the_value() {
 fn invalid_route_host_and_path_are_rejected() {
     assert!(
         problems(&format!(
-            "{TLS}[[route]]\nhost = \"a*.example.com\"\nupstream = \"builtin:whoami\"\n"
+            "{TLS}[[route]]\naccess = \"public\"\nhost = \"a*.example.com\"\nupstream = \"builtin:whoami\"\n"
         ))[0]
             .contains("invalid route host")
     );
     assert!(
         problems(&format!(
-            "{TLS}[[route]]\npath = \"api\"\nupstream = \"builtin:whoami\"\n"
+            "{TLS}[[route]]\naccess = \"public\"\npath = \"api\"\nupstream = \"builtin:whoami\"\n"
         ))[0]
             .contains("invalid route path")
     );
     assert!(
         problems(&format!(
-            "{TLS}[[route]]\npath = \"/a/../..\"\nupstream = \"builtin:whoami\"\n"
+            "{TLS}[[route]]\naccess = \"public\"\npath = \"/a/../..\"\nupstream = \"builtin:whoami\"\n"
         ))[0]
             .contains("invalid route path")
     );
@@ -160,7 +167,7 @@ fn invalid_route_host_and_path_are_rejected() {
 #[test]
 fn several_problems_are_all_reported() {
     let errors = problems(&format!(
-        "[server]\nmax_headers = 0\n{TLS}[[route]]\npath = \"/a\"\n[[route]]\nupstreams = []\n"
+        "[server]\nmax_headers = 0\n{TLS}[[route]]\naccess = \"public\"\npath = \"/a\"\n[[route]]\naccess = \"public\"\nupstreams = []\n"
     ));
     assert_eq!(errors.len(), 3, "{errors:?}");
 }
@@ -188,4 +195,151 @@ fn missing_tls_section_and_wrong_types_are_errors_not_panics() {
             .contains("invalid SNI host")
     );
     assert!(problems(&format!("route = 5\n{TLS}"))[0].contains("invalid type"));
+}
+
+const AUTH: &str = "[auth]\nissuer = \"https://auth.example.com\"\nsecret_file = \"jwt.secret\"\n[users]\nfile = \"users.toml\"\n";
+
+#[test]
+fn routes_are_protected_by_default_and_need_an_auth_section() {
+    let errors = problems(&format!("{TLS}[[route]]\nupstream = \"builtin:whoami\"\n"));
+    assert!(
+        errors[0].starts_with("<config>:4:1: route requires authentication"),
+        "{errors:?}"
+    );
+    let config = parse(&format!(
+        "{AUTH}{TLS}[[route]]\nupstream = \"builtin:whoami\"\n"
+    ))
+    .expect("valid");
+    assert_eq!(
+        config.routes[0].access,
+        crate::policy::Access::Authenticated
+    );
+}
+
+#[test]
+fn access_forms_parse_and_bad_ones_are_positioned() {
+    let config = parse(&format!(
+        "{AUTH}{TLS}[[route]]\npath = \"/a\"\naccess = \"public\"\nupstream = \"builtin:whoami\"\n\
+[[route]]\npath = \"/b\"\naccess = {{ groups = [\"admins\", \"ops\"] }}\nupstream = \"builtin:whoami\"\n"
+    ))
+    .expect("valid");
+    assert_eq!(config.routes[0].access, crate::policy::Access::Public);
+    assert_eq!(
+        config.routes[1].access,
+        crate::policy::Access::Groups(vec!["admins".to_owned(), "ops".to_owned()])
+    );
+    let errors = problems(&format!(
+        "{AUTH}{TLS}[[route]]\naccess = \"everyone\"\nupstream = \"builtin:whoami\"\n"
+    ));
+    assert!(
+        errors[0].starts_with("<config>:10:10: invalid access"),
+        "{errors:?}"
+    );
+    assert!(
+        problems(&format!(
+            "{AUTH}{TLS}[[route]]\naccess = {{ groups = [] }}\nupstream = \"builtin:whoami\"\n"
+        ))[0]
+            .contains("non-empty list")
+    );
+    assert!(
+        problems(&format!(
+            "{AUTH}{TLS}[[route]]\naccess = {{ group = [\"a\"] }}\nupstream = \"builtin:whoami\"\n"
+        ))[0]
+            .contains("unknown field")
+    );
+}
+
+#[test]
+fn auth_defaults_follow_the_design() {
+    let config = parse(&format!("{AUTH}{TLS}")).expect("valid");
+    let auth = config.auth.expect("auth");
+    assert_eq!(auth.algorithm, jsonwebtoken::Algorithm::HS256);
+    assert_eq!(auth.prefix, "/.auth");
+    assert_eq!(auth.token_ttl, Duration::from_secs(7200));
+    assert_eq!(auth.renew_before, Duration::from_secs(1800));
+    assert_eq!(auth.leeway, Duration::from_secs(30));
+    assert_eq!(auth.user_claim, "sub");
+    assert!(auth.accept_raw_authorization && auth.require_known_user);
+    assert_eq!(auth.cookie.name, "gateway_token");
+    assert!(auth.cookie.secure);
+    assert_eq!(auth.headers.user.as_str(), "x-forwarded-user");
+    let users = config.users.expect("users");
+    assert_eq!(users.throttle.max_failures, 5);
+    assert_eq!(users.file.value, Path::new("/etc/gateway/users.toml"));
+}
+
+#[test]
+fn redirect_domains_default_to_cookie_domains() {
+    let config = parse(&format!(
+        "{AUTH}[auth.cookie]\ndomains = [\".Example.com\"]\n{TLS}"
+    ))
+    .expect("valid");
+    let auth = config.auth.expect("auth");
+    assert_eq!(auth.cookie.domains, vec!["example.com".to_owned()]);
+    assert_eq!(auth.allowed_domains, vec!["example.com".to_owned()]);
+}
+
+#[test]
+fn key_settings_must_fit_the_algorithm() {
+    let hs_with_pem = "[auth]\nissuer = \"i\"\nsecret_file = \"s\"\nprivate_key = \"k.pem\"\nrequire_known_user = false\n";
+    assert!(
+        problems(&format!("{hs_with_pem}{TLS}"))[0].contains("private_key is for RS/PS/ES/EdDSA")
+    );
+    let rs_with_secret = "[auth]\nissuer = \"i\"\nalgorithm = \"RS256\"\nsecret_file = \"s\"\nrequire_known_user = false\n";
+    let errors = problems(&format!("{rs_with_secret}{TLS}"));
+    assert!(
+        errors.iter().any(|e| e.contains("needs private_key")),
+        "{errors:?}"
+    );
+    let both = "[auth]\nissuer = \"i\"\nsecret_file = \"s\"\nsecret_env = \"E\"\nrequire_known_user = false\n";
+    assert!(problems(&format!("{both}{TLS}"))[0].contains("not both"));
+    let none = "[auth]\nissuer = \"i\"\nalgorithm = \"none\"\nsecret_file = \"s\"\nrequire_known_user = false\n";
+    assert!(
+        problems(&format!("{none}{TLS}"))[0]
+            .starts_with("<config>:3:13: unknown algorithm \"none\"")
+    );
+}
+
+#[test]
+fn cookie_and_header_settings_are_checked() {
+    let base = "[auth]\nissuer = \"i\"\nsecret_file = \"s\"\nrequire_known_user = false\n";
+    assert!(
+        problems(&format!("{base}[auth.cookie]\nname = \"a b\"\n{TLS}"))[0]
+            .contains("invalid cookie name")
+    );
+    assert!(
+        problems(&format!(
+            "{base}[auth.cookie]\nsecure = false\nsame_site = \"None\"\n{TLS}"
+        ))[0]
+            .contains("requires secure")
+    );
+    assert!(
+        problems(&format!("{base}[auth.cookie]\nsame_site = \"lax\"\n{TLS}"))[0]
+            .contains("invalid same_site")
+    );
+    assert!(
+        problems(&format!(
+            "{base}[auth.cookie]\ndomains = [\"exa mple.com\"]\n{TLS}"
+        ))[0]
+            .contains("invalid domain")
+    );
+    assert!(
+        problems(&format!("{base}[auth.headers]\nuser = \"Cookie\"\n{TLS}"))[0]
+            .contains("invalid identity header")
+    );
+    assert!(problems(&format!("{base}prefix = \"/\"\n{TLS}"))[0].contains("invalid prefix"));
+}
+
+#[test]
+fn known_users_need_a_users_file_and_users_need_auth() {
+    let no_users = "[auth]\nissuer = \"i\"\nsecret_file = \"s\"\n";
+    assert!(problems(&format!("{no_users}{TLS}"))[0].contains("needs a [users] file"));
+    assert!(
+        problems(&format!("[users]\nfile = \"u.toml\"\n{TLS}"))[0]
+            .contains("[users] needs an [auth] section")
+    );
+    assert!(
+        problems(&format!("{AUTH}max_failures = 0\n{TLS}"))[0]
+            .contains("max_failures must be at least 1")
+    );
 }

@@ -21,6 +21,9 @@ use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+use crate::auth::jwt::VerifiedToken;
+use crate::config::IdentityHeaders;
+
 /// `X-Forwarded-For`.
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// `X-Forwarded-Proto`.
@@ -58,14 +61,19 @@ pub struct ProtectedHeaders {
 }
 
 impl ProtectedHeaders {
-    /// The forwarding headers plus `identity` (the configured identity header names).
-    pub fn new<'a>(identity: impl IntoIterator<Item = &'a HeaderName>) -> ProtectedHeaders {
-        let forwarding = [&X_FORWARDED_FOR, &X_FORWARDED_PROTO, &X_FORWARDED_HOST];
-        let canonical = forwarding
-            .into_iter()
-            .chain(identity)
-            .map(|name| canonical_name(name.as_str()))
-            .collect();
+    /// The forwarding headers plus the identity header names.
+    pub fn new(identity: &IdentityHeaders) -> ProtectedHeaders {
+        let canonical = [
+            &X_FORWARDED_FOR,
+            &X_FORWARDED_PROTO,
+            &X_FORWARDED_HOST,
+            &identity.user,
+            &identity.groups,
+            &identity.email,
+        ]
+        .into_iter()
+        .map(|name| canonical_name(name.as_str()))
+        .collect();
         ProtectedHeaders { canonical }
     }
 
@@ -158,6 +166,36 @@ pub fn prepare_upstream_request(
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     }
+}
+
+/// Sets the identity headers for an authenticated request (after [`prepare_upstream_request`]
+/// removed every client copy). Groups are joined with `,` (group names cannot contain one).
+///
+/// # Errors
+/// [`InvalidHeaderValue`](http::header::InvalidHeaderValue) when a claim holds bytes a
+/// header cannot carry (control characters); the request must then not be forwarded.
+pub fn inject_identity(
+    headers: &mut HeaderMap,
+    names: &IdentityHeaders,
+    identity: &VerifiedToken,
+) -> Result<(), http::header::InvalidHeaderValue> {
+    headers.insert(
+        names.user.clone(),
+        HeaderValue::from_bytes(identity.user.as_bytes())?,
+    );
+    if !identity.groups.is_empty() {
+        headers.insert(
+            names.groups.clone(),
+            HeaderValue::from_bytes(identity.groups.join(",").as_bytes())?,
+        );
+    }
+    if let Some(email) = &identity.email {
+        headers.insert(
+            names.email.clone(),
+            HeaderValue::from_bytes(email.as_bytes())?,
+        );
+    }
+    Ok(())
 }
 
 /// Removes hop-by-hop headers from an upstream response (RFC 9110 §7.6.1), keeping the
@@ -255,199 +293,4 @@ pub fn client_ip(headers: &HeaderMap, peer: IpAddr, is_trusted: impl Fn(IpAddr) 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn protected() -> ProtectedHeaders {
-        let identity = [
-            HeaderName::from_static("x-forwarded-user"),
-            HeaderName::from_static("x-forwarded-groups"),
-        ];
-        ProtectedHeaders::new(identity.iter())
-    }
-
-    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(
-                HeaderName::from_bytes(name.as_bytes()).expect("name"),
-                HeaderValue::from_str(value).expect("value"),
-            );
-        }
-        map
-    }
-
-    fn client(host: &HeaderValue, trusted: bool) -> ClientSide<'_> {
-        ClientSide {
-            peer: "203.0.113.7".parse().expect("ip"),
-            peer_trusted: trusted,
-            host,
-        }
-    }
-
-    #[test]
-    fn identity_headers_are_stripped_in_every_spelling() {
-        let host = HeaderValue::from_static("app.example.com");
-        let mut map = headers(&[
-            ("x-forwarded-user", "mallory"),
-            ("X_Forwarded_User", "mallory"),
-            ("x.forwarded.groups", "admins"),
-            ("x-forwarded_user", "mallory"),
-            ("x-other", "kept"),
-        ]);
-        prepare_upstream_request(&mut map, &protected(), client(&host, false), false);
-        assert!(map.get("x-forwarded-user").is_none());
-        assert!(map.get("x_forwarded_user").is_none());
-        assert!(map.get("x.forwarded.groups").is_none());
-        assert!(map.get("x-forwarded_user").is_none());
-        assert_eq!(map.get("x-other").map(|v| v.as_bytes()), Some(&b"kept"[..]));
-    }
-
-    #[test]
-    fn connection_header_cannot_remove_gateway_headers() {
-        let host = HeaderValue::from_static("app.example.com");
-        let mut map = headers(&[
-            ("connection", "X-Forwarded-For, X-Forwarded-Host, x-custom"),
-            ("x-custom", "1"),
-        ]);
-        prepare_upstream_request(&mut map, &protected(), client(&host, false), false);
-        assert_eq!(
-            map.get(&X_FORWARDED_FOR).map(|v| v.as_bytes()),
-            Some(&b"203.0.113.7"[..])
-        );
-        assert_eq!(
-            map.get(&X_FORWARDED_HOST).map(|v| v.as_bytes()),
-            Some(&b"app.example.com"[..])
-        );
-        assert!(
-            map.get("x-custom").is_none(),
-            "named in Connection, so hop-by-hop"
-        );
-        assert!(map.get(header::CONNECTION).is_none());
-    }
-
-    #[test]
-    fn hop_by_hop_headers_and_non_websocket_upgrades_are_removed() {
-        let host = HeaderValue::from_static("h");
-        let mut map = headers(&[
-            ("connection", "upgrade, keep-alive"),
-            ("upgrade", "h2c"),
-            ("keep-alive", "timeout=5"),
-            ("te", "trailers"),
-            ("proxy-authorization", "Basic x"),
-            ("proxy-connection", "keep-alive"),
-            ("trailer", "x"),
-        ]);
-        assert!(!is_websocket_upgrade(&map));
-        prepare_upstream_request(&mut map, &protected(), client(&host, false), false);
-        for name in [
-            "connection",
-            "upgrade",
-            "keep-alive",
-            "te",
-            "proxy-authorization",
-            "proxy-connection",
-            "trailer",
-        ] {
-            assert!(map.get(name).is_none(), "{name}");
-        }
-    }
-
-    #[test]
-    fn websocket_upgrade_is_kept() {
-        let host = HeaderValue::from_static("h");
-        let mut map = headers(&[
-            ("connection", "keep-alive, Upgrade"),
-            ("upgrade", "WebSocket"),
-            ("sec-websocket-key", "k"),
-        ]);
-        assert!(is_websocket_upgrade(&map));
-        prepare_upstream_request(&mut map, &protected(), client(&host, false), true);
-        assert_eq!(
-            map.get(header::UPGRADE).map(|v| v.as_bytes()),
-            Some(&b"websocket"[..])
-        );
-        assert_eq!(
-            map.get(header::CONNECTION).map(|v| v.as_bytes()),
-            Some(&b"upgrade"[..])
-        );
-        assert!(map.get("sec-websocket-key").is_some());
-    }
-
-    #[test]
-    fn forwarded_for_is_replaced_from_untrusted_peers_and_appended_from_trusted_ones() {
-        let host = HeaderValue::from_static("h");
-        let mut untrusted =
-            headers(&[("x-forwarded-for", "1.2.3.4"), ("forwarded", "for=1.2.3.4")]);
-        prepare_upstream_request(&mut untrusted, &protected(), client(&host, false), false);
-        assert_eq!(
-            untrusted.get(&X_FORWARDED_FOR).map(|v| v.as_bytes()),
-            Some(&b"203.0.113.7"[..])
-        );
-        assert!(untrusted.get("forwarded").is_none());
-
-        let mut trusted = headers(&[
-            ("x-forwarded-for", "1.2.3.4"),
-            ("x-forwarded-for", "5.6.7.8"),
-            ("forwarded", "for=1.2.3.4"),
-        ]);
-        prepare_upstream_request(&mut trusted, &protected(), client(&host, true), false);
-        assert_eq!(
-            trusted.get(&X_FORWARDED_FOR).map(|v| v.as_bytes()),
-            Some(&b"1.2.3.4, 5.6.7.8, 203.0.113.7"[..])
-        );
-        assert!(trusted.get("forwarded").is_some());
-    }
-
-    #[test]
-    fn proto_host_and_split_cookies_are_set_for_http1_upstreams() {
-        let host = HeaderValue::from_static("App.example.com:8443");
-        let mut map = headers(&[
-            ("x-forwarded-proto", "http"),
-            ("cookie", "a=1"),
-            ("cookie", "b=2"),
-            ("host", "other"),
-        ]);
-        prepare_upstream_request(&mut map, &protected(), client(&host, false), false);
-        assert_eq!(
-            map.get(&X_FORWARDED_PROTO).map(|v| v.as_bytes()),
-            Some(&b"https"[..])
-        );
-        assert_eq!(map.get(header::HOST), Some(&host));
-        assert_eq!(
-            map.get(header::COOKIE).map(|v| v.as_bytes()),
-            Some(&b"a=1; b=2"[..])
-        );
-    }
-
-    #[test]
-    fn response_keeps_upgrade_headers_only_when_switching_protocols() {
-        let mut switching = headers(&[
-            ("connection", "Upgrade"),
-            ("upgrade", "websocket"),
-            ("keep-alive", "x"),
-        ]);
-        prepare_client_response(&mut switching, true);
-        assert!(switching.get("upgrade").is_some() && switching.get("connection").is_some());
-        assert!(switching.get("keep-alive").is_none());
-        let mut normal = headers(&[
-            ("connection", "close, x-internal"),
-            ("x-internal", "1"),
-            ("transfer-encoding", "chunked"),
-        ]);
-        prepare_client_response(&mut normal, false);
-        assert!(normal.is_empty(), "{normal:?}");
-    }
-
-    #[test]
-    fn client_ip_walks_forwarded_for_past_trusted_proxies() {
-        let trusted = |ip: IpAddr| ip.to_string().starts_with("10.");
-        let peer: IpAddr = "10.0.0.1".parse().expect("ip");
-        let map = headers(&[("x-forwarded-for", "198.51.100.9, 203.0.113.5, 10.0.0.2")]);
-        assert_eq!(client_ip(&map, peer, trusted).to_string(), "203.0.113.5");
-        let untrusted_peer: IpAddr = "192.0.2.1".parse().expect("ip");
-        assert_eq!(client_ip(&map, untrusted_peer, trusted), untrusted_peer);
-        let garbage = headers(&[("x-forwarded-for", "nonsense, 10.0.0.3")]);
-        assert_eq!(client_ip(&garbage, peer, trusted).to_string(), "10.0.0.3");
-    }
-}
+mod tests;

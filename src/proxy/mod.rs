@@ -32,7 +32,9 @@ use tracing::{Span, debug, field, warn};
 pub use balancer::Balancer;
 use headers::{ClientSide, ProtectedHeaders};
 
-use crate::config::{ServerSettings, Upstream};
+use crate::auth::cookie::strip_ours;
+use crate::auth::jwt::VerifiedToken;
+use crate::config::{IdentityHeaders, ServerSettings, Upstream};
 use crate::error::RequestError;
 use crate::response::{Body, empty};
 
@@ -45,6 +47,9 @@ pub struct Proxy {
     client: Client<HttpConnector, Body>,
     upstream_timeout: Duration,
     protected: ProtectedHeaders,
+    identity_headers: IdentityHeaders,
+    /// The gateway cookie, removed from every forwarded `Cookie` header.
+    cookie_name: Option<String>,
 }
 
 /// The parts of a request the proxy needs besides the request itself.
@@ -56,11 +61,20 @@ pub struct Forward<'a> {
     pub client: ClientSide<'a>,
     /// The normalized path and the original query: exactly what was authorized.
     pub path_and_query: PathAndQuery,
+    /// The authenticated user, injected as identity headers.
+    pub identity: Option<&'a VerifiedToken>,
+    /// The `Authorization` header carried the gateway token: remove it.
+    pub strip_authorization: bool,
 }
 
 impl Proxy {
-    /// Builds the pooled client from the server settings.
-    pub fn new(settings: &ServerSettings, protected: ProtectedHeaders) -> Proxy {
+    /// Builds the pooled client from the server settings; `cookie_name` is the gateway
+    /// cookie to keep from upstreams.
+    pub fn new(
+        settings: &ServerSettings,
+        identity_headers: IdentityHeaders,
+        cookie_name: Option<String>,
+    ) -> Proxy {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(settings.upstream_connect_timeout));
         connector.set_nodelay(true);
@@ -72,7 +86,9 @@ impl Proxy {
         Proxy {
             client,
             upstream_timeout: settings.upstream_timeout,
-            protected,
+            protected: ProtectedHeaders::new(&identity_headers),
+            identity_headers,
+            cookie_name,
         }
     }
 
@@ -95,6 +111,16 @@ impl Proxy {
             forward.client,
             websocket,
         );
+        if let Some(cookie_name) = &self.cookie_name {
+            strip_ours(&mut parts.headers, cookie_name);
+        }
+        if forward.strip_authorization {
+            parts.headers.remove(http::header::AUTHORIZATION);
+        }
+        if let Some(identity) = forward.identity {
+            headers::inject_identity(&mut parts.headers, &self.identity_headers, identity)
+                .map_err(|e| RequestError::Internal(Box::new(e)))?;
+        }
 
         let replayable = body.is_end_stream();
         let mut body = Some(body.boxed());

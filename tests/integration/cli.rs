@@ -79,7 +79,7 @@ fn check_accepts_a_valid_config_and_prints_a_summary() {
     let path = write(
         dir.path(),
         "gateway.toml",
-        "[tls]\ncert = \"dev.crt\"\nkey = \"dev.key\"\ngenerate_self_signed = true\n[[route]]\nhost = \"*.example.test\"\nupstream = \"builtin:whoami\"\n",
+        "[tls]\ncert = \"dev.crt\"\nkey = \"dev.key\"\ngenerate_self_signed = true\n[[route]]\nhost = \"*.example.test\"\naccess = \"public\"\nupstream = \"builtin:whoami\"\n",
     );
     let (code, stdout, stderr) = check(&path);
     assert_eq!(code, 0, "{stderr}");
@@ -108,7 +108,7 @@ async fn run_logs_json_serves_and_exits_cleanly_on_sigterm() {
     let config = write(
         dir.path(),
         "gateway.toml",
-        "[server]\nlisten = \"127.0.0.1:0\"\n[tls]\ncert = \"server.crt\"\nkey = \"server.key\"\n[[route]]\nupstream = \"builtin:whoami\"\n",
+        "[server]\nlisten = \"127.0.0.1:0\"\n[tls]\ncert = \"server.crt\"\nkey = \"server.key\"\n[[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n",
     );
     let mut child = Command::new(BIN)
         .arg("--config")
@@ -162,6 +162,108 @@ async fn run_logs_json_serves_and_exits_cleanly_on_sigterm() {
     next_json("stopped");
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(0));
+}
+
+fn run_with_stdin(args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("GATEWAY_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("output")
+}
+
+#[test]
+fn hash_password_prints_an_argon2id_hash_of_the_line_without_its_newline() {
+    use argon2::{PasswordHash, PasswordVerifier};
+    let output = run_with_stdin(&["hash-password"], "correct horse\n");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let hash = String::from_utf8(output.stdout).expect("utf-8");
+    let hash = hash.trim_end();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    let parsed = PasswordHash::new(hash).expect("PHC string");
+    assert!(
+        argon2::Argon2::default()
+            .verify_password(b"correct horse", &parsed)
+            .is_ok()
+    );
+    assert!(
+        argon2::Argon2::default()
+            .verify_password(b"correct horse\n", &parsed)
+            .is_err()
+    );
+}
+
+#[test]
+fn token_command_mints_a_token_for_a_known_user_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hash = String::from_utf8(run_with_stdin(&["hash-password"], "pw\n").stdout).expect("utf-8");
+    write(
+        dir.path(),
+        "users.toml",
+        &format!(
+            "[[user]]\nname = \"svc\"\npassword = \"{}\"\n[[user]]\nname = \"off\"\npassword = \"{}\"\ndisabled = true\n",
+            hash.trim(),
+            hash.trim()
+        ),
+    );
+    write(
+        dir.path(),
+        "jwt.secret",
+        "0123456789abcdef0123456789abcdef-test-secret",
+    );
+    let config = write(
+        dir.path(),
+        "gateway.toml",
+        "[auth]\nissuer = \"https://auth.example.test\"\nsecret_file = \"jwt.secret\"\n[users]\nfile = \"users.toml\"\n\
+         [tls]\ncert = \"x.crt\"\nkey = \"x.key\"\n",
+    );
+    let config = config.to_str().expect("utf-8 path");
+    let ok = Command::new(BIN)
+        .args(["token", "--config", config, "--user", "svc", "--ttl", "1h"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let token = String::from_utf8(ok.stdout).expect("utf-8");
+    assert_eq!(token.trim().split('.').count(), 3, "{token}");
+    for refused in ["nobody", "off"] {
+        let output = Command::new(BIN)
+            .args(["token", "--config", config, "--user", refused])
+            .output()
+            .expect("run");
+        assert_eq!(output.status.code(), Some(1), "{refused}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr)
+                .contains("not in the users file or is disabled")
+        );
+    }
+    let bad_ttl = Command::new(BIN)
+        .args([
+            "token", "--config", config, "--user", "svc", "--ttl", "soon",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(bad_ttl.status.code(), Some(2));
 }
 
 #[test]

@@ -11,7 +11,11 @@ use crate::support::upstream;
 #[tokio::test]
 async fn spoofed_identity_and_forwarding_headers_never_reach_the_upstream() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!("[[route]]\nupstream = \"{}\"\n", app.url())).await;
+    let gateway = start(&format!(
+        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
+        app.url()
+    ))
+    .await;
     let request = Request::get("/")
         .header("host", "localhost")
         .header("X-Forwarded-User", "admin")
@@ -50,7 +54,7 @@ async fn spoofed_identity_and_forwarding_headers_never_reach_the_upstream() {
 async fn trusted_proxy_forwarded_for_is_appended_to() {
     let app = upstream::start("app").await;
     let gateway = start(&format!(
-        "[server]\ntrusted_proxies = [\"127.0.0.0/8\"]\n[[route]]\nupstream = \"{}\"\n",
+        "[server]\ntrusted_proxies = [\"127.0.0.0/8\"]\n[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
         app.url()
     ))
     .await;
@@ -69,7 +73,11 @@ async fn trusted_proxy_forwarded_for_is_appended_to() {
 #[tokio::test]
 async fn host_is_preserved_and_hop_by_hop_headers_are_removed() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!("[[route]]\nupstream = \"{}\"\n", app.url())).await;
+    let gateway = start(&format!(
+        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
+        app.url()
+    ))
+    .await;
     let request = Request::get("/")
         .header("host", format!("App.Example.Test:{}", gateway.addr.port()))
         .header("connection", "keep-alive, x-secret-hop")
@@ -102,7 +110,11 @@ async fn host_is_preserved_and_hop_by_hop_headers_are_removed() {
 #[tokio::test]
 async fn http2_split_cookies_are_joined_for_the_http1_upstream() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!("[[route]]\nupstream = \"{}\"\n", app.url())).await;
+    let gateway = start(&format!(
+        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
+        app.url()
+    ))
+    .await;
     let request = Request::get(format!("https://localhost:{}/", gateway.addr.port()))
         .header("cookie", "a=1")
         .header("cookie", "b=2")

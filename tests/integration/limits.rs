@@ -31,7 +31,7 @@ async fn read_until_closed<R: AsyncReadExt + Unpin>(
 
 #[tokio::test]
 async fn slowloris_trickling_headers_is_cut_at_header_read_timeout() {
-    let gateway = start("[server]\nheader_read_timeout = \"500ms\"\nidle_timeout = \"30s\"\n[[route]]\nupstream = \"builtin:whoami\"\n").await;
+    let gateway = start("[server]\nheader_read_timeout = \"500ms\"\nidle_timeout = \"30s\"\n[[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n").await;
     let tls = gateway.client().connect("localhost", Protocol::Http1).await;
     let (mut reader, mut writer) = tokio::io::split(tls);
     let started = Instant::now();
@@ -65,7 +65,7 @@ async fn slowloris_trickling_headers_is_cut_at_header_read_timeout() {
 async fn oversized_request_head_gets_431() {
     let app = upstream::start("app").await;
     let gateway = start(&format!(
-        "[server]\nmax_request_header_bytes = 16384\n[[route]]\nupstream = \"{}\"\n",
+        "[server]\nmax_request_header_bytes = 16384\n[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
         app.url()
     ))
     .await;
@@ -94,7 +94,7 @@ async fn oversized_request_head_gets_431() {
 async fn too_many_headers_get_431() {
     let app = upstream::start("app").await;
     let gateway = start(&format!(
-        "[server]\nmax_headers = 20\n[[route]]\nupstream = \"{}\"\n",
+        "[server]\nmax_headers = 20\n[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
         app.url()
     ))
     .await;
@@ -112,7 +112,7 @@ async fn too_many_headers_get_431() {
 
 #[tokio::test]
 async fn malformed_requests_get_400_not_a_panic() {
-    let gateway = start("[[route]]\nupstream = \"builtin:whoami\"\n").await;
+    let gateway = start("[[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n").await;
     let client = gateway.client();
     for raw in [
         &b"GARBAGE\r\n\r\n"[..],
@@ -140,7 +140,7 @@ async fn malformed_requests_get_400_not_a_panic() {
 
 #[tokio::test]
 async fn idle_http1_connection_is_closed_after_idle_timeout() {
-    let gateway = start("[server]\nidle_timeout = \"300ms\"\nheader_read_timeout = \"10s\"\n[[route]]\nupstream = \"builtin:whoami\"\n").await;
+    let gateway = start("[server]\nidle_timeout = \"300ms\"\nheader_read_timeout = \"10s\"\n[[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n").await;
     let mut tls = gateway.client().connect("localhost", Protocol::Http1).await;
     tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
@@ -155,7 +155,7 @@ async fn idle_http1_connection_is_closed_after_idle_timeout() {
 #[tokio::test]
 async fn idle_http2_connection_is_closed_after_idle_timeout() {
     let gateway =
-        start("[server]\nidle_timeout = \"300ms\"\n[[route]]\nupstream = \"builtin:whoami\"\n")
+        start("[server]\nidle_timeout = \"300ms\"\n[[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n")
             .await;
     let tls = gateway.client().connect("localhost", Protocol::Http2).await;
     let (mut sender, connection) = within(hyper::client::conn::http2::handshake(
@@ -187,7 +187,7 @@ async fn idle_http2_connection_is_closed_after_idle_timeout() {
 #[tokio::test]
 async fn connections_beyond_max_connections_wait_for_a_free_slot() {
     let gateway =
-        start("[server]\nmax_connections = 1\n[[route]]\nupstream = \"builtin:whoami\"\n").await;
+        start("[server]\nmax_connections = 1\n[[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n").await;
     let client = gateway.client();
     let first = client.connect("localhost", Protocol::Http1).await;
     let waiting = tokio::spawn({

@@ -2,7 +2,9 @@
 
 mod support;
 
+mod auth;
 mod cli;
+mod forward_auth;
 mod headers;
 mod limits;
 mod proxying;

@@ -56,7 +56,11 @@ impl PeakMemory {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_download_streams_without_buffering() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!("[[route]]\nupstream = \"{}\"\n", app.url())).await;
+    let gateway = start(&format!(
+        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
+        app.url()
+    ))
+    .await;
     let client = gateway.client();
     let baseline = resident_bytes();
     let sampler = PeakMemory::start();
@@ -87,7 +91,11 @@ async fn large_download_streams_without_buffering() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_upload_streams_without_buffering() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!("[[route]]\nupstream = \"{}\"\n", app.url())).await;
+    let gateway = start(&format!(
+        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
+        app.url()
+    ))
+    .await;
     let client = gateway.client();
     let baseline = resident_bytes();
     let sampler = PeakMemory::start();
@@ -125,7 +133,11 @@ async fn large_upload_streams_without_buffering() {
 #[tokio::test]
 async fn websocket_messages_echo_through_the_gateway() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!("[[route]]\nupstream = \"{}\"\n", app.url())).await;
+    let gateway = start(&format!(
+        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
+        app.url()
+    ))
+    .await;
     let tls = gateway.client().connect("localhost", Protocol::Http1).await;
     let request = format!("wss://localhost:{}/ws", gateway.addr.port())
         .into_client_request()
@@ -153,7 +165,10 @@ async fn websocket_messages_echo_through_the_gateway() {
 #[tokio::test]
 async fn unreachable_upstream_gets_502_without_naming_it() {
     let closed = upstream::closed_port().await;
-    let gateway = start(&format!("[[route]]\nupstream = \"http://{closed}\"\n")).await;
+    let gateway = start(&format!(
+        "[[route]]\naccess = \"public\"\nupstream = \"http://{closed}\"\n"
+    ))
+    .await;
     let response = gateway.client().get("localhost", "/").await;
     assert_eq!(response.status, 502);
     assert_eq!(response.json()["error"], "bad_gateway");
@@ -164,7 +179,7 @@ async fn unreachable_upstream_gets_502_without_naming_it() {
 async fn slow_upstream_gets_504_after_upstream_timeout() {
     let app = upstream::start("app").await;
     let gateway = start(&format!(
-        "[server]\nupstream_timeout = \"300ms\"\n[[route]]\nupstream = \"{}\"\n",
+        "[server]\nupstream_timeout = \"300ms\"\n[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
         app.url()
     ))
     .await;
@@ -186,7 +201,7 @@ async fn upstreams_take_turns() {
     let a = upstream::start("a").await;
     let b = upstream::start("b").await;
     let gateway = start(&format!(
-        "[[route]]\nupstreams = [\"{}\", \"{}\"]\n",
+        "[[route]]\naccess = \"public\"\nupstreams = [\"{}\", \"{}\"]\n",
         a.url(),
         b.url()
     ))
@@ -209,7 +224,7 @@ async fn failed_upstream_is_skipped_and_requests_still_succeed() {
     let live = upstream::start("live").await;
     let dead = upstream::closed_port().await;
     let gateway = start(&format!(
-        "[[route]]\nupstreams = [\"http://{dead}\", \"{}\"]\n",
+        "[[route]]\naccess = \"public\"\nupstreams = [\"http://{dead}\", \"{}\"]\n",
         live.url()
     ))
     .await;

@@ -13,10 +13,10 @@ async fn routes_by_host_then_longest_path_prefix() {
     let wildcard = upstream::start("wildcard").await;
     let fallback = upstream::start("fallback").await;
     let gateway = start(&format!(
-        "[[route]]\nhost = \"app1.example.test\"\nupstream = \"{}\"\n\
-         [[route]]\nhost = \"app1.example.test\"\npath = \"/api\"\nupstream = \"{}\"\n\
-         [[route]]\nhost = \"*.example.test\"\nupstream = \"{}\"\n\
-         [[route]]\nupstream = \"{}\"\n",
+        "[[route]]\naccess = \"public\"\nhost = \"app1.example.test\"\nupstream = \"{}\"\n\
+         [[route]]\naccess = \"public\"\nhost = \"app1.example.test\"\npath = \"/api\"\nupstream = \"{}\"\n\
+         [[route]]\naccess = \"public\"\nhost = \"*.example.test\"\nupstream = \"{}\"\n\
+         [[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
         app1.url(),
         app1_api.url(),
         wildcard.url(),
@@ -44,7 +44,7 @@ async fn routes_by_host_then_longest_path_prefix() {
 async fn unrouted_host_gets_404_json() {
     let app = upstream::start("app").await;
     let gateway = start(&format!(
-        "[[route]]\nhost = \"app1.example.test\"\nupstream = \"{}\"\n",
+        "[[route]]\naccess = \"public\"\nhost = \"app1.example.test\"\nupstream = \"{}\"\n",
         app.url()
     ))
     .await;
@@ -60,7 +60,7 @@ async fn forwarded_path_is_the_normalized_routed_path_with_query_untouched() {
     let public = upstream::start("public").await;
     let admin = upstream::start("admin").await;
     let gateway = start(&format!(
-        "[[route]]\nupstream = \"{}\"\n[[route]]\npath = \"/admin\"\nupstream = \"{}\"\n",
+        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n[[route]]\naccess = \"public\"\npath = \"/admin\"\nupstream = \"{}\"\n",
         public.url(),
         admin.url()
     ))
@@ -85,7 +85,11 @@ async fn forwarded_path_is_the_normalized_routed_path_with_query_untouched() {
 #[tokio::test]
 async fn ambiguous_paths_are_rejected_before_any_upstream_sees_them() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!("[[route]]\nupstream = \"{}\"\n", app.url())).await;
+    let gateway = start(&format!(
+        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
+        app.url()
+    ))
+    .await;
     let client = gateway.client();
     for path in [
         "/a%2fb",
@@ -116,7 +120,11 @@ async fn raw_fragment_is_dropped_by_the_parser_and_never_forwarded() {
     // The HTTP parser discards a `#fragment` before the gateway sees the target, so the
     // path that is routed is the path without it — and that is exactly what is forwarded.
     let app = upstream::start("app").await;
-    let gateway = start(&format!("[[route]]\nupstream = \"{}\"\n", app.url())).await;
+    let gateway = start(&format!(
+        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
+        app.url()
+    ))
+    .await;
     let text = gateway
         .client()
         .raw(
@@ -133,7 +141,7 @@ async fn absolute_form_target_routes_by_its_authority() {
     let app1 = upstream::start("app1").await;
     let app2 = upstream::start("app2").await;
     let gateway = start(&format!(
-        "[[route]]\nhost = \"app1.example.test\"\nupstream = \"{}\"\n[[route]]\nhost = \"app2.example.test\"\nupstream = \"{}\"\n",
+        "[[route]]\naccess = \"public\"\nhost = \"app1.example.test\"\nupstream = \"{}\"\n[[route]]\naccess = \"public\"\nhost = \"app2.example.test\"\nupstream = \"{}\"\n",
         app1.url(),
         app2.url()
     ))
@@ -152,7 +160,7 @@ async fn absolute_form_target_routes_by_its_authority() {
 
 #[tokio::test]
 async fn builtin_whoami_shows_what_an_upstream_would_receive() {
-    let gateway = start("[[route]]\nupstream = \"builtin:whoami\"\n").await;
+    let gateway = start("[[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n").await;
     let response = gateway.client().get("localhost", "/x/../who?a=1").await;
     assert_eq!(response.status, 200);
     let text = response.text();

@@ -9,7 +9,7 @@ use crate::support::{upstream, within};
 async fn request_in_flight_when_shutdown_starts_still_completes() {
     let app = upstream::start("app").await;
     let mut gateway = start(&format!(
-        "[server]\nshutdown_grace = \"10s\"\n[[route]]\nupstream = \"{}\"\n",
+        "[server]\nshutdown_grace = \"10s\"\n[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
         app.url()
     ))
     .await;
@@ -39,7 +39,7 @@ async fn request_in_flight_when_shutdown_starts_still_completes() {
 async fn shutdown_cuts_connections_still_busy_after_the_grace_period() {
     let app = upstream::start("app").await;
     let mut gateway = start(&format!(
-        "[server]\nshutdown_grace = \"300ms\"\n[[route]]\nupstream = \"{}\"\n",
+        "[server]\nshutdown_grace = \"300ms\"\n[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
         app.url()
     ))
     .await;

@@ -9,13 +9,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::support::client::{Protocol, read, send_on};
-use crate::support::gateway::{start, start_with_sni};
+use crate::support::gateway::{start, start_with};
 use crate::support::{upstream, within};
 
 #[tokio::test]
 async fn http2_is_negotiated_by_alpn_and_proxied() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!("[[route]]\nupstream = \"{}\"\n", app.url())).await;
+    let gateway = start(&format!(
+        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
+        app.url()
+    ))
+    .await;
     let client = gateway.client();
     let tls = client.connect("localhost", Protocol::Http2).await;
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
@@ -36,9 +40,10 @@ async fn http2_is_negotiated_by_alpn_and_proxied() {
 
 #[tokio::test]
 async fn sni_selects_the_hosts_own_certificate_and_others_get_the_default() {
-    let gateway = start_with_sni(
-        "[[route]]\nupstream = \"builtin:whoami\"\n",
+    let gateway = start_with(
+        "[[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n",
         &["app1.example.test"],
+        &[],
     )
     .await;
     let client = gateway.client();
@@ -53,9 +58,13 @@ async fn sni_selects_the_hosts_own_certificate_and_others_get_the_default() {
 #[tokio::test]
 async fn request_for_another_host_on_a_dedicated_sni_connection_gets_421() {
     let app = upstream::start("app").await;
-    let gateway = start_with_sni(
-        &format!("[[route]]\nupstream = \"{}\"\n", app.url()),
+    let gateway = start_with(
+        &format!(
+            "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
+            app.url()
+        ),
         &["app1.example.test"],
+        &[],
     )
     .await;
     let client = gateway.client();
@@ -74,7 +83,7 @@ async fn request_for_another_host_on_a_dedicated_sni_connection_gets_421() {
 
 #[tokio::test]
 async fn plain_http_listener_redirects_to_https_with_308() {
-    let gateway = start("[[route]]\nupstream = \"builtin:whoami\"\n").await;
+    let gateway = start("[[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n").await;
     let mut tcp = within(TcpStream::connect(gateway.redirect_addr))
         .await
         .expect("connect");
@@ -93,7 +102,7 @@ async fn plain_http_listener_redirects_to_https_with_308() {
 
 #[tokio::test]
 async fn failed_handshake_does_not_stop_the_listener() {
-    let gateway = start("[[route]]\nupstream = \"builtin:whoami\"\n").await;
+    let gateway = start("[[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n").await;
     let mut tcp = within(TcpStream::connect(gateway.addr))
         .await
         .expect("connect");

@@ -36,14 +36,19 @@ pub struct TestGateway {
     ca: Arc<TestCa>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    /// Holds the config and certificates until the gateway is dropped.
     _dir: tempfile::TempDir,
 }
 
 /// Starts a gateway whose config is `config` plus a `[tls]` section for the test CA's
 /// certificates (and a `[[tls.sni]]` entry with its own certificate for each `sni_hosts`).
-pub async fn start_with_sni(config: &str, sni_hosts: &[&str]) -> TestGateway {
+/// `files` are written into the config's folder first (relative config paths resolve there).
+pub async fn start_with(config: &str, sni_hosts: &[&str], files: &[(&str, &[u8])]) -> TestGateway {
     init_logging();
     let dir = tempfile::tempdir().expect("tempdir");
+    for (name, contents) in files {
+        std::fs::write(dir.path().join(name), contents).expect("write test file");
+    }
     let ca = Arc::new(TestCa::new());
     let default_cert = ca.leaf(dir.path(), "default", &DEFAULT_NAMES);
     let mut text = format!("{config}\n[tls]\ncert = \"default.crt\"\nkey = \"default.key\"\n");
@@ -58,7 +63,7 @@ pub async fn start_with_sni(config: &str, sni_hosts: &[&str]) -> TestGateway {
     let config_path = dir.path().join("gateway.toml");
     std::fs::write(&config_path, text).expect("write config");
     let config = Config::load(&config_path).expect("test config is valid");
-    let gateway = Gateway::new(config).expect("gateway builds");
+    let gateway = Gateway::new(config, &|_| None).expect("gateway builds");
     let https = TcpListener::bind("127.0.0.1:0").await.expect("bind https");
     let redirect = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
     let addr = https.local_addr().expect("addr");
@@ -83,9 +88,9 @@ pub async fn start_with_sni(config: &str, sni_hosts: &[&str]) -> TestGateway {
     }
 }
 
-/// [`start_with_sni`] without SNI certificates.
+/// [`start_with`] without SNI certificates or extra files.
 pub async fn start(config: &str) -> TestGateway {
-    start_with_sni(config, &[]).await
+    start_with(config, &[], &[]).await
 }
 
 impl TestGateway {

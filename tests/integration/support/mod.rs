@@ -1,6 +1,7 @@
 //! Test harness: real certificates, real upstream servers, the real gateway on ephemeral
 //! loopback ports, and a real TLS client. Every wait is bounded by [`within`].
 
+pub mod auth;
 pub mod certs;
 pub mod client;
 pub mod gateway;

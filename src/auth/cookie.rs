@@ -1,0 +1,277 @@
+//! The gateway's cookie: find it in `Cookie`, strip it before forwarding, build `Set-Cookie`.
+//!
+//! The cookie holds only the compact JWT. It is `HttpOnly`, `Secure` (unless configured off
+//! for local development), `SameSite` as configured, `Path=/`, and carries `Domain=` the
+//! longest configured parent domain that the request's host is on, so one login covers every
+//! subdomain (single sign-on). A host under none of them gets a host-only cookie.
+//!
+//! Invariants:
+//! - Cookie names compare exactly (case-sensitive, RFC 6265 §5.3 step 11 / §5.4).
+//! - At most one gateway cookie per request: two are [`CookieError::Duplicate`] (400). A
+//!   sibling subdomain that sets a cookie of the same name for the parent domain ("cookie
+//!   tossing") therefore cannot make us pick its token over the real one.
+//! - An occurrence with an empty value (what a cleared cookie looks like) carries no
+//!   credential: it is ignored and never counts as a duplicate.
+//! - [`strip_ours`] leaves every other cookie byte-for-byte, in order.
+//! - A token is only ever written as the cookie's value, and only if it consists of
+//!   RFC 6265 cookie-octets, so it cannot inject attributes.
+//!
+//! Not here: choosing between `Authorization` and the cookie (`auth/mod.rs`), validating the
+//! settings (the config does: names are RFC 6265 tokens, domains lower-case without a leading
+//! dot, `SameSite=None` only with `secure`).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use http::header::COOKIE;
+use http::{HeaderMap, HeaderValue};
+use thiserror::Error;
+
+/// The `SameSite` attribute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SameSite {
+    /// Never sent on cross-site requests.
+    Strict,
+    /// Sent on top-level cross-site navigations (the default).
+    #[default]
+    Lax,
+    /// Always sent; browsers require `Secure` with it.
+    None,
+}
+
+impl SameSite {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Strict => "Strict",
+            Self::Lax => "Lax",
+            Self::None => "None",
+        }
+    }
+}
+
+/// The `[auth.cookie]` settings, as validated by the config.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CookieSettings {
+    /// Cookie name (an RFC 6265 token, see [`is_valid_cookie_name`]).
+    pub name: String,
+    /// Parent domains for single sign-on: lower-case, no leading dot.
+    pub domains: Vec<String>,
+    /// Add the `Secure` attribute.
+    pub secure: bool,
+    /// The `SameSite` attribute.
+    pub same_site: SameSite,
+}
+
+/// What is wrong with the cookies of a request (400 `bad_request`).
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CookieError {
+    /// The request carries our cookie twice.
+    #[error("the gateway cookie appears more than once")]
+    Duplicate,
+    /// Our cookie's value is not text (it cannot be a token).
+    #[error("the gateway cookie's value is not valid text")]
+    ValueNotText,
+}
+
+/// Why a `Set-Cookie` value could not be built (an internal error: 500).
+#[derive(Debug, Error)]
+pub enum SetCookieError {
+    /// The token contains bytes that are not RFC 6265 cookie-octets, or is empty.
+    #[error("token contains characters not allowed in a cookie value")]
+    TokenNotCookieSafe,
+    /// The cookie name or a domain from the settings cannot go into a header.
+    #[error("cookie settings produce an invalid Set-Cookie header")]
+    InvalidSettings(#[source] http::header::InvalidHeaderValue),
+}
+
+/// True for an RFC 6265 cookie name: a non-empty RFC 9110 token.
+pub fn is_valid_cookie_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(is_tchar)
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// RFC 6265 §4.1.1 cookie-octet: visible ASCII except `"`, `,`, `;` and `\`.
+fn is_cookie_octet(b: u8) -> bool {
+    matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)
+}
+
+/// Optional whitespace around pairs in a `Cookie` header.
+fn is_ows(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+fn trim_ows(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|&b| !is_ows(b))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| !is_ows(b))
+        .map_or(start, |i| i + 1);
+    bytes.get(start..end).unwrap_or_default()
+}
+
+/// Splits one `name=value` pair (already `;`-separated) into trimmed name and value.
+/// A pair without `=` has no name we could match, so it is `None`.
+fn split_pair(pair: &[u8]) -> Option<(&[u8], &[u8])> {
+    let eq = pair.iter().position(|&b| b == b'=')?;
+    let (name, value) = pair.split_at(eq);
+    Some((trim_ows(name), trim_ows(value.get(1..).unwrap_or_default())))
+}
+
+/// Our cookie's value: without the optional surrounding double quotes of RFC 6265.
+fn unquote(value: &[u8]) -> &[u8] {
+    match value {
+        [b'"', inner @ .., b'"'] => inner,
+        _ => value,
+    }
+}
+
+/// Finds the value of the cookie `name` across every `Cookie` header (HTTP/2 may send one per
+/// cookie) and every `;`-separated pair.
+///
+/// Returns `Ok(None)` when it is absent (or only present with an empty value).
+///
+/// # Errors
+///
+/// [`CookieError::Duplicate`] when it appears twice with a value; [`CookieError::ValueNotText`]
+/// when its value is not UTF-8.
+pub fn find_token<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, CookieError> {
+    let mut found: Option<&'a [u8]> = None;
+    for header in headers.get_all(COOKIE) {
+        for pair in header.as_bytes().split(|&b| b == b';') {
+            let Some((pair_name, value)) = split_pair(pair) else {
+                continue;
+            };
+            let value = unquote(value);
+            if pair_name != name.as_bytes() || value.is_empty() {
+                continue;
+            }
+            if found.replace(value).is_some() {
+                return Err(CookieError::Duplicate);
+            }
+        }
+    }
+    found
+        .map(|value| std::str::from_utf8(value).map_err(|_| CookieError::ValueNotText))
+        .transpose()
+}
+
+/// Removes the cookie `name` from every `Cookie` header, keeping the other pairs (and the
+/// separators between them) byte-for-byte and in order; a header left empty is dropped.
+pub fn strip_ours(headers: &mut HeaderMap, name: &str) {
+    let is_ours = |pair: &[u8]| split_pair(pair).is_some_and(|(n, _)| n == name.as_bytes());
+    let touched = headers
+        .get_all(COOKIE)
+        .iter()
+        .any(|h| h.as_bytes().split(|&b| b == b';').any(is_ours));
+    if !touched {
+        return;
+    }
+    // `remove` drops every `Cookie` value, so take copies of all of them first.
+    let originals: Vec<HeaderValue> = headers.get_all(COOKIE).iter().cloned().collect();
+    headers.remove(COOKIE);
+    for original in originals {
+        let kept: Vec<&[u8]> = original
+            .as_bytes()
+            .split(|&b| b == b';')
+            .filter(|pair| !is_ours(pair))
+            .collect();
+        let joined = kept.join(&b';');
+        let rest = trim_ows(&joined);
+        if rest.iter().all(|&b| b == b';' || is_ows(b)) {
+            continue;
+        }
+        // The bytes come from a valid header value, so this cannot fail; if it somehow did,
+        // dropping the header is the safe side (it might still hold our token).
+        if let Ok(value) = HeaderValue::from_bytes(rest) {
+            headers.append(COOKIE, value);
+        }
+    }
+}
+
+/// Does `host` equal `domain` or sit below it on a label boundary? ASCII case-insensitive.
+fn host_is_on(host: &str, domain: &str) -> bool {
+    let (host, domain) = (host.as_bytes(), domain.as_bytes());
+    if domain.is_empty() || host.len() < domain.len() {
+        return false;
+    }
+    let split = host.len() - domain.len();
+    let (head, tail) = host.split_at(split);
+    tail.eq_ignore_ascii_case(domain) && (head.is_empty() || head.ends_with(b"."))
+}
+
+/// The `Domain` attribute for a response to `host`: the longest configured domain that `host`
+/// equals or is a subdomain of (label boundary: `evilexample.com` is not under
+/// `example.com`). `None` means a host-only cookie.
+///
+/// `host` is the normalized request host (lower-case, no port); one trailing dot is ignored.
+pub fn cookie_domain<'s>(settings: &'s CookieSettings, host: &str) -> Option<&'s str> {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    settings
+        .domains
+        .iter()
+        .filter(|domain| host_is_on(host, domain))
+        .max_by_key(|domain| domain.len())
+        .map(String::as_str)
+}
+
+/// Appends the attributes shared by setting and clearing.
+fn push_attributes(out: &mut String, settings: &CookieSettings, host: &str) {
+    out.push_str("; Path=/");
+    if let Some(domain) = cookie_domain(settings, host) {
+        out.push_str("; Domain=");
+        out.push_str(domain);
+    }
+    out.push_str("; HttpOnly");
+    if settings.secure {
+        out.push_str("; Secure");
+    }
+    out.push_str("; SameSite=");
+    out.push_str(settings.same_site.as_str());
+}
+
+/// The `Set-Cookie` value that stores `token` for `max_age`, for a response to `host`.
+///
+/// # Errors
+///
+/// [`SetCookieError::TokenNotCookieSafe`] if `token` is empty or has a byte that is not a
+/// cookie-octet (a JWT never does); [`SetCookieError::InvalidSettings`] if the settings
+/// cannot form a header.
+pub fn set_cookie(
+    settings: &CookieSettings,
+    host: &str,
+    token: &str,
+    max_age: Duration,
+) -> Result<HeaderValue, SetCookieError> {
+    if token.is_empty() || !token.bytes().all(is_cookie_octet) {
+        return Err(SetCookieError::TokenNotCookieSafe);
+    }
+    let mut out = format!("{}={token}", settings.name);
+    // Writing to a String cannot fail.
+    let _ = write!(out, "; Max-Age={}", max_age.as_secs());
+    push_attributes(&mut out, settings, host);
+    HeaderValue::from_str(&out).map_err(SetCookieError::InvalidSettings)
+}
+
+/// The `Set-Cookie` value that removes our cookie: empty value, `Max-Age=0`, an `Expires` in
+/// the past (for old clients), and the same `Domain`/`Path` it was set with.
+///
+/// # Errors
+///
+/// [`SetCookieError::InvalidSettings`] if the settings cannot form a header.
+pub fn clear_cookie(settings: &CookieSettings, host: &str) -> Result<HeaderValue, SetCookieError> {
+    let mut out = format!(
+        "{}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+        settings.name
+    );
+    push_attributes(&mut out, settings, host);
+    HeaderValue::from_str(&out).map_err(SetCookieError::InvalidSettings)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,519 @@
+//! The gateway's own endpoints under `auth.prefix` (default `/.auth`), on every host:
+//!
+//! | endpoint | |
+//! |---|---|
+//! | `GET login` | the sign-in page |
+//! | `POST login` | form → 303 + cookie; JSON → 200 token + cookie; throttled → 429 |
+//! | `GET logout` / `POST logout` | confirm page / revoke the token, expire the cookie, 303 |
+//! | `GET me` | the current identity as JSON, or 401 |
+//! | `GET verify` | forward-auth for nginx `auth_request`, Traefik, Caddy |
+//! | `GET jwks.json` | public keys (asymmetric algorithms only) |
+//!
+//! Login order, each step before any password hashing that could be skipped: CSRF (Origin
+//! or Referer on an allowed domain or this host; a JSON login with neither header is a
+//! non-browser client and allowed), body within [`MAX_LOGIN_BODY`] and [`LOGIN_BODY_TIMEOUT`],
+//! throttling of the client IP and the username (429 + `Retry-After`), then the password
+//! check on the bounded blocking pool. A failure counts against both keys; a success clears
+//! only the username's count (clearing the IP's would let one valid account reset an
+//! attacker's budget). Logs name the user and the outcome, never the password or token.
+
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use serde::Deserialize;
+use tracing::{debug, info, warn};
+
+use super::pages::{LoginPage, login_page, logout_page};
+use super::redirect::{FALLBACK_REDIRECT, origin_allowed, safe_redirect};
+use super::store::ThrottleKey;
+use super::{Auth, cookie};
+use crate::Gateway;
+use crate::error::{LoginHint, RequestError};
+use crate::policy::{Access, Decision, decide};
+use crate::response::{Body, full, redirect};
+use crate::router::{normalize_host, normalize_path};
+
+/// Largest login or logout body read.
+pub const MAX_LOGIN_BODY: usize = 16 * 1024;
+/// Time a client has to send the login body.
+pub const LOGIN_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The one message a failed sign-in shows, whatever failed.
+const LOGIN_FAILED: &str = "Incorrect username or password.";
+/// Security headers of the HTML pages: nothing but inline styles may load, no framing.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'";
+
+/// What the endpoints need to know about the request besides the request itself.
+#[derive(Debug)]
+pub(crate) struct EndpointContext<'a> {
+    /// Normalized host.
+    pub host: &'a str,
+    /// The endpoint: the normalized path after the prefix (`/login`, `/me`, …).
+    pub endpoint: &'a str,
+    /// Client address for throttling (trusted proxies applied).
+    pub client_ip: IpAddr,
+}
+
+/// Dispatches a request under the prefix.
+///
+/// # Errors
+/// Any [`RequestError`]; the caller renders it.
+pub(crate) async fn handle(
+    gateway: &Gateway,
+    auth: &Auth,
+    request: Request<Incoming>,
+    context: EndpointContext<'_>,
+) -> Result<Response<Body>, RequestError> {
+    let method = request.method().clone();
+    match (context.endpoint, method) {
+        ("/login", Method::GET | Method::HEAD) => Ok(show_login(auth, &request, &context)),
+        ("/login", Method::POST) => login(auth, request, &context).await,
+        ("/logout", Method::GET | Method::HEAD) => Ok(show_logout(auth, &request, &context)),
+        ("/logout", Method::POST) => logout(auth, request, &context).await,
+        ("/me", Method::GET | Method::HEAD) => me(auth, request.headers()),
+        ("/verify", _) => verify(gateway, auth, request.headers()),
+        ("/jwks.json", Method::GET | Method::HEAD) => jwks(auth),
+        _ => Err(RequestError::NoRoute),
+    }
+}
+
+fn query_param(uri: &Uri, name: &str) -> Option<String> {
+    form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+fn html(status: StatusCode, page: String) -> Response<Body> {
+    let mut response = Response::new(full(page));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_CSP),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+    let mut response = Response::new(full(value.to_string()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The host a `rd` leads to, for "Sign in to …"; the request's host otherwise.
+fn site<'a>(rd: &'a str, host: &'a str) -> &'a str {
+    rd.strip_prefix("https://")
+        .and_then(|rest| rest.split(['/', '?', '#']).next())
+        .filter(|authority| !authority.is_empty())
+        .unwrap_or(host)
+}
+
+fn show_login(
+    auth: &Auth,
+    request: &Request<Incoming>,
+    context: &EndpointContext<'_>,
+) -> Response<Body> {
+    let rd = query_param(request.uri(), "rd").unwrap_or_else(|| FALLBACK_REDIRECT.to_owned());
+    let action = format!("{}/login", auth.settings.prefix);
+    let page = LoginPage {
+        site: site(&rd, context.host),
+        action: &action,
+        rd: &rd,
+        username: "",
+        error: None,
+    };
+    html(StatusCode::OK, login_page(&page))
+}
+
+fn show_logout(
+    auth: &Auth,
+    request: &Request<Incoming>,
+    context: &EndpointContext<'_>,
+) -> Response<Body> {
+    let rd = query_param(request.uri(), "rd").unwrap_or_default();
+    let action = format!("{}/logout", auth.settings.prefix);
+    html(StatusCode::OK, logout_page(context.host, &action, &rd))
+}
+
+/// CSRF for the login and logout forms and for cookie-authenticated unsafe requests.
+pub(crate) fn same_site_request(auth: &Auth, headers: &HeaderMap, host: &str) -> bool {
+    origin_allowed(headers, &auth.csrf_domains) || origin_allowed(headers, &[host.to_owned()])
+}
+
+/// How the credentials arrived.
+enum LoginForm {
+    Form,
+    Json,
+}
+
+#[derive(Deserialize)]
+struct JsonLogin {
+    username: String,
+    password: String,
+}
+
+struct LoginFields {
+    username: String,
+    password: String,
+    rd: String,
+}
+
+async fn read_body(request: Request<Incoming>) -> Result<(HeaderMap, Bytes), RequestError> {
+    let (parts, body) = request.into_parts();
+    let collected = tokio::time::timeout(
+        LOGIN_BODY_TIMEOUT,
+        Limited::new(body, MAX_LOGIN_BODY).collect(),
+    )
+    .await
+    .map_err(|_| RequestError::MalformedLogin("body not received in time"))?
+    .map_err(|_| RequestError::MalformedLogin("body too large or broken"))?;
+    Ok((parts.headers, collected.to_bytes()))
+}
+
+fn content_kind(headers: &HeaderMap) -> Option<LoginForm> {
+    let content_type = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let media = content_type.split(';').next()?.trim();
+    if media.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        Some(LoginForm::Form)
+    } else if media.eq_ignore_ascii_case("application/json") {
+        Some(LoginForm::Json)
+    } else {
+        None
+    }
+}
+
+fn form_field(body: &[u8], name: &str) -> Option<String> {
+    form_urlencoded::parse(body)
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+async fn login(
+    auth: &Auth,
+    request: Request<Incoming>,
+    context: &EndpointContext<'_>,
+) -> Result<Response<Body>, RequestError> {
+    let Some(users) = auth.users.clone() else {
+        return Err(RequestError::NoRoute);
+    };
+    let kind = content_kind(request.headers())
+        .ok_or(RequestError::MalformedLogin("unsupported content type"))?;
+    let headers = request.headers();
+    let no_browser_headers =
+        !headers.contains_key(header::ORIGIN) && !headers.contains_key(header::REFERER);
+    let csrf_exempt = matches!(kind, LoginForm::Json) && no_browser_headers;
+    if !csrf_exempt && !same_site_request(auth, headers, context.host) {
+        return Err(RequestError::CsrfRejected);
+    }
+    let (_, body) = read_body(request).await?;
+    let fields = match kind {
+        LoginForm::Form => LoginFields {
+            username: form_field(&body, "username").unwrap_or_default(),
+            password: form_field(&body, "password").unwrap_or_default(),
+            rd: form_field(&body, "rd").unwrap_or_default(),
+        },
+        LoginForm::Json => {
+            let parsed: JsonLogin = serde_json::from_slice(&body).map_err(|_| {
+                RequestError::MalformedLogin("expected {\"username\",\"password\"}")
+            })?;
+            LoginFields {
+                username: parsed.username,
+                password: parsed.password,
+                rd: String::new(),
+            }
+        }
+    };
+
+    let ip_key = ThrottleKey::client_ip(context.client_ip);
+    let user_key = ThrottleKey::username(&fields.username);
+    let now = std::time::Instant::now();
+    for key in [&ip_key, &user_key] {
+        if let Some(retry_after) = auth.store.locked_for(key, now).await.map_err(internal)? {
+            info!(user = %fields.username, client = %context.client_ip, "login throttled");
+            return Err(RequestError::TooManyRequests { retry_after });
+        }
+    }
+
+    let user = match auth
+        .checker
+        .verify(users, fields.username.clone(), fields.password)
+        .await
+    {
+        Ok(user) => user,
+        Err(e) if e.is_rejection() => {
+            info!(user = %fields.username, client = %context.client_ip, reason = %e, "login failed");
+            for key in [&ip_key, &user_key] {
+                auth.store
+                    .record_failure(key, now)
+                    .await
+                    .map_err(internal)?;
+            }
+            return match kind {
+                LoginForm::Json => Err(RequestError::InvalidCredentials),
+                LoginForm::Form => {
+                    let action = format!("{}/login", auth.settings.prefix);
+                    let page = LoginPage {
+                        site: site(&fields.rd, context.host),
+                        action: &action,
+                        rd: &fields.rd,
+                        username: &fields.username,
+                        error: Some(LOGIN_FAILED),
+                    };
+                    Ok(html(StatusCode::UNAUTHORIZED, login_page(&page)))
+                }
+            };
+        }
+        Err(e) => return Err(internal(e)),
+    };
+    auth.store
+        .clear_failures(&user_key)
+        .await
+        .map_err(internal)?;
+
+    let ttl = auth.settings.token_ttl;
+    let token = auth
+        .issue_for(&user.name, None, ttl, SystemTime::now())
+        .map_err(internal)?;
+    let set_cookie =
+        cookie::set_cookie(&auth.settings.cookie, context.host, &token, ttl).map_err(internal)?;
+    info!(user = %user.name, client = %context.client_ip, "login succeeded");
+    let mut response = match kind {
+        LoginForm::Json => json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_in": ttl.as_secs(),
+            }),
+        ),
+        LoginForm::Form => {
+            let target = safe_redirect(&fields.rd, &auth.settings.allowed_domains)
+                .unwrap_or(FALLBACK_REDIRECT);
+            redirect(
+                StatusCode::SEE_OTHER,
+                HeaderValue::from_str(target).map_err(internal)?,
+            )
+        }
+    };
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, set_cookie);
+    Ok(response)
+}
+
+async fn logout(
+    auth: &Auth,
+    request: Request<Incoming>,
+    context: &EndpointContext<'_>,
+) -> Result<Response<Body>, RequestError> {
+    if !same_site_request(auth, request.headers(), context.host) {
+        return Err(RequestError::CsrfRejected);
+    }
+    let query_rd = query_param(request.uri(), "rd");
+    let form = matches!(content_kind(request.headers()), Some(LoginForm::Form));
+    let (headers, body) = read_body(request).await?;
+    let rd = query_rd
+        .or_else(|| form.then(|| form_field(&body, "rd")).flatten())
+        .unwrap_or_default();
+
+    if let Some(credential) = auth.credential(&headers)? {
+        let now = SystemTime::now();
+        match auth.authenticate(credential.token, now) {
+            Ok(token) => {
+                if let Some(jti) = &token.jti {
+                    auth.store
+                        .revoke(jti, token.exp, now)
+                        .await
+                        .map_err(internal)?;
+                }
+                info!(user = %token.user, "logout");
+            }
+            Err(failure) => debug!(reason = failure.reason(), "logout with an invalid token"),
+        }
+    }
+    let target = safe_redirect(&rd, &auth.settings.allowed_domains)
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{}/login", auth.settings.prefix));
+    let mut response = redirect(
+        StatusCode::SEE_OTHER,
+        HeaderValue::from_str(&target).map_err(internal)?,
+    );
+    let clear = cookie::clear_cookie(&auth.settings.cookie, context.host).map_err(internal)?;
+    response.headers_mut().append(header::SET_COOKIE, clear);
+    Ok(response)
+}
+
+fn me(auth: &Auth, headers: &HeaderMap) -> Result<Response<Body>, RequestError> {
+    let credential = auth
+        .credential(headers)?
+        .ok_or(RequestError::Unauthenticated(LoginHint::None))?;
+    let token = auth
+        .authenticate(credential.token, SystemTime::now())
+        .map_err(|failure| RequestError::InvalidToken {
+            failure,
+            hint: LoginHint::None,
+        })?;
+    let expires_at = token
+        .exp
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "user": token.user,
+            "groups": token.groups,
+            "email": token.email,
+            "expires_at": expires_at,
+        }),
+    ))
+}
+
+fn jwks(auth: &Auth) -> Result<Response<Body>, RequestError> {
+    let keys = auth.keys.jwks().ok_or(RequestError::NoRoute)?;
+    let mut response = json(StatusCode::OK, &keys);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    Ok(response)
+}
+
+/// The request a forward-auth proxy asks about.
+struct Original {
+    host: String,
+    authority: String,
+    path: String,
+    query: Option<String>,
+}
+
+static X_ORIGINAL_URL: http::HeaderName = http::HeaderName::from_static("x-original-url");
+static X_FORWARDED_URI: http::HeaderName = http::HeaderName::from_static("x-forwarded-uri");
+
+/// `X-Original-URL`, else `X-Forwarded-Proto/-Host/-Uri`; `None` when neither is there.
+fn original_request(headers: &HeaderMap) -> Result<Option<Original>, RequestError> {
+    let text = |name: &http::HeaderName| {
+        headers
+            .get(name)
+            .map(|v| v.to_str().map_err(|_| RequestError::InvalidOriginalUrl))
+    };
+    let (authority, target) = if let Some(url) = text(&X_ORIGINAL_URL) {
+        let uri: Uri = url?.parse().map_err(|_| RequestError::InvalidOriginalUrl)?;
+        let authority = uri
+            .authority()
+            .ok_or(RequestError::InvalidOriginalUrl)?
+            .to_string();
+        let target = uri
+            .path_and_query()
+            .map_or("/".to_owned(), |pq| pq.to_string());
+        (authority, target)
+    } else if let Some(host) = text(&crate::proxy::headers::X_FORWARDED_HOST) {
+        let target = text(&X_FORWARDED_URI).transpose()?.unwrap_or("/");
+        (host?.to_owned(), target.to_owned())
+    } else {
+        return Ok(None);
+    };
+    let target: http::uri::PathAndQuery = target
+        .parse()
+        .map_err(|_| RequestError::InvalidOriginalUrl)?;
+    let host = normalize_host(&authority).map_err(RequestError::InvalidHost)?;
+    let path = normalize_path(target.path()).map_err(RequestError::InvalidPath)?;
+    Ok(Some(Original {
+        host,
+        authority,
+        path,
+        query: target.query().map(str::to_owned),
+    }))
+}
+
+/// `https://host/.auth/login?rd=<path?query>`.
+fn login_location(auth: &Auth, original: &Original) -> LoginHint {
+    let rd = match &original.query {
+        Some(q) => format!("{}?{q}", original.path),
+        None => original.path.clone(),
+    };
+    let encoded: String = form_urlencoded::byte_serialize(rd.as_bytes()).collect();
+    let url = format!(
+        "https://{}{}/login?rd={encoded}",
+        original.authority, auth.settings.prefix
+    );
+    HeaderValue::from_str(&url).map_or(LoginHint::None, LoginHint::Location)
+}
+
+fn verify(
+    gateway: &Gateway,
+    auth: &Auth,
+    headers: &HeaderMap,
+) -> Result<Response<Body>, RequestError> {
+    let original = original_request(headers)?;
+    let access = original
+        .as_ref()
+        .and_then(|o| gateway.router.route(&o.host, &o.path))
+        .map_or(Access::Authenticated, |route| route.access.clone());
+    let hint = || {
+        original
+            .as_ref()
+            .map_or(LoginHint::None, |o| login_location(auth, o))
+    };
+    if access == Access::Public {
+        return Ok(json(StatusCode::OK, &serde_json::json!({})));
+    }
+    let identity = match auth.credential(headers)? {
+        None => None,
+        Some(credential) => Some(
+            auth.authenticate(credential.token, SystemTime::now())
+                .map_err(|failure| {
+                    debug!(reason = failure.reason(), "forward-auth token rejected");
+                    RequestError::InvalidToken {
+                        failure,
+                        hint: hint(),
+                    }
+                })?,
+        ),
+    };
+    match decide(&access, identity.as_deref()) {
+        Decision::Allow => {}
+        Decision::Unauthenticated => return Err(RequestError::Unauthenticated(hint())),
+        Decision::Forbidden => return Err(RequestError::Forbidden),
+    }
+    let mut response = json(StatusCode::OK, &serde_json::json!({}));
+    if let Some(identity) = &identity {
+        crate::proxy::headers::inject_identity(
+            response.headers_mut(),
+            &auth.settings.headers,
+            identity,
+        )
+        .map_err(internal)?;
+    }
+    Ok(response)
+}
+
+fn internal<E: std::error::Error + Send + Sync + 'static>(error: E) -> RequestError {
+    warn!(error = %error, "auth endpoint failed");
+    RequestError::Internal(Box::new(error))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,478 @@
+//! Authentication: which credential a request carries, whether it is valid, and the state
+//! that decides it (keys, verified-token cache, users, revocations, throttling).
+//!
+//! | module | concept |
+//! |---|---|
+//! | [`jwt`] | keys built once from config; issue and verify with every check pinned |
+//! | `token_cache` | verified tokens kept until their `exp`, so hot clients skip signature checks |
+//! | [`users`] | the users file, password hashes (argon2id, bcrypt), off-runtime checking |
+//! | [`cookie`] | our cookie: find it, strip it before forwarding, build `Set-Cookie` |
+//! | [`redirect`] | `rd=` validation and the Origin/Referer (CSRF) check; pure |
+//! | [`store`] | revocations and login throttling behind one interface |
+//! | `login` | the endpoints under `auth.prefix` |
+//! | `pages` | the login and logout pages |
+//!
+//! The order of checks for a token, in [`Auth::authenticate`]: signature and claims (or a
+//! cache hit, which only exists for a token that passed them and has not expired), then
+//! revocation of its `jti`, then — with `require_known_user` — that its user still exists and
+//! is enabled. The last two are never cached, so a logout or a disabled user takes effect on
+//! the very next request.
+
+pub mod cookie;
+pub mod jwt;
+mod login;
+mod pages;
+pub mod redirect;
+pub mod store;
+mod token_cache;
+pub mod users;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use http::{HeaderMap, header};
+
+pub(crate) use login::{EndpointContext, handle as handle_endpoint, same_site_request};
+
+use crate::config::{AuthSettings, KeySource, Located, Location, UsersSettings};
+use crate::error::RequestError;
+use jwt::{KeyError, TokenError, TokenKeys, TokenSettings, VerifiedToken};
+use store::{MemoryStore, StateStore};
+use token_cache::TokenCache;
+use users::{PasswordChecker, Users, UsersError};
+
+/// How many verified tokens are kept.
+const TOKEN_CACHE_CAPACITY: usize = 10_000;
+/// Random bytes in a generated HMAC secret.
+const GENERATED_SECRET_BYTES: usize = 64;
+
+/// Why the authentication state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// A key or secret file could not be read.
+    #[error("{at}: cannot read {}", path.display())]
+    ReadFile {
+        /// Where it is configured.
+        at: Location,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `secret_env` names a variable that is not set.
+    #[error("{at}: environment variable {name} is not set (secret_env)")]
+    SecretEnvMissing {
+        /// Where it is configured.
+        at: Location,
+        /// The variable.
+        name: String,
+    },
+    /// `generate_secret` could not write the secret file.
+    #[error("{at}: cannot create the JWT secret {}", path.display())]
+    GenerateSecret {
+        /// Where it is configured.
+        at: Location,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The key material is unusable (too short, wrong kind, malformed).
+    #[error("{at}: unusable signing or verification key")]
+    Key {
+        /// Where the key is configured.
+        at: Location,
+        /// Why.
+        #[source]
+        source: KeyError,
+    },
+    /// The users file is invalid; the message carries `line:col`.
+    #[error("{}:{error}", path.display())]
+    Users {
+        /// The users file.
+        path: PathBuf,
+        /// What is wrong, positioned.
+        error: UsersError,
+    },
+}
+
+/// Why a presented token was not accepted (401 `invalid_token`; the reason is only logged).
+#[derive(Debug, thiserror::Error)]
+pub enum AuthFailure {
+    /// Signature or claims.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// Its `jti` was revoked by a logout.
+    #[error("token was revoked")]
+    Revoked,
+    /// Its user is not in the users file.
+    #[error("token names an unknown user")]
+    UnknownUser,
+    /// Its user is disabled.
+    #[error("token names a disabled user")]
+    DisabledUser,
+}
+
+impl AuthFailure {
+    /// A stable label for logs and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            AuthFailure::Token(e) => e.reason(),
+            AuthFailure::Revoked => "revoked",
+            AuthFailure::UnknownUser => "unknown_user",
+            AuthFailure::DisabledUser => "disabled_user",
+        }
+    }
+}
+
+/// Where a credential came from; it decides CSRF checks, renewal and what is stripped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// `Authorization: Bearer <jwt>` or `Authorization: <jwt>`.
+    Header,
+    /// Our cookie.
+    Cookie,
+}
+
+/// A token found in a request.
+#[derive(Debug, Clone, Copy)]
+pub struct Credential<'a> {
+    /// The compact JWT.
+    pub token: &'a str,
+    /// Where it came from.
+    pub source: CredentialSource,
+}
+
+/// The authentication state, built once from config.
+pub struct Auth {
+    settings: AuthSettings,
+    /// Domains an `Origin`/`Referer` may be on: cookie domains and redirect domains.
+    csrf_domains: Vec<String>,
+    keys: TokenKeys,
+    cache: TokenCache,
+    users: Option<Arc<Users>>,
+    checker: PasswordChecker,
+    store: Arc<dyn StateStore>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("algorithm", &self.settings.algorithm)
+            .field("issuer", &self.settings.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    /// Reads keys and the users file. `env` looks up environment variables (for
+    /// `secret_env`); only `main.rs` passes the real environment.
+    ///
+    /// # Errors
+    /// An [`AuthError`] naming the configured file or key that failed.
+    pub fn load(
+        settings: &AuthSettings,
+        users: Option<&UsersSettings>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Auth, AuthError> {
+        let keys = load_keys(settings, env)?;
+        let (users, throttle) = match users {
+            Some(u) => (Some(Arc::new(load_users(&u.file)?)), u.throttle),
+            None => (None, crate::config::default_throttle()),
+        };
+        let mut csrf_domains = settings.cookie.domains.clone();
+        csrf_domains.extend(settings.allowed_domains.iter().cloned());
+        csrf_domains.sort();
+        csrf_domains.dedup();
+        Ok(Auth {
+            csrf_domains,
+            settings: settings.clone(),
+            keys,
+            cache: TokenCache::new(TOKEN_CACHE_CAPACITY),
+            users,
+            checker: PasswordChecker::with_available_parallelism(),
+            store: Arc::new(MemoryStore::new(throttle)),
+        })
+    }
+
+    /// Validates keys and the users file like [`Auth::load`], without creating a missing
+    /// generated secret (`gateway check` writes nothing).
+    ///
+    /// # Errors
+    /// As [`Auth::load`].
+    pub fn check(
+        settings: &AuthSettings,
+        users: Option<&UsersSettings>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), AuthError> {
+        let pending_secret = matches!(&settings.key, KeySource::SecretFile { path, generate: true } if !path.value.exists());
+        if !pending_secret {
+            load_keys(settings, env)?;
+        }
+        if let Some(users) = users {
+            load_users(&users.file)?;
+        }
+        Ok(())
+    }
+
+    /// Whether `name` is in the users file and enabled (or, without a users file, whether
+    /// unknown users are trusted).
+    pub fn is_enabled_user(&self, name: &str) -> bool {
+        match &self.users {
+            Some(users) => users.get(name).is_some_and(|u| !u.disabled),
+            None => !self.settings.require_known_user,
+        }
+    }
+
+    /// The settings this state was built from.
+    pub fn settings(&self) -> &AuthSettings {
+        &self.settings
+    }
+
+    /// Finds the request's gateway credential: the `Authorization` header when it carries a
+    /// JWT, else our cookie.
+    ///
+    /// # Errors
+    /// [`RequestError::DuplicateCredentials`] for two `Authorization` headers or two of our
+    /// cookies; [`RequestError::MalformedCookie`] for a cookie that is not text.
+    pub fn credential<'a>(
+        &self,
+        headers: &'a HeaderMap,
+    ) -> Result<Option<Credential<'a>>, RequestError> {
+        let mut authorization = headers.get_all(header::AUTHORIZATION).iter();
+        let first = authorization.next();
+        if authorization.next().is_some() {
+            return Err(RequestError::DuplicateCredentials);
+        }
+        let from_cookie =
+            cookie::find_token(headers, &self.settings.cookie.name).map_err(|e| match e {
+                cookie::CookieError::Duplicate => RequestError::DuplicateCredentials,
+                cookie::CookieError::ValueNotText => RequestError::MalformedCookie,
+            })?;
+        if let Some(token) = first.and_then(|v| self.token_from_authorization(v)) {
+            return Ok(Some(Credential {
+                token,
+                source: CredentialSource::Header,
+            }));
+        }
+        Ok(from_cookie.map(|token| Credential {
+            token,
+            source: CredentialSource::Cookie,
+        }))
+    }
+
+    /// `Bearer <jwt>` (scheme case-insensitive, one space), or a bare JWT when
+    /// `accept_raw_authorization`; any other scheme is not ours.
+    fn token_from_authorization<'a>(&self, value: &'a http::HeaderValue) -> Option<&'a str> {
+        let value = value.to_str().ok()?;
+        if let Some((scheme, rest)) = value.split_once(' ') {
+            return scheme.eq_ignore_ascii_case("bearer").then_some(rest);
+        }
+        (self.settings.accept_raw_authorization && looks_like_jwt(value)).then_some(value)
+    }
+
+    /// Verifies `token` and applies revocation and the known-user rule.
+    ///
+    /// # Errors
+    /// The [`AuthFailure`] that rejected it.
+    pub fn authenticate(
+        &self,
+        token: &str,
+        now: SystemTime,
+    ) -> Result<Arc<VerifiedToken>, AuthFailure> {
+        let verified = self.cache.verify(&self.keys, token, now)?;
+        if verified
+            .jti
+            .as_deref()
+            .is_some_and(|jti| self.store.is_revoked(jti, now))
+        {
+            return Err(AuthFailure::Revoked);
+        }
+        if self.settings.require_known_user {
+            match self.users.as_ref().and_then(|u| u.get(&verified.user)) {
+                None => return Err(AuthFailure::UnknownUser),
+                Some(user) if user.disabled => return Err(AuthFailure::DisabledUser),
+                Some(_) => {}
+            }
+        }
+        Ok(verified)
+    }
+
+    /// Whether `token` was signed with the gateway's keys and is unexpired (revocation and
+    /// users aside): such a token is a gateway credential wherever it is sent.
+    pub fn is_own_token(&self, token: &str) -> bool {
+        self.cache
+            .verify(&self.keys, token, SystemTime::now())
+            .is_ok()
+    }
+
+    /// Mints a token for `user` with the configured lifetime, taking groups and email from
+    /// the users file when the user is in it (so renewals pick up changes), else from
+    /// `fallback`.
+    ///
+    /// # Errors
+    /// [`TokenError`] when signing fails.
+    pub fn issue_for(
+        &self,
+        user: &str,
+        fallback: Option<&VerifiedToken>,
+        ttl: Duration,
+        now: SystemTime,
+    ) -> Result<String, TokenError> {
+        match self.users.as_ref().and_then(|u| u.get(user)) {
+            Some(known) => self
+                .keys
+                .issue(user, &known.groups, known.email.as_deref(), ttl, now),
+            None => {
+                let groups = fallback.map(|f| f.groups.as_slice()).unwrap_or_default();
+                let email = fallback.and_then(|f| f.email.as_deref());
+                self.keys.issue(user, groups, email, ttl, now)
+            }
+        }
+    }
+
+    /// Whether a cookie-authenticated token is close enough to expiry to renew.
+    pub fn needs_renewal(&self, token: &VerifiedToken, now: SystemTime) -> bool {
+        token
+            .exp
+            .duration_since(now)
+            .is_ok_and(|left| left < self.settings.renew_before)
+    }
+}
+
+/// Three non-empty base64url segments separated by dots.
+fn looks_like_jwt(value: &str) -> bool {
+    let mut parts = value.split('.');
+    let is_segment = |s: Option<&str>| {
+        s.is_some_and(|s| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+    };
+    is_segment(parts.next())
+        && is_segment(parts.next())
+        && is_segment(parts.next())
+        && parts.next().is_none()
+}
+
+fn token_settings(settings: &AuthSettings) -> TokenSettings {
+    TokenSettings {
+        algorithm: settings.algorithm,
+        issuer: settings.issuer.clone(),
+        audience: settings.audience.clone(),
+        leeway: settings.leeway,
+        token_ttl: settings.token_ttl,
+        user_claim: settings.user_claim.clone(),
+    }
+}
+
+fn read(located: &Located<PathBuf>) -> Result<Vec<u8>, AuthError> {
+    std::fs::read(&located.value).map_err(|source| AuthError::ReadFile {
+        at: located.at.clone(),
+        path: located.value.clone(),
+        source,
+    })
+}
+
+fn load_keys(
+    settings: &AuthSettings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<TokenKeys, AuthError> {
+    let token_settings = token_settings(settings);
+    let (secret, at) = match &settings.key {
+        KeySource::SecretFile { path, generate } => {
+            if *generate && !path.value.exists() {
+                generate_secret(path)?;
+            }
+            (read(path)?, path.at.clone())
+        }
+        KeySource::SecretEnv(name) => {
+            let value = env(&name.value).ok_or_else(|| AuthError::SecretEnvMissing {
+                at: name.at.clone(),
+                name: name.value.clone(),
+            })?;
+            (value.into_bytes(), name.at.clone())
+        }
+        KeySource::PrivateKey(path) => {
+            let private_pem = read(path)?;
+            let verify_keys = settings
+                .verify_keys
+                .iter()
+                .map(|(kid, key)| read(key).map(|pem| (kid.clone(), pem)))
+                .collect::<Result<Vec<_>, _>>()?;
+            return TokenKeys::from_pem(token_settings, &private_pem, &verify_keys).map_err(
+                |source| AuthError::Key {
+                    at: path.at.clone(),
+                    source,
+                },
+            );
+        }
+    };
+    TokenKeys::from_secret(token_settings, trim_ascii(&secret))
+        .map_err(|source| AuthError::Key { at, source })
+}
+
+fn trim_ascii(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+fn generate_secret(path: &Located<PathBuf>) -> Result<(), AuthError> {
+    let mut random = [0u8; GENERATED_SECRET_BYTES];
+    let error = |source| AuthError::GenerateSecret {
+        at: path.at.clone(),
+        path: path.value.clone(),
+        source,
+    };
+    aws_lc_rs::rand::fill(&mut random)
+        .map_err(|_| error(std::io::Error::other("random generator failed")))?;
+    let text = format!("{}\n", STANDARD.encode(random));
+    crate::tls::write_file(&path.value, text.as_bytes(), 0o600).map_err(error)?;
+    tracing::warn!(path = %path.value.display(), "generated a new JWT secret; tokens survive restarts while this file is kept");
+    Ok(())
+}
+
+fn load_users(file: &Located<PathBuf>) -> Result<Users, AuthError> {
+    let bytes = read(file)?;
+    let text = String::from_utf8_lossy(&bytes);
+    Users::from_toml_str(&text).map_err(|error| AuthError::Users {
+        path: file.value.clone(),
+        error,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_jwt;
+
+    #[test]
+    fn raw_authorization_must_look_like_a_jwt() {
+        assert!(looks_like_jwt("eyJh.eyJz.c2ln"));
+        assert!(looks_like_jwt("a-_.b.c"));
+        for not in [
+            "",
+            "a.b",
+            "a.b.c.d",
+            "a..c",
+            "a.b.c=",
+            "Basic abc",
+            "a.b.c ",
+            "a+b.c.d",
+        ] {
+            assert!(!looks_like_jwt(not), "{not:?}");
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! Tests of `store`.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{
+    MAX_USERNAME_KEY_BYTES, MemoryStore, StateStore, StoreFuture, ThrottleKey, ThrottleSettings,
+};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn settings() -> ThrottleSettings {
+    ThrottleSettings {
+        max_failures: 3,
+        failure_window: 5 * MINUTE,
+        lockout: 10 * MINUTE,
+    }
+}
+
+/// The memory store's futures are complete when returned: poll once, without a runtime.
+fn done<T>(mut future: StoreFuture<'_, T>) -> T {
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(result) => result.expect("memory store never fails"),
+        Poll::Pending => panic!("memory store future was not ready"),
+    }
+}
+
+fn epoch(secs: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+fn user(name: &str) -> ThrottleKey {
+    ThrottleKey::username(name)
+}
+
+#[test]
+fn a_revoked_jti_is_revoked_until_its_expiry() {
+    let store = MemoryStore::new(settings());
+    done(store.revoke("jti-1", epoch(1000), epoch(100)));
+    assert!(store.is_revoked("jti-1", epoch(100)));
+    assert!(store.is_revoked("jti-1", epoch(999)));
+    assert!(!store.is_revoked("jti-1", epoch(1000)));
+    assert!(!store.is_revoked("jti-2", epoch(100)));
+}
+
+#[test]
+fn expired_revocations_are_purged_on_the_next_revoke() {
+    let store = MemoryStore::new(settings());
+    done(store.revoke("a", epoch(200), epoch(100)));
+    done(store.revoke("b", epoch(300), epoch(100)));
+    assert_eq!(store.revocation_count(), 2);
+    done(store.revoke("c", epoch(900), epoch(250)));
+    assert_eq!(
+        store.revocation_count(),
+        2,
+        "a expired at 200 and was purged"
+    );
+    assert!(store.is_revoked("b", epoch(250)));
+}
+
+#[test]
+fn revoking_an_already_expired_token_stores_nothing() {
+    let store = MemoryStore::new(settings());
+    done(store.revoke("old", epoch(50), epoch(100)));
+    assert_eq!(store.revocation_count(), 0);
+}
+
+#[test]
+fn revoking_twice_keeps_the_later_expiry() {
+    let store = MemoryStore::new(settings());
+    done(store.revoke("j", epoch(500), epoch(0)));
+    done(store.revoke("j", epoch(300), epoch(0)));
+    assert!(store.is_revoked("j", epoch(400)));
+    done(store.revoke("j", epoch(800), epoch(0)));
+    assert!(store.is_revoked("j", epoch(700)));
+    assert_eq!(store.revocation_count(), 1);
+    done(store.revoke("k", epoch(900), epoch(801)));
+    assert_eq!(
+        store.revocation_count(),
+        1,
+        "the single j entry expired at 800"
+    );
+}
+
+#[test]
+fn at_the_revocation_cap_the_soonest_expiring_entry_is_dropped() {
+    let store = MemoryStore::with_caps(settings(), 3, 10);
+    done(store.revoke("late", epoch(900), epoch(0)));
+    done(store.revoke("soon", epoch(100), epoch(0)));
+    done(store.revoke("mid", epoch(500), epoch(0)));
+    done(store.revoke("new", epoch(700), epoch(0)));
+    assert_eq!(store.revocation_count(), 3);
+    assert!(!store.is_revoked("soon", epoch(50)));
+    for jti in ["late", "mid", "new"] {
+        assert!(store.is_revoked(jti, epoch(50)), "{jti}");
+    }
+}
+
+#[test]
+fn failures_below_the_limit_do_not_lock() {
+    let store = MemoryStore::new(settings());
+    let t0 = Instant::now();
+    assert_eq!(done(store.record_failure(&user("alice"), t0)), None);
+    assert_eq!(
+        done(store.record_failure(&user("alice"), t0 + MINUTE)),
+        None
+    );
+    assert_eq!(done(store.locked_for(&user("alice"), t0 + MINUTE)), None);
+}
+
+#[test]
+fn max_failures_within_the_window_lock_the_key_for_the_lockout() {
+    let store = MemoryStore::new(settings());
+    let t0 = Instant::now();
+    let key = user("alice");
+    done(store.record_failure(&key, t0));
+    done(store.record_failure(&key, t0 + MINUTE));
+    assert_eq!(
+        done(store.record_failure(&key, t0 + 2 * MINUTE)),
+        Some(10 * MINUTE)
+    );
+    assert_eq!(
+        done(store.locked_for(&key, t0 + 2 * MINUTE)),
+        Some(10 * MINUTE)
+    );
+    assert_eq!(
+        done(store.locked_for(&key, t0 + 5 * MINUTE)),
+        Some(7 * MINUTE)
+    );
+    assert_eq!(done(store.locked_for(&key, t0 + 12 * MINUTE)), None);
+    assert_eq!(done(store.locked_for(&user("bob"), t0 + 2 * MINUTE)), None);
+}
+
+#[test]
+fn failures_while_locked_do_not_extend_the_lockout() {
+    let store = MemoryStore::new(settings());
+    let t0 = Instant::now();
+    let key = user("alice");
+    for _ in 0..3 {
+        done(store.record_failure(&key, t0));
+    }
+    assert_eq!(
+        done(store.record_failure(&key, t0 + MINUTE)),
+        Some(9 * MINUTE)
+    );
+    assert_eq!(done(store.locked_for(&key, t0 + MINUTE)), Some(9 * MINUTE));
+}
+
+#[test]
+fn counting_starts_again_after_a_lockout_ends() {
+    let store = MemoryStore::new(settings());
+    let t0 = Instant::now();
+    let key = user("alice");
+    for _ in 0..3 {
+        done(store.record_failure(&key, t0));
+    }
+    let after = t0 + 11 * MINUTE;
+    assert_eq!(done(store.record_failure(&key, after)), None);
+    assert_eq!(done(store.record_failure(&key, after)), None);
+    assert!(done(store.record_failure(&key, after)).is_some());
+}
+
+#[test]
+fn failures_outside_the_window_do_not_add_up() {
+    let store = MemoryStore::new(settings());
+    let t0 = Instant::now();
+    let key = user("alice");
+    done(store.record_failure(&key, t0));
+    done(store.record_failure(&key, t0 + MINUTE));
+    assert_eq!(
+        done(store.record_failure(&key, t0 + 5 * MINUTE)),
+        None,
+        "new window"
+    );
+    assert_eq!(done(store.record_failure(&key, t0 + 6 * MINUTE)), None);
+    assert!(done(store.record_failure(&key, t0 + 7 * MINUTE)).is_some());
+}
+
+#[test]
+fn clearing_failures_resets_the_count() {
+    let store = MemoryStore::new(settings());
+    let t0 = Instant::now();
+    let key = user("alice");
+    done(store.record_failure(&key, t0));
+    done(store.record_failure(&key, t0));
+    done(store.clear_failures(&key));
+    assert_eq!(done(store.record_failure(&key, t0)), None);
+    assert_eq!(store.throttle_key_count(), 1);
+}
+
+#[test]
+fn ip_and_username_keys_are_counted_separately() {
+    let store = MemoryStore::new(settings());
+    let t0 = Instant::now();
+    let ip = ThrottleKey::client_ip(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)));
+    for name in ["a", "b", "c"] {
+        assert_eq!(done(store.record_failure(&user(name), t0)), None);
+    }
+    for _ in 0..2 {
+        done(store.record_failure(&ip, t0));
+    }
+    assert!(done(store.record_failure(&ip, t0)).is_some());
+    assert_eq!(done(store.locked_for(&user("a"), t0)), None);
+}
+
+#[test]
+fn ipv6_clients_are_keyed_by_their_64_prefix_and_mapped_ipv4_by_ipv4() {
+    let a: Ipv6Addr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+    let b: Ipv6Addr = "2001:db8:1:2:bbbb::9".parse().expect("ip");
+    let other: Ipv6Addr = "2001:db8:1:3::1".parse().expect("ip");
+    let key = |ip: Ipv6Addr| ThrottleKey::client_ip(IpAddr::V6(ip));
+    assert_eq!(key(a), key(b));
+    assert_ne!(key(a), key(other));
+    let mapped: Ipv6Addr = "::ffff:192.0.2.7".parse().expect("ip");
+    assert_eq!(
+        key(mapped),
+        ThrottleKey::client_ip(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)))
+    );
+}
+
+#[test]
+fn long_usernames_are_cut_on_a_character_boundary() {
+    let long = "é".repeat(MAX_USERNAME_KEY_BYTES);
+    let ThrottleKey::Username(cut) = ThrottleKey::username(&long) else {
+        panic!("username key");
+    };
+    assert!(cut.len() <= MAX_USERNAME_KEY_BYTES && cut.len() >= MAX_USERNAME_KEY_BYTES - 1);
+    assert!(long.starts_with(&cut));
+}
+
+#[test]
+fn a_spray_of_usernames_stays_within_the_key_cap() {
+    let store = MemoryStore::with_caps(settings(), 10, 32);
+    let t0 = Instant::now();
+    for i in 0..1000u64 {
+        done(store.record_failure(&user(&format!("u{i}")), t0 + Duration::from_millis(i)));
+        assert!(store.throttle_key_count() <= 32);
+    }
+}
+
+#[test]
+fn at_the_key_cap_idle_counters_go_first() {
+    let store = MemoryStore::with_caps(settings(), 10, 2);
+    let t0 = Instant::now();
+    done(store.record_failure(&user("old"), t0));
+    done(store.record_failure(&user("recent"), t0 + 9 * MINUTE));
+    done(store.record_failure(&user("new"), t0 + 10 * MINUTE));
+    assert_eq!(store.throttle_key_count(), 2);
+    assert_eq!(
+        done(store.record_failure(&user("recent"), t0 + 10 * MINUTE)),
+        None
+    );
+    assert!(
+        done(store.record_failure(&user("recent"), t0 + 10 * MINUTE)).is_some(),
+        "recent kept its two earlier failures"
+    );
+}
+
+#[test]
+fn at_the_key_cap_active_lockouts_outlive_unlocked_counters() {
+    let store = MemoryStore::with_caps(settings(), 10, 2);
+    let t0 = Instant::now();
+    let victim = user("victim");
+    for _ in 0..3 {
+        done(store.record_failure(&victim, t0));
+    }
+    for i in 0..50u64 {
+        done(store.record_failure(&user(&format!("spray{i}")), t0 + Duration::from_secs(i)));
+    }
+    assert!(done(store.locked_for(&victim, t0 + MINUTE)).is_some());
+}
+
+#[test]
+fn zero_max_failures_acts_as_one() {
+    let zero = ThrottleSettings {
+        max_failures: 0,
+        ..settings()
+    };
+    let store = MemoryStore::new(zero);
+    assert!(done(store.record_failure(&user("a"), Instant::now())).is_some());
+}
+
+#[test]
+fn the_store_works_as_a_shared_trait_object() {
+    let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new(settings()));
+    done(store.revoke("j", epoch(10), epoch(0)));
+    assert!(store.is_revoked("j", epoch(5)));
+}

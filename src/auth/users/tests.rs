@@ -1,0 +1,424 @@
+//! Tests of `users`.
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
+
+use super::{
+    CredentialsError, MAX_PASSWORD_BYTES, PasswordChecker, Position, StoredHash, Users, UsersError,
+    hash_password,
+};
+
+thread_local! {
+    /// Hash verifications run on this thread (see `StoredHash::verify`).
+    pub(super) static VERIFICATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Made by `htpasswd -bnBC 10 bob secret` (apache2-utils 2.4).
+const HTPASSWD_BOB_SECRET: &str = "$2y$10$ELrvLLwTeRV/NQOnlBjkku5i76VjlpwEPGpH5KnbbwcUdU0U8bWZO";
+
+fn verifications() -> usize {
+    VERIFICATIONS.with(Cell::get)
+}
+
+/// A cheap argon2 hash (tests only: real hashes use the default parameters).
+fn cheap_argon2(algorithm: Algorithm, password: &str) -> String {
+    let params = Params::new(8, 1, 1, None).expect("valid test params");
+    Argon2::new(algorithm, Version::V0x13, params)
+        .hash_password(password.as_bytes())
+        .expect("hashing works")
+        .to_string()
+}
+
+fn cheap_bcrypt(password: &str, version: bcrypt::Version) -> String {
+    bcrypt::hash_with_result(password, 4)
+        .expect("hashing works")
+        .format_for_version(version)
+}
+
+fn one_user(name: &str, hash: &str, extra: &str) -> String {
+    format!("[[user]]\nname = \"{name}\"\npassword = '{hash}'\n{extra}\n")
+}
+
+fn load(text: &str) -> Users {
+    Users::from_toml_str(text).expect("valid users file")
+}
+
+fn load_err(text: &str) -> UsersError {
+    Users::from_toml_str(text).expect_err("invalid users file")
+}
+
+#[test]
+fn argon2id_hash_verifies_the_right_password_and_rejects_a_wrong_one() {
+    let users = load(&one_user(
+        "alice",
+        &cheap_argon2(Algorithm::Argon2id, "pw1"),
+        "",
+    ));
+    let user = users
+        .verify_password("alice", "pw1")
+        .expect("right password");
+    assert_eq!(user.name, "alice");
+    assert!(matches!(
+        users.verify_password("alice", "pw2"),
+        Err(CredentialsError::WrongPassword)
+    ));
+}
+
+#[test]
+fn argon2i_hash_is_accepted() {
+    let users = load(&one_user("al", &cheap_argon2(Algorithm::Argon2i, "pw"), ""));
+    assert!(users.verify_password("al", "pw").is_ok());
+}
+
+#[test]
+fn argon2d_hash_is_refused_as_unsupported() {
+    let err = load_err(&one_user("al", &cheap_argon2(Algorithm::Argon2d, "pw"), ""));
+    assert!(matches!(err, UsersError::UnsupportedHash { .. }), "{err}");
+}
+
+#[test]
+fn hash_password_makes_a_default_argon2id_phc_string_that_verifies() {
+    let hash = hash_password("correct horse").expect("hashing works");
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    let users = load(&one_user("carol", &hash, ""));
+    assert!(users.verify_password("carol", "correct horse").is_ok());
+    assert_ne!(
+        hash_password("correct horse").ok(),
+        Some(hash),
+        "salt is random"
+    );
+}
+
+#[test]
+fn hash_password_refuses_empty_and_too_long_passwords() {
+    assert!(matches!(hash_password(""), Err(UsersError::EmptyPassword)));
+    let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
+    assert!(matches!(
+        hash_password(&long),
+        Err(UsersError::PasswordTooLong)
+    ));
+}
+
+#[test]
+fn bcrypt_2y_and_2b_hashes_made_by_the_bcrypt_crate_verify() {
+    for version in [bcrypt::Version::TwoY, bcrypt::Version::TwoB] {
+        let users = load(&one_user("bob", &cheap_bcrypt("hunter2", version), ""));
+        assert!(users.verify_password("bob", "hunter2").is_ok());
+        assert!(matches!(
+            users.verify_password("bob", "hunter3"),
+            Err(CredentialsError::WrongPassword)
+        ));
+    }
+}
+
+#[test]
+fn bcrypt_hash_made_by_htpasswd_verifies() {
+    let users = load(&one_user("bob", HTPASSWD_BOB_SECRET, ""));
+    assert!(users.verify_password("bob", "secret").is_ok());
+    assert!(users.verify_password("bob", "Secret").is_err());
+}
+
+#[test]
+fn bcrypt_only_compares_the_first_72_bytes_of_a_password() {
+    let base = "a".repeat(72);
+    let users = load(&one_user(
+        "bob",
+        &cheap_bcrypt(&base, bcrypt::Version::TwoB),
+        "",
+    ));
+    assert!(
+        users
+            .verify_password("bob", &format!("{base}anything"))
+            .is_ok()
+    );
+}
+
+#[test]
+fn bcrypt_2x_prefix_and_out_of_range_costs_are_refused() {
+    let good = cheap_bcrypt("pw", bcrypt::Version::TwoB);
+    let two_x = good.replacen("$2b$", "$2x$", 1);
+    assert!(matches!(
+        load_err(&one_user("b", &two_x, "")),
+        UsersError::UnsupportedHash { .. }
+    ));
+    let cost_31 = good.replacen("$04$", "$31$", 1);
+    assert!(matches!(
+        load_err(&one_user("b", &cost_31, "")),
+        UsersError::MalformedHash { .. }
+    ));
+}
+
+#[test]
+fn argon2_hash_with_huge_memory_cost_is_refused_at_load() {
+    let hash = cheap_argon2(Algorithm::Argon2id, "pw").replacen("m=8,", "m=4000000,", 1);
+    let err = load_err(&one_user("a", &hash, ""));
+    assert!(matches!(err, UsersError::MalformedHash { .. }), "{err}");
+}
+
+#[test]
+fn disabled_user_with_the_right_password_is_rejected_after_hashing() {
+    let hash = cheap_argon2(Algorithm::Argon2id, "pw");
+    let users = load(&one_user("dave", &hash, "disabled = true"));
+    let before = verifications();
+    assert!(matches!(
+        users.verify_password("dave", "pw"),
+        Err(CredentialsError::UserDisabled)
+    ));
+    assert_eq!(verifications() - before, 1);
+    assert!(users.get("dave").is_some_and(|u| u.disabled));
+}
+
+#[test]
+fn unknown_user_is_rejected_after_verifying_the_dummy_hash() {
+    let users = load(&one_user(
+        "alice",
+        &cheap_argon2(Algorithm::Argon2id, "pw"),
+        "",
+    ));
+    let before = verifications();
+    let result = users.verify_password("mallory", "pw");
+    assert!(matches!(result, Err(CredentialsError::UnknownUser)));
+    assert_eq!(verifications() - before, 1, "the dummy hash was verified");
+}
+
+#[test]
+fn dummy_hash_uses_the_default_hasher_parameters() {
+    let users = load("");
+    let StoredHash::Argon2(dummy) = &users.dummy else {
+        panic!("dummy is argon2");
+    };
+    assert!(
+        dummy
+            .to_string()
+            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+    );
+}
+
+#[test]
+fn too_long_password_is_rejected_without_hashing_whether_the_user_exists_or_not() {
+    let users = load(&one_user(
+        "alice",
+        &cheap_argon2(Algorithm::Argon2id, "pw"),
+        "",
+    ));
+    let long = "p".repeat(MAX_PASSWORD_BYTES + 1);
+    let before = verifications();
+    for name in ["alice", "nobody"] {
+        assert!(matches!(
+            users.verify_password(name, &long),
+            Err(CredentialsError::PasswordTooLong)
+        ));
+    }
+    assert_eq!(verifications(), before);
+    let limit = "p".repeat(MAX_PASSWORD_BYTES);
+    assert!(matches!(
+        users.verify_password("alice", &limit),
+        Err(CredentialsError::WrongPassword)
+    ));
+}
+
+#[test]
+fn user_fields_are_loaded() {
+    let hash = cheap_argon2(Algorithm::Argon2id, "pw");
+    let extra = "groups = [\"admins\", \"dev ops\"]\nemail = \"e@example.com\"";
+    let users = load(&one_user("erin", &hash, extra));
+    let erin = users.get("erin").expect("erin exists");
+    assert_eq!(erin.groups, ["admins", "dev ops"]);
+    assert_eq!(erin.email.as_deref(), Some("e@example.com"));
+    assert!(!erin.disabled);
+    assert_eq!(users.len(), 1);
+    assert!(users.get("Erin").is_none(), "names are case-sensitive");
+}
+
+#[test]
+fn an_empty_file_has_no_users() {
+    let users = load("");
+    assert!(users.is_empty());
+    assert!(users.get("alice").is_none());
+}
+
+#[test]
+fn user_debug_output_redacts_the_hash() {
+    let hash = cheap_argon2(Algorithm::Argon2id, "pw");
+    let users = load(&one_user("alice", &hash, ""));
+    let debug = format!("{users:?}");
+    assert!(debug.contains("alice") && debug.contains("<redacted>"));
+    assert!(!debug.contains("argon2id$"), "{debug}");
+    let salt = hash.rsplit('$').nth(1).expect("phc has a salt");
+    assert!(!debug.contains(salt));
+}
+
+#[test]
+fn duplicate_user_error_points_at_the_second_name() {
+    let hash = cheap_argon2(Algorithm::Argon2id, "pw");
+    let text = format!(
+        "{}{}",
+        one_user("alice", &hash, ""),
+        one_user("alice", &hash, "")
+    );
+    let err = load_err(&text);
+    let UsersError::DuplicateUser {
+        position, first, ..
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    assert_eq!(*first, Position { line: 2, column: 8 });
+    assert_eq!(*position, Position { line: 6, column: 8 });
+    assert!(
+        err.to_string().starts_with("6:8: duplicate user \"alice\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn plain_text_password_is_an_unsupported_hash_error_at_its_value() {
+    let err = load_err("[[user]]\nname = \"a\"\n  password = \"secret\"\n");
+    assert!(matches!(err, UsersError::UnsupportedHash { .. }), "{err}");
+    assert_eq!(
+        err.position(),
+        Some(Position {
+            line: 3,
+            column: 14
+        })
+    );
+    assert!(!err.to_string().contains("secret"));
+}
+
+#[test]
+fn truncated_argon2_hash_is_a_malformed_hash_error() {
+    let err = load_err(&one_user(
+        "a",
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ",
+        "",
+    ));
+    assert!(matches!(err, UsersError::MalformedHash { .. }), "{err}");
+    assert_eq!(
+        err.position(),
+        Some(Position {
+            line: 3,
+            column: 12
+        })
+    );
+    let err = load_err(&one_user("a", "$2b$10$short", ""));
+    assert!(matches!(err, UsersError::MalformedHash { .. }), "{err}");
+}
+
+#[test]
+fn comma_in_a_group_is_an_error_at_the_group() {
+    let hash = cheap_argon2(Algorithm::Argon2id, "pw");
+    let err = load_err(&one_user("a", &hash, "groups = [\"ok\", \"a,b\"]"));
+    assert!(matches!(err, UsersError::GroupHasComma { .. }), "{err}");
+    assert_eq!(
+        err.position(),
+        Some(Position {
+            line: 4,
+            column: 17
+        })
+    );
+}
+
+#[test]
+fn empty_group_and_empty_name_are_errors() {
+    let hash = cheap_argon2(Algorithm::Argon2id, "pw");
+    let err = load_err(&one_user("a", &hash, "groups = [\"\"]"));
+    assert!(matches!(err, UsersError::EmptyGroup { .. }), "{err}");
+    let err = load_err(&one_user("", &hash, ""));
+    assert!(matches!(err, UsersError::EmptyUserName { .. }), "{err}");
+    assert_eq!(err.position(), Some(Position { line: 2, column: 8 }));
+}
+
+#[test]
+fn control_characters_in_header_bound_values_are_errors() {
+    let hash = cheap_argon2(Algorithm::Argon2id, "pw");
+    for (name, extra) in [
+        ("a\\nb", ""),
+        ("a", "groups = [\"x\\ty\"]"),
+        ("a", "email = \"a@b\\r\\nX: y\""),
+    ] {
+        let err = load_err(&one_user(name, &hash, extra));
+        assert!(matches!(err, UsersError::ControlCharacter { .. }), "{err}");
+    }
+}
+
+#[test]
+fn unknown_key_is_a_syntax_error_with_a_position() {
+    let hash = cheap_argon2(Algorithm::Argon2id, "pw");
+    let err = load_err(&one_user("a", &hash, "admin = true"));
+    assert!(matches!(err, UsersError::Syntax { .. }), "{err}");
+    assert_eq!(err.position().map(|p| p.line), Some(4));
+    let err = load_err("[users]\n");
+    assert!(matches!(err, UsersError::Syntax { .. }), "{err}");
+}
+
+#[test]
+fn broken_toml_is_a_syntax_error_with_line_and_column() {
+    let err = load_err("[[user]]\nname = \"a\"\npassword = \n");
+    assert_eq!(
+        err.position(),
+        Some(Position {
+            line: 3,
+            column: 12
+        })
+    );
+    assert!(err.to_string().starts_with("3:12: "), "{err}");
+}
+
+#[test]
+fn positions_count_characters_not_bytes() {
+    assert_eq!(Position::at("é = 1", 3), Position { line: 1, column: 3 });
+    assert_eq!(Position::at("a\nbé\nc", 6), Position { line: 3, column: 1 });
+    assert_eq!(Position::at("ab", 99), Position { line: 1, column: 3 });
+}
+
+#[test]
+fn credentials_errors_tell_rejections_from_failures() {
+    assert!(CredentialsError::WrongPassword.is_rejection());
+    assert!(CredentialsError::UnknownUser.is_rejection());
+    assert!(CredentialsError::UserDisabled.is_rejection());
+    assert!(CredentialsError::PasswordTooLong.is_rejection());
+    let failure = CredentialsError::Argon2Failed(argon2::password_hash::Error::OutOfMemory);
+    assert!(!failure.is_rejection());
+}
+
+#[tokio::test]
+async fn password_checker_verifies_on_the_blocking_pool() {
+    let hash = cheap_argon2(Algorithm::Argon2id, "pw");
+    let users = Arc::new(load(&one_user("alice", &hash, "")));
+    let checker = PasswordChecker::new(1);
+    let user = checker
+        .verify(Arc::clone(&users), "alice".into(), "pw".into())
+        .await
+        .expect("right password");
+    assert_eq!(user.name, "alice");
+    let wrong = checker
+        .verify(Arc::clone(&users), "alice".into(), "nope".into())
+        .await;
+    assert!(matches!(wrong, Err(CredentialsError::WrongPassword)));
+    let long = "p".repeat(MAX_PASSWORD_BYTES + 1);
+    let long = checker.verify(users, "alice".into(), long).await;
+    assert!(matches!(long, Err(CredentialsError::PasswordTooLong)));
+}
+
+#[tokio::test]
+async fn password_checker_runs_concurrent_checks_up_to_its_bound() {
+    let hash = cheap_argon2(Algorithm::Argon2id, "pw");
+    let users = Arc::new(load(&one_user("alice", &hash, "")));
+    let checker = PasswordChecker::new(2);
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (checker, users) = (checker.clone(), Arc::clone(&users));
+            tokio::spawn(async move { checker.verify(users, "alice".into(), "pw".into()).await })
+        })
+        .collect();
+    for task in tasks {
+        assert!(task.await.expect("task does not panic").is_ok());
+    }
+    assert_eq!(checker.permits.available_permits(), 2);
+    assert_eq!(PasswordChecker::new(0).permits.available_permits(), 1);
+}
