@@ -40,6 +40,9 @@ pub enum Error {
     /// A token could not be signed.
     #[error("cannot sign the token")]
     Sign(#[source] crate::auth::jwt::TokenError),
+    /// `gateway healthcheck` found no healthy admin listener.
+    #[error(transparent)]
+    Health(#[from] crate::admin::HealthError),
     /// A listener could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {

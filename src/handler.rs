@@ -19,7 +19,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use http::header::{self, HeaderValue};
@@ -35,12 +34,13 @@ use crate::auth::{
     Auth, CredentialSource, EndpointContext, cookie, handle_endpoint, same_site_request,
 };
 use crate::error::{LoginHint, RequestError};
+use crate::gateway::{Gateway, RouteTarget, Snapshot};
+use crate::metrics::RouteMetrics;
 use crate::policy::{Access, Decision, decide};
 use crate::proxy::Forward;
 use crate::proxy::headers::{ClientSide, client_ip};
 use crate::response::{Body, ClientKind, error_response};
 use crate::router::{normalize_host, normalize_path};
-use crate::{Gateway, RouteTarget};
 
 /// What the gateway knows about the connection a request arrived on.
 #[derive(Debug, Clone)]
@@ -75,7 +75,9 @@ pub async fn handle(
     request: Request<Incoming>,
 ) -> Response<Body> {
     let started = Instant::now();
-    let id = gateway.request_ids.fetch_add(1, Ordering::Relaxed);
+    let id = gateway.next_request_id();
+    // The config generation this request uses from start to finish, even across a reload.
+    let snapshot = gateway.snapshot();
     let span = info_span!(
         "request",
         id,
@@ -89,7 +91,8 @@ pub async fn handle(
         duration_ms = field::Empty,
     );
     let client = ClientKind::of(request.method(), request.headers());
-    let response = match handle_inner(&gateway, &conn, request)
+    let mut counted_by = &snapshot.unrouted_metrics;
+    let response = match handle_inner(&snapshot, &conn, request, &mut counted_by)
         .instrument(span.clone())
         .await
     {
@@ -99,16 +102,22 @@ pub async fn handle(
             error_response(&error, client)
         }
     };
+    let elapsed = started.elapsed().as_secs_f64();
+    counted_by.record(response.status().as_u16());
+    gateway.metrics().observe_duration(elapsed);
     span.record("status", response.status().as_u16());
-    span.record("duration_ms", started.elapsed().as_secs_f64() * 1000.0);
+    span.record("duration_ms", elapsed * 1000.0);
     info!(parent: &span, "access");
     response
 }
 
-async fn handle_inner(
-    gateway: &Gateway,
+/// The pipeline proper; `counted_by` is set to the metrics of the route (or endpoints) that
+/// answered, so the outer function counts errors against the right route too.
+async fn handle_inner<'s>(
+    snapshot: &'s Snapshot,
     conn: &ConnInfo,
     request: Request<Incoming>,
+    counted_by: &mut &'s RouteMetrics,
 ) -> Result<Response<Body>, RequestError> {
     let target = request_target(&request, conn)?;
     let span = Span::current();
@@ -116,27 +125,29 @@ async fn handle_inner(
     span.record("path", target.path());
 
     let peer = conn.peer.ip();
-    let client_ip = client_ip(request.headers(), peer, |ip| gateway.is_trusted_proxy(ip));
+    let client_ip = client_ip(request.headers(), peer, |ip| snapshot.is_trusted_proxy(ip));
 
-    if let Some(auth) = &gateway.auth
+    if let Some(auth) = &snapshot.auth
         && let Some(endpoint) = under_prefix(target.path(), &auth.settings().prefix)
     {
         span.record("route", "auth");
+        *counted_by = &snapshot.endpoint_metrics;
         let context = EndpointContext {
             host: &target.host,
             endpoint,
             client_ip,
         };
-        return handle_endpoint(gateway, auth, request, context).await;
+        return handle_endpoint(snapshot, auth, request, context).await;
     }
 
-    let route = gateway
+    let route = snapshot
         .router
         .route(&target.host, target.path())
         .ok_or(RequestError::NoRoute)?;
     span.record("route", route.name.as_str());
+    *counted_by = &route.metrics;
 
-    let authorized = authorize(gateway.auth.as_ref(), route, &request, &target)?;
+    let authorized = authorize(snapshot.auth.as_ref(), route, &request, &target)?;
     if let Some(identity) = &authorized.identity {
         span.record("user", identity.user.as_str());
     }
@@ -144,15 +155,15 @@ async fn handle_inner(
         balancer: &route.balancer,
         client: ClientSide {
             peer,
-            peer_trusted: gateway.is_trusted_proxy(peer),
+            peer_trusted: snapshot.is_trusted_proxy(peer),
             host: &target.authority,
         },
         path_and_query: target.path_and_query.clone(),
         identity: authorized.identity.as_deref(),
         strip_authorization: authorized.source == Some(CredentialSource::Header),
     };
-    let mut response = gateway.proxy.forward(request, forward).await?;
-    if let Some(auth) = &gateway.auth {
+    let mut response = snapshot.proxy.forward(request, forward).await?;
+    if let Some(auth) = &snapshot.auth {
         renew(auth, &authorized, &target.host, &mut response);
     }
     Ok(response)

@@ -15,6 +15,9 @@
 //! | `proxy` | pooled upstream client, header hygiene, round robin, WebSocket, whoami |
 //! | `response` | the body type, error pages |
 //! | [`error`] | [`Error`] (startup) and `RequestError` (per request → status + code) |
+//! | `gateway` | [`Gateway`]: the current [`Snapshot`] of config-built state, swapped on reload |
+//! | [`metrics`] | Prometheus counters and histograms |
+//! | `admin` | `/healthz`, `/readyz`, `/metrics` on the admin listener |
 //!
 //! # Request lifecycle
 //!
@@ -23,14 +26,18 @@
 //! normalized once → the gateway's own endpoints under `auth.prefix`, or route → credential
 //! → verification → access decision (401/redirect/403) → header hygiene and identity
 //! injection → upstream (streamed both ways) → cookie renewal → one access-log event. Everything a request needs is in one [`Gateway`] built from a
-//! validated [`Config`] before any port is bound, shared behind an `Arc`.
+//! validated [`Config`] before any port is bound: a [`Snapshot`], held by the long-lived
+//! [`Gateway`] and replaced as a whole on reload.
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod error;
+mod gateway;
 mod handler;
+pub mod metrics;
 mod policy;
 mod proxy;
 mod response;
@@ -39,101 +46,15 @@ pub mod server;
 pub mod tls;
 
 use std::fmt;
-use std::net::IpAddr;
 use std::path::Path;
-use std::sync::atomic::AtomicU64;
-
-use hyper_util::rt::TokioExecutor;
-use hyper_util::server::conn::auto;
 
 pub use config::Config;
 pub use error::{Error, Result};
+pub use gateway::{Gateway, Snapshot};
 pub use server::{Listeners, run};
 
 use auth::Auth;
-use config::IdentityHeaders;
-use policy::Access;
-use proxy::{Balancer, Proxy};
-use router::Router;
 use tls::TlsAcceptor;
-
-/// Everything a request needs, built once from a validated config.
-pub struct Gateway {
-    config: Config,
-    router: Router<RouteTarget>,
-    tls: TlsAcceptor,
-    http: auto::Builder<TokioExecutor>,
-    proxy: Proxy,
-    auth: Option<Auth>,
-    request_ids: AtomicU64,
-}
-
-/// What a route resolves to.
-#[derive(Debug)]
-struct RouteTarget {
-    /// `host path`, for logs.
-    name: String,
-    balancer: Balancer,
-    access: Access,
-}
-
-impl Gateway {
-    /// Loads certificates, keys and users, and builds the router and upstream client.
-    /// `env` looks up environment variables (`secret_env`); only `main.rs` passes the
-    /// process environment.
-    ///
-    /// # Errors
-    /// [`Error::Tls`] or [`Error::Auth`] naming the configured file that failed.
-    pub fn new(config: Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Gateway> {
-        let tls = TlsAcceptor::load(&config.tls)?;
-        let auth = match &config.auth {
-            Some(settings) => Some(Auth::load(settings, config.users.as_ref(), env)?),
-            None => None,
-        };
-        let router = Router::new(
-            config
-                .routes
-                .iter()
-                .map(|route| {
-                    let target = RouteTarget {
-                        name: format!("{} {}", route.host, route.path),
-                        balancer: Balancer::new(route.upstreams.clone()),
-                        access: route.access.clone(),
-                    };
-                    (route.host.clone(), route.path.clone(), target)
-                })
-                .collect(),
-        );
-        let identity_headers = config
-            .auth
-            .as_ref()
-            .map_or_else(IdentityHeaders::default, |a| a.headers.clone());
-        let cookie_name = config.auth.as_ref().map(|a| a.cookie.name.clone());
-        let proxy = Proxy::new(&config.server, identity_headers, cookie_name);
-        Ok(Gateway {
-            http: server::http_builder(&config.server),
-            config,
-            router,
-            tls,
-            proxy,
-            auth,
-            request_ids: AtomicU64::new(1),
-        })
-    }
-
-    /// The configuration the gateway was built from.
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
-        self.config
-            .server
-            .trusted_proxies
-            .iter()
-            .any(|cidr| cidr.contains(ip))
-    }
-}
 
 /// Mints a token for `user` of the users file (`gateway token`), valid for `ttl` (default
 /// `auth.token_ttl`).
@@ -148,7 +69,17 @@ pub fn mint_token(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String> {
     let settings = config.auth.as_ref().ok_or(Error::NoAuth)?;
-    let auth = Auth::load(settings, config.users.as_ref(), env)?;
+    let throttle = config
+        .users
+        .as_ref()
+        .map_or_else(config::default_throttle, |u| u.throttle);
+    let auth = Auth::load(
+        settings,
+        config.users.as_ref(),
+        env,
+        std::sync::Arc::new(auth::store::MemoryStore::new(throttle)),
+        std::sync::Arc::new(metrics::Metrics::new()),
+    )?;
     if !auth.is_enabled_user(user) {
         return Err(Error::UnknownUser {
             name: user.to_owned(),
@@ -159,11 +90,32 @@ pub fn mint_token(
         .map_err(Error::Sign)
 }
 
+/// Probes the running gateway's admin `/healthz` (`gateway healthcheck`).
+///
+/// # Errors
+/// [`Error::Health`] when there is no admin listener or it does not answer 200.
+pub async fn healthcheck(config: &Config) -> Result<()> {
+    let addr = config
+        .server
+        .admin_listen
+        .ok_or(admin::HealthError::NoAdminListener)?;
+    admin::probe(admin::local_target(addr)).await?;
+    Ok(())
+}
+
 /// What `gateway check` found in a valid config.
 #[derive(Debug)]
 pub struct CheckSummary {
     config: Config,
     self_signed_pending: bool,
+    warnings: Vec<config::Warning>,
+}
+
+impl CheckSummary {
+    /// Advice about the valid config (`warning: file:line:col: …` lines).
+    pub fn warnings(&self) -> &[config::Warning] {
+        &self.warnings
+    }
 }
 
 /// Validates the config file at `path` and everything it names, without binding ports or
@@ -183,6 +135,7 @@ pub fn check(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<CheckS
         TlsAcceptor::load(tls)?;
     }
     Ok(CheckSummary {
+        warnings: config::warnings(&config),
         config,
         self_signed_pending,
     })
@@ -214,6 +167,12 @@ impl fmt::Display for CheckSummary {
         if let Some(users) = &self.config.users {
             writeln!(f, "users: {}", users.file.value.display())?;
         }
+        if let Some(admin) = self.config.server.admin_listen {
+            writeln!(
+                f,
+                "listen http://{admin} (admin: /healthz /readyz /metrics)"
+            )?;
+        }
         for sni in &self.config.tls.sni {
             writeln!(
                 f,
@@ -226,10 +185,11 @@ impl fmt::Display for CheckSummary {
             let upstreams: Vec<String> = route.upstreams.iter().map(ToString::to_string).collect();
             writeln!(
                 f,
-                "route {} {} -> {}",
+                "route {} {} -> {} ({})",
                 route.host,
                 route.path,
-                upstreams.join(", ")
+                upstreams.join(", "),
+                route.access
             )?;
         }
         write!(f, "{} route(s)", self.config.routes.len())

@@ -55,6 +55,8 @@ enum Command {
     Check,
     /// Read a password from stdin (prompted twice on a terminal) and print its argon2id hash.
     HashPassword,
+    /// Exit 0 when the running gateway's admin /healthz answers (for Docker HEALTHCHECK).
+    Healthcheck,
     /// Mint a token for a user of the users file (service accounts, scripts).
     Token {
         /// The user to mint the token for.
@@ -87,6 +89,7 @@ fn main() -> ExitCode {
         Command::Run => run(&cli.config.config, cli.log_format),
         Command::Check => check(&cli.config.config),
         Command::HashPassword => hash_password(),
+        Command::Healthcheck => healthcheck(&cli.config.config),
         Command::Token { user, ttl } => token(&cli.config.config, &user, ttl),
     };
     match outcome {
@@ -101,6 +104,9 @@ fn main() -> ExitCode {
 fn check(path: &Path) -> anyhow::Result<()> {
     let summary = gateway::check(path, &env_var).map_err(config_error)?;
     println!("{summary}");
+    for warning in summary.warnings() {
+        println!("{warning}");
+    }
     println!("{}: configuration ok", path.display());
     Ok(())
 }
@@ -168,13 +174,18 @@ fn run(path: &Path, log_format: LogFormat) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(gateway))
+    runtime.block_on(serve(Arc::new(gateway), path.to_owned()))
 }
 
-async fn serve(gateway: Gateway) -> anyhow::Result<()> {
-    let server = &gateway.config().server;
+async fn serve(gateway: Arc<Gateway>, config_path: PathBuf) -> anyhow::Result<()> {
+    let snapshot = gateway.snapshot();
+    let server = &snapshot.config().server;
     let https = bind(server.listen).await?;
     let redirect_http = match server.redirect_http {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
+    let admin = match server.admin_listen {
         Some(addr) => Some(bind(addr).await?),
         None => None,
     };
@@ -182,12 +193,54 @@ async fn serve(gateway: Gateway) -> anyhow::Result<()> {
     if let Some(listener) = &redirect_http {
         tracing::info!(addr = %local_addr(listener), "listening for http, redirecting to https");
     }
+    if let Some(listener) = &admin {
+        tracing::info!(addr = %local_addr(listener), "listening for admin requests");
+    }
     let listeners = Listeners {
         https,
         redirect_http,
+        admin,
     };
-    gateway::run(listeners, Arc::new(gateway), shutdown_signal()).await;
+    let reloads = tokio::spawn(reload_on_sighup(gateway.clone(), config_path));
+    gateway::run(listeners, gateway, shutdown_signal()).await;
+    reloads.abort();
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Reloads config, users and certificates on every SIGHUP; a bad reload keeps the old
+/// config serving and logs every problem.
+async fn reload_on_sighup(gateway: Arc<Gateway>, config_path: PathBuf) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(stream) => stream,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGHUP; reload is unavailable");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        let gateway = gateway.clone();
+        let path = config_path.clone();
+        let outcome =
+            tokio::task::spawn_blocking(move || gateway.reload_from(&path, &env_var)).await;
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %format!("{:#}", anyhow::Error::new(e)), "reload refused; the previous configuration keeps serving")
+            }
+            Err(e) => tracing::error!(error = %e, "reload task failed"),
+        }
+    }
+}
+
+fn healthcheck(path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(path).map_err(|e| config_error(e.into()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(gateway::healthcheck(&config))?;
     Ok(())
 }
 

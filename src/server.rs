@@ -39,8 +39,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::Gateway;
+use crate::admin;
 use crate::config::ServerSettings;
+use crate::gateway::{Gateway, Snapshot};
 use crate::handler::{ConnInfo, handle};
 use crate::response::{Body, empty};
 use crate::router::normalize_host;
@@ -55,41 +56,48 @@ pub struct Listeners {
     pub https: TcpListener,
     /// The optional plain-HTTP listener that redirects to HTTPS.
     pub redirect_http: Option<TcpListener>,
+    /// The optional plain-HTTP admin listener (`/healthz`, `/readyz`, `/metrics`).
+    pub admin: Option<TcpListener>,
 }
+
+/// Open connections the admin listener accepts at once; probes and scrapes are few.
+const ADMIN_MAX_CONNECTIONS: usize = 64;
 
 /// Serves the listeners until `shutdown` completes, then drains connections for up to
 /// `shutdown_grace`.
 pub async fn run(listeners: Listeners, gateway: Arc<Gateway>, shutdown: impl Future<Output = ()>) {
     let (signal, watch) = watch::channel(false);
-    let max_connections = gateway.config.server.max_connections;
-    let https_port = listeners
-        .https
-        .local_addr()
-        .map(|a| a.port())
-        .unwrap_or(443);
-    let https = accept_loop(
-        listeners.https,
-        max_connections,
-        watch.clone(),
-        {
-            let gateway = gateway.clone();
-            move |stream, peer, shutdown| serve_https(gateway.clone(), stream, peer, shutdown)
-        },
-        gateway.config.server.shutdown_grace,
-    );
+    // Fixed at startup: the semaphore sizes cannot follow a reload.
+    let max_connections = gateway.snapshot().config().server.max_connections;
+    let grace = || gateway.snapshot().config().server.shutdown_grace;
+    let https_port = listeners.https.local_addr().map_or(443, |a| a.port());
+    let https = accept_loop(listeners.https, max_connections, watch.clone(), grace, {
+        let gateway = gateway.clone();
+        move |stream, peer, shutdown| serve_https(gateway.clone(), stream, peer, shutdown)
+    });
     let redirect = async {
         if let Some(listener) = listeners.redirect_http {
-            let server = gateway.config.server.clone();
-            accept_loop(
-                listener,
-                max_connections,
-                watch.clone(),
-                move |stream, peer, shutdown| {
-                    serve_redirect(server.clone(), https_port, stream, peer, shutdown)
-                },
-                gateway.config.server.shutdown_grace,
-            )
-            .await;
+            let serve = |stream, _peer, shutdown| {
+                let service = service_fn(move |request: Request<Incoming>| {
+                    std::future::ready(Ok::<_, Infallible>(redirect_to_https(&request, https_port)))
+                });
+                serve_plain(gateway.snapshot(), stream, shutdown, service)
+            };
+            accept_loop(listener, max_connections, watch.clone(), grace, serve).await;
+        }
+    };
+    let admin = async {
+        if let Some(listener) = listeners.admin {
+            let serve = |stream, _peer, shutdown| {
+                let snapshot = gateway.snapshot();
+                let gateway = gateway.clone();
+                let service = service_fn(move |request: Request<Incoming>| {
+                    let gateway = gateway.clone();
+                    async move { Ok::<_, Infallible>(admin::handle(&gateway, &request).await) }
+                });
+                serve_plain(snapshot, stream, shutdown, service)
+            };
+            accept_loop(listener, ADMIN_MAX_CONNECTIONS, watch.clone(), grace, serve).await;
         }
     };
     let trigger = async {
@@ -97,7 +105,7 @@ pub async fn run(listeners: Listeners, gateway: Arc<Gateway>, shutdown: impl Fut
         info!("shutting down: no new connections, draining open ones");
         signal.send_replace(true);
     };
-    tokio::join!(trigger, https, redirect);
+    tokio::join!(trigger, https, redirect, admin);
 }
 
 /// Serves one listener. Its own semaphore caps its open connections: a semaphore shared by
@@ -107,8 +115,8 @@ async fn accept_loop<F, Fut>(
     listener: TcpListener,
     max_connections: usize,
     mut shutdown: watch::Receiver<bool>,
+    grace: impl Fn() -> Duration,
     serve: F,
-    grace: Duration,
 ) where
     F: Fn(TcpStream, SocketAddr, watch::Receiver<bool>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -157,6 +165,7 @@ async fn accept_loop<F, Fut>(
     if open == 0 {
         return;
     }
+    let grace = grace();
     let drained = tokio::time::timeout(grace, async {
         while connections.join_next().await.is_some() {}
     })
@@ -200,24 +209,29 @@ async fn serve_https(
     peer: SocketAddr,
     shutdown: watch::Receiver<bool>,
 ) {
-    let settings = &gateway.config.server;
+    // Certificates and HTTP settings of the generation current at accept time.
+    let snapshot = gateway.snapshot();
+    let settings = &snapshot.config().server;
+    let _open = gateway.metrics().connection_opened();
     let _ = stream.set_nodelay(true);
     let handshake = tokio::time::timeout(
         settings.tls_handshake_timeout,
-        gateway.tls.acceptor.accept(stream),
+        snapshot.tls.acceptor.accept(stream),
     );
     let tls = match handshake.await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
             debug!(error = %e, "tls handshake failed");
+            gateway.metrics().handshake_failed();
             return;
         }
         Err(_) => {
             warn!(%peer, "tls handshake timed out");
+            gateway.metrics().handshake_failed();
             return;
         }
     };
-    let dedicated_sni = gateway.tls.dedicated_host(tls.get_ref().1.server_name());
+    let dedicated_sni = snapshot.tls.dedicated_host(tls.get_ref().1.server_name());
     if let Some(sni) = tls.get_ref().1.server_name() {
         tracing::Span::current().record("sni", sni);
     }
@@ -243,7 +257,7 @@ async fn serve_https(
             }
         })
     };
-    let connection = gateway.http.serve_connection_with_upgrades(io, service);
+    let connection = snapshot.http.serve_connection_with_upgrades(io, service);
     drive(
         connection,
         auto::UpgradeableConnection::graceful_shutdown,
@@ -254,21 +268,22 @@ async fn serve_https(
     .await;
 }
 
-async fn serve_redirect(
-    settings: ServerSettings,
-    https_port: u16,
+/// Serves one plain-HTTP/1.1 connection (the redirect and admin listeners).
+async fn serve_plain<S>(
+    snapshot: Arc<Snapshot>,
     stream: TcpStream,
-    _peer: SocketAddr,
     shutdown: watch::Receiver<bool>,
-) {
+    service: S,
+) where
+    S: hyper::service::HttpService<Incoming, ResBody = Body>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let settings = &snapshot.config().server;
     let _ = stream.set_nodelay(true);
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Tracked {
         inner: stream,
         activity: activity.clone(),
-    });
-    let service = service_fn(move |request: Request<Incoming>| {
-        std::future::ready(Ok::<_, Infallible>(redirect_to_https(&request, https_port)))
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder

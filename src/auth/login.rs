@@ -31,8 +31,9 @@ use super::pages::{LoginPage, login_page, logout_page};
 use super::redirect::{FALLBACK_REDIRECT, origin_allowed, safe_redirect};
 use super::store::ThrottleKey;
 use super::{Auth, cookie};
-use crate::Gateway;
 use crate::error::{LoginHint, RequestError};
+use crate::gateway::Snapshot;
+use crate::metrics::LoginResult;
 use crate::policy::{Access, Decision, decide};
 use crate::response::{Body, full, redirect};
 use crate::router::{normalize_host, normalize_path};
@@ -62,7 +63,7 @@ pub(crate) struct EndpointContext<'a> {
 /// # Errors
 /// Any [`RequestError`]; the caller renders it.
 pub(crate) async fn handle(
-    gateway: &Gateway,
+    snapshot: &Snapshot,
     auth: &Auth,
     request: Request<Incoming>,
     context: EndpointContext<'_>,
@@ -74,7 +75,7 @@ pub(crate) async fn handle(
         ("/logout", Method::GET | Method::HEAD) => Ok(show_logout(auth, &request, &context)),
         ("/logout", Method::POST) => logout(auth, request, &context).await,
         ("/me", Method::GET | Method::HEAD) => me(auth, request.headers()),
-        ("/verify", _) => verify(gateway, auth, request.headers()),
+        ("/verify", _) => verify(snapshot, auth, request.headers()),
         ("/jwks.json", Method::GET | Method::HEAD) => jwks(auth),
         _ => Err(RequestError::NoRoute),
     }
@@ -253,6 +254,7 @@ async fn login(
     for key in [&ip_key, &user_key] {
         if let Some(retry_after) = auth.store.locked_for(key, now).await.map_err(internal)? {
             info!(user = %fields.username, client = %context.client_ip, "login throttled");
+            auth.metrics.login(LoginResult::Throttled);
             return Err(RequestError::TooManyRequests { retry_after });
         }
     }
@@ -265,6 +267,7 @@ async fn login(
         Ok(user) => user,
         Err(e) if e.is_rejection() => {
             info!(user = %fields.username, client = %context.client_ip, reason = %e, "login failed");
+            auth.metrics.login(LoginResult::Failure);
             for key in [&ip_key, &user_key] {
                 auth.store
                     .record_failure(key, now)
@@ -300,6 +303,7 @@ async fn login(
     let set_cookie =
         cookie::set_cookie(&auth.settings.cookie, context.host, &token, ttl).map_err(internal)?;
     info!(user = %user.name, client = %context.client_ip, "login succeeded");
+    auth.metrics.login(LoginResult::Success);
     let mut response = match kind {
         LoginForm::Json => json(
             StatusCode::OK,
@@ -463,14 +467,14 @@ fn login_location(auth: &Auth, original: &Original) -> LoginHint {
 }
 
 fn verify(
-    gateway: &Gateway,
+    snapshot: &Snapshot,
     auth: &Auth,
     headers: &HeaderMap,
 ) -> Result<Response<Body>, RequestError> {
     let original = original_request(headers)?;
     let access = original
         .as_ref()
-        .and_then(|o| gateway.router.route(&o.host, &o.path))
+        .and_then(|o| snapshot.router.route(&o.host, &o.path))
         .map_or(Access::Authenticated, |route| route.access.clone());
     let hint = || {
         original

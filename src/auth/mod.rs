@@ -40,7 +40,9 @@ pub(crate) use login::{EndpointContext, handle as handle_endpoint, same_site_req
 use crate::config::{AuthSettings, KeySource, Located, Location, UsersSettings};
 use crate::error::RequestError;
 use jwt::{KeyError, TokenError, TokenKeys, TokenSettings, VerifiedToken};
-use store::{MemoryStore, StateStore};
+use store::StateStore;
+
+use crate::metrics::Metrics;
 use token_cache::TokenCache;
 use users::{PasswordChecker, Users, UsersError};
 
@@ -157,7 +159,9 @@ pub struct Auth {
     cache: TokenCache,
     users: Option<Arc<Users>>,
     checker: PasswordChecker,
+    /// Revocations and throttling: shared by every config generation.
     store: Arc<dyn StateStore>,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -179,11 +183,13 @@ impl Auth {
         settings: &AuthSettings,
         users: Option<&UsersSettings>,
         env: &dyn Fn(&str) -> Option<String>,
+        store: Arc<dyn StateStore>,
+        metrics: Arc<Metrics>,
     ) -> Result<Auth, AuthError> {
         let keys = load_keys(settings, env)?;
-        let (users, throttle) = match users {
-            Some(u) => (Some(Arc::new(load_users(&u.file)?)), u.throttle),
-            None => (None, crate::config::default_throttle()),
+        let users = match users {
+            Some(u) => Some(Arc::new(load_users(&u.file)?)),
+            None => None,
         };
         let mut csrf_domains = settings.cookie.domains.clone();
         csrf_domains.extend(settings.allowed_domains.iter().cloned());
@@ -196,7 +202,8 @@ impl Auth {
             cache: TokenCache::new(TOKEN_CACHE_CAPACITY),
             users,
             checker: PasswordChecker::with_available_parallelism(),
-            store: Arc::new(MemoryStore::new(throttle)),
+            store,
+            metrics,
         })
     }
 
@@ -285,7 +292,25 @@ impl Auth {
         token: &str,
         now: SystemTime,
     ) -> Result<Arc<VerifiedToken>, AuthFailure> {
-        let verified = self.cache.verify(&self.keys, token, now)?;
+        let outcome = self.check_token(token, now);
+        self.metrics.auth_outcome(match &outcome {
+            Ok(_) => "valid",
+            Err(failure) => failure.reason(),
+        });
+        outcome
+    }
+
+    fn check_token(&self, token: &str, now: SystemTime) -> Result<Arc<VerifiedToken>, AuthFailure> {
+        let cached = self.cache.get(token, now);
+        self.metrics.token_cache(cached.is_some());
+        let verified = match cached {
+            Some(verified) => verified,
+            None => {
+                let verified = Arc::new(self.keys.verify(token, now)?);
+                self.cache.insert(token, verified.clone(), now);
+                verified
+            }
+        };
         if verified
             .jti
             .as_deref()

@@ -16,6 +16,7 @@ mod auth;
 mod cidr;
 mod duration;
 mod upstream;
+mod warnings;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -31,6 +32,7 @@ pub use auth::{AuthSettings, IdentityHeaders, KeySource, UsersSettings, default_
 pub use cidr::Cidr;
 pub use duration::{ConfigDuration, parse_duration};
 pub use upstream::Upstream;
+pub use warnings::{Warning, warnings};
 
 use crate::policy::Access;
 use crate::router::{HostPattern, parse_route_prefix};
@@ -142,6 +144,8 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     /// Optional plain-HTTP listener that redirects to HTTPS.
     pub redirect_http: Option<SocketAddr>,
+    /// Optional plain-HTTP admin listener: `/healthz`, `/readyz`, `/metrics`.
+    pub admin_listen: Option<SocketAddr>,
     /// Peers whose `X-Forwarded-For` is kept and appended to.
     pub trusted_proxies: Vec<Cidr>,
     /// Cap on concurrently open client connections.
@@ -284,6 +288,7 @@ struct RawConfig {
 struct RawServer {
     listen: Option<SocketAddr>,
     redirect_http: Option<SocketAddr>,
+    admin_listen: Option<SocketAddr>,
     #[serde(default)]
     trusted_proxies: Vec<Cidr>,
     max_connections: Option<Spanned<usize>>,
@@ -418,6 +423,7 @@ fn validate_server(raw: RawServer, problems: &mut Problems<'_>) -> ServerSetting
                 .expect("DEFAULT_LISTEN is a valid socket address")
         }),
         redirect_http: raw.redirect_http,
+        admin_listen: raw.admin_listen,
         trusted_proxies: raw.trusted_proxies,
         max_connections,
         tls_handshake_timeout: duration(raw.tls_handshake_timeout, DEFAULT_TLS_HANDSHAKE_TIMEOUT),

@@ -37,6 +37,8 @@ impl Balancer {
 
     /// The order in which to try upstreams for one request: healthy ones in rotation order
     /// first, then the ones marked down (so a request is tried everywhere before failing).
+    /// Decided once, up front: marking an upstream down while trying it must not make it
+    /// come round a second time.
     pub fn pick_order(&self) -> impl Iterator<Item = (usize, &Upstream)> {
         let count = self.upstreams.len();
         let start = if count > 1 {
@@ -45,12 +47,11 @@ impl Balancer {
             0
         };
         let now = self.now_ms();
-        let rotation = (0..count).map(move |i| (start + i) % count);
-        let healthy = rotation
-            .clone()
-            .filter(move |&i| self.down_until_ms[i].load(Ordering::Relaxed) <= now);
-        let down = rotation.filter(move |&i| self.down_until_ms[i].load(Ordering::Relaxed) > now);
-        healthy.chain(down).map(|i| (i, &self.upstreams[i]))
+        let rotation = (0..count).map(|i| (start + i) % count);
+        let is_down = |i: &usize| self.down_until_ms[*i].load(Ordering::Relaxed) > now;
+        let mut order: Vec<usize> = rotation.clone().filter(|i| !is_down(i)).collect();
+        order.extend(rotation.filter(is_down));
+        order.into_iter().map(|i| (i, &self.upstreams[i]))
     }
 
     /// Records that connecting to upstream `index` failed.
@@ -114,6 +115,24 @@ mod tests {
         }
         b.mark_up(1);
         assert!((0..3).any(|_| first(&b) == 1));
+    }
+
+    #[test]
+    fn marking_down_during_a_request_does_not_repeat_the_upstream() {
+        for n in [1, 3] {
+            let b = balancer(n);
+            let mut tried = Vec::new();
+            for (i, _) in b.pick_order() {
+                b.mark_down(i);
+                tried.push(i);
+            }
+            tried.sort_unstable();
+            assert_eq!(
+                tried,
+                (0..n).collect::<Vec<_>>(),
+                "each upstream exactly once"
+            );
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod balancer;
 pub mod headers;
 mod whoami;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::uri::{PathAndQuery, Uri};
@@ -36,6 +37,7 @@ use crate::auth::cookie::strip_ours;
 use crate::auth::jwt::VerifiedToken;
 use crate::config::{IdentityHeaders, ServerSettings, Upstream};
 use crate::error::RequestError;
+use crate::metrics::{Metrics, UpstreamErrorKind};
 use crate::response::{Body, empty};
 
 /// How long an idle pooled upstream connection is kept.
@@ -50,6 +52,7 @@ pub struct Proxy {
     identity_headers: IdentityHeaders,
     /// The gateway cookie, removed from every forwarded `Cookie` header.
     cookie_name: Option<String>,
+    metrics: Arc<Metrics>,
 }
 
 /// The parts of a request the proxy needs besides the request itself.
@@ -74,6 +77,7 @@ impl Proxy {
         settings: &ServerSettings,
         identity_headers: IdentityHeaders,
         cookie_name: Option<String>,
+        metrics: Arc<Metrics>,
     ) -> Proxy {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(settings.upstream_connect_timeout));
@@ -89,6 +93,7 @@ impl Proxy {
             protected: ProtectedHeaders::new(&identity_headers),
             identity_headers,
             cookie_name,
+            metrics,
         }
     }
 
@@ -155,6 +160,7 @@ impl Proxy {
             match tokio::time::timeout(self.upstream_timeout, self.client.request(attempt)).await {
                 Err(_) => {
                     warn!(upstream = %upstream, "upstream timed out");
+                    self.metrics.upstream_error(UpstreamErrorKind::Timeout);
                     return Err(RequestError::UpstreamTimeout);
                 }
                 Ok(Ok(response)) => {
@@ -164,10 +170,12 @@ impl Proxy {
                 Ok(Err(e)) if e.is_connect() => {
                     warn!(upstream = %upstream, error = %error_chain(&e), "upstream connect failed");
                     forward.balancer.mark_down(index);
+                    self.metrics.upstream_error(UpstreamErrorKind::Connect);
                     last_error = Some(e);
                 }
                 Ok(Err(e)) => {
                     warn!(upstream = %upstream, error = %error_chain(&e), "upstream request failed");
+                    self.metrics.upstream_error(UpstreamErrorKind::Protocol);
                     return Err(RequestError::UpstreamUnreachable(Box::new(e)));
                 }
             }

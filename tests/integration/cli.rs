@@ -100,16 +100,40 @@ fn shipped_config_is_valid() {
     assert_eq!(code, 0, "{stderr}");
 }
 
+/// A port that was free a moment ago, for configs that must name a fixed port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind")
+        .port()
+}
+
+fn healthcheck(config: &Path) -> i32 {
+    Command::new(BIN)
+        .arg("healthcheck")
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("run healthcheck")
+        .status
+        .code()
+        .expect("exit code")
+}
+
 #[tokio::test]
-async fn run_logs_json_serves_and_exits_cleanly_on_sigterm() {
+async fn run_logs_json_reloads_on_sighup_and_exits_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ca = TestCa::new();
     ca.leaf(dir.path(), "server", &["localhost"]);
-    let config = write(
-        dir.path(),
-        "gateway.toml",
-        "[server]\nlisten = \"127.0.0.1:0\"\n[tls]\ncert = \"server.crt\"\nkey = \"server.key\"\n[[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n",
+    let base = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:{}\"\n[tls]\ncert = \"server.crt\"\nkey = \"server.key\"\n",
+        free_port()
     );
+    let only_app = format!(
+        "{base}[[route]]\nhost = \"app.example.test\"\naccess = \"public\"\nupstream = \"builtin:whoami\"\n"
+    );
+    let config = write(dir.path(), "gateway.toml", &only_app);
+    assert_eq!(healthcheck(&config), 1, "nothing runs yet");
     let mut child = Command::new(BIN)
         .arg("--config")
         .arg(&config)
@@ -140,28 +164,127 @@ async fn run_logs_json_serves_and_exits_cleanly_on_sigterm() {
             }
         }
     };
+    let signal = |name: &str| {
+        let sent = Command::new("kill")
+            .args([name, &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+    };
     let listening = next_json("listening for https");
     let addr = listening["addr"]
         .as_str()
         .expect("addr")
         .parse()
         .expect("socket addr");
-    let response = TestClient::new(addr, &ca.cert)
-        .get("localhost", "/json-log")
-        .await;
-    assert_eq!(response.status, 200);
+    next_json("listening for admin requests");
+    assert_eq!(
+        healthcheck(&config),
+        0,
+        "admin /healthz answers while running"
+    );
+    let client = TestClient::new(addr, &ca.cert);
+    assert_eq!(
+        client.get("localhost", "/json-log").await.status,
+        404,
+        "no route for localhost yet"
+    );
     let access = next_json("access");
     assert_eq!(access["span"]["path"], "/json-log");
-    assert_eq!(access["span"]["status"], 200);
+    assert_eq!(access["span"]["status"], 404);
 
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(kill.success());
+    // SIGHUP with a broken file: refused, the old config keeps serving.
+    write(dir.path(), "gateway.toml", "[server\n");
+    signal("-HUP");
+    next_json("reload refused; the previous configuration keeps serving");
+    // SIGHUP with a new route for every host.
+    write(
+        dir.path(),
+        "gateway.toml",
+        &format!("{base}[[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n"),
+    );
+    signal("-HUP");
+    next_json("configuration reloaded");
+    assert_eq!(
+        client.get("localhost", "/json-log").await.status,
+        200,
+        "the new route serves"
+    );
+
+    signal("-TERM");
     next_json("stopped");
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(0));
+    assert_eq!(healthcheck(&config), 1, "nothing answers after the stop");
+}
+
+#[test]
+fn check_warns_about_settings_that_work_but_need_attention() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("gateway.toml");
+    let (code, stdout, _) = check(&shipped);
+    assert_eq!(code, 0);
+    for expected in [
+        "generate_self_signed is on",
+        "generate_secret is on",
+        "the demo user \"demo\"",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected:?} missing from:\n{stdout}"
+        );
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = TestCa::new();
+    ca.leaf(dir.path(), "server", &["localhost"]);
+    write(
+        dir.path(),
+        "jwt.secret",
+        "0123456789abcdef0123456789abcdef-test-secret",
+    );
+    for file in ["server.key", "jwt.secret"] {
+        std::fs::set_permissions(
+            dir.path().join(file),
+            std::os::unix::fs::PermissionsExt::from_mode(0o644),
+        )
+        .expect("chmod");
+    }
+    let config = write(
+        dir.path(),
+        "gateway.toml",
+        "[auth]\nissuer = \"i\"\nsecret_file = \"jwt.secret\"\nrequire_known_user = false\n\
+         [auth.cookie]\nsecure = false\n\
+         [tls]\ncert = \"server.crt\"\nkey = \"server.key\"\n\
+         [[route]]\npath = \"/api\"\nupstream = \"builtin:whoami\"\n\
+         [[route]]\npath = \"/api/status\"\naccess = \"public\"\nupstream = \"builtin:whoami\"\n",
+    );
+    let (code, stdout, stderr) = check(&config);
+    assert_eq!(code, 0, "{stderr}");
+    let at = |line_col: &str| format!("warning: {}:{line_col}:", config.display());
+    assert!(stdout.contains("secure = false"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "{} {}",
+            at("3:15"),
+            dir.path().join("jwt.secret").display()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "{} {}",
+            at("9:7"),
+            dir.path().join("server.key").display()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "{} public route * /api/status lies inside protected route * /api",
+            at("13:1")
+        )),
+        "{stdout}"
+    );
 }
 
 fn run_with_stdin(args: &[&str], stdin: &str) -> std::process::Output {

@@ -7,6 +7,7 @@ mod cli;
 mod forward_auth;
 mod headers;
 mod limits;
+mod operations;
 mod proxying;
 mod routing;
 mod shutdown;

@@ -29,11 +29,18 @@ pub struct TestGateway {
     pub addr: SocketAddr,
     /// The plain-HTTP redirect listener.
     pub redirect_addr: SocketAddr,
+    /// The plain-HTTP admin listener.
+    pub admin_addr: SocketAddr,
+    /// The running gateway, for reloads.
+    pub gateway: Arc<Gateway>,
+    /// The config file written for this gateway.
+    pub config_path: std::path::PathBuf,
     /// The default certificate's files.
     pub default_cert: LeafFiles,
     /// Certificates of `[[tls.sni]]` hosts, by host.
     pub sni_certs: Vec<(String, LeafFiles)>,
-    ca: Arc<TestCa>,
+    /// The CA that signed the certificates; clients trust it.
+    pub ca: Arc<TestCa>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     /// Holds the config and certificates until the gateway is dropped.
@@ -66,19 +73,26 @@ pub async fn start_with(config: &str, sni_hosts: &[&str], files: &[(&str, &[u8])
     let gateway = Gateway::new(config, &|_| None).expect("gateway builds");
     let https = TcpListener::bind("127.0.0.1:0").await.expect("bind https");
     let redirect = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
+    let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
+    let admin_addr = admin.local_addr().expect("addr");
     let addr = https.local_addr().expect("addr");
     let redirect_addr = redirect.local_addr().expect("addr");
     let (shutdown, signal) = oneshot::channel::<()>();
     let listeners = Listeners {
         https,
         redirect_http: Some(redirect),
+        admin: Some(admin),
     };
-    let task = tokio::spawn(gateway::run(listeners, Arc::new(gateway), async {
+    let gateway = Arc::new(gateway);
+    let task = tokio::spawn(gateway::run(listeners, gateway.clone(), async {
         let _ = signal.await;
     }));
     TestGateway {
         addr,
         redirect_addr,
+        admin_addr,
+        gateway,
+        config_path,
         default_cert,
         sni_certs,
         ca,

@@ -1,0 +1,210 @@
+//! Things `gateway check` points out in a *valid* config: each works, but an ops engineer
+//! would want to know before going live. They never stop the gateway.
+//!
+//! - the demo user of the shipped `users.toml` is still present;
+//! - cookies without `Secure`;
+//! - development conveniences left on (`generate_self_signed`, `generate_secret`);
+//! - a public route that carves a hole into a protected one (same hosts, a longer prefix);
+//! - a secret or private key file that group or others can read.
+
+use std::fmt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use super::{Config, KeySource, Location, RouteSettings};
+use crate::auth::users::Users;
+use crate::policy::Access;
+use crate::router::HostPattern;
+
+/// The user name of the shipped development users file.
+const DEMO_USER: &str = "demo";
+
+/// One piece of advice, with where it applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// Where in the config, when it is about one place.
+    pub at: Option<Location>,
+    /// What to look at.
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.at {
+            Some(at) => write!(f, "warning: {at}: {}", self.message),
+            None => write!(f, "warning: {}", self.message),
+        }
+    }
+}
+
+/// Everything worth a warning in `config` (which is valid). Reads file modes and the users
+/// file; unreadable files are not warned about here (loading reports them as errors).
+pub fn warnings(config: &Config) -> Vec<Warning> {
+    let mut found = Vec::new();
+    let mut warn = |at: Option<&Location>, message: String| {
+        found.push(Warning {
+            at: at.cloned(),
+            message,
+        });
+    };
+    if config.tls.generate_self_signed {
+        warn(
+            Some(&config.tls.cert.at),
+            "generate_self_signed is on: a self-signed certificate is for development only"
+                .to_owned(),
+        );
+    }
+    let mut private_files = vec![&config.tls.key];
+    private_files.extend(config.tls.sni.iter().map(|sni| &sni.key));
+    if let Some(auth) = &config.auth {
+        if !auth.cookie.secure {
+            warn(
+                None,
+                "[auth.cookie] secure = false: browsers will send the token over plain HTTP"
+                    .to_owned(),
+            );
+        }
+        match &auth.key {
+            KeySource::SecretFile { path, generate } => {
+                if *generate {
+                    warn(
+                        Some(&path.at),
+                        "generate_secret is on: a generated secret is for development only"
+                            .to_owned(),
+                    );
+                }
+                private_files.push(path);
+            }
+            KeySource::PrivateKey(path) => private_files.push(path),
+            KeySource::SecretEnv(_) => {}
+        }
+    }
+    for file in private_files {
+        if let Some(mode) = group_or_other_access(&file.value) {
+            warn(
+                Some(&file.at),
+                format!(
+                    "{} is readable by group or others (mode {mode:o}); chmod 600 it",
+                    file.value.display()
+                ),
+            );
+        }
+    }
+    if let Some(users) = &config.users
+        && let Ok(text) = std::fs::read_to_string(&users.file.value)
+        && let Ok(parsed) = Users::from_toml_str(&text)
+        && parsed.get(DEMO_USER).is_some_and(|u| !u.disabled)
+    {
+        warn(
+            Some(&users.file.at),
+            format!(
+                "the demo user {DEMO_USER:?} is in {}; remove it before going live",
+                users.file.value.display()
+            ),
+        );
+    }
+    for (public, protected) in holes(&config.routes) {
+        warn(
+            Some(&public.at),
+            format!(
+                "public route {} {} lies inside protected route {} {}: that part of it needs no login",
+                public.host, public.path, protected.host, protected.path
+            ),
+        );
+    }
+    found
+}
+
+fn group_or_other_access(path: &Path) -> Option<u32> {
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
+}
+
+/// Pairs (public, protected) where the public route's prefix is strictly inside the
+/// protected route's and their host patterns can match the same host.
+fn holes(routes: &[RouteSettings]) -> Vec<(&RouteSettings, &RouteSettings)> {
+    let public = routes.iter().filter(|r| r.access == Access::Public);
+    public
+        .flat_map(|p| {
+            routes
+                .iter()
+                .filter(|q| q.access != Access::Public)
+                .filter(move |q| {
+                    hosts_overlap(&p.host, &q.host) && strictly_inside(&p.path, &q.path)
+                })
+                .map(move |q| (p, q))
+        })
+        .collect()
+}
+
+fn strictly_inside(inner: &str, outer: &str) -> bool {
+    inner != outer
+        && (outer == "/"
+            || inner
+                .strip_prefix(outer)
+                .is_some_and(|rest| rest.starts_with('/')))
+}
+
+fn hosts_overlap(a: &HostPattern, b: &HostPattern) -> bool {
+    let under = |host: &str, suffix: &str| {
+        host.strip_suffix(suffix)
+            .is_some_and(|rest| rest.ends_with('.'))
+    };
+    match (a, b) {
+        (HostPattern::Any, _) | (_, HostPattern::Any) => true,
+        (HostPattern::Exact(x), HostPattern::Exact(y)) => x == y,
+        (HostPattern::Exact(host), HostPattern::Wildcard(suffix))
+        | (HostPattern::Wildcard(suffix), HostPattern::Exact(host)) => under(host, suffix),
+        (HostPattern::Wildcard(x), HostPattern::Wildcard(y)) => {
+            x == y || under(x, y) || under(y, x)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{hosts_overlap, strictly_inside};
+    use crate::router::HostPattern;
+
+    fn pattern(text: &str) -> HostPattern {
+        if text == "*" {
+            HostPattern::Any
+        } else {
+            HostPattern::parse(text).expect("pattern")
+        }
+    }
+
+    #[test]
+    fn holes_need_a_strictly_longer_prefix_on_a_segment_boundary() {
+        assert!(strictly_inside("/api/public", "/api"));
+        assert!(strictly_inside("/health", "/"));
+        assert!(!strictly_inside("/api", "/api"));
+        assert!(!strictly_inside("/apix", "/api"));
+        assert!(!strictly_inside("/", "/api"));
+    }
+
+    #[test]
+    fn host_patterns_overlap_when_one_host_could_match_both() {
+        assert!(hosts_overlap(&pattern("*"), &pattern("a.example.com")));
+        assert!(hosts_overlap(
+            &pattern("a.example.com"),
+            &pattern("*.example.com")
+        ));
+        assert!(hosts_overlap(
+            &pattern("*.b.example.com"),
+            &pattern("*.example.com")
+        ));
+        assert!(!hosts_overlap(
+            &pattern("a.example.com"),
+            &pattern("b.example.com")
+        ));
+        assert!(!hosts_overlap(
+            &pattern("example.com"),
+            &pattern("*.example.com")
+        ));
+        assert!(!hosts_overlap(
+            &pattern("*.example.org"),
+            &pattern("*.example.com")
+        ));
+    }
+}

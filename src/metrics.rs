@@ -1,0 +1,314 @@
+//! Counters and histograms, exposed in the Prometheus text format on the admin listener.
+//!
+//! One [`Metrics`] lives for the whole process (it survives config reloads, so counters
+//! never reset while the process runs). The `prometheus-client` crate owns the exposition
+//! format. Hot-path metrics are cheap: per-route request counters are created once when a
+//! config generation is built ([`Metrics::route`]) and then only incremented; labels are
+//! never built per request. Label values come from config (route names) or from fixed sets
+//! (status classes, reasons), so series cannot grow without bound.
+//!
+//! | series | labels | meaning |
+//! |---|---|---|
+//! | `gateway_requests_total` | `route`, `class` | requests answered, by status class (`2xx`…) |
+//! | `gateway_request_duration_seconds` | | time to the response head |
+//! | `gateway_upstream_errors_total` | `kind` | `connect`, `timeout`, `protocol` |
+//! | `gateway_auth_total` | `outcome` | `valid` or the rejection reason (`expired`, `bad_signature`, `revoked`, …) |
+//! | `gateway_logins_total` | `result` | `success`, `failure`, `throttled` |
+//! | `gateway_open_connections` | | client connections open now |
+//! | `gateway_tls_handshake_failures_total` | | failed or timed-out handshakes |
+//! | `gateway_token_cache_total` | `result` | `hit` or `miss` of the verified-token cache |
+//! | `gateway_config_reloads_total` | `result` | `success` or `failure` |
+
+use std::fmt::Write;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// One label with a fixed value set.
+type Kind = [(&'static str, &'static str); 1];
+/// A route and a status class.
+type RouteClass = [(&'static str, String); 2];
+
+/// Status classes, indexed by `status / 100 - 1`.
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// Every metric the gateway records.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RouteClass, Counter>,
+    duration: Histogram,
+    upstream_errors: Family<Kind, Counter>,
+    auth: Family<Kind, Counter>,
+    logins: Family<Kind, Counter>,
+    open_connections: Gauge,
+    handshake_failures: Counter,
+    token_cache: Family<Kind, Counter>,
+    reloads: Family<Kind, Counter>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+/// A route's request counters, one per status class, created once per config generation.
+#[derive(Debug, Clone)]
+pub struct RouteMetrics {
+    by_class: [Counter; 5],
+}
+
+impl RouteMetrics {
+    /// Counts one answered request.
+    pub fn record(&self, status: u16) {
+        let index = usize::from(status / 100).clamp(1, 5) - 1;
+        self.by_class[index].inc();
+    }
+}
+
+/// Why an upstream attempt failed.
+#[derive(Debug, Clone, Copy)]
+pub enum UpstreamErrorKind {
+    /// The TCP connection could not be made.
+    Connect,
+    /// No response head within `upstream_timeout`.
+    Timeout,
+    /// The connection broke or the response was malformed.
+    Protocol,
+}
+
+/// A login attempt's result.
+#[derive(Debug, Clone, Copy)]
+pub enum LoginResult {
+    /// Credentials accepted.
+    Success,
+    /// Wrong user name or password.
+    Failure,
+    /// Refused by throttling before checking.
+    Throttled,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every series.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("gateway");
+        let requests = Family::<RouteClass, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests answered, by route and status class",
+            requests.clone(),
+        );
+        let duration = Histogram::new(exponential_buckets(0.000_25, 2.5, 14));
+        registry.register(
+            "request_duration_seconds",
+            "Time from the request head to the response head",
+            duration.clone(),
+        );
+        let upstream_errors = Family::<Kind, Counter>::default();
+        registry.register(
+            "upstream_errors",
+            "Failed upstream attempts, by kind",
+            upstream_errors.clone(),
+        );
+        let auth = Family::<Kind, Counter>::default();
+        registry.register("auth", "Token checks, by outcome", auth.clone());
+        let logins = Family::<Kind, Counter>::default();
+        registry.register("logins", "Login attempts, by result", logins.clone());
+        let open_connections = Gauge::default();
+        registry.register(
+            "open_connections",
+            "Client connections open now",
+            open_connections.clone(),
+        );
+        let handshake_failures = Counter::default();
+        registry.register(
+            "tls_handshake_failures",
+            "TLS handshakes that failed or timed out",
+            handshake_failures.clone(),
+        );
+        let token_cache = Family::<Kind, Counter>::default();
+        registry.register(
+            "token_cache",
+            "Verified-token cache lookups, by result",
+            token_cache.clone(),
+        );
+        let reloads = Family::<Kind, Counter>::default();
+        registry.register(
+            "config_reloads",
+            "Configuration reloads, by result",
+            reloads.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            duration,
+            upstream_errors,
+            auth,
+            logins,
+            open_connections,
+            handshake_failures,
+            token_cache,
+            reloads,
+        }
+    }
+
+    /// The counters of one route (`name` is the route's `host path`).
+    pub fn route(&self, name: &str) -> RouteMetrics {
+        RouteMetrics {
+            by_class: CLASSES.map(|class| {
+                self.requests
+                    .get_or_create(&[("route", name.to_owned()), ("class", class.to_owned())])
+                    .clone()
+            }),
+        }
+    }
+
+    /// Records how long a request took to its response head.
+    pub fn observe_duration(&self, seconds: f64) {
+        self.duration.observe(seconds);
+    }
+
+    /// Counts a failed upstream attempt.
+    pub fn upstream_error(&self, kind: UpstreamErrorKind) {
+        let kind = match kind {
+            UpstreamErrorKind::Connect => "connect",
+            UpstreamErrorKind::Timeout => "timeout",
+            UpstreamErrorKind::Protocol => "protocol",
+        };
+        self.upstream_errors.get_or_create(&[("kind", kind)]).inc();
+    }
+
+    /// Counts a token check: `valid` or a rejection reason.
+    pub fn auth_outcome(&self, outcome: &'static str) {
+        self.auth.get_or_create(&[("outcome", outcome)]).inc();
+    }
+
+    /// Counts a login attempt.
+    pub fn login(&self, result: LoginResult) {
+        let result = match result {
+            LoginResult::Success => "success",
+            LoginResult::Failure => "failure",
+            LoginResult::Throttled => "throttled",
+        };
+        self.logins.get_or_create(&[("result", result)]).inc();
+    }
+
+    /// Counts a verified-token cache lookup.
+    pub fn token_cache(&self, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.token_cache.get_or_create(&[("result", result)]).inc();
+    }
+
+    /// Counts a config reload.
+    pub fn reload(&self, success: bool) {
+        let result = if success { "success" } else { "failure" };
+        self.reloads.get_or_create(&[("result", result)]).inc();
+    }
+
+    /// Counts a failed TLS handshake.
+    pub fn handshake_failed(&self) {
+        self.handshake_failures.inc();
+    }
+
+    /// Marks a client connection open until the guard is dropped.
+    pub fn connection_opened(&self) -> OpenConnection {
+        self.open_connections.inc();
+        OpenConnection(self.open_connections.clone())
+    }
+
+    /// The Prometheus text exposition of every series.
+    pub fn encode(&self) -> String {
+        let mut text = String::with_capacity(4096);
+        if encode(&mut text, &self.registry).is_err() {
+            // Writing to a String cannot fail; keep the scrape well-formed regardless.
+            text.clear();
+            let _ = writeln!(text, "# EOF");
+        }
+        text
+    }
+}
+
+/// Decrements the open-connection gauge when dropped.
+#[derive(Debug)]
+pub struct OpenConnection(Gauge);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LoginResult, Metrics, UpstreamErrorKind};
+
+    fn line_value(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
+    #[test]
+    fn recorded_values_appear_in_the_exposition() {
+        let metrics = Metrics::new();
+        let route = metrics.route("* /");
+        route.record(200);
+        route.record(204);
+        route.record(502);
+        route.record(999);
+        metrics.upstream_error(UpstreamErrorKind::Timeout);
+        metrics.auth_outcome("expired");
+        metrics.login(LoginResult::Throttled);
+        metrics.token_cache(true);
+        metrics.handshake_failed();
+        let open = metrics.connection_opened();
+        let text = metrics.encode();
+        assert_eq!(
+            line_value(&text, r#"gateway_requests_total{route="* /",class="2xx"}"#),
+            Some(2.0),
+            "{text}"
+        );
+        assert_eq!(
+            line_value(&text, r#"gateway_requests_total{route="* /",class="5xx"}"#),
+            Some(2.0)
+        );
+        assert_eq!(
+            line_value(&text, r#"gateway_upstream_errors_total{kind="timeout"}"#),
+            Some(1.0)
+        );
+        assert_eq!(
+            line_value(&text, r#"gateway_auth_total{outcome="expired"}"#),
+            Some(1.0)
+        );
+        assert_eq!(
+            line_value(&text, r#"gateway_logins_total{result="throttled"}"#),
+            Some(1.0)
+        );
+        assert_eq!(
+            line_value(&text, r#"gateway_token_cache_total{result="hit"}"#),
+            Some(1.0)
+        );
+        assert_eq!(
+            line_value(&text, "gateway_tls_handshake_failures_total"),
+            Some(1.0)
+        );
+        assert_eq!(line_value(&text, "gateway_open_connections"), Some(1.0));
+        drop(open);
+        assert_eq!(
+            line_value(&metrics.encode(), "gateway_open_connections"),
+            Some(0.0)
+        );
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
