@@ -11,6 +11,9 @@ need() { # need COMMAND DEBIAN-PACKAGE
 }
 need nginx nginx
 need htpasswd apache2-utils
+need caddy caddy
+need chromium chromium
+need chromedriver chromium-driver
 # PyJWT, an independent JWT implementation for interop tests, as Debian packages it.
 /usr/bin/python3 -c 'import jwt' >/dev/null 2>&1 || missing+=(python3-jwt)
 

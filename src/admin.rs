@@ -114,11 +114,32 @@ pub async fn probe(addr: SocketAddr) -> Result<(), HealthError> {
         .map_err(|_| HealthError::Timeout)?
 }
 
+/// `server.admin_listen` from config text, read without validating the rest.
+///
+/// # Errors
+/// [`HealthError::NoAdminListener`] when the text has no usable `admin_listen`.
+pub fn admin_address(config_text: &str) -> Result<SocketAddr, HealthError> {
+    let table: toml::Table = config_text
+        .parse()
+        .map_err(|_| HealthError::NoAdminListener)?;
+    table
+        .get("server")
+        .and_then(|server| server.get("admin_listen"))
+        .and_then(|addr| addr.as_str())
+        .and_then(|addr| addr.parse().ok())
+        .ok_or(HealthError::NoAdminListener)
+}
+
 /// Why `gateway healthcheck` failed.
 #[derive(Debug, thiserror::Error)]
 pub enum HealthError {
-    /// The config has no `admin_listen`.
-    #[error("server.admin_listen is not configured; the health check needs the admin listener")]
+    /// The config file could not be read.
+    #[error("cannot read the config file")]
+    ReadConfig(#[source] std::io::Error),
+    /// The config has no usable `admin_listen`.
+    #[error(
+        "server.admin_listen is not set (or not an address); the health check needs the admin listener"
+    )]
     NoAdminListener,
     /// Nothing accepted the connection.
     #[error("cannot connect to the admin listener")]
@@ -163,7 +184,16 @@ fn text(status: StatusCode, body: String) -> Response<Body> {
 
 #[cfg(test)]
 mod tests {
-    use super::local_target;
+    use super::{admin_address, local_target};
+
+    #[test]
+    fn admin_address_is_read_without_the_rest_of_the_config() {
+        let text = "[server]\nadmin_listen = \"0.0.0.0:9090\"\n[nonsense]\nkey = 1\n";
+        assert_eq!(admin_address(text).map(|a| a.port()).ok(), Some(9090));
+        assert!(admin_address("[server]\nlisten = \"x\"\n").is_err());
+        assert!(admin_address("[server]\nadmin_listen = \"nope\"\n").is_err());
+        assert!(admin_address("not toml [").is_err());
+    }
 
     #[test]
     fn wildcard_admin_address_is_probed_on_loopback() {

@@ -56,6 +56,14 @@ pub use server::{Listeners, run};
 use auth::Auth;
 use tls::TlsAcceptor;
 
+/// Internals the criterion benchmarks and fuzz targets call directly. Not a stable API.
+#[doc(hidden)]
+pub mod bench {
+    pub use crate::proxy::headers::{
+        ClientSide, ProtectedHeaders, inject_identity, prepare_upstream_request,
+    };
+}
+
 /// Mints a token for `user` of the users file (`gateway token`), valid for `ttl` (default
 /// `auth.token_ttl`).
 ///
@@ -90,15 +98,15 @@ pub fn mint_token(
         .map_err(Error::Sign)
 }
 
-/// Probes the running gateway's admin `/healthz` (`gateway healthcheck`).
+/// Probes the running gateway's admin `/healthz` (`gateway healthcheck`). Only
+/// `server.admin_listen` is read from the config file, so an edit that is not yet reloaded
+/// (and may not even be valid) cannot turn a healthy gateway unhealthy.
 ///
 /// # Errors
-/// [`Error::Health`] when there is no admin listener or it does not answer 200.
-pub async fn healthcheck(config: &Config) -> Result<()> {
-    let addr = config
-        .server
-        .admin_listen
-        .ok_or(admin::HealthError::NoAdminListener)?;
+/// [`Error::Health`] when the address cannot be read or the listener does not answer 200.
+pub async fn healthcheck(config_path: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(config_path).map_err(admin::HealthError::ReadConfig)?;
+    let addr = admin::admin_address(&text)?;
     admin::probe(admin::local_target(addr)).await?;
     Ok(())
 }

@@ -141,7 +141,7 @@ fn hash_password() -> anyhow::Result<()> {
         let trimmed = line.strip_suffix('\n').unwrap_or(&line);
         trimmed.strip_suffix('\r').unwrap_or(trimmed).to_owned()
     };
-    let hash = gateway::auth::users::hash_password(&password)?;
+    let hash = gateway::auth::password::hash_password(&password)?;
     writeln!(std::io::stdout(), "{hash}")?;
     Ok(())
 }
@@ -235,12 +235,11 @@ async fn reload_on_sighup(gateway: Arc<Gateway>, config_path: PathBuf) {
 }
 
 fn healthcheck(path: &Path) -> anyhow::Result<()> {
-    let config = Config::load(path).map_err(|e| config_error(e.into()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(gateway::healthcheck(&config))?;
+    runtime.block_on(gateway::healthcheck(path))?;
     Ok(())
 }
 

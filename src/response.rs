@@ -16,6 +16,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, hea
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Empty, Full};
 
+use crate::auth::escape_html;
 use crate::error::{LoginHint, RequestError};
 
 /// `X-Requested-With`, set by XHR libraries.
@@ -105,7 +106,12 @@ pub fn error_response(error: &RequestError, client: ClientKind) -> Response<Body
     {
         return redirect(status, location);
     }
-    let mut response = page_or_json(error, client.navigation.is_some());
+    let login = match hint {
+        Some(LoginHint::Navigate(url)) => Some(url.as_str()),
+        Some(LoginHint::Location(url)) => url.to_str().ok(),
+        _ => None,
+    };
+    let mut response = page_or_json(error, client.navigation.is_some(), login);
     let headers = response.headers_mut();
     match error {
         RequestError::Unauthenticated(_) => {
@@ -132,9 +138,11 @@ pub fn error_response(error: &RequestError, client: ClientKind) -> Response<Body
     response
 }
 
-fn page_or_json(error: &RequestError, html: bool) -> Response<Body> {
+/// `login`: where a browser can sign in, linked from the HTML page (forward-auth proxies
+/// such as Traefik show the gateway's 401 page instead of redirecting).
+fn page_or_json(error: &RequestError, html: bool, login: Option<&str>) -> Response<Body> {
     let (content_type, body) = if html {
-        ("text/html; charset=utf-8", error_page(error))
+        ("text/html; charset=utf-8", error_page(error, login))
     } else {
         (
             "application/json",
@@ -153,10 +161,13 @@ fn page_or_json(error: &RequestError, html: bool) -> Response<Body> {
     response
 }
 
-fn error_page(error: &RequestError) -> String {
+fn error_page(error: &RequestError, login: Option<&str>) -> String {
     let status = error.status().as_u16();
     let title = error.title();
     let code = error.code();
+    let sign_in = login.map_or_else(String::new, |url| {
+        format!("<p><a href=\"{}\">Sign in</a></p>", escape_html(url))
+    });
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -165,7 +176,7 @@ fn error_page(error: &RequestError) -> String {
 display:grid;place-items:center;min-height:100vh}}main{{background:#fff;border:1px solid #d0d7de;\
 border-radius:8px;padding:2rem 2.5rem;max-width:28rem}}h1{{font-size:1.25rem;margin:0 0 .5rem}}\
 code{{color:#57606a}}</style></head>\
-<body><main><h1>{title}</h1><p>HTTP {status} · <code>{code}</code></p></main></body></html>\n"
+<body><main><h1>{title}</h1><p>HTTP {status} · <code>{code}</code></p>{sign_in}</main></body></html>\n"
     )
 }
 
@@ -245,6 +256,21 @@ mod tests {
             "Bearer realm=\"gateway\""
         );
         assert!(api.headers().get(header::LOCATION).is_none());
+    }
+
+    #[test]
+    fn browser_error_page_links_to_the_login_url_escaped() {
+        let error = RequestError::Unauthenticated(LoginHint::Location(HeaderValue::from_static(
+            "https://a.example/.auth/login?rd=%2F&x=\"",
+        )));
+        let page = error_page(&error, Some("https://a.example/.auth/login?rd=%2F&x=\""));
+        assert!(
+            page.contains(
+                "<a href=\"https://a.example/.auth/login?rd=%2F&amp;x=&quot;\">Sign in</a>"
+            ),
+            "{page}"
+        );
+        assert!(!error_page(&RequestError::NoRoute, None).contains("Sign in"));
     }
 
     #[test]

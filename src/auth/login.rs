@@ -6,7 +6,7 @@
 //! | `POST login` | form → 303 + cookie; JSON → 200 token + cookie; throttled → 429 |
 //! | `GET logout` / `POST logout` | confirm page / revoke the token, expire the cookie, 303 |
 //! | `GET me` | the current identity as JSON, or 401 |
-//! | `GET verify` | forward-auth for nginx `auth_request`, Traefik, Caddy |
+//! | `GET verify` | forward-auth for nginx `auth_request`, Traefik, Caddy ([`super::forward_auth`]) |
 //! | `GET jwks.json` | public keys (asymmetric algorithms only) |
 //!
 //! Login order, each step before any password hashing that could be skipped: CSRF (Origin
@@ -30,13 +30,11 @@ use tracing::{debug, info, warn};
 use super::pages::{LoginPage, login_page, logout_page};
 use super::redirect::{FALLBACK_REDIRECT, origin_allowed, safe_redirect};
 use super::store::ThrottleKey;
-use super::{Auth, cookie};
+use super::{Auth, cookie, forward_auth};
 use crate::error::{LoginHint, RequestError};
 use crate::gateway::Snapshot;
 use crate::metrics::LoginResult;
-use crate::policy::{Access, Decision, decide};
 use crate::response::{Body, full, redirect};
-use crate::router::{normalize_host, normalize_path};
 
 /// Largest login or logout body read.
 pub const MAX_LOGIN_BODY: usize = 16 * 1024;
@@ -75,7 +73,7 @@ pub(crate) async fn handle(
         ("/logout", Method::GET | Method::HEAD) => Ok(show_logout(auth, &request, &context)),
         ("/logout", Method::POST) => logout(auth, request, &context).await,
         ("/me", Method::GET | Method::HEAD) => me(auth, request.headers()),
-        ("/verify", _) => verify(snapshot, auth, request.headers()),
+        ("/verify", _) => forward_auth::verify(snapshot, auth, request.headers()),
         ("/jwks.json", Method::GET | Method::HEAD) => jwks(auth),
         _ => Err(RequestError::NoRoute),
     }
@@ -112,7 +110,7 @@ fn html(status: StatusCode, page: String) -> Response<Body> {
     response
 }
 
-fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+pub(super) fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     let mut response = Response::new(full(value.to_string()));
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -405,116 +403,7 @@ fn jwks(auth: &Auth) -> Result<Response<Body>, RequestError> {
     Ok(response)
 }
 
-/// The request a forward-auth proxy asks about.
-struct Original {
-    host: String,
-    authority: String,
-    path: String,
-    query: Option<String>,
-}
-
-static X_ORIGINAL_URL: http::HeaderName = http::HeaderName::from_static("x-original-url");
-static X_FORWARDED_URI: http::HeaderName = http::HeaderName::from_static("x-forwarded-uri");
-
-/// `X-Original-URL`, else `X-Forwarded-Proto/-Host/-Uri`; `None` when neither is there.
-fn original_request(headers: &HeaderMap) -> Result<Option<Original>, RequestError> {
-    let text = |name: &http::HeaderName| {
-        headers
-            .get(name)
-            .map(|v| v.to_str().map_err(|_| RequestError::InvalidOriginalUrl))
-    };
-    let (authority, target) = if let Some(url) = text(&X_ORIGINAL_URL) {
-        let uri: Uri = url?.parse().map_err(|_| RequestError::InvalidOriginalUrl)?;
-        let authority = uri
-            .authority()
-            .ok_or(RequestError::InvalidOriginalUrl)?
-            .to_string();
-        let target = uri
-            .path_and_query()
-            .map_or("/".to_owned(), |pq| pq.to_string());
-        (authority, target)
-    } else if let Some(host) = text(&crate::proxy::headers::X_FORWARDED_HOST) {
-        let target = text(&X_FORWARDED_URI).transpose()?.unwrap_or("/");
-        (host?.to_owned(), target.to_owned())
-    } else {
-        return Ok(None);
-    };
-    let target: http::uri::PathAndQuery = target
-        .parse()
-        .map_err(|_| RequestError::InvalidOriginalUrl)?;
-    let host = normalize_host(&authority).map_err(RequestError::InvalidHost)?;
-    let path = normalize_path(target.path()).map_err(RequestError::InvalidPath)?;
-    Ok(Some(Original {
-        host,
-        authority,
-        path,
-        query: target.query().map(str::to_owned),
-    }))
-}
-
-/// `https://host/.auth/login?rd=<path?query>`.
-fn login_location(auth: &Auth, original: &Original) -> LoginHint {
-    let rd = match &original.query {
-        Some(q) => format!("{}?{q}", original.path),
-        None => original.path.clone(),
-    };
-    let encoded: String = form_urlencoded::byte_serialize(rd.as_bytes()).collect();
-    let url = format!(
-        "https://{}{}/login?rd={encoded}",
-        original.authority, auth.settings.prefix
-    );
-    HeaderValue::from_str(&url).map_or(LoginHint::None, LoginHint::Location)
-}
-
-fn verify(
-    snapshot: &Snapshot,
-    auth: &Auth,
-    headers: &HeaderMap,
-) -> Result<Response<Body>, RequestError> {
-    let original = original_request(headers)?;
-    let access = original
-        .as_ref()
-        .and_then(|o| snapshot.router.route(&o.host, &o.path))
-        .map_or(Access::Authenticated, |route| route.access.clone());
-    let hint = || {
-        original
-            .as_ref()
-            .map_or(LoginHint::None, |o| login_location(auth, o))
-    };
-    if access == Access::Public {
-        return Ok(json(StatusCode::OK, &serde_json::json!({})));
-    }
-    let identity = match auth.credential(headers)? {
-        None => None,
-        Some(credential) => Some(
-            auth.authenticate(credential.token, SystemTime::now())
-                .map_err(|failure| {
-                    debug!(reason = failure.reason(), "forward-auth token rejected");
-                    RequestError::InvalidToken {
-                        failure,
-                        hint: hint(),
-                    }
-                })?,
-        ),
-    };
-    match decide(&access, identity.as_deref()) {
-        Decision::Allow => {}
-        Decision::Unauthenticated => return Err(RequestError::Unauthenticated(hint())),
-        Decision::Forbidden => return Err(RequestError::Forbidden),
-    }
-    let mut response = json(StatusCode::OK, &serde_json::json!({}));
-    if let Some(identity) = &identity {
-        crate::proxy::headers::inject_identity(
-            response.headers_mut(),
-            &auth.settings.headers,
-            identity,
-        )
-        .map_err(internal)?;
-    }
-    Ok(response)
-}
-
-fn internal<E: std::error::Error + Send + Sync + 'static>(error: E) -> RequestError {
+pub(super) fn internal<E: std::error::Error + Send + Sync + 'static>(error: E) -> RequestError {
     warn!(error = %error, "auth endpoint failed");
     RequestError::Internal(Box::new(error))
 }

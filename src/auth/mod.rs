@@ -5,11 +5,13 @@
 //! |---|---|
 //! | [`jwt`] | keys built once from config; issue and verify with every check pinned |
 //! | `token_cache` | verified tokens kept until their `exp`, so hot clients skip signature checks |
-//! | [`users`] | the users file, password hashes (argon2id, bcrypt), off-runtime checking |
+//! | [`users`] | the users file: names, groups, email, disabled; one-code-path login check |
+//! | [`password`] | password hashes (argon2id, bcrypt): parsing, hashing, off-runtime checking |
 //! | [`cookie`] | our cookie: find it, strip it before forwarding, build `Set-Cookie` |
 //! | [`redirect`] | `rd=` validation and the Origin/Referer (CSRF) check; pure |
 //! | [`store`] | revocations and login throttling behind one interface |
 //! | `login` | the endpoints under `auth.prefix` |
+//! | `forward_auth` | `verify`: the answer to nginx/Traefik/Caddy forward-auth requests |
 //! | `pages` | the login and logout pages |
 //!
 //! The order of checks for a token, in [`Auth::authenticate`]: signature and claims (or a
@@ -19,9 +21,11 @@
 //! the very next request.
 
 pub mod cookie;
+mod forward_auth;
 pub mod jwt;
 mod login;
 mod pages;
+pub mod password;
 pub mod redirect;
 pub mod store;
 mod token_cache;
@@ -36,6 +40,7 @@ use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, header};
 
 pub(crate) use login::{EndpointContext, handle as handle_endpoint, same_site_request};
+pub(crate) use pages::escape_html;
 
 use crate::config::{AuthSettings, KeySource, Located, Location, UsersSettings};
 use crate::error::RequestError;
@@ -43,8 +48,9 @@ use jwt::{KeyError, TokenError, TokenKeys, TokenSettings, VerifiedToken};
 use store::StateStore;
 
 use crate::metrics::Metrics;
+use password::PasswordChecker;
 use token_cache::TokenCache;
-use users::{PasswordChecker, Users, UsersError};
+use users::{Users, UsersError};
 
 /// How many verified tokens are kept.
 const TOKEN_CACHE_CAPACITY: usize = 10_000;

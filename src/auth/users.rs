@@ -1,4 +1,5 @@
-//! The users file (`users.toml`) and password verification.
+//! The users file (`users.toml`): who may log in, and the groups and email their tokens
+//! carry.
 //!
 //! ```toml
 //! [[user]]
@@ -13,19 +14,9 @@
 //! unknown keys, duplicate or empty names, group names that are empty or contain `,` (groups
 //! are joined with `,` into `X-Forwarded-Groups`), control characters in any value that ends
 //! up in a header, and passwords that are not a hash we can verify are all errors carrying a
-//! 1-based `line:column` that points at the offending value.
-//!
-//! # Accepted hashes
-//!
-//! - PHC `$argon2id$…` (what `gateway hash-password` writes) and `$argon2i$…`, versions 16 and
-//!   19. `$argon2d$` is refused: its memory access depends on the password, a side channel
-//!   that has no place in an online login. Memory cost is capped at
-//!   [`MAX_ARGON2_MEMORY_KIB`] so one login cannot exhaust the machine's memory.
-//! - bcrypt `$2b$`, `$2y$` (htpasswd) and `$2a$`, cost 4 to 17 (htpasswd's range). `$2x$`
-//!   (the marker for the old crypt_blowfish sign-extension bug) is refused. bcrypt only looks
-//!   at the first 72 bytes of a password: two passwords that share those bytes both match.
-//!
-//! Each hash is parsed once, at load, into a typed `StoredHash`; a login only runs the hash.
+//! 1-based `line:column` that points at the offending value. Which hashes are accepted, and
+//! why, is the business of the [`password`](super::password) module, which parses each one
+//! once, at load; this module only positions its verdict.
 //!
 //! # Verification invariants
 //!
@@ -37,37 +28,24 @@
 //! - A password longer than [`MAX_PASSWORD_BYTES`] is refused before any hashing, so a huge
 //!   password costs no CPU. That early answer depends only on the password's length, which the
 //!   client already knows: it says nothing about whether the user exists.
-//! - Hashing is CPU-heavy: the request path uses [`PasswordChecker`], which runs checks on
-//!   tokio's blocking pool with bounded concurrency, so a login burst cannot stall proxying.
+//! - [`Users::verify_password`] is CPU-heavy and blocking: the request path calls it through
+//!   [`PasswordChecker`](super::password::PasswordChecker), which runs it on tokio's blocking
+//!   pool with bounded concurrency.
 //!
-//! Not here: throttling (`store.rs`), the login endpoints (`login.rs`), reading the file from
-//! disk (the config loader does it, so relative paths and reload stay in one place).
+//! Not here: hash formats, hashing and the blocking pool (`password.rs`), throttling
+//! (`store.rs`), the login endpoints (`login.rs`), reading the file from disk (the config
+//! loader does it, so relative paths and reload stay in one place).
 
 use std::collections::HashMap;
 use std::fmt;
-use std::ops::{Range, RangeInclusive};
-use std::str::FromStr;
-use std::sync::{Arc, OnceLock};
+use std::ops::Range;
 
 use argon2::password_hash::Error as Argon2Error;
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier};
 use serde::Deserialize;
 use thiserror::Error;
-use tokio::sync::{AcquireError, Semaphore};
-use tokio::task::JoinError;
 use toml::Spanned;
 
-/// Longest password, in bytes, that is ever hashed; longer ones are refused without hashing.
-pub const MAX_PASSWORD_BYTES: usize = 1024;
-
-/// Largest argon2 memory cost (KiB) accepted in the users file: 256 MiB per login in flight.
-pub const MAX_ARGON2_MEMORY_KIB: u32 = 256 * 1024;
-
-/// bcrypt costs accepted in the users file (`htpasswd -C` allows the same range).
-const BCRYPT_COSTS: RangeInclusive<u32> = 4..=17;
-
-/// bcrypt prefixes we accept; `$2x$` is deliberately absent.
-const BCRYPT_PREFIXES: [&str; 3] = ["$2b$", "$2y$", "$2a$"];
+use super::password::{CredentialsError, HashProblem, MAX_PASSWORD_BYTES, StoredHash, dummy_hash};
 
 /// A 1-based line and column (in characters) inside the users file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,141 +192,6 @@ impl UsersError {
     }
 }
 
-/// Why a login was refused, or why the check could not run.
-///
-/// The reason is for the log (at debug); clients get one generic answer.
-/// [`CredentialsError::is_rejection`] tells a 401 from a 500.
-#[derive(Debug, Error)]
-pub enum CredentialsError {
-    /// The password is longer than [`MAX_PASSWORD_BYTES`]; nothing was hashed.
-    #[error("password is longer than {MAX_PASSWORD_BYTES} bytes")]
-    PasswordTooLong,
-    /// No such user (the dummy hash was verified all the same).
-    #[error("unknown user")]
-    UnknownUser,
-    /// The user is disabled (its hash was verified all the same).
-    #[error("user is disabled")]
-    UserDisabled,
-    /// The password does not match.
-    #[error("wrong password")]
-    WrongPassword,
-    /// argon2 could not run the check (e.g. out of memory).
-    #[error("argon2 verification failed")]
-    Argon2Failed(#[source] Argon2Error),
-    /// bcrypt could not run the check.
-    #[error("bcrypt verification failed")]
-    BcryptFailed(#[source] bcrypt::BcryptError),
-    /// The blocking task running the check panicked or was cancelled.
-    #[error("password check task failed")]
-    CheckTaskFailed(#[source] JoinError),
-    /// The checker's semaphore was closed.
-    #[error("password checker is closed")]
-    CheckerClosed(#[source] AcquireError),
-}
-
-impl CredentialsError {
-    /// True when the client's credentials were refused (401); false for internal failures (500).
-    pub fn is_rejection(&self) -> bool {
-        match self {
-            Self::PasswordTooLong
-            | Self::UnknownUser
-            | Self::UserDisabled
-            | Self::WrongPassword => true,
-            Self::Argon2Failed(_)
-            | Self::BcryptFailed(_)
-            | Self::CheckTaskFailed(_)
-            | Self::CheckerClosed(_) => false,
-        }
-    }
-}
-
-/// A password hash, parsed and validated once at load.
-#[derive(Clone)]
-enum StoredHash {
-    /// A PHC argon2id or argon2i hash; verification uses the parameters it carries.
-    Argon2(Box<PasswordHash>),
-    /// A bcrypt hash string, already checked by `bcrypt::HashParts` and for its cost.
-    Bcrypt(String),
-}
-
-impl fmt::Debug for StoredHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Argon2(_) => f.write_str("Argon2(<redacted>)"),
-            Self::Bcrypt(_) => f.write_str("Bcrypt(<redacted>)"),
-        }
-    }
-}
-
-/// Why a password value is not a usable hash (mapped to a positioned [`UsersError`]).
-enum HashProblem {
-    Unsupported,
-    Malformed(&'static str),
-}
-
-impl StoredHash {
-    fn parse(value: &str) -> Result<Self, HashProblem> {
-        if value.starts_with("$argon2") {
-            Self::parse_argon2(value)
-        } else if BCRYPT_PREFIXES.iter().any(|p| value.starts_with(p)) {
-            Self::parse_bcrypt(value)
-        } else {
-            Err(HashProblem::Unsupported)
-        }
-    }
-
-    fn parse_argon2(value: &str) -> Result<Self, HashProblem> {
-        let hash = PasswordHash::new(value)
-            .map_err(|_| HashProblem::Malformed("not a valid PHC string"))?;
-        match Algorithm::try_from(hash.algorithm.as_str()) {
-            Ok(Algorithm::Argon2id | Algorithm::Argon2i) => {}
-            Ok(Algorithm::Argon2d) | Err(_) => return Err(HashProblem::Unsupported),
-        }
-        if let Some(version) = hash.version {
-            argon2::Version::try_from(version)
-                .map_err(|_| HashProblem::Malformed("unknown argon2 version"))?;
-        }
-        let params = Params::try_from(&hash)
-            .map_err(|_| HashProblem::Malformed("invalid argon2 parameters"))?;
-        if params.m_cost() > MAX_ARGON2_MEMORY_KIB {
-            return Err(HashProblem::Malformed("argon2 memory cost above 256 MiB"));
-        }
-        if hash.salt.is_none() || hash.hash.is_none() {
-            return Err(HashProblem::Malformed("missing salt or hash"));
-        }
-        Ok(Self::Argon2(Box::new(hash)))
-    }
-
-    fn parse_bcrypt(value: &str) -> Result<Self, HashProblem> {
-        let parts = bcrypt::HashParts::from_str(value)
-            .map_err(|_| HashProblem::Malformed("not a valid bcrypt hash"))?;
-        if !BCRYPT_COSTS.contains(&parts.get_cost()) {
-            return Err(HashProblem::Malformed("bcrypt cost outside 4..=17"));
-        }
-        Ok(Self::Bcrypt(value.to_owned()))
-    }
-
-    /// Runs the hash; `Ok(false)` is a wrong password.
-    fn verify(&self, password: &str) -> Result<bool, CredentialsError> {
-        #[cfg(test)]
-        tests::VERIFICATIONS.with(|count| count.set(count.get() + 1));
-        match self {
-            // The algorithm, version and parameters come from the stored hash, not from
-            // `Argon2::default()`.
-            Self::Argon2(hash) => {
-                match Argon2::default().verify_password(password.as_bytes(), hash.as_ref()) {
-                    Ok(()) => Ok(true),
-                    Err(Argon2Error::PasswordInvalid) => Ok(false),
-                    Err(e) => Err(CredentialsError::Argon2Failed(e)),
-                }
-            }
-            Self::Bcrypt(hash) => {
-                bcrypt::verify(password, hash).map_err(CredentialsError::BcryptFailed)
-            }
-        }
-    }
-}
-
 /// One user of the users file. The password hash is private and redacted from `Debug`.
 #[derive(Clone)]
 pub struct User {
@@ -456,7 +299,8 @@ impl Users {
     /// Checks a login: returns the user when it exists, is not disabled and `password`
     /// matches its hash.
     ///
-    /// CPU-heavy (one password hash): call it through [`PasswordChecker`] on the request path.
+    /// CPU-heavy (one password hash): call it through
+    /// [`PasswordChecker`](super::password::PasswordChecker) on the request path.
     ///
     /// # Errors
     ///
@@ -545,101 +389,6 @@ fn validate_user(text: &str, raw: RawUser) -> Result<(User, Position), UsersErro
         hash,
     };
     Ok((user, name_at))
-}
-
-/// The dummy hash, made once per process with the same hasher as [`hash_password`].
-fn dummy_hash() -> Result<StoredHash, UsersError> {
-    static DUMMY: OnceLock<PasswordHash> = OnceLock::new();
-    if let Some(hash) = DUMMY.get() {
-        return Ok(StoredHash::Argon2(Box::new(hash.clone())));
-    }
-    let made = default_hasher()
-        .hash_password(b"gateway dummy password for unknown users")
-        .map_err(UsersError::HashingFailed)?;
-    // A concurrent first load may have won the race; either hash does the job.
-    Ok(StoredHash::Argon2(Box::new(
-        DUMMY.get_or_init(|| made).clone(),
-    )))
-}
-
-/// argon2id v19 with the crate's default parameters (m=19456 KiB, t=2, p=1: OWASP's
-/// recommendation).
-fn default_hasher() -> Argon2<'static> {
-    Argon2::default()
-}
-
-/// Hashes `password` into an argon2id PHC string with the default parameters and a random
-/// salt (`gateway hash-password`).
-///
-/// # Errors
-///
-/// [`UsersError::EmptyPassword`], [`UsersError::PasswordTooLong`] (it could never be used to
-/// log in), or [`UsersError::HashingFailed`].
-pub fn hash_password(password: &str) -> Result<String, UsersError> {
-    if password.is_empty() {
-        return Err(UsersError::EmptyPassword);
-    }
-    if password.len() > MAX_PASSWORD_BYTES {
-        return Err(UsersError::PasswordTooLong);
-    }
-    default_hasher()
-        .hash_password(password.as_bytes())
-        .map(|hash| hash.to_string())
-        .map_err(UsersError::HashingFailed)
-}
-
-/// Runs password checks on tokio's blocking pool, at most `max_concurrent` at a time.
-///
-/// A login burst then queues here instead of occupying the async workers that proxy traffic.
-/// It takes the users per call (rather than holding them) so that a reload (SIGHUP) can swap
-/// the users file while the one semaphore keeps bounding all checks, old and new.
-#[derive(Clone, Debug)]
-pub struct PasswordChecker {
-    permits: Arc<Semaphore>,
-}
-
-impl PasswordChecker {
-    /// A checker running at most `max_concurrent` checks at once (at least 1).
-    pub fn new(max_concurrent: usize) -> Self {
-        let permits = max_concurrent.clamp(1, Semaphore::MAX_PERMITS);
-        Self {
-            permits: Arc::new(Semaphore::new(permits)),
-        }
-    }
-
-    /// A checker bounded by the number of CPUs available to the process.
-    pub fn with_available_parallelism() -> Self {
-        Self::new(std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
-    }
-
-    /// [`Users::verify_password`] on the blocking pool; returns a copy of the user.
-    ///
-    /// # Errors
-    ///
-    /// As [`Users::verify_password`], plus [`CredentialsError::CheckTaskFailed`] and
-    /// [`CredentialsError::CheckerClosed`].
-    pub async fn verify(
-        &self,
-        users: Arc<Users>,
-        name: String,
-        password: String,
-    ) -> Result<User, CredentialsError> {
-        if password.len() > MAX_PASSWORD_BYTES {
-            return Err(CredentialsError::PasswordTooLong);
-        }
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
-            .await
-            .map_err(CredentialsError::CheckerClosed)?;
-        // The permit moves into the task: if the caller goes away (client disconnect), the
-        // permit is still held until the hash has actually finished.
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            users.verify_password(&name, &password).cloned()
-        })
-        .await
-        .map_err(CredentialsError::CheckTaskFailed)?
-    }
 }
 
 #[cfg(test)]

@@ -6,21 +6,18 @@
 //! the algorithm and its key kind, the cookie name and SameSite rules, header names, the
 //! endpoint prefix.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use http::HeaderName;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use toml::Spanned;
 
 use super::{ConfigDuration, Located, Problems};
 use crate::auth::cookie::{CookieSettings, SameSite, is_valid_cookie_name};
 use crate::auth::jwt::DEFAULT_USER_CLAIM;
 use crate::auth::store::ThrottleSettings;
-use crate::policy::Access;
 use crate::router::normalize_path;
 
 /// Default lifetime of issued tokens.
@@ -188,54 +185,6 @@ pub(super) struct RawUsers {
     max_failures: Option<Spanned<u32>>,
     failure_window: Option<ConfigDuration>,
     lockout: Option<ConfigDuration>,
-}
-
-/// `access = "public" | "authenticated" | { groups = [...] }`, parsed in `Deserialize` so a
-/// bad value is reported at its position.
-#[derive(Debug, Clone)]
-pub(super) struct RawAccess(pub(super) Access);
-
-impl<'de> Deserialize<'de> for RawAccess {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct AccessVisitor;
-        impl<'de> Visitor<'de> for AccessVisitor {
-            type Value = RawAccess;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("\"public\", \"authenticated\" or { groups = [\"…\"] }")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawAccess, E> {
-                match v {
-                    "public" => Ok(RawAccess(Access::Public)),
-                    "authenticated" => Ok(RawAccess(Access::Authenticated)),
-                    other => Err(E::custom(format!(
-                        "invalid access {other:?}: expected \"public\", \"authenticated\" or {{ groups = [\"…\"] }}"
-                    ))),
-                }
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawAccess, A::Error> {
-                let mut groups: Option<Vec<String>> = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.as_str() {
-                        "groups" => groups = Some(map.next_value()?),
-                        other => return Err(de::Error::unknown_field(other, &["groups"])),
-                    }
-                }
-                match groups {
-                    Some(groups)
-                        if !groups.is_empty()
-                            && groups.iter().all(|g| !g.is_empty() && !g.contains(',')) =>
-                    {
-                        Ok(RawAccess(Access::Groups(groups)))
-                    }
-                    Some(_) => Err(de::Error::custom(
-                        "access groups must be a non-empty list of names without ','",
-                    )),
-                    None => Err(de::Error::missing_field("groups")),
-                }
-            }
-        }
-        deserializer.deserialize_any(AccessVisitor)
-    }
 }
 
 /// The algorithms the gateway signs and verifies with.

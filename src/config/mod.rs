@@ -15,6 +15,7 @@
 mod auth;
 mod cidr;
 mod duration;
+mod routes;
 mod upstream;
 mod warnings;
 
@@ -31,11 +32,9 @@ use toml::Spanned;
 pub use auth::{AuthSettings, IdentityHeaders, KeySource, UsersSettings, default_throttle};
 pub use cidr::Cidr;
 pub use duration::{ConfigDuration, parse_duration};
+pub use routes::RouteSettings;
 pub use upstream::Upstream;
 pub use warnings::{Warning, warnings};
-
-use crate::policy::Access;
-use crate::router::{HostPattern, parse_route_prefix};
 
 /// Default HTTPS listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
@@ -192,21 +191,6 @@ pub struct SniSettings {
     pub key: Located<PathBuf>,
 }
 
-/// One `[[route]]`.
-#[derive(Debug, Clone)]
-pub struct RouteSettings {
-    /// Which hosts it serves.
-    pub host: HostPattern,
-    /// Normalized path prefix (`/` or `/a/b`, no trailing slash).
-    pub path: String,
-    /// Where requests go; more than one → round robin.
-    pub upstreams: Vec<Upstream>,
-    /// Who may pass (default: authenticated).
-    pub access: Access,
-    /// Where the route was declared, for messages.
-    pub at: Location,
-}
-
 impl Config {
     /// Reads and validates the config file at `path`.
     ///
@@ -278,7 +262,7 @@ struct RawConfig {
     server: RawServer,
     tls: Option<Spanned<RawTls>>,
     #[serde(default)]
-    route: Vec<Spanned<RawRoute>>,
+    route: Vec<Spanned<routes::RawRoute>>,
     auth: Option<Spanned<auth::RawAuth>>,
     users: Option<Spanned<auth::RawUsers>>,
 }
@@ -321,16 +305,6 @@ struct RawSni {
     key: Spanned<PathBuf>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRoute {
-    host: Option<Spanned<String>>,
-    path: Option<Spanned<String>>,
-    upstream: Option<Upstream>,
-    upstreams: Option<Spanned<Vec<Upstream>>>,
-    access: Option<auth::RawAccess>,
-}
-
 /// Collects problems so that one `check` run reports all of them.
 struct Problems<'a> {
     locator: &'a Locator<'a>,
@@ -362,7 +336,7 @@ fn validate(raw: RawConfig, base_dir: &Path, locator: &Locator<'_>) -> Result<Co
             None
         }
     };
-    let routes = validate_routes(raw.route, &mut problems);
+    let routes = routes::validate_routes(raw.route, &mut problems);
     let auth_offset = raw.auth.as_ref().map(|a| a.span().start);
     let auth = raw
         .auth
@@ -371,7 +345,7 @@ fn validate(raw: RawConfig, base_dir: &Path, locator: &Locator<'_>) -> Result<Co
     let users = raw
         .users
         .map(|u| auth::validate_users(u.into_inner(), base_dir, &mut problems));
-    check_auth_coverage(
+    routes::check_auth_coverage(
         &routes,
         auth_offset,
         users_offset,
@@ -484,109 +458,6 @@ fn validate_tls(raw: RawTls, base_dir: &Path, problems: &mut Problems<'_>) -> Op
         generate_self_signed: raw.generate_self_signed,
         sni,
     })
-}
-
-fn validate_routes(raw: Vec<Spanned<RawRoute>>, problems: &mut Problems<'_>) -> Vec<RouteSettings> {
-    let mut seen: HashSet<(String, String)> = HashSet::new();
-    let mut routes = Vec::new();
-    for spanned in raw {
-        let route_offset = spanned.span().start;
-        let raw = spanned.into_inner();
-        let host = match &raw.host {
-            None => HostPattern::Any,
-            Some(h) => match HostPattern::parse(h.get_ref()) {
-                Ok(p) => p,
-                Err(e) => {
-                    problems.add(
-                        h.span().start,
-                        format!("invalid route host {:?}: {e}", h.get_ref()),
-                    );
-                    continue;
-                }
-            },
-        };
-        let path = match &raw.path {
-            None => "/".to_owned(),
-            Some(p) => match parse_route_prefix(p.get_ref()) {
-                Ok(p) => p,
-                Err(e) => {
-                    problems.add(
-                        p.span().start,
-                        format!("invalid route path {:?}: {e}", p.get_ref()),
-                    );
-                    continue;
-                }
-            },
-        };
-        let upstreams = match (raw.upstream, raw.upstreams) {
-            (Some(one), None) => vec![one],
-            (None, Some(many)) if many.get_ref().is_empty() => {
-                problems.add(
-                    many.span().start,
-                    "upstreams must name at least one upstream",
-                );
-                continue;
-            }
-            (None, Some(many)) => many.into_inner(),
-            (None, None) => {
-                problems.add(route_offset, "route has neither upstream nor upstreams");
-                continue;
-            }
-            (Some(_), Some(many)) => {
-                problems.add(
-                    many.span().start,
-                    "route has both upstream and upstreams; use one",
-                );
-                continue;
-            }
-        };
-        if !seen.insert((host.to_string(), path.clone())) {
-            let offset = raw
-                .path
-                .as_ref()
-                .or(raw.host.as_ref())
-                .map_or(route_offset, |s| s.span().start);
-            problems.add(
-                offset,
-                format!("duplicate route for host {host} and path {path:?}"),
-            );
-            continue;
-        }
-        routes.push(RouteSettings {
-            host,
-            path,
-            upstreams,
-            access: raw.access.map_or(Access::Authenticated, |a| a.0),
-            at: problems.locator.locate(route_offset),
-        });
-    }
-    routes
-}
-
-/// Cross-section rules: a protected route needs `[auth]`; known users need `[users]`.
-fn check_auth_coverage(
-    routes: &[RouteSettings],
-    auth_offset: Option<usize>,
-    users_offset: Option<usize>,
-    auth: Option<&AuthSettings>,
-    problems: &mut Problems<'_>,
-) {
-    if auth_offset.is_none() {
-        for route in routes.iter().filter(|r| r.access != Access::Public) {
-            problems.found.push(Problem {
-                at: route.at.clone(),
-                message: "route requires authentication (the default access) but there is no [auth] section; add [auth] or set access = \"public\"".to_owned(),
-            });
-        }
-        if let Some(offset) = users_offset {
-            problems.add(offset, "[users] needs an [auth] section");
-        }
-    }
-    if let (Some(offset), None, Some(auth)) = (auth_offset, users_offset, auth)
-        && auth.require_known_user
-    {
-        problems.add(offset, "require_known_user = true needs a [users] file; add [users] file = \"users.toml\" or set require_known_user = false");
-    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 mod support;
 
 mod auth;
+mod browser;
 mod cli;
+mod deploy;
 mod forward_auth;
 mod headers;
 mod limits;

@@ -1,23 +1,18 @@
-//! Tests of `users`.
+//! Tests of `users`: loading and validating the users file, and `Users::verify_password`
+//! (hash formats are exercised through the file, so each refusal is checked with its
+//! position). Hashing itself and `PasswordChecker` are tested in `password/tests.rs`.
 
 use std::cell::Cell;
-use std::sync::Arc;
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
 
-use super::{
-    CredentialsError, MAX_PASSWORD_BYTES, PasswordChecker, Position, StoredHash, Users, UsersError,
-    hash_password,
-};
-
-thread_local! {
-    /// Hash verifications run on this thread (see `StoredHash::verify`).
-    pub(super) static VERIFICATIONS: Cell<usize> = const { Cell::new(0) };
-}
+use super::{Position, Users, UsersError};
+use crate::auth::password::{CredentialsError, MAX_PASSWORD_BYTES, StoredHash, VERIFICATIONS};
 
 /// Made by `htpasswd -bnBC 10 bob secret` (apache2-utils 2.4).
 const HTPASSWD_BOB_SECRET: &str = "$2y$10$ELrvLLwTeRV/NQOnlBjkku5i76VjlpwEPGpH5KnbbwcUdU0U8bWZO";
 
+/// Hash verifications run on this thread so far (counted by `StoredHash::verify`).
 fn verifications() -> usize {
     VERIFICATIONS.with(Cell::get)
 }
@@ -76,32 +71,6 @@ fn argon2i_hash_is_accepted() {
 fn argon2d_hash_is_refused_as_unsupported() {
     let err = load_err(&one_user("al", &cheap_argon2(Algorithm::Argon2d, "pw"), ""));
     assert!(matches!(err, UsersError::UnsupportedHash { .. }), "{err}");
-}
-
-#[test]
-fn hash_password_makes_a_default_argon2id_phc_string_that_verifies() {
-    let hash = hash_password("correct horse").expect("hashing works");
-    assert!(
-        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-        "{hash}"
-    );
-    let users = load(&one_user("carol", &hash, ""));
-    assert!(users.verify_password("carol", "correct horse").is_ok());
-    assert_ne!(
-        hash_password("correct horse").ok(),
-        Some(hash),
-        "salt is random"
-    );
-}
-
-#[test]
-fn hash_password_refuses_empty_and_too_long_passwords() {
-    assert!(matches!(hash_password(""), Err(UsersError::EmptyPassword)));
-    let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
-    assert!(matches!(
-        hash_password(&long),
-        Err(UsersError::PasswordTooLong)
-    ));
 }
 
 #[test]
@@ -374,51 +343,4 @@ fn positions_count_characters_not_bytes() {
     assert_eq!(Position::at("é = 1", 3), Position { line: 1, column: 3 });
     assert_eq!(Position::at("a\nbé\nc", 6), Position { line: 3, column: 1 });
     assert_eq!(Position::at("ab", 99), Position { line: 1, column: 3 });
-}
-
-#[test]
-fn credentials_errors_tell_rejections_from_failures() {
-    assert!(CredentialsError::WrongPassword.is_rejection());
-    assert!(CredentialsError::UnknownUser.is_rejection());
-    assert!(CredentialsError::UserDisabled.is_rejection());
-    assert!(CredentialsError::PasswordTooLong.is_rejection());
-    let failure = CredentialsError::Argon2Failed(argon2::password_hash::Error::OutOfMemory);
-    assert!(!failure.is_rejection());
-}
-
-#[tokio::test]
-async fn password_checker_verifies_on_the_blocking_pool() {
-    let hash = cheap_argon2(Algorithm::Argon2id, "pw");
-    let users = Arc::new(load(&one_user("alice", &hash, "")));
-    let checker = PasswordChecker::new(1);
-    let user = checker
-        .verify(Arc::clone(&users), "alice".into(), "pw".into())
-        .await
-        .expect("right password");
-    assert_eq!(user.name, "alice");
-    let wrong = checker
-        .verify(Arc::clone(&users), "alice".into(), "nope".into())
-        .await;
-    assert!(matches!(wrong, Err(CredentialsError::WrongPassword)));
-    let long = "p".repeat(MAX_PASSWORD_BYTES + 1);
-    let long = checker.verify(users, "alice".into(), long).await;
-    assert!(matches!(long, Err(CredentialsError::PasswordTooLong)));
-}
-
-#[tokio::test]
-async fn password_checker_runs_concurrent_checks_up_to_its_bound() {
-    let hash = cheap_argon2(Algorithm::Argon2id, "pw");
-    let users = Arc::new(load(&one_user("alice", &hash, "")));
-    let checker = PasswordChecker::new(2);
-    let tasks: Vec<_> = (0..4)
-        .map(|_| {
-            let (checker, users) = (checker.clone(), Arc::clone(&users));
-            tokio::spawn(async move { checker.verify(users, "alice".into(), "pw".into()).await })
-        })
-        .collect();
-    for task in tasks {
-        assert!(task.await.expect("task does not panic").is_ok());
-    }
-    assert_eq!(checker.permits.available_permits(), 2);
-    assert_eq!(PasswordChecker::new(0).permits.available_permits(), 1);
 }

@@ -1,0 +1,100 @@
+//! Tests of `password`: `hash_password`, `CredentialsError` and `PasswordChecker`. The
+//! accepted and refused hash formats are exercised through the users file, in
+//! `users/tests.rs`.
+
+use std::sync::Arc;
+
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
+
+use super::{CredentialsError, MAX_PASSWORD_BYTES, PasswordChecker, hash_password};
+use crate::auth::users::{Users, UsersError};
+
+/// A cheap argon2 hash (tests only: real hashes use the default parameters).
+fn cheap_argon2(algorithm: Algorithm, password: &str) -> String {
+    let params = Params::new(8, 1, 1, None).expect("valid test params");
+    Argon2::new(algorithm, Version::V0x13, params)
+        .hash_password(password.as_bytes())
+        .expect("hashing works")
+        .to_string()
+}
+
+fn one_user(name: &str, hash: &str, extra: &str) -> String {
+    format!("[[user]]\nname = \"{name}\"\npassword = '{hash}'\n{extra}\n")
+}
+
+fn load(text: &str) -> Users {
+    Users::from_toml_str(text).expect("valid users file")
+}
+
+#[test]
+fn hash_password_makes_a_default_argon2id_phc_string_that_verifies() {
+    let hash = hash_password("correct horse").expect("hashing works");
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    let users = load(&one_user("carol", &hash, ""));
+    assert!(users.verify_password("carol", "correct horse").is_ok());
+    assert_ne!(
+        hash_password("correct horse").ok(),
+        Some(hash),
+        "salt is random"
+    );
+}
+
+#[test]
+fn hash_password_refuses_empty_and_too_long_passwords() {
+    assert!(matches!(hash_password(""), Err(UsersError::EmptyPassword)));
+    let long = "x".repeat(MAX_PASSWORD_BYTES + 1);
+    assert!(matches!(
+        hash_password(&long),
+        Err(UsersError::PasswordTooLong)
+    ));
+}
+
+#[test]
+fn credentials_errors_tell_rejections_from_failures() {
+    assert!(CredentialsError::WrongPassword.is_rejection());
+    assert!(CredentialsError::UnknownUser.is_rejection());
+    assert!(CredentialsError::UserDisabled.is_rejection());
+    assert!(CredentialsError::PasswordTooLong.is_rejection());
+    let failure = CredentialsError::Argon2Failed(argon2::password_hash::Error::OutOfMemory);
+    assert!(!failure.is_rejection());
+}
+
+#[tokio::test]
+async fn password_checker_verifies_on_the_blocking_pool() {
+    let hash = cheap_argon2(Algorithm::Argon2id, "pw");
+    let users = Arc::new(load(&one_user("alice", &hash, "")));
+    let checker = PasswordChecker::new(1);
+    let user = checker
+        .verify(Arc::clone(&users), "alice".into(), "pw".into())
+        .await
+        .expect("right password");
+    assert_eq!(user.name, "alice");
+    let wrong = checker
+        .verify(Arc::clone(&users), "alice".into(), "nope".into())
+        .await;
+    assert!(matches!(wrong, Err(CredentialsError::WrongPassword)));
+    let long = "p".repeat(MAX_PASSWORD_BYTES + 1);
+    let long = checker.verify(users, "alice".into(), long).await;
+    assert!(matches!(long, Err(CredentialsError::PasswordTooLong)));
+}
+
+#[tokio::test]
+async fn password_checker_runs_concurrent_checks_up_to_its_bound() {
+    let hash = cheap_argon2(Algorithm::Argon2id, "pw");
+    let users = Arc::new(load(&one_user("alice", &hash, "")));
+    let checker = PasswordChecker::new(2);
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let (checker, users) = (checker.clone(), Arc::clone(&users));
+            tokio::spawn(async move { checker.verify(users, "alice".into(), "pw".into()).await })
+        })
+        .collect();
+    for task in tasks {
+        assert!(task.await.expect("task does not panic").is_ok());
+    }
+    assert_eq!(checker.permits.available_permits(), 2);
+    assert_eq!(PasswordChecker::new(0).permits.available_permits(), 1);
+}

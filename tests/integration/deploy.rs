@@ -1,0 +1,1481 @@
+//! Deployment: the container image's contract, the docker-compose example, and Caddy's
+//! forward auth.
+//!
+//! No Docker engine runs where these tests run, so the `Dockerfile` is checked statically:
+//! its binary path, user, ports, config path, health check and locked build must agree with
+//! `Cargo.toml`, the code and `examples/docker-compose/`. The real binary then runs the
+//! image's `CMD` and `HEALTHCHECK` the way the image does (config from `GATEWAY_CONFIG`,
+//! working folder `WORKDIR`), and validates the compose example's config with `gateway
+//! check` after making the files its README tells users to make.
+//!
+//! Caddy runs for real, like nginx in `forward_auth.rs`: `examples/caddy/Caddyfile` with the
+//! test's addresses substituted, as a child process with its own temp HOME, admin endpoint
+//! off, on a loopback port, killed on drop. A missing `caddy` fails the test, never skips it:
+//! `scripts/test.sh` installs it.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Uri};
+use http_body_util::Full;
+
+use crate::support::certs::TestCa;
+use crate::support::client::{Protocol, TestClient, TestResponse};
+use crate::support::gateway::{TestGateway, start_with};
+use crate::support::upstream::{self, Upstream};
+use crate::support::{STEP_TIMEOUT, within};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gateway");
+
+const DOCKERFILE: &str = include_str!("../../Dockerfile");
+const DOCKERIGNORE: &str = include_str!("../../.dockerignore");
+const CARGO_TOML: &str = include_str!("../../Cargo.toml");
+const COMPOSE_YAML: &str = include_str!("../../examples/docker-compose/compose.yaml");
+const COMPOSE_GATEWAY_TOML: &str = include_str!("../../examples/docker-compose/gateway.toml");
+const COMPOSE_USERS_EXAMPLE: &str =
+    include_str!("../../examples/docker-compose/users.toml.example");
+const CADDYFILE: &str = include_str!("../../examples/caddy/Caddyfile");
+const TRAEFIK_DYNAMIC: &str = include_str!("../../examples/traefik/gateway-forward-auth.yml");
+
+/// The compose example's folder, as users copy it.
+fn compose_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/docker-compose")
+}
+
+// ---------------------------------------------------------------------------------------
+// The Dockerfile, read the way Docker reads it (enough of it for this file).
+
+/// One instruction: its stage (0 = the first `FROM`), keyword (upper case) and arguments,
+/// continuation lines joined.
+#[derive(Debug, Clone)]
+struct Instruction {
+    stage: usize,
+    keyword: String,
+    args: String,
+}
+
+/// The instructions of a Dockerfile: comment lines skipped (also inside continuations),
+/// `\` continuations joined.
+fn instructions(text: &str) -> Vec<Instruction> {
+    let mut out = Vec::new();
+    let mut stage = 0;
+    let mut pending = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('#') || (trimmed.is_empty() && pending.is_empty()) {
+            continue;
+        }
+        if let Some(head) = trimmed.strip_suffix('\\') {
+            pending.push_str(head);
+            pending.push(' ');
+            continue;
+        }
+        pending.push_str(trimmed);
+        let full = std::mem::take(&mut pending);
+        let (keyword, args) = full.split_once(char::is_whitespace).unwrap_or((&full, ""));
+        let keyword = keyword.to_ascii_uppercase();
+        if keyword == "FROM" && !out.is_empty() {
+            stage += 1;
+        }
+        out.push(Instruction {
+            stage,
+            keyword,
+            args: args.split_whitespace().collect::<Vec<_>>().join(" "),
+        });
+    }
+    assert!(pending.is_empty(), "Dockerfile ends inside a continuation");
+    out
+}
+
+struct Dockerfile {
+    instructions: Vec<Instruction>,
+}
+
+impl Dockerfile {
+    fn parse() -> Dockerfile {
+        let instructions = instructions(DOCKERFILE);
+        assert!(
+            instructions.first().is_some_and(|i| i.keyword == "FROM"),
+            "the Dockerfile must start with FROM: {instructions:?}"
+        );
+        Dockerfile { instructions }
+    }
+
+    fn final_stage(&self) -> usize {
+        self.instructions.last().expect("instructions").stage
+    }
+
+    /// The arguments of every `keyword` instruction in `stage`.
+    fn all(&self, stage: usize, keyword: &str) -> Vec<&str> {
+        self.instructions
+            .iter()
+            .filter(|i| i.stage == stage && i.keyword == keyword)
+            .map(|i| i.args.as_str())
+            .collect()
+    }
+
+    /// The arguments of the one `keyword` instruction of `stage` (the last one wins, as in
+    /// Docker).
+    fn last(&self, stage: usize, keyword: &str) -> &str {
+        self.all(stage, keyword)
+            .pop()
+            .unwrap_or_else(|| panic!("no {keyword} in stage {stage} of the Dockerfile"))
+    }
+
+    /// The stage named `name` by `FROM image AS name`.
+    fn stage_named(&self, name: &str) -> usize {
+        self.instructions
+            .iter()
+            .find(|i| {
+                let words: Vec<_> = i.args.split(' ').collect();
+                i.keyword == "FROM"
+                    && words.len() == 3
+                    && words[1].eq_ignore_ascii_case("as")
+                    && words[2] == name
+            })
+            .unwrap_or_else(|| panic!("no stage named {name:?} in the Dockerfile"))
+            .stage
+    }
+
+    /// The final stage's `ENV NAME=value`.
+    fn env(&self, name: &str) -> String {
+        self.all(self.final_stage(), "ENV")
+            .iter()
+            .flat_map(|args| args.split(' '))
+            .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("the final stage sets no ENV {name}=…"))
+            .trim_matches('"')
+            .to_owned()
+    }
+
+    /// `keyword`'s exec form (`["a", "b"]`) in the final stage, after `prefix`.
+    fn exec_form(&self, keyword: &str, prefix: &str) -> Vec<String> {
+        let args = self.last(self.final_stage(), keyword);
+        let json = args
+            .find(prefix)
+            .map(|at| &args[at + prefix.len()..])
+            .unwrap_or_else(|| panic!("{keyword} {args} has no {prefix:?}"))
+            .trim();
+        serde_json::from_str(json).unwrap_or_else(|e| {
+            panic!("{keyword} must use the exec form [\"…\"] (no shell in the image): {json} ({e})")
+        })
+    }
+}
+
+/// `[[bin]] name` from Cargo.toml.
+fn cargo_bin_name() -> String {
+    let manifest: toml::Table = toml::from_str(CARGO_TOML).expect("Cargo.toml parses");
+    let bins = manifest["bin"].as_array().expect("[[bin]] in Cargo.toml");
+    assert_eq!(bins.len(), 1, "one [[bin]] expected: {bins:?}");
+    bins[0]["name"].as_str().expect("bin name").to_owned()
+}
+
+#[test]
+fn image_runs_the_binary_the_release_build_produces() {
+    let docker = Dockerfile::parse();
+    let last = docker.final_stage();
+    assert!(last > 0, "the Dockerfile must be multi-stage");
+
+    // COPY --from=<build stage> <workdir>/target/release/<bin> <dest>
+    let copy = docker.last(last, "COPY");
+    let words: Vec<_> = copy.split(' ').collect();
+    let [from, source, dest] = words[..] else {
+        panic!("expected COPY --from=STAGE SOURCE DEST, got COPY {copy}");
+    };
+    let builder = from
+        .strip_prefix("--from=")
+        .unwrap_or_else(|| panic!("the final stage copies from no stage: COPY {copy}"));
+    let build = docker.stage_named(builder);
+    let workdir = docker
+        .last(build, "WORKDIR")
+        .trim_end_matches('/')
+        .to_owned();
+    let bin = cargo_bin_name();
+    assert_eq!(bin, "gateway", "Cargo.toml's [[bin]] name");
+    assert_eq!(
+        source,
+        format!("{workdir}/target/release/{bin}"),
+        "the COPY source must be the release binary of Cargo.toml's [[bin]]"
+    );
+    assert_eq!(
+        Path::new(dest).file_name().and_then(|n| n.to_str()),
+        Some(bin.as_str())
+    );
+
+    // The entrypoint and the health check run that binary; CMD is the `run` subcommand.
+    let entrypoint = docker.exec_form("ENTRYPOINT", "");
+    assert_eq!(entrypoint, [dest], "ENTRYPOINT must be the copied binary");
+    let healthcheck = docker.exec_form("HEALTHCHECK", "CMD");
+    assert_eq!(
+        healthcheck,
+        [dest, "healthcheck"],
+        "HEALTHCHECK must run `gateway healthcheck` (the image has no shell or curl)"
+    );
+    assert_eq!(docker.exec_form("CMD", ""), ["run"]);
+
+    // …and those subcommands exist in the binary.
+    for subcommand in ["run", "healthcheck"] {
+        let output = Command::new(BIN)
+            .args([subcommand, "--help"])
+            .output()
+            .expect("run gateway");
+        assert!(
+            output.status.success(),
+            "`gateway {subcommand} --help` failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+#[test]
+fn image_runs_as_a_non_root_user() {
+    let docker = Dockerfile::parse();
+    let last = docker.final_stage();
+    let user = docker.last(last, "USER");
+    let name = user.split(':').next().unwrap_or_default();
+    assert!(
+        !name.is_empty() && name != "root" && name != "0",
+        "the image must run as a non-root user, not USER {user}"
+    );
+    if name.chars().all(|c| c.is_ascii_digit()) {
+        return;
+    }
+    // A user name must exist in the base image: distroless's :nonroot has nonroot (65532).
+    let base = docker.last(last, "FROM");
+    assert!(
+        name == "nonroot" && base.starts_with("gcr.io/distroless/") && base.ends_with(":nonroot"),
+        "USER {user} must be a uid, or nonroot on a distroless :nonroot base (FROM {base})"
+    );
+}
+
+#[test]
+fn image_builds_exactly_the_locked_dependencies_in_a_cached_layer() {
+    let docker = Dockerfile::parse();
+    let build = docker.stage_named(
+        docker
+            .last(docker.final_stage(), "COPY")
+            .split(' ')
+            .find_map(|w| w.strip_prefix("--from="))
+            .expect("COPY --from"),
+    );
+    let steps: Vec<&Instruction> = docker
+        .instructions
+        .iter()
+        .filter(|i| i.stage == build)
+        .collect();
+    let position = |what: &dyn Fn(&Instruction) -> bool| steps.iter().position(|i| what(i));
+    let builds: Vec<usize> = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.keyword == "RUN" && i.args.contains("cargo build"))
+        .map(|(n, _)| n)
+        .collect();
+    for &n in &builds {
+        let args = &steps[n].args;
+        assert!(
+            args.contains("--release") && args.contains("--locked"),
+            "every cargo build must be --release --locked: RUN {args}"
+        );
+    }
+    let copies_lock = position(&|i| {
+        i.keyword == "COPY"
+            && i.args.split(' ').any(|w| w == "Cargo.lock")
+            && i.args.split(' ').any(|w| w == "Cargo.toml")
+    })
+    .expect("the builder must COPY Cargo.toml and Cargo.lock");
+    let copies_src = position(&|i| i.keyword == "COPY" && i.args.starts_with("src "))
+        .expect("the builder must COPY src");
+    // Dependencies are built (and cached) after the manifests arrive and before the
+    // sources do; the gateway is built after the sources.
+    assert!(
+        builds.len() == 2
+            && copies_lock < builds[0]
+            && builds[0] < copies_src
+            && copies_src < builds[1],
+        "expected COPY Cargo.toml Cargo.lock, RUN cargo build (dependencies), COPY src, \
+         RUN cargo build: {steps:#?}"
+    );
+    // The builder follows the latest stable Rust 1.x, which satisfies Cargo.toml's
+    // rust-version (a minimum).
+    let base = docker.last(build, "FROM");
+    assert!(base.starts_with("rust:1"), "builder: FROM {base}");
+}
+
+#[test]
+fn dockerignore_keeps_secrets_and_build_output_out_of_the_context() {
+    for path in [
+        "target/release/gateway",
+        ".git/config",
+        "certs/dev.key",
+        "certs/jwt.secret",
+        "gateway.toml",
+        "users.toml",
+        "examples/docker-compose/users.toml",
+        "examples/docker-compose/secrets/jwt.secret",
+        "examples/docker-compose/certs/example.test.key",
+        "src/oops.key",
+        "src/auth/oops.pem",
+    ] {
+        assert!(
+            dockerignored(DOCKERIGNORE, path),
+            "{path} reaches the image"
+        );
+    }
+    // What the Dockerfile copies must be in the context.
+    for path in ["Cargo.toml", "Cargo.lock", "src/main.rs", "src/auth/jwt.rs"] {
+        assert!(!dockerignored(DOCKERIGNORE, path), "{path} is ignored");
+    }
+}
+
+/// Whether `.dockerignore` excludes `path`: the last pattern matching the path or one of its
+/// parent folders decides; `!` re-includes. Supports what our file uses: `*` within a
+/// segment, `**` for any number of segments.
+fn dockerignored(rules: &str, path: &str) -> bool {
+    let segments: Vec<&str> = path.split('/').collect();
+    let mut ignored = false;
+    for line in rules.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (include, pattern) = match line.strip_prefix('!') {
+            Some(pattern) => (true, pattern),
+            None => (false, line),
+        };
+        let pattern: Vec<&str> = pattern.trim_matches('/').split('/').collect();
+        if (1..=segments.len()).any(|n| glob(&pattern, &segments[..n])) {
+            ignored = !include;
+        }
+    }
+    ignored
+}
+
+fn glob(pattern: &[&str], path: &[&str]) -> bool {
+    match (pattern.first(), path.first()) {
+        (None, None) => true,
+        (Some(&"**"), _) => {
+            glob(&pattern[1..], path) || (!path.is_empty() && glob(pattern, &path[1..]))
+        }
+        (Some(p), Some(s)) => segment_matches(p, s) && glob(&pattern[1..], &path[1..]),
+        _ => false,
+    }
+}
+
+fn segment_matches(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, tail)) => {
+            text.starts_with(head)
+                && (head.len()..=text.len())
+                    .any(|at| text.is_char_boundary(at) && segment_matches(tail, &text[at..]))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The compose example.
+
+/// `(path, value)` pairs of a YAML file in the block style our compose.yaml uses:
+/// `key: value`, `key:` opening a nested map, `- item` list entries; comments and quotes
+/// stripped. `services.app1.expose` → `80`, once per list item. Not a YAML parser: enough
+/// for the file this module checks (serde_yaml is not a dependency).
+fn yaml_entries(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut stack: Vec<(usize, String)> = Vec::new();
+    for line in text.lines() {
+        let content = match line.find('#') {
+            Some(at) if at == 0 || line[..at].ends_with(' ') => &line[..at],
+            _ => line,
+        };
+        if content.trim().is_empty() {
+            continue;
+        }
+        let indent = content.len() - content.trim_start().len();
+        let content = content.trim();
+        while stack.last().is_some_and(|(i, _)| *i >= indent) {
+            stack.pop();
+        }
+        let path = |key: &str| {
+            stack
+                .iter()
+                .map(|(_, k)| k.as_str())
+                .chain((!key.is_empty()).then_some(key))
+                .collect::<Vec<_>>()
+                .join(".")
+        };
+        if let Some(item) = content.strip_prefix("- ") {
+            out.push((path(""), unquote(item)));
+        } else if let Some((key, value)) = content.split_once(':') {
+            let value = value.trim();
+            if value.is_empty() {
+                stack.push((indent, key.trim().to_owned()));
+            } else {
+                out.push((path(key.trim()), unquote(value)));
+            }
+        } else {
+            panic!("unexpected YAML line {line:?}");
+        }
+    }
+    out
+}
+
+fn unquote(value: &str) -> String {
+    let value = value.trim();
+    ['"', '\'']
+        .iter()
+        .find_map(|q| value.strip_prefix(*q).and_then(|v| v.strip_suffix(*q)))
+        .unwrap_or(value)
+        .to_owned()
+}
+
+/// A YAML file read by [`yaml_entries`].
+struct Yaml {
+    entries: Vec<(String, String)>,
+}
+
+impl Yaml {
+    fn parse(text: &str) -> Yaml {
+        Yaml {
+            entries: yaml_entries(text),
+        }
+    }
+
+    fn values(&self, path: &str) -> Vec<&str> {
+        self.entries
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    fn services(&self) -> BTreeSet<&str> {
+        self.entries
+            .iter()
+            .filter_map(|(p, _)| p.strip_prefix("services."))
+            .filter_map(|rest| rest.split('.').next())
+            .collect()
+    }
+
+    /// `(published, container)` ports of a service: `"8443:8443"`, `"127.0.0.1:9090:9090"`.
+    fn published_ports(&self, service: &str) -> Vec<(u16, u16)> {
+        self.values(&format!("services.{service}.ports"))
+            .iter()
+            .map(|spec| {
+                let parts: Vec<_> = spec.rsplitn(3, ':').collect();
+                let port = |s: &str| {
+                    s.parse::<u16>()
+                        .unwrap_or_else(|_| panic!("bad port in {spec:?}"))
+                };
+                (port(parts[1]), port(parts[0]))
+            })
+            .collect()
+    }
+}
+
+fn compose_gateway_config() -> toml::Table {
+    toml::from_str(COMPOSE_GATEWAY_TOML).expect("examples/docker-compose/gateway.toml parses")
+}
+
+/// The listeners of the compose example's gateway.toml: https, redirect, admin.
+fn compose_listeners() -> [SocketAddr; 3] {
+    let config = compose_gateway_config();
+    let server = config["server"].as_table().expect("[server]");
+    ["listen", "redirect_http", "admin_listen"].map(|key| {
+        server
+            .get(key)
+            .and_then(|v| v.as_str())
+            .unwrap_or_else(|| panic!("compose gateway.toml: [server] {key} is required"))
+            .parse()
+            .unwrap_or_else(|e| panic!("[server] {key}: {e}"))
+    })
+}
+
+#[test]
+fn image_exposes_and_compose_publishes_the_ports_the_config_listens_on() {
+    let listeners = compose_listeners();
+    let ports: BTreeSet<u16> = listeners.iter().map(SocketAddr::port).collect();
+    for addr in listeners {
+        assert!(
+            addr.ip().is_unspecified(),
+            "{addr}: inside a container, listen on all interfaces, or published ports reach nothing"
+        );
+    }
+
+    let docker = Dockerfile::parse();
+    let exposed: BTreeSet<u16> = docker
+        .all(docker.final_stage(), "EXPOSE")
+        .iter()
+        .flat_map(|args| args.split(' '))
+        .map(|p| p.trim_end_matches("/tcp").parse().expect("EXPOSE port"))
+        .collect();
+    assert_eq!(
+        exposed, ports,
+        "EXPOSE vs https, redirect and admin listeners"
+    );
+
+    let compose = Yaml::parse(COMPOSE_YAML);
+    let published = compose.published_ports("gateway");
+    let container: BTreeSet<u16> = published.iter().map(|(_, c)| *c).collect();
+    assert_eq!(container, ports, "compose ports vs the config's listeners");
+    // The redirect listener sends browsers to its own HTTPS port: the outside ports must be
+    // the inside ones.
+    for (outside, inside) in published {
+        assert_eq!(outside, inside, "compose publishes {inside} as {outside}");
+    }
+    // The admin listener (no login) is published on the host's loopback only.
+    let admin = listeners[2].port();
+    assert!(
+        compose
+            .values("services.gateway.ports")
+            .contains(&format!("127.0.0.1:{admin}:{admin}").as_str()),
+        "{:?}",
+        compose.values("services.gateway.ports")
+    );
+}
+
+#[test]
+fn image_config_path_is_where_compose_mounts_the_config() {
+    let docker = Dockerfile::parse();
+    let config = docker.env("GATEWAY_CONFIG");
+    let config = Path::new(&config);
+    assert!(config.is_absolute(), "GATEWAY_CONFIG={}", config.display());
+    let folder = config.parent().expect("config folder");
+    assert_eq!(
+        Path::new(docker.last(docker.final_stage(), "WORKDIR")),
+        folder,
+        "WORKDIR should be the config's folder"
+    );
+
+    // The compose file mounts either the config file itself or its folder there, from the
+    // example's folder, read-only.
+    let compose = Yaml::parse(COMPOSE_YAML);
+    let volumes = compose.values("services.gateway.volumes");
+    let mount = volumes
+        .iter()
+        .map(|v| v.split(':').collect::<Vec<_>>())
+        .find(|parts| {
+            parts.len() >= 2 && (Path::new(parts[1]) == config || Path::new(parts[1]) == folder)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no volume mounts {} or its folder: {volumes:?}",
+                config.display()
+            )
+        });
+    let source = compose_dir().join(mount[0]);
+    let mounted_config = if Path::new(mount[1]) == config {
+        source
+    } else {
+        source.join(config.file_name().expect("file name"))
+    };
+    assert_eq!(
+        std::fs::read_to_string(&mounted_config).ok().as_deref(),
+        Some(COMPOSE_GATEWAY_TOML),
+        "the mount must put examples/docker-compose/gateway.toml at {}",
+        config.display()
+    );
+    assert_eq!(mount.get(2), Some(&"ro"), "mount the config read-only");
+    // The config is not overridden elsewhere.
+    assert!(
+        compose
+            .values("services.gateway.environment.GATEWAY_CONFIG")
+            .is_empty()
+    );
+    assert!(compose.values("services.gateway.command").is_empty());
+}
+
+#[test]
+fn compose_apps_are_the_gateway_routes_upstreams() {
+    let config = compose_gateway_config();
+    let compose = Yaml::parse(COMPOSE_YAML);
+    let routes = config["route"].as_array().expect("[[route]]");
+    let mut upstream_services = BTreeSet::new();
+    let mut hosts = BTreeSet::new();
+    for route in routes {
+        let host = route["host"].as_str().expect("route host");
+        hosts.insert(host.to_owned());
+        let upstream: Uri = route["upstream"]
+            .as_str()
+            .expect("route upstream")
+            .parse()
+            .expect("upstream URL");
+        assert_eq!(upstream.scheme_str(), Some("http"), "{upstream}");
+        let service = upstream.host().expect("upstream host");
+        let port = upstream.port_u16().expect("explicit upstream port");
+        assert!(
+            compose.services().contains(service),
+            "route {host} → {upstream}: no compose service {service:?}"
+        );
+        let expose = compose.values(&format!("services.{service}.expose"));
+        assert!(
+            expose.contains(&port.to_string().as_str()),
+            "route {host} → {upstream}: service {service} exposes {expose:?}"
+        );
+        // whoami listens where it is told to.
+        for value in compose.values(&format!(
+            "services.{service}.environment.WHOAMI_PORT_NUMBER"
+        )) {
+            assert_eq!(value, port.to_string(), "{service}: WHOAMI_PORT_NUMBER");
+        }
+        assert!(
+            compose
+                .values(&format!("services.{service}.ports"))
+                .is_empty(),
+            "{service}: only the gateway should reach the apps; publish no ports"
+        );
+        upstream_services.insert(service.to_owned());
+    }
+    assert_eq!(
+        hosts,
+        BTreeSet::from([
+            "app1.example.test".to_owned(),
+            "app2.example.test".to_owned()
+        ])
+    );
+    // Every service but the gateway is an app behind it, started before it.
+    let apps: BTreeSet<String> = compose
+        .services()
+        .into_iter()
+        .filter(|s| *s != "gateway")
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(apps, upstream_services);
+    let depends: BTreeSet<String> = compose
+        .values("services.gateway.depends_on")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(depends, apps);
+    // The gateway is built from this repository's Dockerfile.
+    assert_eq!(compose.values("services.gateway.build.context"), ["../.."]);
+    assert!(compose_dir().join("../../Dockerfile").is_file());
+    // One login for both apps: the cookie is for their parent domain.
+    let domains = config["auth"]["cookie"]["domains"]
+        .as_array()
+        .expect("auth.cookie.domains");
+    assert_eq!(domains.len(), 1, "{domains:?}");
+    let domain = domains[0].as_str().expect("domain");
+    for host in &hosts {
+        assert!(
+            host.ends_with(&format!(".{domain}")),
+            "{host} is not under {domain}"
+        );
+    }
+}
+
+/// A copy of the compose example folder with the files its README has users create:
+/// `certs/example.test.{crt,key}`, `secrets/jwt.secret` (0600), and `users.toml` from
+/// `users.toml.example` with hashes made by the real `gateway hash-password`. Returns the
+/// folder and the CA that signed the certificate.
+fn compose_folder_with_user_files() -> (tempfile::TempDir, TestCa) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in ["gateway.toml", "users.toml.example", "compose.yaml"] {
+        std::fs::copy(compose_dir().join(name), dir.path().join(name)).expect("copy example");
+    }
+    let config = compose_gateway_config();
+    let path_of = |value: &toml::Value| dir.path().join(value.as_str().expect("path"));
+
+    // Step 2: one certificate for both hosts.
+    let cert = path_of(&config["tls"]["cert"]);
+    let key = path_of(&config["tls"]["key"]);
+    std::fs::create_dir_all(cert.parent().expect("certs folder")).expect("mkdir certs");
+    let ca = TestCa::new();
+    let leaf = ca.leaf(
+        cert.parent().expect("certs folder"),
+        "leaf",
+        &["app1.example.test", "app2.example.test"],
+    );
+    std::fs::rename(&leaf.cert, &cert).expect("place cert");
+    std::fs::rename(&leaf.key, &key).expect("place key");
+    set_mode(&key, 0o600);
+
+    // Step 3: the JWT secret, like `openssl rand -base64 48`.
+    let secret = path_of(&config["auth"]["secret_file"]);
+    std::fs::create_dir_all(secret.parent().expect("secrets folder")).expect("mkdir secrets");
+    std::fs::write(
+        &secret,
+        "q3V9bW0k3JmHqYw0u4c1rVxN2sT8pLzA6eGf5hDjKiOnRtUyXwZ7aBcE9dF2gH4j\n",
+    )
+    .expect("write secret");
+    set_mode(&secret, 0o600);
+
+    // Step 4: users.toml from the example, with real hashes.
+    let mut child = Command::new(BIN)
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run gateway hash-password");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(b"a long example password\n")
+            .expect("write password");
+    }
+    let output = child.wait_with_output().expect("hash-password");
+    assert!(output.status.success(), "{output:?}");
+    let hash = String::from_utf8(output.stdout).expect("utf-8");
+    let hash = hash.trim();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    let mut replaced = 0;
+    let users: String = COMPOSE_USERS_EXAMPLE
+        .lines()
+        .map(|line| {
+            if line.starts_with("password = ") && line.contains("REPLACE") {
+                replaced += 1;
+                format!("password = \"{hash}\"\n")
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    assert_eq!(
+        replaced, 2,
+        "users.toml.example: two users with placeholder hashes"
+    );
+    let users_file = path_of(&config["users"]["file"]);
+    std::fs::write(&users_file, users).expect("write users.toml");
+    (dir, ca)
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+fn output_text(output: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn compose_example_config_passes_gateway_check() {
+    let (dir, _ca) = compose_folder_with_user_files();
+    let config = dir.path().join("gateway.toml");
+    let output = Command::new(BIN)
+        .arg("check")
+        .arg("--config")
+        .arg(&config)
+        .env_remove("GATEWAY_CONFIG")
+        .output()
+        .expect("run gateway check");
+    assert!(output.status.success(), "{}", output_text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("configuration ok"), "{stdout}");
+}
+
+/// `GET path` over plain HTTP/1.1 on a new connection; the whole response as text.
+async fn plain_get(addr: SocketAddr, host: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = within(tokio::net::TcpStream::connect(addr))
+        .await
+        .expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    within(stream.write_all(request.as_bytes()))
+        .await
+        .expect("write request");
+    let mut out = Vec::new();
+    within(stream.read_to_end(&mut out))
+        .await
+        .expect("read response");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Loopback addresses with nothing listening (bound, then released).
+fn free_addrs<const N: usize>() -> [SocketAddr; N] {
+    let listeners: Vec<std::net::TcpListener> = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind probe"))
+        .collect();
+    std::array::from_fn(|n| listeners[n].local_addr().expect("probe addr"))
+}
+
+/// A `gateway` child process; killed on drop.
+struct GatewayProcess {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl GatewayProcess {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+}
+
+/// Runs `gateway <args>` as the image does: config from `GATEWAY_CONFIG`, in the config's
+/// folder.
+fn image_command(folder: &Path, args: &[String]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .current_dir(folder)
+        .env("GATEWAY_CONFIG", folder.join("gateway.toml"))
+        .env("RUST_LOG", "info");
+    command
+}
+
+/// Runs `command` to completion on the blocking pool.
+async fn output_of(mut command: Command) -> std::io::Result<Output> {
+    tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("command task")
+}
+
+/// Runs the image's HEALTHCHECK command until it exits `0` (true), or until `gateway`
+/// exits or `STEP_TIMEOUT` passes (false).
+async fn healthcheck_passes(
+    folder: &Path,
+    healthcheck: &[String],
+    gateway: &mut GatewayProcess,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+    loop {
+        let output = within(output_of(image_command(folder, healthcheck)))
+            .await
+            .expect("run healthcheck");
+        if output.status.success() {
+            return true;
+        }
+        let exited = gateway.child.try_wait().expect("try_wait").is_some();
+        if exited || tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn image_command_serves_and_passes_its_healthcheck_and_reloads_on_sighup() {
+    let docker = Dockerfile::parse();
+    let entrypoint = docker.exec_form("ENTRYPOINT", "");
+    let cmd = docker.exec_form("CMD", "");
+    let healthcheck = docker.exec_form("HEALTHCHECK", "CMD");
+    assert_eq!(healthcheck[0], entrypoint[0]);
+    let (folder, ca) = compose_folder_with_user_files();
+    let config_path = folder.path().join("gateway.toml");
+
+    // The compose config, on free loopback ports (the container's 0.0.0.0 would be this
+    // machine's); the rest as shipped. The ports are released before the gateway binds
+    // them; on a lost race, retry on new ones.
+    let mut last_log = String::new();
+    for _ in 0..3 {
+        let [https, redirect, admin] = free_addrs::<3>();
+        let mut text = COMPOSE_GATEWAY_TOML.to_owned();
+        for (listener, addr) in compose_listeners().iter().zip([https, redirect, admin]) {
+            text = text.replacen(&format!("\"{listener}\""), &format!("\"{addr}\""), 1);
+        }
+        std::fs::write(&config_path, &text).expect("write config");
+
+        let log = folder.path().join("gateway.log");
+        let child = image_command(folder.path(), &cmd)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).expect("log"))
+            .stderr(std::fs::File::create(folder.path().join("gateway.err")).expect("log"))
+            .spawn()
+            .expect("run gateway");
+        let mut gateway = GatewayProcess { child, log };
+        if !healthcheck_passes(folder.path(), &healthcheck[1..], &mut gateway).await {
+            last_log = format!(
+                "{}{}",
+                gateway.log(),
+                std::fs::read_to_string(folder.path().join("gateway.err")).unwrap_or_default()
+            );
+            if last_log.contains("in use") {
+                continue;
+            }
+            panic!("the HEALTHCHECK never passed; the gateway's output:\n{last_log}");
+        }
+
+        // It serves HTTPS with the example's certificate (nothing behind it resolves here,
+        // so ask for what needs no app); the redirect listener sends browsers to it, and the
+        // admin listener answers /healthz and /metrics.
+        let client = TestClient::new(https, &ca.cert);
+        let response = client.get("app1.example.test", "/.auth/login").await;
+        assert_eq!(response.status, 200, "{}", response.text());
+        let response = plain_get(redirect, "app1.example.test", "/x?y=1").await;
+        assert!(response.starts_with("HTTP/1.1 308"), "{response}");
+        assert!(
+            response.to_ascii_lowercase().contains(&format!(
+                "location: https://app1.example.test:{}/x?y=1\r\n",
+                https.port()
+            )),
+            "{response}"
+        );
+        let response = plain_get(admin, "localhost", "/healthz").await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        let response = plain_get(admin, "localhost", "/metrics").await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+
+        // `docker compose kill -s HUP gateway`: a reload, not the end of the process.
+        gateway.signal("HUP");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            gateway.child.try_wait().expect("try_wait").is_none(),
+            "SIGHUP stopped the gateway:\n{}",
+            gateway.log()
+        );
+        assert!(
+            healthcheck_passes(folder.path(), &healthcheck[1..], &mut gateway).await,
+            "unhealthy after SIGHUP:\n{}",
+            gateway.log()
+        );
+
+        // `docker stop`: SIGTERM, a clean exit; then the health check fails.
+        gateway.signal("TERM");
+        let status = within(async {
+            loop {
+                if let Some(status) = gateway.child.try_wait().expect("try_wait") {
+                    return status;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        })
+        .await;
+        assert!(
+            status.success(),
+            "exit after SIGTERM: {status:?}\n{}",
+            gateway.log()
+        );
+        let output = within(output_of(image_command(folder.path(), &healthcheck[1..])))
+            .await
+            .expect("run healthcheck");
+        assert_eq!(output.status.code(), Some(1), "{}", output_text(&output));
+        return;
+    }
+    panic!("the gateway could not bind free ports three times:\n{last_log}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Traefik: not in Debian, so its example is checked statically.
+
+#[test]
+fn traefik_example_asks_verify_copies_the_identity_and_routes_auth_pages_to_the_gateway() {
+    let yaml = Yaml::parse(TRAEFIK_DYNAMIC);
+    let one = |path: &str| -> String {
+        let values = yaml.values(path);
+        assert_eq!(values.len(), 1, "{path}: {values:?}");
+        values[0].to_owned()
+    };
+    let auth = "http.middlewares.gateway-auth.forwardAuth";
+    let address: Uri = one(&format!("{auth}.address")).parse().expect("address");
+    assert_eq!(address.scheme_str(), Some("https"), "{address}");
+    assert_eq!(address.path(), "/.auth/verify", "{address}");
+    assert_eq!(one(&format!("{auth}.trustForwardHeader")), "false");
+    assert_eq!(
+        yaml.values(&format!("{auth}.authResponseHeaders")),
+        [
+            "X-Forwarded-User",
+            "X-Forwarded-Groups",
+            "X-Forwarded-Email"
+        ]
+    );
+    assert!(!one(&format!("{auth}.tls.ca")).is_empty());
+
+    // The app's router goes through the middleware; /.auth/ on the same host goes to the
+    // gateway's HTTPS listener, at the address the middleware asks.
+    assert_eq!(
+        yaml.values("http.routers.app.middlewares"),
+        ["gateway-auth"]
+    );
+    let app_rule = one("http.routers.app.rule");
+    let pages_rule = one("http.routers.app-gateway-pages.rule");
+    assert_eq!(
+        pages_rule,
+        format!("{app_rule} && PathPrefix(`/.auth/`)"),
+        "the /.auth/ router must cover the app's host and win by its longer rule"
+    );
+    assert_eq!(one("http.routers.app-gateway-pages.service"), "gateway");
+    let servers = yaml.values("http.services.gateway.loadBalancer.servers");
+    assert_eq!(
+        servers,
+        [format!(
+            "url: \"https://{}\"",
+            address.authority().expect("authority")
+        )]
+    );
+    let transport = one("http.services.gateway.loadBalancer.serversTransport");
+    assert_eq!(
+        one(&format!("http.serversTransports.{transport}.serverName")),
+        address.host().expect("host")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Caddy forward auth, with the real Caddy.
+
+/// The host Caddy serves; it is under the gateway's cookie domain.
+const APP_HOST: &str = "app.example.test";
+
+/// An HS256 secret of 48 bytes.
+const SECRET: &[u8] = b"caddy-forward-auth-secret-0123456789abcdef-xyz!!";
+
+const ALICE_PASSWORD: &str = "correct horse battery staple";
+
+/// The gateway of the Caddy tests, as examples/caddy/README.md sets it up: `/public` is
+/// public, `/ops` needs a group alice is not in, everything else needs a login; Caddy at
+/// 127.0.0.1 is a trusted proxy.
+const GATEWAY_CONFIG: &str = r#"
+[server]
+trusted_proxies = ["127.0.0.1/32"]
+
+[auth]
+issuer = "https://auth.example.test"
+secret_file = "jwt.secret"
+
+[auth.cookie]
+domains = ["example.test"]
+
+[users]
+file = "users.toml"
+
+[[route]]
+host = "app.example.test"
+path = "/public"
+access = "public"
+upstream = "builtin:whoami"
+
+[[route]]
+host = "app.example.test"
+path = "/ops"
+access = { groups = ["ops"] }
+upstream = "builtin:whoami"
+
+[[route]]
+host = "app.example.test"
+upstream = "builtin:whoami"
+"#;
+
+/// An argon2id PHC string with cheap parameters (fast in debug builds).
+fn argon2_hash(password: &str) -> String {
+    use argon2::{Argon2, Params, PasswordHash, PasswordHasher};
+    let argon2 = Argon2::from(Params::new(8, 1, 1, None).expect("cheap argon2 params"));
+    let hash: PasswordHash =
+        PasswordHasher::hash_password_with_salt(&argon2, password.as_bytes(), b"caddy-salt-16byt")
+            .expect("argon2 hash");
+    hash.to_string()
+}
+
+/// The program `name`: on `PATH`, else in the sbin folders a non-root `PATH` lacks. Panics,
+/// failing the test, when it is not installed.
+fn tool(name: &str) -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let sbin = ["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from);
+    on_path
+        .iter()
+        .chain(sbin.iter())
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!("`{name}` is required by this test and is not installed; scripts/test.sh installs it")
+        })
+}
+
+/// A running Caddy serving the example Caddyfile; killed on drop.
+struct Caddy {
+    child: Child,
+    /// Where browsers connect: `127.0.0.1:PORT`, serving `app.example.test` over TLS.
+    addr: SocketAddr,
+    /// Trusts the certificate Caddy serves.
+    ca: TestCa,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Caddy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Replaces every `from` in `text`; fails when the example no longer contains it.
+fn substitute(text: &str, from: &str, to: &str) -> String {
+    assert!(
+        text.contains(from),
+        "examples/caddy/Caddyfile no longer contains {from:?}; update this test"
+    );
+    text.replace(from, to)
+}
+
+impl Caddy {
+    /// Starts Caddy with the example Caddyfile in front of `gateway` (whose certificate
+    /// `gateway_ca` verifies) and `app`.
+    async fn start(gateway: &TestGateway, gateway_ca: &Path, app: SocketAddr) -> Caddy {
+        let caddy = tool("caddy");
+        let mut last_log = String::new();
+        for _ in 0..3 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let ca = TestCa::new();
+            let cert = ca.leaf(dir.path(), APP_HOST, &[APP_HOST]);
+            let [addr] = free_addrs::<1>();
+            let mut site = CADDYFILE.to_owned();
+            for (from, to) in [
+                (
+                    "app.example.com {".to_owned(),
+                    format!(
+                        "https://{APP_HOST}:{} {{\n\ttls {} {}",
+                        addr.port(),
+                        cert.cert.display(),
+                        cert.key.display()
+                    ),
+                ),
+                (
+                    "https://127.0.0.1:8443".to_owned(),
+                    format!("https://{}", gateway.addr),
+                ),
+                (
+                    "/etc/caddy/gateway-ca.crt".to_owned(),
+                    gateway_ca.display().to_string(),
+                ),
+                ("127.0.0.1:9001".to_owned(), app.to_string()),
+            ] {
+                site = substitute(&site, &from, &to);
+            }
+            // Nothing outside the temp folder: no admin endpoint, no automatic HTTPS (the
+            // test CA's certificate instead), storage and autosaved config in the folder.
+            let config = format!(
+                "{{\n\tadmin off\n\tauto_https off\n\
+                 \tstorage file_system {}\n}}\n\n{site}",
+                dir.path().join("data").display()
+            );
+            let config_path = dir.path().join("Caddyfile");
+            std::fs::write(&config_path, config).expect("write Caddyfile");
+            let log = std::fs::File::create(dir.path().join("caddy.log")).expect("caddy.log");
+            let child = Command::new(&caddy)
+                .args(["run", "--adapter", "caddyfile", "--config"])
+                .arg(&config_path)
+                .env("HOME", dir.path())
+                .env("XDG_CONFIG_HOME", dir.path().join("config"))
+                .env("XDG_DATA_HOME", dir.path().join("data"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot run {}: {e}", caddy.display()));
+            let mut running = Caddy {
+                child,
+                addr,
+                ca,
+                dir,
+            };
+            if running.wait_until_accepting().await {
+                return running;
+            }
+            last_log = running.log();
+            if !last_log.contains("address already in use") {
+                break;
+            }
+        }
+        panic!("caddy did not start; its log:\n{last_log}");
+    }
+
+    /// Polls until Caddy accepts connections (true) or exits (false); bounded by
+    /// [`STEP_TIMEOUT`].
+    async fn wait_until_accepting(&mut self) -> bool {
+        let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
+        loop {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if tokio::net::TcpStream::connect(self.addr).await.is_ok() {
+                return true;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "caddy did not accept connections within {STEP_TIMEOUT:?}; its log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Caddy's log so far (for failure messages).
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("caddy.log")).unwrap_or_default()
+    }
+
+    fn client(&self) -> TestClient {
+        TestClient::new(self.addr, &self.ca.cert)
+    }
+
+    /// The `Host` a browser sends to Caddy on this port.
+    fn host(&self) -> String {
+        format!("{APP_HOST}:{}", self.addr.port())
+    }
+
+    /// `GET path` with `headers`, over HTTP/1.1, Host and SNI `app.example.test`.
+    async fn get(&self, path: &str, headers: &[(&str, &str)]) -> TestResponse {
+        let mut request = Request::get(path).header("host", self.host());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Full::default()).expect("request");
+        self.client().send(request, Protocol::Http1).await
+    }
+}
+
+/// A gateway with alice, the recording app, and Caddy in front of both.
+async fn caddy_setup() -> (TestGateway, Upstream, Caddy) {
+    let users = format!(
+        "[[user]]\nname = \"alice\"\npassword = '{}'\ngroups = [\"admins\"]\nemail = \"alice@example.test\"\n",
+        argon2_hash(ALICE_PASSWORD)
+    );
+    let gateway = start_with(
+        GATEWAY_CONFIG,
+        &[],
+        &[("jwt.secret", SECRET), ("users.toml", users.as_bytes())],
+    )
+    .await;
+    let app = upstream::start("app").await;
+    // Caddy trusts the gateway's certificate itself (Go accepts a certificate in its root
+    // pool as its own anchor); in production it would be the CA that signed it.
+    let trusted = gateway.default_cert.cert.clone();
+    let caddy = Caddy::start(&gateway, &trusted, app.addr).await;
+    (gateway, app, caddy)
+}
+
+/// `POST /.auth/login` with a JSON body, as a non-browser client (no Origin).
+async fn json_login(client: &TestClient, host: &str, user: &str, password: &str) -> TestResponse {
+    let body = serde_json::json!({ "username": user, "password": password }).to_string();
+    let request = Request::post("/.auth/login")
+        .header("host", host)
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .expect("request");
+    client.send(request, Protocol::Http1).await
+}
+
+/// `name=value` of the gateway's `Set-Cookie`, which must be for the parent domain.
+fn session_cookie(response: &TestResponse) -> String {
+    let set_cookie = response
+        .headers
+        .get("set-cookie")
+        .unwrap_or_else(|| panic!("no Set-Cookie: {response:?}"))
+        .to_str()
+        .expect("ascii Set-Cookie");
+    assert!(
+        set_cookie.starts_with("gateway_token=") && set_cookie.contains("Domain=example.test"),
+        "unexpected cookie: {set_cookie}"
+    );
+    set_cookie
+        .split(';')
+        .next()
+        .expect("split yields one item")
+        .to_owned()
+}
+
+fn location(headers: &HeaderMap) -> Uri {
+    headers
+        .get("location")
+        .unwrap_or_else(|| panic!("no Location: {headers:?}"))
+        .to_str()
+        .expect("ascii Location")
+        .parse()
+        .expect("Location is a URL")
+}
+
+/// The decoded `rd` parameter of a login URL.
+fn rd_of(login_url: &Uri) -> String {
+    let query = login_url
+        .query()
+        .unwrap_or_else(|| panic!("no query: {login_url}"));
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == "rd")
+        .unwrap_or_else(|| panic!("no rd= in {login_url}"))
+        .1
+        .into_owned()
+}
+
+#[tokio::test]
+async fn caddy_forward_auth_sends_browsers_to_login_and_apis_a_401() {
+    let (_gateway, app, caddy) = caddy_setup().await;
+    let original = "/docs/page?q=1&lang=en";
+
+    // A browser navigation (HTTP/2, as browsers do) without a cookie: Caddy redirects to the
+    // login URL the gateway answered, on this host and port, carrying the original URL.
+    let request = Request::get(format!("https://{}{original}", caddy.host()))
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .header("sec-fetch-mode", "navigate")
+        .body(Full::default())
+        .expect("request");
+    let response = caddy.client().send(request, Protocol::Http2).await;
+    assert_eq!(response.status, 302, "{}\n{}", response.text(), caddy.log());
+    let login = location(&response.headers);
+    assert_eq!(login.scheme_str(), Some("https"), "{login}");
+    assert_eq!(
+        login.authority().map(|a| a.as_str()),
+        Some(caddy.host().as_str()),
+        "{login}"
+    );
+    assert_eq!(login.path(), "/.auth/login", "{login}");
+    assert_eq!(rd_of(&login), original, "{login}");
+
+    // The login page it points to is served on this host, through Caddy.
+    let path_and_query = login.path_and_query().expect("path").as_str();
+    let page = caddy.get(path_and_query, &[("accept", "text/html")]).await;
+    assert_eq!(page.status, 200, "{}\n{}", page.text(), caddy.log());
+    assert!(page.text().contains("<form"), "{}", page.text());
+
+    // API clients get the gateway's 401 and challenge, never a redirect: plain API calls,
+    // XHR, and fetch() even when it accepts HTML.
+    for headers in [
+        vec![("accept", "application/json")],
+        vec![("accept", "*/*")],
+        vec![
+            ("accept", "text/html"),
+            ("x-requested-with", "XMLHttpRequest"),
+        ],
+        vec![("accept", "text/html"), ("sec-fetch-mode", "cors")],
+    ] {
+        let response = caddy.get(original, &headers).await;
+        assert_eq!(response.status, 401, "{headers:?}: {}", response.text());
+        assert_eq!(response.json()["error"], "unauthorized", "{headers:?}");
+        let challenges: Vec<_> = response
+            .headers
+            .get_all("www-authenticate")
+            .iter()
+            .collect();
+        assert_eq!(challenges.len(), 1, "{headers:?}: {:?}", response.headers);
+        assert!(
+            challenges[0]
+                .to_str()
+                .expect("ascii")
+                .starts_with("Bearer realm=\"gateway\""),
+            "{headers:?}: {challenges:?}"
+        );
+    }
+
+    // Nothing unauthenticated reached the app.
+    assert!(app.received().is_empty(), "{:?}", app.received());
+}
+
+#[tokio::test]
+async fn caddy_forward_auth_passes_the_gateways_identity_never_the_clients() {
+    let (_gateway, app, caddy) = caddy_setup().await;
+
+    // Log in through Caddy's /.auth/ on the app's own host: the cookie is for the parent
+    // domain.
+    let response = json_login(&caddy.client(), &caddy.host(), "alice", ALICE_PASSWORD).await;
+    assert_eq!(response.status, 200, "{}\n{}", response.text(), caddy.log());
+    let cookie = session_cookie(&response);
+    let token = response.json()["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned();
+
+    // With the cookie, the request reaches the app with the identity Caddy copied from the
+    // gateway's answer; the client's forged copies, in any spelling, do not.
+    let forged = [
+        ("x-forwarded-user", "mallory"),
+        ("X-Forwarded-Groups", "ops"),
+        ("x-forwarded-email", "mallory@evil.test"),
+        ("x_forwarded_user", "mallory"),
+        ("x.forwarded.groups", "ops"),
+        ("X_Forwarded_Email", "mallory@evil.test"),
+    ];
+    let mut headers = vec![("accept", "text/html")];
+    let cookie_header = format!("theme=dark; {cookie}");
+    headers.push(("cookie", &cookie_header));
+    headers.extend(forged);
+    let response = caddy.get("/docs/page?q=1", &headers).await;
+    assert_eq!(response.status, 200, "{}\n{}", response.text(), caddy.log());
+    assert_eq!(response.json()["upstream"], "app", "{}", response.text());
+    let received = app.last();
+    assert_eq!(received.target, "/docs/page?q=1");
+    for (name, value) in [
+        ("x-forwarded-user", "alice"),
+        ("x-forwarded-groups", "admins"),
+        ("x-forwarded-email", "alice@example.test"),
+    ] {
+        let values: Vec<_> = received.headers.get_all(name).iter().collect();
+        assert_eq!(values, [value], "{name}: {:?}", received.headers);
+    }
+    assert_no_forged_spellings(&received.headers);
+
+    // An API client with the bearer token from the JSON login is let through the same way.
+    let authorization = format!("Bearer {token}");
+    let response = caddy
+        .get(
+            "/api/items",
+            &[
+                ("accept", "application/json"),
+                ("authorization", &authorization),
+                ("x-forwarded-user", "mallory"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status, 200, "{}\n{}", response.text(), caddy.log());
+    assert_eq!(app.last().target, "/api/items");
+    assert_eq!(app.last().headers["x-forwarded-user"], "alice");
+
+    // A public route of the gateway: no login needed, and no identity at all: neither the
+    // client's nor Caddy's placeholder text for the headers the gateway did not answer.
+    let mut headers = vec![("accept", "text/html")];
+    headers.extend(forged);
+    let response = caddy.get("/public/index.html", &headers).await;
+    assert_eq!(response.status, 200, "{}\n{}", response.text(), caddy.log());
+    let received = app.last();
+    assert_eq!(received.target, "/public/index.html");
+    for name in [
+        "x-forwarded-user",
+        "x-forwarded-groups",
+        "x-forwarded-email",
+    ] {
+        assert!(
+            received.headers.get(name).is_none(),
+            "{name} reached the app: {:?}",
+            received.headers
+        );
+    }
+    assert_no_forged_spellings(&received.headers);
+
+    // A route needing a group alice is not in: the gateway's 403, and the app is not asked.
+    let before = app.received().len();
+    let response = caddy
+        .get(
+            "/ops/deploy",
+            &[("accept", "text/html"), ("cookie", &cookie)],
+        )
+        .await;
+    assert_eq!(response.status, 403, "{}\n{}", response.text(), caddy.log());
+    assert_eq!(app.received().len(), before, "{:?}", app.received());
+}
+
+/// No identity header spelled with `_` or `.` reached the app.
+fn assert_no_forged_spellings(headers: &HeaderMap) {
+    for name in headers.keys() {
+        let name = name.as_str();
+        let normalized = name.replace(['_', '.'], "-");
+        if normalized != name {
+            assert!(
+                !normalized.starts_with("x-forwarded-"),
+                "{name} reached the app: {headers:?}"
+            );
+        }
+    }
+}
