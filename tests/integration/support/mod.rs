@@ -6,6 +6,7 @@ pub mod browser;
 pub mod certs;
 pub mod client;
 pub mod gateway;
+pub mod process;
 pub mod upstream;
 
 use std::future::Future;

@@ -1,0 +1,316 @@
+//! nginx's `auth_request` asking the gateway's `/.auth/verify`, driven by the shipped
+//! example `examples/nginx/gateway-forward-auth.conf`; the exact request nginx sends for
+//! it; and a bcrypt hash made by Apache's `htpasswd -B`.
+//!
+//! nginx runs as one process (`master_process off`, so killing the child leaves nothing
+//! behind).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+
+use http::{Request, Uri};
+use http_body_util::Full;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{
+    APP_HOST, Proxy, browsers_go_to_login_and_apis_get_a_401, gateway_and_app, json_login,
+    only_the_gateways_identity_reaches_the_app, rd_of, session_cookie, start_gateway, substitute,
+};
+use crate::support::auth::ALICE_PASSWORD;
+use crate::support::client::Protocol;
+use crate::support::gateway::TestGateway;
+use crate::support::process::tool;
+use crate::support::upstream::Upstream;
+use crate::support::within;
+
+/// The example users copy; the nginx tests run exactly this, with addresses substituted.
+const EXAMPLE: &str = include_str!("../../../examples/nginx/gateway-forward-auth.conf");
+
+/// What examples/nginx/README.md adds to the gateway's config: login redirects may go back
+/// to any host under the cookie domain.
+const REDIRECT_CONFIG: &str = r#"
+[auth.redirect]
+allowed_domains = ["example.test"]
+"#;
+
+/// Starts nginx with the example config in front of `gateway` and `app`.
+async fn start(gateway: SocketAddr, app: SocketAddr) -> Proxy {
+    let nginx = tool("nginx");
+    Proxy::start("nginx", |dir, addr, cert| {
+        let config = nginx_config(dir, addr, &cert.cert, &cert.key, gateway, app);
+        let config_path = dir.join("nginx.conf");
+        std::fs::write(&config_path, config).expect("write nginx.conf");
+        let mut command = Command::new(&nginx);
+        command
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(&config_path)
+            .arg("-g")
+            .arg(format!(
+                "daemon off; master_process off; pid {}; error_log stderr info;",
+                dir.join("nginx.pid").display()
+            ));
+        command
+    })
+    .await
+}
+
+/// The example, with the test's addresses and files, inside a minimal `nginx.conf` whose
+/// logs and temp folders are all in `dir`.
+fn nginx_config(
+    dir: &Path,
+    listen: SocketAddr,
+    cert: &Path,
+    key: &Path,
+    gateway: SocketAddr,
+    app: SocketAddr,
+) -> String {
+    let server = substitute(
+        "examples/nginx/gateway-forward-auth.conf",
+        EXAMPLE,
+        &[
+            (
+                "listen 443 ssl http2;",
+                format!("listen {listen} ssl http2;"),
+            ),
+            (
+                "/etc/nginx/tls/app.example.com.crt",
+                cert.display().to_string(),
+            ),
+            (
+                "/etc/nginx/tls/app.example.com.key",
+                key.display().to_string(),
+            ),
+            ("app.example.com", APP_HOST.to_owned()),
+            ("server 127.0.0.1:8443;", format!("server {gateway};")),
+            ("server 127.0.0.1:9001;", format!("server {app};")),
+        ],
+    );
+    let dir = dir.display();
+    format!(
+        "events {{\n    worker_connections 64;\n}}\n\
+         http {{\n\
+         access_log {dir}/access.log;\n\
+         client_body_temp_path {dir}/client_body;\n\
+         proxy_temp_path {dir}/proxy;\n\
+         fastcgi_temp_path {dir}/fastcgi;\n\
+         uwsgi_temp_path {dir}/uwsgi;\n\
+         scgi_temp_path {dir}/scgi;\n\
+         {server}\n}}\n"
+    )
+}
+
+/// A gateway with alice, the recording app, and nginx in front of both.
+async fn nginx_setup() -> (TestGateway, Upstream, Proxy) {
+    let (gateway, app) = gateway_and_app(REDIRECT_CONFIG).await;
+    let nginx = start(gateway.addr, app.addr).await;
+    (gateway, app, nginx)
+}
+
+#[tokio::test]
+async fn htpasswd_bcrypt_hash_logs_in() {
+    let htpasswd = tool("htpasswd");
+    let output = Command::new(&htpasswd)
+        .args(["-nbB", "-C", "5", "dave", "s3cret pass"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", htpasswd.display()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "htpasswd failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let hash = stdout
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("dave:"))
+        .unwrap_or_else(|| panic!("unexpected htpasswd output: {stdout:?}"))
+        .trim()
+        .to_owned();
+    assert!(hash.starts_with("$2y$05$"), "not a bcrypt hash: {hash}");
+
+    let users = format!(
+        "[[user]]\nname = \"dave\"\npassword = '{hash}'\ngroups = []\nemail = \"dave@example.test\"\n"
+    );
+    let gateway = start_gateway(&users, REDIRECT_CONFIG).await;
+    let client = gateway.client();
+
+    let response = json_login(&client, APP_HOST, "dave", "s3cret pass").await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    let body = response.json();
+    let token = body["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no access_token: {body}"))
+        .to_owned();
+    assert_eq!(body["token_type"], "Bearer", "{body}");
+    // The login also sets the cookie (checked inside: our name, the parent domain).
+    session_cookie(&response);
+
+    // The token is dave's.
+    let request = Request::get("/.auth/me")
+        .header("host", APP_HOST)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Full::default())
+        .expect("request");
+    let me = client.send(request, Protocol::Http1).await;
+    assert_eq!(me.status, 200, "{}", me.text());
+    assert_eq!(me.json()["user"], "dave", "{}", me.text());
+
+    let response = json_login(&client, APP_HOST, "dave", "s3cret pasS").await;
+    assert_eq!(response.status, 401, "{}", response.text());
+    assert_eq!(response.json()["error"], "invalid_credentials");
+    assert!(response.headers.get("set-cookie").is_none());
+}
+
+#[tokio::test]
+async fn nginx_forward_auth_sends_browsers_to_login_and_apis_a_401() {
+    let (_gateway, app, nginx) = nginx_setup().await;
+    browsers_go_to_login_and_apis_get_a_401(&nginx, &app, false).await;
+}
+
+#[tokio::test]
+async fn nginx_forward_auth_passes_the_gateways_identity_never_the_clients() {
+    let (_gateway, app, nginx) = nginx_setup().await;
+    only_the_gateways_identity_reaches_the_app(&nginx, &app).await;
+}
+
+/// One response read from a raw connection until the server closed it.
+struct RawResponse {
+    status: u16,
+    headers: Vec<(String, String)>,
+    text: String,
+}
+
+impl RawResponse {
+    fn parse(text: String) -> RawResponse {
+        let head = text.split("\r\n\r\n").next().unwrap_or_default();
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|line| line.split(' ').nth(1))
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("no status line in {text:?}"));
+        let headers = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+            .collect();
+        RawResponse {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// Sends `request` byte for byte on a TLS connection with SNI `app.example.test` (what
+/// nginx's `proxy_ssl_name $host` sends) and reads until the gateway closes it.
+async fn send_raw(gateway: &TestGateway, request: &str) -> RawResponse {
+    let mut tls = gateway.client().connect(APP_HOST, Protocol::Http1).await;
+    within(tls.write_all(request.as_bytes()))
+        .await
+        .expect("write request");
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        // A close without close_notify is an error to rustls; what was read still counts.
+        match within(tls.read(&mut chunk)).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+        }
+    }
+    RawResponse::parse(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// What nginx sends for `auth_request /.auth/verify` with the example's verify location
+/// (captured from nginx 1.22): HTTP/1.0, the `proxy_set_header` lines in order, then the
+/// browser's own headers; no body and no `Content-Length`.
+fn nginx_verify_request(original_host: &str, original_uri: &str, cookie: Option<&str>) -> String {
+    let mut request = format!(
+        "GET /.auth/verify HTTP/1.0\r\n\
+         Host: {APP_HOST}\r\n\
+         X-Forwarded-Proto: https\r\n\
+         X-Forwarded-Host: {original_host}\r\n\
+         X-Forwarded-Uri: {original_uri}\r\n\
+         X-Forwarded-For: 127.0.0.1\r\n\
+         Connection: close\r\n\
+         User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n\
+         Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+    );
+    if let Some(cookie) = cookie {
+        request.push_str(&format!("Cookie: theme=dark; {cookie}\r\n"));
+    }
+    request.push_str("\r\n");
+    request
+}
+
+#[tokio::test]
+async fn verify_accepts_the_exact_request_shape_nginx_sends() {
+    let (gateway, _app) = gateway_and_app(REDIRECT_CONFIG).await;
+    let login = json_login(&gateway.client(), APP_HOST, "alice", ALICE_PASSWORD).await;
+    assert_eq!(login.status, 200, "{}", login.text());
+    let cookie = session_cookie(&login);
+    let original_host = format!("{APP_HOST}:8443");
+    let original_uri = "/docs/page?q=1&lang=en";
+
+    // Logged in: 200 with the identity headers nginx copies with auth_request_set.
+    let response = send_raw(
+        &gateway,
+        &nginx_verify_request(&original_host, original_uri, Some(&cookie)),
+    )
+    .await;
+    assert_eq!(response.status, 200, "{}", response.text);
+    assert_eq!(
+        response.all("x-forwarded-user"),
+        ["alice"],
+        "{}",
+        response.text
+    );
+    assert_eq!(
+        response.all("x-forwarded-groups"),
+        ["admins"],
+        "{}",
+        response.text
+    );
+    assert_eq!(
+        response.all("x-forwarded-email"),
+        ["alice@example.test"],
+        "{}",
+        response.text
+    );
+
+    // Not logged in: 401 even for a browser's Accept (auth_request treats anything but
+    // 2xx, 401 and 403 as an error), with the login URL for nginx to redirect to: on the
+    // original host and port, carrying the original path and query.
+    let response = send_raw(
+        &gateway,
+        &nginx_verify_request(&original_host, original_uri, None),
+    )
+    .await;
+    assert_eq!(response.status, 401, "{}", response.text);
+    assert!(
+        response.all("x-forwarded-user").is_empty(),
+        "{}",
+        response.text
+    );
+    let locations = response.all("location");
+    assert_eq!(locations.len(), 1, "{}", response.text);
+    let login_url: Uri = locations[0].parse().expect("Location is a URL");
+    assert_eq!(login_url.scheme_str(), Some("https"), "{login_url}");
+    assert_eq!(
+        login_url.authority().map(|a| a.as_str()),
+        Some(original_host.as_str()),
+        "{login_url}"
+    );
+    assert_eq!(login_url.path(), "/.auth/login", "{login_url}");
+    assert_eq!(rd_of(&login_url), original_uri, "{login_url}");
+}
