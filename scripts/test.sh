@@ -14,6 +14,7 @@ need htpasswd apache2-utils
 need caddy caddy
 need chromium chromium
 need chromedriver chromium-driver
+need openssl openssl
 # PyJWT, an independent JWT implementation for interop tests, as Debian packages it.
 /usr/bin/python3 -c 'import jwt' >/dev/null 2>&1 || missing+=(python3-jwt)
 

@@ -33,6 +33,10 @@
 //! - With `validate_aud` on and no audience set, it rejects every token that *has* an `aud`;
 //!   with no audience configured we turn it off (audience neither checked nor set).
 //! - It accepts `iss` as an array if any element matches; [`Claims::iss`] is a string.
+//! - A payload may repeat a member name: its own validation refuses a repeated `exp`,
+//!   `nbf`, `sub`, `iss` or `aud`, but the claims map keeps the last of any other
+//!   (`groups`, `email`, a custom user claim). Two readers of one token must never disagree
+//!   on what it says, so a repeated member anywhere in the payload is refused.
 //! - It accepts `crit: ["b64"]` with `b64: true`. We reject any `crit`. The header is
 //!   decoded here from the first segment into a minimal struct, because jsonwebtoken's
 //!   `Header` reads `crit: null` as absent and cannot hold `alg: none` at all (so `none`
@@ -47,6 +51,9 @@
 //!
 //! No panics and no `unwrap` on token input; a token longer than [`MAX_TOKEN_BYTES`] or not
 //! made of exactly three non-empty base64url segments is rejected before any decoding.
+//! The identity of an accepted token can always be sent as headers without changing its
+//! meaning: the user and email hold no control character, and every group is non-empty
+//! without `,` (the separator of the groups header) or control characters.
 //! Key material never appears in `Debug` output or errors.
 
 use std::fmt;
@@ -59,7 +66,7 @@ use jsonwebtoken::jwk::{
     AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse, ThumbprintHash,
 };
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header, Validation};
-use serde::de::IgnoredAny;
+use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
@@ -401,9 +408,10 @@ impl TokenKeys {
         let payload = jsonwebtoken::decode::<Map<String, Value>>(token, key, &self.validation)
             .map_err(rejection)?
             .claims;
+        unique_members(token)?;
         let user_claim = self.settings.user_claim.as_str();
         let user = match payload.get(user_claim) {
-            Some(Value::String(user)) if !user.is_empty() => user.clone(),
+            Some(Value::String(user)) if !user.is_empty() && header_safe(user) => user.clone(),
             Some(_) => return Err(TokenError::InvalidClaim(user_claim.to_owned())),
             None => return Err(TokenError::MissingClaim(user_claim.to_owned())),
         };
@@ -419,6 +427,20 @@ impl TokenKeys {
         }
         if claims.iat.is_some_and(|iat| iat > latest) {
             return Err(TokenError::IssuedInFuture);
+        }
+        if claims
+            .groups
+            .iter()
+            .any(|group| group.is_empty() || group.contains(',') || !header_safe(group))
+        {
+            return Err(TokenError::InvalidClaim("groups".to_owned()));
+        }
+        if claims
+            .email
+            .as_deref()
+            .is_some_and(|email| !header_safe(email))
+        {
+            return Err(TokenError::InvalidClaim("email".to_owned()));
         }
         let exp = UNIX_EPOCH
             .checked_add(Duration::from_secs(claims.exp))
@@ -488,6 +510,50 @@ struct RawHeader {
 
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     IgnoredAny::deserialize(d).map(|_| true)
+}
+
+/// Whether `text` can be an identity header value as it is: no control characters.
+fn header_safe(text: &str) -> bool {
+    !text.chars().any(char::is_control)
+}
+
+/// Refuses a payload that repeats a member name (see the module docs); `Malformed`.
+fn unique_members(token: &str) -> Result<(), TokenError> {
+    let payload = token.split('.').nth(1).ok_or(TokenError::Malformed)?;
+    let json = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| TokenError::Malformed)?;
+    serde_json::from_slice::<UniqueMembers>(&json)
+        .map(|_| ())
+        .map_err(|_| TokenError::Malformed)
+}
+
+/// A JSON object whose member names are all distinct (values are not looked at).
+struct UniqueMembers;
+
+impl<'de> Deserialize<'de> for UniqueMembers {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(UniqueMembers)
+    }
+}
+
+impl<'de> Visitor<'de> for UniqueMembers {
+    type Value = UniqueMembers;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object without repeated member names")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(name) = map.next_key::<String>()? {
+            map.next_value::<IgnoredAny>()?;
+            if !seen.insert(name) {
+                return Err(A::Error::custom("repeated member name"));
+            }
+        }
+        Ok(UniqueMembers)
+    }
 }
 
 /// Returns the header segment of a compact JWS: exactly three non-empty base64url segments.

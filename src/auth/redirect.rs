@@ -236,4 +236,6 @@ fn hex_value(b: u8) -> Option<u8> {
 }
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

@@ -27,6 +27,8 @@
 
 mod normalize;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;

@@ -846,3 +846,59 @@ fn huge_ttl_and_clock_before_epoch_do_not_panic() {
     let token = keys.issue("alice", &[], None, Duration::from_secs(60), before_epoch);
     assert!(keys.verify(&token.expect("issue"), at(T0)).is_err());
 }
+
+#[test]
+fn repeated_member_names_are_rejected_even_where_jsonwebtoken_keeps_the_last() {
+    let keys = hs_keys();
+    let text = claims().to_string();
+    let inner = text.trim_end_matches('}');
+    assert!(keys.verify(&hs_token(&claims()), at(T0)).is_ok(), "control");
+    for repeated in [
+        r#""groups":["root"]"#,
+        r#""email":"boss@example.com""#,
+        r#""jti":"other""#,
+        r#""sub":"mallory""#,
+        r#""exp":1"#,
+    ] {
+        let payload = format!("{inner},{repeated}}}");
+        let token = raw_token(
+            r#"{"alg":"HS256","typ":"JWT"}"#,
+            &payload,
+            &hs_secret(),
+            Algorithm::HS256,
+        );
+        assert_eq!(reason(&keys, &token), "malformed", "{repeated}");
+    }
+    // Nested objects are not the payload's members: a repeat inside one is not ours to judge.
+    let nested = with(claims(), "ext", json!({"a": 1}))
+        .to_string()
+        .replace(r#"{"a":1}"#, r#"{"a":1,"a":2}"#);
+    let token = raw_token(
+        r#"{"alg":"HS256","typ":"JWT"}"#,
+        &nested,
+        &hs_secret(),
+        Algorithm::HS256,
+    );
+    assert!(keys.verify(&token, at(T0)).is_ok());
+}
+
+#[test]
+fn identity_claims_that_would_change_meaning_as_headers_are_rejected() {
+    let keys = hs_keys();
+    for (claim, value) in [
+        ("groups", json!(["dev,admins"])),
+        ("groups", json!([""])),
+        ("groups", json!(["dev\r\nx-forwarded-user: root"])),
+        ("email", json!("a@example.com\nx: y")),
+        ("sub", json!("alice\r\nx-forwarded-groups: admins")),
+        ("sub", json!("alice\u{0}")),
+    ] {
+        let token = hs_token(&with(claims(), claim, value.clone()));
+        assert_eq!(reason(&keys, &token), "invalid_claim", "{claim}: {value}");
+    }
+    let fine = with(claims(), "groups", json!(["dev", "ops team", "ünïcode"]));
+    let verified = keys
+        .verify(&hs_token(&fine), at(T0))
+        .expect("ordinary groups");
+    assert_eq!(verified.groups, ["dev", "ops team", "ünïcode"]);
+}

@@ -1,0 +1,593 @@
+#!/usr/bin/env bash
+# Benchmarks the gateway against HAProxy's native JWT check and nginx's plain TLS proxy, all
+# in front of the same upstream, on 127.0.0.1 only, and prints one table (see
+# docs/performance.md for the method and how to read it).
+#
+#   bench/compare.sh                 # full run: 10 s per measurement, 2 rounds
+#   bench/compare.sh --smoke         # 2 s per measurement, one concurrency: checks the setup
+#   bench/compare.sh --duration 20 --rounds 3 --out /tmp/bench-results
+#
+# Options:
+#   --smoke            short run: 2 s, concurrency 16, 1 round, small memory checks
+#   --duration N       seconds per measurement (default 10)
+#   --rounds N         repetitions of the whole matrix, in alternating order (default 2)
+#   --concurrency "A B"  keep-alive connections per measurement (default "16 256")
+#   --no-memory        skip the idle-connection and per-route memory checks
+#   --no-install       do not apt-get install missing tools
+#   --no-build         use the existing target/release/gateway instead of building it
+#   --out DIR          also keep the raw results (TSV) and the report in DIR
+#   --keep             keep the work directory (configs, logs) for inspection
+#
+# Debian/Ubuntu: installs nginx, haproxy, wrk and nghttp2-client (h2load) when missing
+# (apt-get; as root or through sudo). Needs cargo, python3, openssl and curl.
+# Everything it starts listens on 127.0.0.1 on free ephemeral ports and is stopped on exit.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH="$ROOT/bench"
+LIB="$BENCH/benchlib.py"
+
+DURATION=10
+ROUNDS=2
+CONCURRENCY="16 256"
+PROTOCOLS="h1 h2"
+IDLE_COUNTS="1000 10000"
+ROUTE_COUNTS="10 10000"
+MEMORY=1
+INSTALL=1
+BUILD=1
+OUT=""
+KEEP=0
+SMOKE=0
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --smoke) SMOKE=1 ;;
+    --duration) DURATION="$2"; shift ;;
+    --rounds) ROUNDS="$2"; shift ;;
+    --concurrency) CONCURRENCY="$2"; shift ;;
+    --no-memory) MEMORY=0 ;;
+    --no-install) INSTALL=0 ;;
+    --no-build) BUILD=0 ;;
+    --out) OUT="$2"; shift ;;
+    --keep) KEEP=1 ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+if [ "$SMOKE" = 1 ]; then
+    DURATION=2 ROUNDS=1 CONCURRENCY=16 IDLE_COUNTS=200 ROUTE_COUNTS="10 1000"
+fi
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---- tools ----------------------------------------------------------------------------------
+
+install_tools() {
+    local missing=()
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+    command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+    command -v wrk >/dev/null || missing+=(wrk)
+    command -v h2load >/dev/null || missing+=(nghttp2-client)
+    command -v curl >/dev/null || missing+=(curl)
+    command -v openssl >/dev/null || missing+=(openssl)
+    [ ${#missing[@]} -eq 0 ] && return
+    [ "$INSTALL" = 1 ] || die "missing: ${missing[*]} (run without --no-install, or install them)"
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    log "installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+install_tools
+export PATH="$PATH:/usr/sbin:/sbin"
+for tool in python3 cargo nginx haproxy wrk h2load curl openssl; do
+    command -v "$tool" >/dev/null || die "$tool not found"
+done
+
+# File descriptors: 10,000 idle client connections need as many on each side.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+FD_LIMIT=$(ulimit -n)
+if [ "$FD_LIMIT" != unlimited ]; then
+    kept=""
+    for n in $IDLE_COUNTS; do
+        if [ $((n + 200)) -le "$FD_LIMIT" ]; then kept="$kept $n"; else log "skipping $n idle connections: ulimit -n is $FD_LIMIT"; fi
+    done
+    IDLE_COUNTS=$kept
+fi
+# HAProxy reserves two descriptors per connection (client and server side) and refuses to
+# start when maxconn needs more than the limit: it gets what fits, at most 10,500.
+HAPROXY_MAXCONN=10500
+if [ "$FD_LIMIT" != unlimited ] && [ $(((FD_LIMIT - 300) / 2)) -lt $HAPROXY_MAXCONN ]; then
+    HAPROXY_MAXCONN=$(((FD_LIMIT - 300) / 2))
+fi
+
+# ---- work directory and cleanup -------------------------------------------------------------
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gateway-bench.XXXXXX")
+chmod 755 "$WORK" # nginx workers may run as another user and read the certificate path
+declare -a STARTED=()
+
+stop_pid() {
+    local pid=$1
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local status=$?
+    local pid
+    for pid in "${STARTED[@]}"; do stop_pid "$pid"; done
+    wait 2>/dev/null || true
+    if [ "$KEEP" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- build and key material -----------------------------------------------------------------
+
+if [ "$BUILD" = 1 ]; then
+    log "building the gateway (cargo build --release)"
+    (cd "$ROOT" && cargo build --release --quiet)
+fi
+GW="${CARGO_TARGET_DIR:-$ROOT/target}/release/gateway"
+[ -x "$GW" ] || die "no binary at $GW"
+# A private copy: a rebuild during the run must not swap the binary under the measurement.
+cp "$GW" "$WORK/gateway"
+GW="$WORK/gateway"
+
+KEYS="$ROOT/tests/fixtures/keys"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
+cat "$WORK/tls.crt" "$WORK/tls.key" >"$WORK/tls.pem" # HAProxy wants both in one file
+chmod 644 "$WORK/tls.key" "$WORK/tls.pem"             # a throwaway key, read by nginx workers
+openssl rand -hex 32 | tr -d '\n' >"$WORK/hs256.secret"
+HS_SECRET=$(cat "$WORK/hs256.secret")
+cp "$KEYS/rsa-private.pem" "$KEYS/rsa-public.pem" "$KEYS/ec-p256-private.pem" "$KEYS/ec-p256-public.pem" "$WORK/"
+ISSUER="https://bench.gateway.invalid"
+BENCH_USER=bench
+printf '[[user]]\nname = "%s"\npassword = "%s"\n' "$BENCH_USER" \
+    "$(printf 'bench-password\n' | "$GW" hash-password)" >"$WORK/users.toml"
+
+# ---- configs --------------------------------------------------------------------------------
+
+read -r UP_H1 UP_H2 <<<"$(python3 "$LIB" freeports 2)"
+
+upstream_config() { # the one upstream: a tiny fixed 200, keep-alive, plain HTTP (and h2c)
+    cat <<EOF
+worker_processes auto;
+daemon off;
+pid $WORK/upstream/nginx.pid;
+error_log $WORK/upstream/error.log warn;
+worker_rlimit_nofile 20000;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    keepalive_requests 1000000000;
+    keepalive_timeout 600s;
+    default_type text/plain;
+    map \$http_authorization \$seen_auth { "" "no"; default "yes"; }
+    server {
+        listen 127.0.0.1:$UP_H1;
+        listen 127.0.0.1:$UP_H2 http2;
+        location / {
+            add_header X-Seen-User \$http_x_forwarded_user always;
+            add_header X-Seen-Auth \$seen_auth always;
+            return 200 "ok\n";
+        }
+    }
+}
+EOF
+}
+
+nginx_tls_config() { # $1 dir, $2 port: TLS termination + proxy, no auth
+    cat <<EOF
+worker_processes auto;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+worker_rlimit_nofile 20000;
+events { worker_connections 16384; }
+http {
+    access_log off;
+    keepalive_requests 1000000000;
+    keepalive_timeout 600s;
+    upstream up {
+        server 127.0.0.1:$UP_H1;
+        keepalive 256;
+        keepalive_requests 1000000000;
+        keepalive_timeout 600s;
+    }
+    server {
+        listen 127.0.0.1:$2 ssl http2;
+        ssl_certificate $WORK/tls.crt;
+        ssl_certificate_key $WORK/tls.key;
+        location / {
+            proxy_pass http://up;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto https;
+        }
+    }
+}
+EOF
+}
+
+haproxy_config() { # $1 alg (HS256|RS256|ES256), $2 port: TLS + native jwt_verify
+    local key
+    case "$1" in
+    HS256) key="$HS_SECRET" ;;
+    RS256) key="$WORK/rsa-public.pem" ;;
+    ES256) key="$WORK/ec-p256-public.pem" ;;
+    esac
+    cat <<EOF
+global
+    maxconn $HAPROXY_MAXCONN
+    ssl-server-verify none
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 600s
+    timeout server 60s
+    timeout http-request 600s
+    timeout http-keep-alive 600s
+    option http-keep-alive
+frontend fe
+    bind 127.0.0.1:$2 ssl crt $WORK/tls.pem alpn h2,http/1.1
+    http-request set-var(txn.bearer) http_auth_bearer
+    http-request set-var(txn.alg) var(txn.bearer),jwt_header_query('\$.alg')
+    http-request set-var(txn.exp) var(txn.bearer),jwt_payload_query('\$.exp','int')
+    http-request set-var(txn.now) date()
+    acl alg_pinned var(txn.alg) -m str $1
+    acl signature_ok var(txn.bearer),jwt_verify(txn.alg,"$key") -m int 1
+    acl unexpired var(txn.exp),sub(txn.now) -m int gt 0
+    acl issuer_ok var(txn.bearer),jwt_payload_query('\$.iss') -m str $ISSUER
+    http-request return status 401 content-type application/json string '{"error":"unauthorized"}' hdr WWW-Authenticate 'Bearer realm="gateway"' unless alg_pinned signature_ok unexpired issuer_ok
+    http-request del-header Authorization
+    http-request set-header X-Forwarded-User %[var(txn.bearer),jwt_payload_query('\$.sub')]
+    http-request set-header X-Forwarded-Proto https
+    option forwardfor
+    default_backend upstream
+backend upstream
+    server up 127.0.0.1:$UP_H1
+EOF
+}
+
+gateway_config() { # $1 alg, $2 port, $3 extra routes (default 0): TLS + JWT + identity headers
+    local key
+    case "$1" in
+    HS256) key='secret_file = "hs256.secret"' ;;
+    RS256) key='private_key = "rsa-private.pem"' ;;
+    ES256) key='private_key = "ec-p256-private.pem"' ;;
+    esac
+    cat <<EOF
+[server]
+listen = "127.0.0.1:$2"
+trusted_proxies = []
+max_connections = 16384
+# Long enough for the idle-connection check (hyper's HTTP/1.1 header timer also runs
+# between keep-alive requests); they cost nothing per request.
+header_read_timeout = "10m"
+idle_timeout = "10m"
+
+[tls]
+cert = "tls.crt"
+key = "tls.key"
+
+[auth]
+issuer = "$ISSUER"
+algorithm = "$1"
+$key
+token_ttl = "2h"
+require_known_user = true
+
+[users]
+file = "users.toml"
+
+[[route]]
+path = "/"
+upstream = "http://127.0.0.1:$UP_H1"
+access = "authenticated"
+EOF
+    local i
+    for ((i = 1; i <= ${3:-0}; i++)); do
+        printf '\n[[route]]\nhost = "app%d.bench.invalid"\npath = "/r%d"\nupstream = "http://127.0.0.1:%s"\naccess = "authenticated"\n' \
+            "$i" "$i" "$UP_H1"
+    done
+}
+
+# ---- processes ------------------------------------------------------------------------------
+
+declare -A PID=() PORT=() KIND=() LABEL=() REF=() TOKEN_OF=()
+
+start() { # $1 name, $2 kind, $3 port, then the command; waits until the port accepts
+    local name=$1 kind=$2 port=$3
+    shift 3
+    "$@" >"$WORK/$name.out" 2>&1 &
+    local pid=$!
+    STARTED+=("$pid")
+    PID[$name]=$pid PORT[$name]=$port KIND[$name]=$kind
+    if ! python3 "$LIB" wait-port "$port" 60; then
+        cat "$WORK/$name.out" >&2
+        die "$name did not start listening on port $port"
+    fi
+    kill -0 "$pid" 2>/dev/null || die "$name exited: $(cat "$WORK/$name.out")"
+}
+
+stop() { # $1 name
+    stop_pid "${PID[$1]}"
+    wait "${PID[$1]}" 2>/dev/null || true
+}
+
+pids_of() { # the process and its children (nginx workers)
+    local pid=${PID[$1]}
+    echo "$pid" $(pgrep -P "$pid" || true)
+}
+
+start_nginx() { # $1 name, $2 port, $3 config text
+    mkdir -p "$WORK/$1"
+    printf '%s\n' "$3" >"$WORK/$1/nginx.conf"
+    nginx -t -q -p "$WORK/$1" -c "$WORK/$1/nginx.conf" -e "$WORK/$1/error.log" ||
+        die "nginx config $1 is invalid"
+    start "$1" nginx "$2" nginx -p "$WORK/$1" -c "$WORK/$1/nginx.conf" -e "$WORK/$1/error.log"
+}
+
+start_haproxy() { # $1 name, $2 alg, $3 port
+    haproxy_config "$2" "$3" >"$WORK/$1.cfg"
+    haproxy -c -q -f "$WORK/$1.cfg" || die "haproxy config $1 is invalid"
+    start "$1" haproxy "$3" haproxy -db -f "$WORK/$1.cfg"
+}
+
+start_gateway() { # $1 name, $2 alg, $3 port, $4 RUST_LOG level, $5 extra routes
+    gateway_config "$2" "$3" "${5:-0}" >"$WORK/$1.toml"
+    "$GW" check --config "$WORK/$1.toml" >/dev/null || die "gateway config $1 is invalid"
+    start "$1" gateway "$3" env RUST_LOG="$4" "$GW" --config "$WORK/$1.toml"
+}
+
+mint() { # $1 config: a token for the bench user, minted by the gateway itself
+    "$GW" token --config "$1" --user "$BENCH_USER" --ttl 2h
+}
+
+log "starting the upstream and the proxies on 127.0.0.1"
+mkdir -p "$WORK/upstream"
+start_nginx upstream "$UP_H1" "$(upstream_config)"
+read -r P_NGX P_HAP_HS P_GW_HS P_HAP_RS P_GW_RS P_HAP_ES P_GW_ES P_GW_INFO <<<"$(python3 "$LIB" freeports 8)"
+start_nginx nginx-tls "$P_NGX" "$(nginx_tls_config "$WORK/nginx-tls" "$P_NGX")"
+start_haproxy haproxy-hs256 HS256 "$P_HAP_HS"
+start_gateway gateway-hs256 HS256 "$P_GW_HS" warn
+start_haproxy haproxy-rs256 RS256 "$P_HAP_RS"
+start_gateway gateway-rs256 RS256 "$P_GW_RS" warn
+start_haproxy haproxy-es256 ES256 "$P_HAP_ES"
+start_gateway gateway-es256 ES256 "$P_GW_ES" warn
+start_gateway gateway-hs256-info HS256 "$P_GW_INFO" info
+PID[direct]=${PID[upstream]} PORT[direct]=$UP_H1 KIND[direct]=upstream
+
+HS_TOKEN=$(mint "$WORK/gateway-hs256.toml")
+RS_TOKEN=$(mint "$WORK/gateway-rs256.toml")
+ES_TOKEN=$(mint "$WORK/gateway-es256.toml")
+
+# name → label, HAProxy row it is compared with, token it sends (no-auth targets get the
+# HS256 token too, so every request has the same size).
+TARGETS="direct nginx-tls haproxy-hs256 gateway-hs256 haproxy-rs256 gateway-rs256 haproxy-es256 gateway-es256 gateway-hs256-info"
+LABEL[direct]="direct to upstream (no TLS)" REF[direct]=haproxy-hs256 TOKEN_OF[direct]=$HS_TOKEN
+LABEL[nginx-tls]="nginx TLS proxy, no auth" REF[nginx-tls]=haproxy-hs256 TOKEN_OF[nginx-tls]=$HS_TOKEN
+LABEL[haproxy-hs256]="HAProxy HS256" REF[haproxy-hs256]=haproxy-hs256 TOKEN_OF[haproxy-hs256]=$HS_TOKEN
+LABEL[gateway-hs256]="gateway HS256" REF[gateway-hs256]=haproxy-hs256 TOKEN_OF[gateway-hs256]=$HS_TOKEN
+LABEL[haproxy-rs256]="HAProxy RS256" REF[haproxy-rs256]=haproxy-rs256 TOKEN_OF[haproxy-rs256]=$RS_TOKEN
+LABEL[gateway-rs256]="gateway RS256" REF[gateway-rs256]=haproxy-rs256 TOKEN_OF[gateway-rs256]=$RS_TOKEN
+LABEL[haproxy-es256]="HAProxy ES256" REF[haproxy-es256]=haproxy-es256 TOKEN_OF[haproxy-es256]=$ES_TOKEN
+LABEL[gateway-es256]="gateway ES256" REF[gateway-es256]=haproxy-es256 TOKEN_OF[gateway-es256]=$ES_TOKEN
+LABEL[gateway-hs256-info]="gateway HS256, info logs" REF[gateway-hs256-info]=haproxy-hs256 TOKEN_OF[gateway-hs256-info]=$HS_TOKEN
+
+url() { # $1 name, $2 proto
+    if [ "$1" = direct ]; then
+        if [ "$2" = h2 ]; then echo "http://127.0.0.1:$UP_H2/"; else echo "http://127.0.0.1:$UP_H1/"; fi
+    else
+        echo "https://127.0.0.1:${PORT[$1]}/"
+    fi
+}
+
+# ---- correctness checks: nobody benchmarks a proxy that lets everything through ------------
+
+tamper() { # flips one character in the middle of the signature
+    local token=$1 sig=${1##*.}
+    local i=$((${#sig} / 2)) c=${sig:$((${#sig} / 2)):1}
+    local r=A
+    [ "$c" = A ] && r=B
+    echo "${token%.*}.${sig:0:i}$r${sig:i+1}"
+}
+
+expect() { # $1 name, $2 proto, $3 expected status, $4 token ("" for none), $5 what
+    local http=--http1.1
+    [ "$2" = h2 ] && http=--http2
+    [ "$1" = direct ] && [ "$2" = h2 ] && http=--http2-prior-knowledge
+    local args=(-sk "$http" -o /dev/null -D "$WORK/check.head" -w '%{http_code}' --max-time 10)
+    [ -n "$4" ] && args+=(-H "Authorization: Bearer $4")
+    local got
+    got=$(curl "${args[@]}" "$(url "$1" "$2")" || true)
+    [ "$got" = "$3" ] || die "$1 ($2): $5 got $got, expected $3 — refusing to benchmark it"
+    if [ "$3" = 200 ] && { [ "${KIND[$1]}" = gateway ] || [ "${KIND[$1]}" = haproxy ]; }; then
+        grep -qi "^x-seen-user: $BENCH_USER" "$WORK/check.head" ||
+            die "$1 ($2): the upstream did not receive X-Forwarded-User: $BENCH_USER"
+        grep -qi '^x-seen-auth: no' "$WORK/check.head" ||
+            die "$1 ($2): the Authorization header reached the upstream"
+    fi
+}
+
+log "checking every target: no token and bad tokens get 401, the good token 200"
+for name in $TARGETS; do
+    for proto in $PROTOCOLS; do
+        good=${TOKEN_OF[$name]}
+        case "$name" in
+        direct | nginx-tls) expect "$name" "$proto" 200 "$good" "request" ;;
+        *)
+            other=$RS_TOKEN
+            [ "$good" = "$RS_TOKEN" ] && other=$ES_TOKEN
+            expect "$name" "$proto" 401 "" "no token"
+            expect "$name" "$proto" 401 "$(tamper "$good")" "tampered signature"
+            expect "$name" "$proto" 401 "$other" "token of another algorithm"
+            expect "$name" "$proto" 401 "${good%.*}" "token without signature"
+            expect "$name" "$proto" 200 "$good" "good token"
+            ;;
+        esac
+    done
+done
+
+# Idle RSS right after start and the checks, before any load.
+declare -A IDLE_RSS=()
+for name in nginx-tls haproxy-hs256 gateway-hs256 gateway-rs256 gateway-es256; do
+    IDLE_RSS[$name]=$(python3 "$LIB" procstat $(pids_of "$name") | awk '{print $3}')
+done
+
+# ---- load -----------------------------------------------------------------------------------
+
+RESULTS="$WORK/results.tsv"
+printf 'round\tproto\tconc\ttarget\tlabel\tref\trequests\tseconds\trps\tp50_us\tp99_us\terrors\tcpu_s\tpeak_rss_kib\n' >"$RESULTS"
+
+load() { # $1 name, $2 proto, $3 connections, $4 duration → "requests seconds rps p50 p99 errors"
+    local out="$WORK/load.out" hlog="$WORK/load.h2log"
+    local auth="Authorization: Bearer ${TOKEN_OF[$1]}"
+    if [ "$2" = h1 ]; then
+        wrk -t2 -c "$3" -d "${4}s" --latency -H "$auth" "$(url "$1" h1)" >"$out" 2>&1 || true
+        python3 "$LIB" wrk "$out"
+    else
+        h2load -t2 -c "$3" -m1 -D "$4" --log-file="$hlog" -H "$auth" "$(url "$1" h2)" >"$out" 2>&1 || true
+        python3 "$LIB" h2load "$out" "$hlog"
+    fi
+}
+
+measure() { # $1 round, $2 name, $3 proto, $4 connections
+    local pids cpu0 cpu1 peak parsed
+    pids=$(pids_of "$2")
+    python3 "$LIB" reset-peak $pids
+    cpu0=$(python3 "$LIB" procstat $pids | awk '{print $1}')
+    parsed=$(load "$2" "$3" "$4" "$DURATION")
+    read -r cpu1 peak _ <<<"$(python3 "$LIB" procstat $pids)"
+    read -r requests seconds rps p50 p99 errors <<<"$parsed"
+    [ "$requests" -gt 0 ] || { cat "$WORK/load.out" >&2; die "$2 ($3, c=$4): no successful request"; }
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$3" "$4" "$2" \
+        "${LABEL[$2]}" "${REF[$2]}" "$requests" "$seconds" "$rps" "$p50" "$p99" "$errors" \
+        "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN{printf "%.2f", b-a}')" "$peak" >>"$RESULTS"
+    log "  $(printf '%-20s %s c=%-4s %8.0f req/s  p99 %6.2f ms  errors %s' "$2" "$3" "$4" "$rps" "$(awk -v x="$p99" 'BEGIN{print x/1000}')" "$errors")"
+    sleep 1 # let connections close before the next target
+}
+
+log "warm-up: 1 s per target"
+for name in $TARGETS; do load "$name" h1 16 1 >/dev/null; done
+
+runs=$(($(wc -w <<<"$TARGETS") * $(wc -w <<<"$PROTOCOLS") * $(wc -w <<<"$CONCURRENCY") * ROUNDS))
+log "measuring: $runs runs of ${DURATION}s (~$((runs * (DURATION + 2) / 60 + 1)) min)"
+for ((round = 1; round <= ROUNDS; round++)); do
+    order=$TARGETS
+    # Alternate the order so slow drift (thermal, neighbours) hits every target alike.
+    [ $((round % 2)) = 0 ] && order=$(tr ' ' '\n' <<<"$TARGETS" | tac | tr '\n' ' ')
+    for proto in $PROTOCOLS; do
+        for conc in $CONCURRENCY; do
+            for name in $order; do measure "$round" "$name" "$proto" "$conc"; done
+        done
+    done
+done
+
+# ---- memory: idle connections and routes -----------------------------------------------------
+
+MEMORY_REPORT="$WORK/memory.txt"
+: >"$MEMORY_REPORT"
+rss_kib() { python3 "$LIB" procstat $(pids_of "$1") | awk '{print $3}'; }
+mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
+
+idle_check() { # $1 kind (gateway|haproxy|nginx), $2 connections: a fresh instance each time
+    local name="idle-$1-$2" port before after opened holder
+    port=$(python3 "$LIB" freeports 1)
+    case "$1" in
+    gateway) start_gateway "$name" HS256 "$port" warn ;;
+    haproxy) start_haproxy "$name" HS256 "$port" ;;
+    nginx) start_nginx "$name" "$port" "$(nginx_tls_config "$WORK/$name" "$port")" ;;
+    esac
+    TOKEN_OF[$name]=$HS_TOKEN
+    for _ in 1 2 3 4 5; do expect "$name" h1 200 "$HS_TOKEN" "warm-up request"; done
+    sleep 1
+    before=$(rss_kib "$name")
+    rm -f "$WORK/idle.ready"
+    local count=$2
+    # HAProxy cannot hold more than its maxconn (see HAPROXY_MAXCONN); the report says how
+    # many were opened.
+    [ "$1" = haproxy ] && [ "$count" -gt $((HAPROXY_MAXCONN - 50)) ] && count=$((HAPROXY_MAXCONN - 50))
+    python3 "$LIB" idle "$port" "$count" "$HS_TOKEN" "$WORK/idle.ready" &
+    holder=$!
+    STARTED+=("$holder")
+    for _ in $(seq 600); do [ -s "$WORK/idle.ready" ] && break; sleep 0.5; done
+    sleep 2
+    after=$(rss_kib "$name")
+    opened=$(awk '/^ready/{print $2}' "$WORK/idle.ready" 2>/dev/null || echo 0)
+    stop_pid "$holder"
+    wait "$holder" 2>/dev/null || true
+    stop "$name"
+    printf '%-8s %6s idle connections (%s opened): RSS %7s MB -> %7s MB, %6.1f KiB per connection\n' \
+        "$1" "$2" "${opened:-0}" "$(mib "$before")" "$(mib "$after")" \
+        "$(awk -v a="$before" -v b="$after" -v n="${opened:-0}" 'BEGIN{print n ? (b-a)/n : 0}')" >>"$MEMORY_REPORT"
+}
+
+routes_check() { # $1 routes: RSS of a fresh gateway after startup and a few requests
+    local name="routes-$1" port t0 t1 rss
+    port=$(python3 "$LIB" freeports 1)
+    gateway_config HS256 "$port" $(($1 - 1)) >"$WORK/$name.toml"
+    TOKEN_OF[$name]=$HS_TOKEN
+    t0=$(date +%s.%N)
+    start "$name" gateway "$port" env RUST_LOG=warn "$GW" --config "$WORK/$name.toml"
+    t1=$(date +%s.%N)
+    for _ in 1 2 3 4 5; do expect "$name" h1 200 "$HS_TOKEN" "request"; done
+    sleep 1
+    rss=$(rss_kib "$name")
+    stop "$name"
+    ROUTE_RSS[$1]=$rss
+    printf 'gateway %6s routes: RSS %7s MB, started listening in %.2f s\n' "$1" "$(mib "$rss")" \
+        "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" >>"$MEMORY_REPORT"
+}
+
+if [ "$MEMORY" = 1 ]; then
+    log "memory: idle connections ($IDLE_COUNTS) and routes ($ROUTE_COUNTS)"
+    for name in nginx-tls haproxy-hs256 gateway-hs256 gateway-rs256 gateway-es256; do
+        printf 'idle RSS after start %-16s %7s MB\n' "$name" "$(mib "${IDLE_RSS[$name]}")" >>"$MEMORY_REPORT"
+    done
+    for count in $IDLE_COUNTS; do
+        for kind in gateway haproxy nginx; do idle_check "$kind" "$count"; done
+    done
+    declare -A ROUTE_RSS=()
+    for count in $ROUTE_COUNTS; do routes_check "$count"; done
+    set -- $ROUTE_COUNTS
+    if [ $# -ge 2 ]; then
+        printf 'gateway cost per route: %.2f KiB\n' \
+            "$(awk -v a="${ROUTE_RSS[$1]}" -v b="${ROUTE_RSS[$2]}" -v n=$(($2 - $1)) 'BEGIN{print (b-a)/n}')" >>"$MEMORY_REPORT"
+    fi
+fi
+
+# ---- report ---------------------------------------------------------------------------------
+
+report() {
+    echo "gateway $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') vs $(haproxy -v | head -1 | awk '{print "HAProxy", $3}'), $(nginx -v 2>&1 | sed 's/.*\///;s/^/nginx /'), wrk $(wrk --version 2>&1 | head -1 | awk '{print $2}'), $(h2load --version | head -1)"
+    echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r); load generator on the same cores"
+    echo "${DURATION}s per measurement, $ROUNDS round(s), targets alternated; xHAP = ratio to HAProxy with the same algorithm (HS256 for untyped rows), xnginx = ratio to nginx's TLS proxy"
+    echo "CPU us/req = user+sys time of the proxy process(es) / successful requests; peak RSS = VmHWM during the measurement, lowest over rounds (nginx: master + workers summed)"
+    echo
+    python3 "$LIB" table "$RESULTS"
+    if [ -s "$MEMORY_REPORT" ]; then
+        echo
+        cat "$MEMORY_REPORT"
+    fi
+}
+report | tee "$WORK/report.txt"
+if [ -n "$OUT" ]; then
+    mkdir -p "$OUT"
+    cp "$RESULTS" "$MEMORY_REPORT" "$WORK/report.txt" "$OUT/"
+    log "results kept in $OUT"
+fi
