@@ -24,7 +24,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -239,7 +239,7 @@ async fn serve_https(
         peer,
         dedicated_sni,
     });
-    let activity = Arc::new(Activity::new());
+    let activity = Arc::new(Activity::new(settings));
     let io = TokioIo::new(Tracked {
         inner: tls,
         activity: activity.clone(),
@@ -263,7 +263,6 @@ async fn serve_https(
         auto::UpgradeableConnection::graceful_shutdown,
         shutdown,
         &activity,
-        settings.idle_timeout,
     )
     .await;
 }
@@ -280,7 +279,7 @@ async fn serve_plain<S>(
 {
     let settings = &snapshot.config().server;
     let _ = stream.set_nodelay(true);
-    let activity = Arc::new(Activity::new());
+    let activity = Arc::new(Activity::new(settings));
     let io = TokioIo::new(Tracked {
         inner: stream,
         activity: activity.clone(),
@@ -296,7 +295,6 @@ async fn serve_plain<S>(
         hyper::server::conn::http1::Connection::graceful_shutdown,
         shutdown,
         &activity,
-        settings.idle_timeout,
     )
     .await;
 }
@@ -335,7 +333,6 @@ async fn drive<C, E>(
     graceful_shutdown: impl Fn(Pin<&mut C>),
     mut shutdown: watch::Receiver<bool>,
     activity: &Activity,
-    idle_timeout: Duration,
 ) where
     C: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
@@ -343,7 +340,7 @@ async fn drive<C, E>(
     let mut connection = std::pin::pin!(connection);
     let mut closing = false;
     loop {
-        let idle_check = tokio::time::sleep_until(activity.idle_deadline(idle_timeout).into());
+        let idle_check = tokio::time::sleep_until(activity.idle_deadline().into());
         tokio::select! {
             result = connection.as_mut() => {
                 if let Err(e) = result {
@@ -356,7 +353,7 @@ async fn drive<C, E>(
                 closing = true;
             }
             _ = idle_check, if !closing => {
-                if activity.is_idle(idle_timeout) {
+                if activity.is_idle() {
                     debug!("idle timeout");
                     graceful_shutdown(connection.as_mut());
                     closing = true;
@@ -367,11 +364,19 @@ async fn drive<C, E>(
 }
 
 /// When bytes last moved on a connection and how many requests are in flight on it.
+///
+/// Until the client sends its first byte the connection may stay only `first_byte_timeout`
+/// (`header_read_timeout`): hyper's header timer starts only after the auto builder has
+/// read enough to tell HTTP/1.1 from HTTP/2, so a client that sends nothing at all would
+/// otherwise hold its slot for the whole `idle_timeout`.
 #[derive(Debug)]
 struct Activity {
     started: Instant,
     last_ms: AtomicU64,
+    read_any: AtomicBool,
     in_flight: Arc<AtomicUsize>,
+    idle_timeout: Duration,
+    first_byte_timeout: Duration,
 }
 
 /// Marks one request in flight until dropped.
@@ -384,11 +389,14 @@ impl Drop for InFlight {
 }
 
 impl Activity {
-    fn new() -> Activity {
+    fn new(settings: &ServerSettings) -> Activity {
         Activity {
             started: Instant::now(),
             last_ms: AtomicU64::new(0),
+            read_any: AtomicBool::new(false),
             in_flight: Arc::new(AtomicUsize::new(0)),
+            idle_timeout: settings.idle_timeout,
+            first_byte_timeout: settings.header_read_timeout.min(settings.idle_timeout),
         }
     }
 
@@ -402,13 +410,17 @@ impl Activity {
         InFlight(self.in_flight.clone())
     }
 
-    fn idle_deadline(&self, idle_timeout: Duration) -> Instant {
-        self.started + Duration::from_millis(self.last_ms.load(Ordering::Relaxed)) + idle_timeout
+    fn idle_deadline(&self) -> Instant {
+        if !self.read_any.load(Ordering::Relaxed) {
+            return self.started + self.first_byte_timeout;
+        }
+        self.started
+            + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+            + self.idle_timeout
     }
 
-    fn is_idle(&self, idle_timeout: Duration) -> bool {
-        self.in_flight.load(Ordering::Relaxed) == 0
-            && Instant::now() >= self.idle_deadline(idle_timeout)
+    fn is_idle(&self) -> bool {
+        self.in_flight.load(Ordering::Relaxed) == 0 && Instant::now() >= self.idle_deadline()
     }
 }
 
@@ -428,6 +440,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
         let result = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
             self.activity.touch();
+            self.activity.read_any.store(true, Ordering::Relaxed);
         }
         result
     }

@@ -122,7 +122,9 @@ pub(super) fn json(status: StatusCode, value: &serde_json::Value) -> Response<Bo
     response
 }
 
-/// The host a `rd` leads to, for "Sign in to …"; the request's host otherwise.
+/// The host a (validated) `rd` leads to, for "Sign in to …"; the request's host otherwise.
+/// Only ever called with a `rd` that passed `safe_redirect`, so the page never names a site
+/// outside the allowed domains.
 fn site<'a>(rd: &'a str, host: &'a str) -> &'a str {
     rd.strip_prefix("https://")
         .and_then(|rest| rest.split(['/', '?', '#']).next())
@@ -135,12 +137,13 @@ fn show_login(
     request: &Request<Incoming>,
     context: &EndpointContext<'_>,
 ) -> Response<Body> {
-    let rd = query_param(request.uri(), "rd").unwrap_or_else(|| FALLBACK_REDIRECT.to_owned());
+    let rd = query_param(request.uri(), "rd").unwrap_or_default();
+    let rd = safe_redirect(&rd, &auth.settings.allowed_domains).unwrap_or(FALLBACK_REDIRECT);
     let action = format!("{}/login", auth.settings.prefix);
     let page = LoginPage {
-        site: site(&rd, context.host),
+        site: site(rd, context.host),
         action: &action,
-        rd: &rd,
+        rd,
         username: "",
         error: None,
     };
@@ -276,10 +279,12 @@ async fn login(
                 LoginForm::Json => Err(RequestError::InvalidCredentials),
                 LoginForm::Form => {
                     let action = format!("{}/login", auth.settings.prefix);
+                    let rd = safe_redirect(&fields.rd, &auth.settings.allowed_domains)
+                        .unwrap_or(FALLBACK_REDIRECT);
                     let page = LoginPage {
-                        site: site(&fields.rd, context.host),
+                        site: site(rd, context.host),
                         action: &action,
-                        rd: &fields.rd,
+                        rd,
                         username: &fields.username,
                         error: Some(LOGIN_FAILED),
                     };

@@ -291,7 +291,6 @@ async fn login_page_reflects_nothing_executable() {
 /// gateway's own, trusted page (content spoofing for phishing). The redirect itself falls
 /// back to `/`, so this is about what the page claims.
 #[tokio::test]
-#[ignore = "weakness: the login page names the host of an unvalidated rd; see report"]
 async fn login_page_never_names_a_foreign_site() {
     let env = env().await;
     for rd in [
