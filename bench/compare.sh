@@ -8,7 +8,7 @@
 #   bench/compare.sh --duration 20 --rounds 3 --out /tmp/bench-results
 #
 # Options:
-#   --smoke            short run: 2 s, concurrency 16, 1 round, small memory checks
+#   --smoke            short run: 2 s, concurrency 16, 1 round, small memory checks (~3 min)
 #   --duration N       seconds per measurement (default 10)
 #   --rounds N         repetitions of the whole matrix, in alternating order (default 2)
 #   --concurrency "A B"  keep-alive connections per measurement (default "16 256")
@@ -40,9 +40,14 @@ OUT=""
 KEEP=0
 SMOKE=0
 
+# --smoke only changes defaults: explicit options after it (--duration 1) still apply.
+for arg in "$@"; do if [ "$arg" = --smoke ]; then SMOKE=1; fi; done
+if [ "$SMOKE" = 1 ]; then
+    DURATION=2 ROUNDS=1 CONCURRENCY=16 IDLE_COUNTS=200 ROUTE_COUNTS="10 1000"
+fi
 while [ $# -gt 0 ]; do
     case "$1" in
-    --smoke) SMOKE=1 ;;
+    --smoke) ;;
     --duration) DURATION="$2"; shift ;;
     --rounds) ROUNDS="$2"; shift ;;
     --concurrency) CONCURRENCY="$2"; shift ;;
@@ -56,9 +61,6 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-if [ "$SMOKE" = 1 ]; then
-    DURATION=2 ROUNDS=1 CONCURRENCY=16 IDLE_COUNTS=200 ROUTE_COUNTS="10 1000"
-fi
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

@@ -274,6 +274,21 @@ fn renew(auth: &Auth, authorized: &Authorized, host: &str, response: &mut Respon
     }
 }
 
+/// Step 1 for the fuzz targets: the routing host and the normalized path and query, for a
+/// connection without a dedicated SNI certificate.
+///
+/// # Errors
+/// The [`RequestError`] the request would be answered with.
+pub fn fuzz_request_target<B>(
+    request: &Request<B>,
+) -> Result<(String, PathAndQuery), RequestError> {
+    let conn = ConnInfo {
+        peer: SocketAddr::from(([127, 0, 0, 1], 0)),
+        dedicated_sni: None,
+    };
+    request_target(request, &conn).map(|target| (target.host, target.path_and_query))
+}
+
 /// Step 1: the host and normalized path (DESIGN: Precise rules → Host, Path normalization).
 fn request_target<B>(request: &Request<B>, conn: &ConnInfo) -> Result<Target, RequestError> {
     let uri = request.uri();

@@ -64,6 +64,21 @@ pub mod bench {
     };
 }
 
+/// Entry points for the cargo-fuzz targets in `fuzz/`: the request path's own parsing and
+/// validation functions, nothing re-implemented. Not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::auth::cookie::{find_token, strip_ours};
+    pub use crate::auth::jwt::{TokenKeys, TokenSettings};
+    pub use crate::auth::redirect::{origin_allowed, safe_redirect};
+    pub use crate::auth::{Credential, CredentialSource, find_credential as credential};
+    pub use crate::handler::fuzz_request_target as request_target;
+    pub use crate::router::{
+        HostPattern, Router, normalize_host, normalize_path, parse_route_prefix,
+    };
+    pub use jsonwebtoken::Algorithm;
+}
+
 /// Mints a token for `user` of the users file (`gateway token`), valid for `ttl` (default
 /// `auth.token_ttl`).
 ///

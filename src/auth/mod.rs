@@ -257,36 +257,11 @@ impl Auth {
         &self,
         headers: &'a HeaderMap,
     ) -> Result<Option<Credential<'a>>, RequestError> {
-        let mut authorization = headers.get_all(header::AUTHORIZATION).iter();
-        let first = authorization.next();
-        if authorization.next().is_some() {
-            return Err(RequestError::DuplicateCredentials);
-        }
-        let from_cookie =
-            cookie::find_token(headers, &self.settings.cookie.name).map_err(|e| match e {
-                cookie::CookieError::Duplicate => RequestError::DuplicateCredentials,
-                cookie::CookieError::ValueNotText => RequestError::MalformedCookie,
-            })?;
-        if let Some(token) = first.and_then(|v| self.token_from_authorization(v)) {
-            return Ok(Some(Credential {
-                token,
-                source: CredentialSource::Header,
-            }));
-        }
-        Ok(from_cookie.map(|token| Credential {
-            token,
-            source: CredentialSource::Cookie,
-        }))
-    }
-
-    /// `Bearer <jwt>` (scheme case-insensitive, one space), or a bare JWT when
-    /// `accept_raw_authorization`; any other scheme is not ours.
-    fn token_from_authorization<'a>(&self, value: &'a http::HeaderValue) -> Option<&'a str> {
-        let value = value.to_str().ok()?;
-        if let Some((scheme, rest)) = value.split_once(' ') {
-            return scheme.eq_ignore_ascii_case("bearer").then_some(rest);
-        }
-        (self.settings.accept_raw_authorization && looks_like_jwt(value)).then_some(value)
+        find_credential(
+            headers,
+            &self.settings.cookie.name,
+            self.settings.accept_raw_authorization,
+        )
     }
 
     /// Verifies `token` and applies revocation and the known-user rule.
@@ -374,6 +349,49 @@ impl Auth {
             .duration_since(now)
             .is_ok_and(|left| left < self.settings.renew_before)
     }
+}
+
+/// The gateway credential of `headers`, as [`Auth::credential`] finds it for the cookie
+/// `cookie_name` and the `accept_raw_authorization` setting. Public for the fuzz targets.
+///
+/// # Errors
+/// [`RequestError::DuplicateCredentials`] for two `Authorization` headers or two of our
+/// cookies; [`RequestError::MalformedCookie`] for a cookie that is not text.
+#[doc(hidden)]
+pub fn find_credential<'a>(
+    headers: &'a HeaderMap,
+    cookie_name: &str,
+    accept_raw_authorization: bool,
+) -> Result<Option<Credential<'a>>, RequestError> {
+    let mut authorization = headers.get_all(header::AUTHORIZATION).iter();
+    let first = authorization.next();
+    if authorization.next().is_some() {
+        return Err(RequestError::DuplicateCredentials);
+    }
+    let from_cookie = cookie::find_token(headers, cookie_name).map_err(|e| match e {
+        cookie::CookieError::Duplicate => RequestError::DuplicateCredentials,
+        cookie::CookieError::ValueNotText => RequestError::MalformedCookie,
+    })?;
+    if let Some(token) = first.and_then(|v| authorization_token(v, accept_raw_authorization)) {
+        return Ok(Some(Credential {
+            token,
+            source: CredentialSource::Header,
+        }));
+    }
+    Ok(from_cookie.map(|token| Credential {
+        token,
+        source: CredentialSource::Cookie,
+    }))
+}
+
+/// `Bearer <jwt>` (scheme case-insensitive, one space), or a bare JWT when
+/// `accept_raw_authorization`; any other scheme is not ours.
+fn authorization_token(value: &http::HeaderValue, accept_raw_authorization: bool) -> Option<&str> {
+    let value = value.to_str().ok()?;
+    if let Some((scheme, rest)) = value.split_once(' ') {
+        return scheme.eq_ignore_ascii_case("bearer").then_some(rest);
+    }
+    (accept_raw_authorization && looks_like_jwt(value)).then_some(value)
 }
 
 /// Three non-empty base64url segments separated by dots.
