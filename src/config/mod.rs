@@ -216,7 +216,7 @@ impl Config {
 }
 
 fn parse(text: &str, base_dir: &Path, file: Arc<str>) -> Result<Config, ConfigError> {
-    let locator = Locator { text, file };
+    let locator = Locator::new(text, file);
     let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Invalid {
         problems: vec![Problem {
             at: locator.locate(e.span().map_or(0, |s| s.start)),
@@ -230,18 +230,35 @@ fn parse(text: &str, base_dir: &Path, file: Arc<str>) -> Result<Config, ConfigEr
 struct Locator<'a> {
     text: &'a str,
     file: Arc<str>,
+    /// Byte offset where each line starts, so a lookup is a binary search instead of a
+    /// scan from the top (a config with thousands of routes locates every value).
+    line_starts: Vec<usize>,
 }
 
-impl Locator<'_> {
+impl<'a> Locator<'a> {
+    fn new(text: &'a str, file: Arc<str>) -> Locator<'a> {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Locator {
+            text,
+            file,
+            line_starts,
+        }
+    }
+
     fn locate(&self, offset: usize) -> Location {
         let offset = offset.min(self.text.len());
-        let before = self.text.get(..offset).unwrap_or(self.text);
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let col = before[line_start..].chars().count() + 1;
+        let line_index = self.line_starts.partition_point(|&start| start <= offset) - 1;
+        let line_start = self.line_starts[line_index];
+        let col = self
+            .text
+            .get(line_start..offset)
+            .map_or(0, |t| t.chars().count())
+            + 1;
         Location {
             file: self.file.clone(),
-            line,
+            line: line_index + 1,
             col,
         }
     }
