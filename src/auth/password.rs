@@ -15,10 +15,14 @@
 //!
 //! # Invariants
 //!
-//! - New hashes ([`hash_password`]) and the dummy hash that [`Users::verify_password`] checks
-//!   for an unknown user come from one hasher, argon2id with the default parameters, so an
-//!   unknown user costs the same as a known user whose hash has those parameters. The dummy
-//!   is made once per process.
+//! - New hashes ([`hash_password`]) come from one hasher, argon2id with the default
+//!   parameters.
+//! - The dummy hash that [`Users::verify_password`] checks for an unknown user has the
+//!   [`HashCost`] (algorithm and parameters) most of the file's hashes have — argon2id with
+//!   the default parameters for a file of `gateway hash-password` hashes, bcrypt at cost 5
+//!   for one imported from `htpasswd -B` — so an unknown user costs what a typical known user
+//!   costs. An empty file gets the default hasher's cost. Each cost's dummy is made once per
+//!   process, so a reload does not hash again.
 //! - No password longer than [`MAX_PASSWORD_BYTES`] is ever hashed: [`hash_password`] refuses
 //!   it, and [`PasswordChecker`] refuses it before it waits for a permit.
 //! - Hashing is CPU-heavy: the request path uses [`PasswordChecker`], which runs checks on
@@ -32,10 +36,10 @@
 use std::fmt;
 use std::ops::RangeInclusive;
 use std::str::FromStr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use argon2::password_hash::Error as Argon2Error;
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
 use thiserror::Error;
 use tokio::sync::{AcquireError, Semaphore};
 use tokio::task::JoinError;
@@ -111,19 +115,48 @@ impl CredentialsError {
 
 /// A password hash, parsed and validated once at load.
 #[derive(Clone)]
-pub(super) enum StoredHash {
+pub(super) struct StoredHash {
+    digest: Digest,
+    cost: HashCost,
+}
+
+/// The hash itself, in the form its verifier takes.
+#[derive(Clone)]
+enum Digest {
     /// A PHC argon2id or argon2i hash; verification uses the parameters it carries.
     Argon2(Box<PasswordHash>),
     /// A bcrypt hash string, already checked by `bcrypt::HashParts` and for its cost.
     Bcrypt(String),
 }
 
+/// What verifying a hash costs: its algorithm and parameters, without salt or digest.
+/// Verifying two hashes of equal cost takes the same time, whatever the password.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum HashCost {
+    /// argon2 with its variant, version and parameters.
+    Argon2 {
+        algorithm: Algorithm,
+        version: Version,
+        /// Memory in KiB.
+        m_cost: u32,
+        /// Passes.
+        t_cost: u32,
+        /// Lanes.
+        p_cost: u32,
+        /// Output (digest) length in bytes.
+        output_len: usize,
+    },
+    /// bcrypt with its cost (log2 of the rounds).
+    Bcrypt { cost: u32 },
+}
+
 impl fmt::Debug for StoredHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Argon2(_) => f.write_str("Argon2(<redacted>)"),
-            Self::Bcrypt(_) => f.write_str("Bcrypt(<redacted>)"),
-        }
+        // The cost is public knowledge (it is in every hash of its kind); the digest is not.
+        f.debug_struct("StoredHash")
+            .field("cost", &self.cost)
+            .field("digest", &format_args!("<redacted>"))
+            .finish()
     }
 }
 
@@ -151,14 +184,16 @@ impl StoredHash {
     fn parse_argon2(value: &str) -> Result<Self, HashProblem> {
         let hash = PasswordHash::new(value)
             .map_err(|_| HashProblem::Malformed("not a valid PHC string"))?;
-        match Algorithm::try_from(hash.algorithm.as_str()) {
-            Ok(Algorithm::Argon2id | Algorithm::Argon2i) => {}
+        let algorithm = match Algorithm::try_from(hash.algorithm.as_str()) {
+            Ok(algorithm @ (Algorithm::Argon2id | Algorithm::Argon2i)) => algorithm,
             Ok(Algorithm::Argon2d) | Err(_) => return Err(HashProblem::Unsupported),
-        }
-        if let Some(version) = hash.version {
-            argon2::Version::try_from(version)
-                .map_err(|_| HashProblem::Malformed("unknown argon2 version"))?;
-        }
+        };
+        // A PHC string without `v=` is version 16 (the PHC format's rule; argon2 agrees).
+        let version = match hash.version {
+            Some(version) => Version::try_from(version)
+                .map_err(|_| HashProblem::Malformed("unknown argon2 version"))?,
+            None => Version::V0x10,
+        };
         let params = Params::try_from(&hash)
             .map_err(|_| HashProblem::Malformed("invalid argon2 parameters"))?;
         if params.m_cost() > MAX_ARGON2_MEMORY_KIB {
@@ -167,58 +202,141 @@ impl StoredHash {
         if hash.salt.is_none() || hash.hash.is_none() {
             return Err(HashProblem::Malformed("missing salt or hash"));
         }
-        Ok(Self::Argon2(Box::new(hash)))
+        let cost = HashCost::Argon2 {
+            algorithm,
+            version,
+            m_cost: params.m_cost(),
+            t_cost: params.t_cost(),
+            p_cost: params.p_cost(),
+            output_len: params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN),
+        };
+        Ok(Self {
+            digest: Digest::Argon2(Box::new(hash)),
+            cost,
+        })
     }
 
     fn parse_bcrypt(value: &str) -> Result<Self, HashProblem> {
         let parts = bcrypt::HashParts::from_str(value)
             .map_err(|_| HashProblem::Malformed("not a valid bcrypt hash"))?;
-        if !BCRYPT_COSTS.contains(&parts.get_cost()) {
+        let cost = parts.get_cost();
+        if !BCRYPT_COSTS.contains(&cost) {
             return Err(HashProblem::Malformed("bcrypt cost outside 4..=17"));
         }
-        Ok(Self::Bcrypt(value.to_owned()))
+        Ok(Self {
+            digest: Digest::Bcrypt(value.to_owned()),
+            cost: HashCost::Bcrypt { cost },
+        })
+    }
+
+    /// What verifying this hash costs.
+    pub(super) fn cost(&self) -> &HashCost {
+        &self.cost
     }
 
     /// Runs the hash; `Ok(false)` is a wrong password.
     pub(super) fn verify(&self, password: &str) -> Result<bool, CredentialsError> {
         #[cfg(test)]
         VERIFICATIONS.with(|count| count.set(count.get() + 1));
-        match self {
+        match &self.digest {
             // The algorithm, version and parameters come from the stored hash, not from
             // `Argon2::default()`.
-            Self::Argon2(hash) => {
+            Digest::Argon2(hash) => {
                 match Argon2::default().verify_password(password.as_bytes(), hash.as_ref()) {
                     Ok(()) => Ok(true),
                     Err(Argon2Error::PasswordInvalid) => Ok(false),
                     Err(e) => Err(CredentialsError::Argon2Failed(e)),
                 }
             }
-            Self::Bcrypt(hash) => {
+            Digest::Bcrypt(hash) => {
                 bcrypt::verify(password, hash).map_err(CredentialsError::BcryptFailed)
             }
         }
     }
 }
 
-/// The dummy hash, made once per process with the same hasher as [`hash_password`].
-pub(super) fn dummy_hash() -> Result<StoredHash, UsersError> {
-    static DUMMY: OnceLock<PasswordHash> = OnceLock::new();
-    if let Some(hash) = DUMMY.get() {
-        return Ok(StoredHash::Argon2(Box::new(hash.clone())));
+/// The hash that stands in for an unknown user: one with the most common of `costs` (the
+/// first seen wins a tie), or the default hasher's cost when there are none.
+///
+/// Each cost's dummy is made once per process: a file's first load (and a reload that
+/// brings a new cost) pays one hash, later loads none.
+pub(super) fn dummy_hash(costs: &[HashCost]) -> Result<StoredHash, UsersError> {
+    static DUMMIES: Mutex<Vec<StoredHash>> = Mutex::new(Vec::new());
+    let cost = most_common_cost(costs).unwrap_or_else(default_cost);
+    let cached = |dummies: &[StoredHash]| dummies.iter().find(|d| d.cost == cost).cloned();
+    if let Some(dummy) = cached(&DUMMIES.lock().unwrap_or_else(PoisonError::into_inner)) {
+        return Ok(dummy);
     }
-    let made = default_hasher()
-        .hash_password(b"gateway dummy password for unknown users")
-        .map_err(UsersError::HashingFailed)?;
-    // A concurrent first load may have won the race; either hash does the job.
-    Ok(StoredHash::Argon2(Box::new(
-        DUMMY.get_or_init(|| made).clone(),
-    )))
+    // Hashed without the lock held: a bcrypt cost of 17 takes seconds.
+    let made = make_dummy(cost.clone())?;
+    let mut dummies = DUMMIES.lock().unwrap_or_else(PoisonError::into_inner);
+    // A concurrent load may have made the same one; either does the job.
+    Ok(cached(&dummies).unwrap_or_else(|| {
+        dummies.push(made.clone());
+        made
+    }))
+}
+
+/// The cost most of `costs` share (a file holds few distinct costs, so a linear tally is
+/// enough; argon2's `Algorithm` is not `Hash`).
+fn most_common_cost(costs: &[HashCost]) -> Option<HashCost> {
+    let mut tally: Vec<(&HashCost, usize)> = Vec::new();
+    for cost in costs {
+        match tally.iter_mut().find(|(seen, _)| *seen == cost) {
+            Some((_, count)) => *count += 1,
+            None => tally.push((cost, 1)),
+        }
+    }
+    // `max_by_key` keeps the last maximum; the reversal makes the first seen win a tie.
+    tally
+        .into_iter()
+        .rev()
+        .max_by_key(|(_, count)| *count)
+        .map(|(cost, _)| cost.clone())
+}
+
+/// A hash of a fixed password with `cost`, and a random salt.
+fn make_dummy(cost: HashCost) -> Result<StoredHash, UsersError> {
+    const PASSWORD: &str = "gateway dummy password for unknown users";
+    let digest = match cost {
+        HashCost::Argon2 {
+            algorithm,
+            version,
+            m_cost,
+            t_cost,
+            p_cost,
+            output_len,
+        } => {
+            let params = Params::new(m_cost, t_cost, p_cost, Some(output_len))
+                .map_err(|e| UsersError::HashingFailed(e.into()))?;
+            let hash = Argon2::new(algorithm, version, params)
+                .hash_password(PASSWORD.as_bytes())
+                .map_err(UsersError::HashingFailed)?;
+            Digest::Argon2(Box::new(hash))
+        }
+        HashCost::Bcrypt { cost } => {
+            Digest::Bcrypt(bcrypt::hash(PASSWORD, cost).map_err(UsersError::BcryptHashingFailed)?)
+        }
+    };
+    Ok(StoredHash { digest, cost })
 }
 
 /// argon2id v19 with the crate's default parameters (m=19456 KiB, t=2, p=1: OWASP's
 /// recommendation).
 fn default_hasher() -> Argon2<'static> {
     Argon2::default()
+}
+
+/// The cost of [`default_hasher`]'s hashes.
+fn default_cost() -> HashCost {
+    HashCost::Argon2 {
+        algorithm: Algorithm::default(),
+        version: Version::default(),
+        m_cost: Params::DEFAULT_M_COST,
+        t_cost: Params::DEFAULT_T_COST,
+        p_cost: Params::DEFAULT_P_COST,
+        output_len: Params::DEFAULT_OUTPUT_LEN,
+    }
 }
 
 /// Hashes `password` into an argon2id PHC string with the default parameters and a random

@@ -21,10 +21,12 @@
 //! # Verification invariants
 //!
 //! - [`Users::verify_password`] has one code path: it always verifies the password against
-//!   *some* hash — the user's, or, for an unknown user, a dummy argon2id hash made at load with
-//!   the default hasher's parameters — and only then decides. An unknown user, a disabled user
-//!   and a wrong password therefore cost the same hashing work (exactly so for users whose
-//!   hash has the default parameters; a bcrypt or differently tuned hash takes its own time).
+//!   *some* hash — the user's, or, for an unknown user, a dummy hash with the algorithm and
+//!   parameters most of the file's hashes have (argon2id for `gateway hash-password` users,
+//!   bcrypt for an `htpasswd -B` import) — and only then decides. An unknown user, a disabled
+//!   user and a wrong password therefore cost the same hashing work (exactly so for users
+//!   whose hash has the file's most common cost; a file mixing costs gives the minority a
+//!   timing of their own).
 //! - A password longer than [`MAX_PASSWORD_BYTES`] is refused before any hashing, so a huge
 //!   password costs no CPU. That early answer depends only on the password's length, which the
 //!   client already knows: it says nothing about whether the user exists.
@@ -173,6 +175,9 @@ pub enum UsersError {
     /// argon2 failed to hash (e.g. the system RNG failed).
     #[error("argon2 hashing failed")]
     HashingFailed(#[source] Argon2Error),
+    /// bcrypt failed to make the dummy hash for a file of bcrypt users.
+    #[error("bcrypt hashing failed")]
+    BcryptHashingFailed(#[source] bcrypt::BcryptError),
 }
 
 impl UsersError {
@@ -187,7 +192,10 @@ impl UsersError {
             | Self::ControlCharacter { position, .. }
             | Self::UnsupportedHash { position, .. }
             | Self::MalformedHash { position, .. } => Some(*position),
-            Self::EmptyPassword | Self::PasswordTooLong | Self::HashingFailed(_) => None,
+            Self::EmptyPassword
+            | Self::PasswordTooLong
+            | Self::HashingFailed(_)
+            | Self::BcryptHashingFailed(_) => None,
         }
     }
 }
@@ -250,8 +258,8 @@ struct RawUser {
 impl Users {
     /// Parses and validates a users file's text.
     ///
-    /// Also makes (once per process) the dummy argon2id hash used for unknown users, which
-    /// costs one hash with the default parameters.
+    /// Also picks the dummy hash used for unknown users: one with the cost most of the
+    /// file's hashes have, made once per process and cost (one hash on a first load).
     ///
     /// # Errors
     ///
@@ -263,6 +271,8 @@ impl Users {
         })?;
         let mut by_name: HashMap<String, User> = HashMap::with_capacity(file.user.len());
         let mut first_seen: HashMap<String, Position> = HashMap::with_capacity(file.user.len());
+        // In file order, so that the dummy's cost does not depend on hash-map order.
+        let mut costs = Vec::with_capacity(file.user.len());
         for raw in file.user {
             let (user, position) = validate_user(text, raw)?;
             if let Some(first) = first_seen.insert(user.name.clone(), position) {
@@ -273,12 +283,11 @@ impl Users {
                     first,
                 });
             }
+            costs.push(user.hash.cost().clone());
             by_name.insert(user.name.clone(), user);
         }
-        Ok(Self {
-            by_name,
-            dummy: dummy_hash()?,
-        })
+        let dummy = dummy_hash(&costs)?;
+        Ok(Self { by_name, dummy })
     }
 
     /// The user named `name`, disabled or not.

@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
 
-use super::{CredentialsError, MAX_PASSWORD_BYTES, PasswordChecker, hash_password};
+use super::{
+    CredentialsError, Digest, HashCost, MAX_PASSWORD_BYTES, PasswordChecker, StoredHash,
+    dummy_hash, hash_password,
+};
 use crate::auth::users::{Users, UsersError};
 
 /// A cheap argon2 hash (tests only: real hashes use the default parameters).
@@ -97,4 +100,43 @@ async fn password_checker_runs_concurrent_checks_up_to_its_bound() {
     }
     assert_eq!(checker.permits.available_permits(), 2);
     assert_eq!(PasswordChecker::new(0).permits.available_permits(), 1);
+}
+
+/// The stored form of a hash (tests only: the users file is where hashes come from).
+fn parse(hash: &str) -> StoredHash {
+    StoredHash::parse(hash).unwrap_or_else(|_| panic!("a valid hash"))
+}
+
+/// The digest of a hash, for comparing two of them.
+fn digest(hash: &StoredHash) -> String {
+    match &hash.digest {
+        Digest::Bcrypt(text) => text.clone(),
+        Digest::Argon2(hash) => hash.to_string(),
+    }
+}
+
+#[test]
+fn a_dummy_hash_is_made_once_per_cost_and_verifies_like_the_hashes_it_stands_for() {
+    let bob = parse(&bcrypt::hash("pw", 4).expect("hash"));
+    let dummy = dummy_hash(&[bob.cost().clone()]).expect("dummy");
+    assert_eq!(dummy.cost(), &HashCost::Bcrypt { cost: 4 });
+    assert!(digest(&dummy).starts_with("$2b$04$"));
+    let eve = parse(&bcrypt::hash("other", 4).expect("hash"));
+    let again = dummy_hash(&[eve.cost().clone()]).expect("dummy");
+    assert_eq!(digest(&again), digest(&dummy), "made once per cost");
+    assert!(matches!(dummy.verify("pw"), Ok(false)));
+
+    let alice_hash = cheap_argon2(Algorithm::Argon2i, "pw");
+    let alice = parse(&alice_hash);
+    let dummy = dummy_hash(&[alice.cost().clone()]).expect("dummy");
+    assert_eq!(dummy.cost(), alice.cost());
+    assert!(digest(&dummy).starts_with("$argon2i$v=19$m=8,t=1,p=1$"));
+    assert!(matches!(dummy.verify("pw"), Ok(false)));
+    assert_ne!(digest(&dummy), alice_hash, "a salt of its own");
+}
+
+#[test]
+fn the_dummy_for_no_users_has_the_cost_of_new_hashes() {
+    let new = parse(&hash_password("pw").expect("hash"));
+    assert_eq!(dummy_hash(&[]).expect("dummy").cost(), new.cost());
 }

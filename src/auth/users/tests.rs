@@ -7,7 +7,9 @@ use std::cell::Cell;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
 
 use super::{Position, Users, UsersError};
-use crate::auth::password::{CredentialsError, MAX_PASSWORD_BYTES, StoredHash, VERIFICATIONS};
+use crate::auth::password::{
+    CredentialsError, HashCost, MAX_PASSWORD_BYTES, VERIFICATIONS, hash_password,
+};
 
 /// Made by `htpasswd -bnBC 10 bob secret` (apache2-utils 2.4).
 const HTPASSWD_BOB_SECRET: &str = "$2y$10$ELrvLLwTeRV/NQOnlBjkku5i76VjlpwEPGpH5KnbbwcUdU0U8bWZO";
@@ -156,16 +158,35 @@ fn unknown_user_is_rejected_after_verifying_the_dummy_hash() {
 }
 
 #[test]
-fn dummy_hash_uses_the_default_hasher_parameters() {
-    let users = load("");
-    let StoredHash::Argon2(dummy) = &users.dummy else {
-        panic!("dummy is argon2");
-    };
+fn dummy_hash_has_the_cost_of_the_files_hashes() {
+    // An empty file: the default hasher's cost, that of `gateway hash-password` hashes.
+    let carol = load(&one_user("carol", &hash_password("pw").expect("hash"), ""));
+    let new_hash_cost = carol.get("carol").expect("carol").hash.cost();
+    assert_eq!(load("").dummy.cost(), new_hash_cost);
+    // An htpasswd import: bcrypt at the file's cost, not argon2.
+    let users = load(&one_user("bob", HTPASSWD_BOB_SECRET, ""));
+    assert_eq!(users.dummy.cost(), &HashCost::Bcrypt { cost: 10 });
+    // A mixed file: the majority's cost.
+    let argon2 = cheap_argon2(Algorithm::Argon2id, "pw");
+    let mixed = [
+        one_user("a", &argon2, ""),
+        one_user("b", &cheap_bcrypt("pw", bcrypt::Version::TwoB), ""),
+        one_user("c", &cheap_bcrypt("pw", bcrypt::Version::TwoY), ""),
+    ]
+    .concat();
+    assert_eq!(load(&mixed).dummy.cost(), &HashCost::Bcrypt { cost: 4 });
+    // A tie: the first in the file, whatever the hash map's order.
+    let tie = [
+        one_user("z", &argon2, ""),
+        one_user("y", HTPASSWD_BOB_SECRET, ""),
+    ]
+    .concat();
+    let first = load(&one_user("z", &argon2, "")).dummy.cost().clone();
     assert!(
-        dummy
-            .to_string()
-            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+        matches!(first, HashCost::Argon2 { m_cost: 8, .. }),
+        "{first:?}"
     );
+    assert_eq!(load(&tie).dummy.cost(), &first);
 }
 
 #[test]
