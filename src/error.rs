@@ -97,6 +97,10 @@ pub enum RequestError {
     /// A forward-auth request whose original URL headers do not parse.
     #[error("invalid original URL")]
     InvalidOriginalUrl,
+    /// The request body broke while it was streamed to the upstream (a malformed chunk, a
+    /// client that stopped sending); the upstream is not at fault.
+    #[error("request body failed")]
+    RequestBodyFailed(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// No credential where one is required.
     #[error("no credentials")]
     Unauthenticated(LoginHint),
@@ -153,7 +157,8 @@ impl RequestError {
             | RequestError::DuplicateCredentials
             | RequestError::MalformedCookie
             | RequestError::MalformedLogin(_)
-            | RequestError::InvalidOriginalUrl => StatusCode::BAD_REQUEST,
+            | RequestError::InvalidOriginalUrl
+            | RequestError::RequestBodyFailed(_) => StatusCode::BAD_REQUEST,
             RequestError::MisdirectedRequest => StatusCode::MISDIRECTED_REQUEST,
             RequestError::NoRoute => StatusCode::NOT_FOUND,
             RequestError::Unauthenticated(_)
@@ -179,7 +184,8 @@ impl RequestError {
             | RequestError::DuplicateCredentials
             | RequestError::MalformedCookie
             | RequestError::MalformedLogin(_)
-            | RequestError::InvalidOriginalUrl => "bad_request",
+            | RequestError::InvalidOriginalUrl
+            | RequestError::RequestBodyFailed(_) => "bad_request",
             RequestError::MisdirectedRequest => "misdirected_request",
             RequestError::NoRoute => "not_found",
             RequestError::Unauthenticated(_) => "unauthorized",
@@ -252,6 +258,11 @@ mod tests {
             (RequestError::MalformedCookie, 400, "bad_request"),
             (RequestError::MalformedLogin("x"), 400, "bad_request"),
             (RequestError::InvalidOriginalUrl, 400, "bad_request"),
+            (
+                RequestError::RequestBodyFailed("truncated chunk".into()),
+                400,
+                "bad_request",
+            ),
             (
                 RequestError::Unauthenticated(LoginHint::None),
                 401,

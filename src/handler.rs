@@ -143,6 +143,7 @@ async fn handle_inner<'s>(
     let route = snapshot
         .router
         .route(&target.host, target.path())
+        .map_err(RequestError::InvalidPath)?
         .ok_or(RequestError::NoRoute)?;
     span.record("route", route.name.as_str());
     *counted_by = &route.metrics;

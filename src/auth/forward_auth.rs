@@ -93,10 +93,14 @@ pub(super) fn verify(
     headers: &HeaderMap,
 ) -> Result<Response<Body>, RequestError> {
     let original = original_request(headers)?;
-    let access = original
-        .as_ref()
-        .and_then(|o| snapshot.router.route(&o.host, &o.path))
-        .map_or(Access::Authenticated, |route| route.access.clone());
+    let route = match &original {
+        Some(o) => snapshot
+            .router
+            .route(&o.host, &o.path)
+            .map_err(RequestError::InvalidPath)?,
+        None => None,
+    };
+    let access = route.map_or(Access::Authenticated, |route| route.access.clone());
     let hint = || {
         original
             .as_ref()

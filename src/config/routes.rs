@@ -1,7 +1,8 @@
 //! `[[route]]` entries: host pattern, path prefix, upstreams and access rule, and the rules
 //! that span sections (a protected route needs `[auth]`).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt;
 
 use serde::Deserialize;
@@ -10,7 +11,7 @@ use toml::Spanned;
 
 use super::{AuthSettings, Location, Problem, Problems, Upstream};
 use crate::policy::Access;
-use crate::router::{HostPattern, parse_route_prefix};
+use crate::router::{HostPattern, lenient_route_prefix, parse_route_prefix};
 
 /// One `[[route]]`.
 #[derive(Debug, Clone)]
@@ -89,7 +90,9 @@ pub(super) fn validate_routes(
     raw: Vec<Spanned<RawRoute>>,
     problems: &mut Problems<'_>,
 ) -> Vec<RouteSettings> {
-    let mut seen: HashSet<(String, String)> = HashSet::new();
+    // (host, lenient reading of the prefix) → the prefix that has it: finds duplicates and
+    // prefixes that differ only in letter case or `;` parameters.
+    let mut lenient_seen: HashMap<(String, String), String> = HashMap::new();
     let mut routes = Vec::new();
     for spanned in raw {
         let route_offset = spanned.span().start;
@@ -142,17 +145,45 @@ pub(super) fn validate_routes(
                 continue;
             }
         };
-        if !seen.insert((host.to_string(), path.clone())) {
-            let offset = raw
-                .path
-                .as_ref()
-                .or(raw.host.as_ref())
-                .map_or(route_offset, |s| s.span().start);
+        let path_offset = raw.path.as_ref().map_or(route_offset, |s| s.span().start);
+        let Some(lenient) = lenient_route_prefix(&path) else {
             problems.add(
-                offset,
-                format!("duplicate route for host {host} and path {path:?}"),
+                path_offset,
+                format!(
+                    "route path {path:?} climbs above `/` once its `;` parameters are cut, \
+                     as Tomcat or Spring read it; no request could use it"
+                ),
             );
             continue;
+        };
+        match lenient_seen.entry((host.to_string(), lenient)) {
+            Entry::Occupied(other) if *other.get() == path => {
+                let offset = raw
+                    .path
+                    .as_ref()
+                    .or(raw.host.as_ref())
+                    .map_or(route_offset, |s| s.span().start);
+                problems.add(
+                    offset,
+                    format!("duplicate route for host {host} and path {path:?}"),
+                );
+                continue;
+            }
+            Entry::Occupied(other) => {
+                problems.add(
+                    path_offset,
+                    format!(
+                        "route path {path:?} for host {host} is the same path as {:?} to an \
+                         upstream that ignores letter case or `;` parameters; requests to \
+                         either would be refused as ambiguous, so use one spelling",
+                        other.get()
+                    ),
+                );
+                continue;
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(path.clone());
+            }
         }
         routes.push(RouteSettings {
             host,

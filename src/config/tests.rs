@@ -135,6 +135,40 @@ fn duplicate_host_and_path_is_rejected_even_with_trailing_slash() {
 }
 
 #[test]
+fn paths_differing_only_in_case_or_path_parameters_are_rejected() {
+    let route = |host: &str, path: &str| {
+        format!(
+            "[[route]]\naccess = \"public\"\nhost = \"{host}\"\npath = \"{path}\"\nupstream = \"builtin:whoami\"\n"
+        )
+    };
+    let errors = problems(&format!(
+        "{TLS}{}{}{}{}",
+        route("a.example.com", "/admin"),
+        route("a.example.com", "/Admin"),
+        route("a.example.com", "/admin;v=2"),
+        route("b.example.com", "/Admin"),
+    ));
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0].starts_with("<config>:12:8: route path \"/Admin\" for host a.example.com is the same path as \"/admin\""),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].starts_with("<config>:17:8: route path \"/admin;v=2\""),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_path_that_climbs_above_the_root_without_its_parameters_is_rejected() {
+    let errors = problems(&format!(
+        "{TLS}[[route]]\naccess = \"public\"\npath = \"/..;/x\"\nupstream = \"builtin:whoami\"\n"
+    ));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("climbs above `/`"), "{errors:?}");
+}
+
+#[test]
 fn unparsable_upstream_url_is_rejected_at_the_value() {
     let errors = problems(&format!(
         "{TLS}[[route]]\naccess = \"public\"\nupstream = \"http://a:1/base\"\n"

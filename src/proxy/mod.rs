@@ -173,6 +173,10 @@ impl Proxy {
                     self.metrics.upstream_error(UpstreamErrorKind::Connect);
                     last_error = Some(e);
                 }
+                Ok(Err(e)) if request_body_failed(&e) => {
+                    debug!(upstream = %upstream, error = %error_chain(&e), "request body failed");
+                    return Err(RequestError::RequestBodyFailed(Box::new(e)));
+                }
                 Ok(Err(e)) => {
                     warn!(upstream = %upstream, error = %error_chain(&e), "upstream request failed");
                     self.metrics.upstream_error(UpstreamErrorKind::Protocol);
@@ -243,6 +247,19 @@ async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnU
 }
 
 /// `error: cause: cause…` for one log field.
+/// True when the client's request body, not the upstream, broke the exchange: hyper
+/// reports an error of the body it was sending as a "user" error whose cause is the error
+/// the incoming body (itself a `hyper::Error`) returned.
+fn request_body_failed(error: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(error), |e| e.source()).any(|e| {
+        e.downcast_ref::<hyper::Error>().is_some_and(|hyper_error| {
+            hyper_error.is_user()
+                && std::error::Error::source(hyper_error)
+                    .is_some_and(|cause| cause.is::<hyper::Error>())
+        })
+    })
+}
+
 fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();

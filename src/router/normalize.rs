@@ -78,6 +78,10 @@ pub enum PathError {
     /// A `..` segment would climb above `/`.
     #[error("path climbs above the root with `..`")]
     AboveRoot,
+    /// The path reaches another route when `;` parameters are cut or letter case is
+    /// ignored, as Tomcat, Spring or a case-insensitive upstream read it (see `lenient`).
+    #[error("path reaches another route when `;` parameters or letter case are ignored")]
+    Ambiguous,
 }
 
 /// Why a host (a `Host` value, a URI authority or a configured host pattern) was refused.
@@ -197,7 +201,7 @@ fn is_unreserved(byte: u8) -> bool {
 }
 
 /// Collapses repeated `/` and resolves `.` and `..` segments (RFC 3986 §5.2.4).
-fn resolve_segments(path: &str) -> Result<String, PathError> {
+pub(super) fn resolve_segments(path: &str) -> Result<String, PathError> {
     let rest = path.strip_prefix('/').ok_or(PathError::NotAbsolute)?;
     let mut out = String::with_capacity(path.len());
     let mut trailing_slash = false;

@@ -8,10 +8,12 @@
 //!   unreserved character, only upper-case escapes, and nothing but printable ASCII.
 //! - [`normalize_host`] is idempotent, lower-case, without a port or a trailing dot.
 //! - Neither ever panics.
+//! - A path [`Router::route`] accepts reaches the route a Tomcat-like, case-insensitive
+//!   upstream would serve it from (checked against a model of that upstream written here).
 
 use proptest::prelude::*;
 
-use super::{normalize_host, normalize_path};
+use super::{HostPattern, PathError, Router, normalize_host, normalize_path};
 
 /// Pieces of path segments, chosen to collide: dot segments in every spelling, escapes
 /// of unreserved, reserved and forbidden bytes, malformed escapes, and raw bytes the
@@ -186,6 +188,113 @@ proptest! {
                     out.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')),
                     "{:?} → {:?}", input, out
                 );
+            }
+        }
+    }
+}
+
+/// Segments that spell the routes of [`lenient_router`] with case games, `;` parameters and
+/// the dot segments that only appear once parameters are cut.
+fn route_game_segment() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "admin",
+        "ADMIN",
+        "Admin",
+        "admin;x",
+        "ADMIN;jsessionid=1",
+        "admin%3Bx",
+        "admin%3bx",
+        "keys",
+        "KEYS;",
+        "api",
+        "Api",
+        "public",
+        "..",
+        "..;",
+        "..;x=1",
+        "%2e%2e;",
+        ".;",
+        ";",
+        ";x",
+        ".",
+        "",
+    ])
+    .prop_map(str::to_owned)
+}
+
+/// `/` open, `/public` open, `/admin` and `/admin/keys` stricter, `/api` its own.
+fn lenient_router() -> Router<&'static str> {
+    Router::new(
+        [
+            ("/", "open"),
+            ("/public", "public"),
+            ("/admin", "admin"),
+            ("/admin/keys", "keys"),
+            ("/api", "api"),
+        ]
+        .into_iter()
+        .map(|(prefix, name)| (HostPattern::Any, prefix.to_owned(), name))
+        .collect(),
+    )
+}
+
+/// The route a Tomcat-like upstream that also ignores case serves `path` from, written
+/// without the router's code: cut `;`/`%3B` parameters, lower-case, resolve dot segments
+/// with a stack, then take the longest of the five prefixes. `None` above the root.
+fn upstream_model(path: &str) -> Option<&'static str> {
+    let mut stack: Vec<String> = Vec::new();
+    for segment in path.split('/').skip(1) {
+        let lower = segment.to_ascii_lowercase();
+        let name = lower.split(';').next().unwrap_or("");
+        let name = name.split("%3b").next().unwrap_or("");
+        match name {
+            "" | "." => {}
+            ".." => {
+                stack.pop()?;
+            }
+            other => stack.push(other.to_owned()),
+        }
+    }
+    Some(match stack.as_slice() {
+        [first, second, ..] if first == "admin" && second == "keys" => "keys",
+        [first, ..] if first == "admin" => "admin",
+        [first, ..] if first == "api" => "api",
+        [first, ..] if first == "public" => "public",
+        _ => "open",
+    })
+}
+
+/// The route the gateway's own reading of a normalized `path` reaches: the longest of the
+/// five prefixes, compared byte for byte.
+fn strict_model(path: &str) -> &'static str {
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    match segments.as_slice() {
+        ["admin", "keys", ..] => "keys",
+        ["admin", ..] => "admin",
+        ["api", ..] => "api",
+        ["public", ..] => "public",
+        _ => "open",
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    #[test]
+    fn an_accepted_path_reaches_the_route_a_lenient_upstream_serves(
+        segments in prop::collection::vec(route_game_segment(), 0..6),
+    ) {
+        let input = format!("/{}", segments.join("/"));
+        let Ok(path) = normalize_path(&input) else { return Ok(()); };
+        match lenient_router().route("h", &path) {
+            Ok(route) => {
+                let model = upstream_model(&path);
+                prop_assert_eq!(route.copied(), model, "{:?} → {:?}", input, path);
+            }
+            // Refused only when the two readings really part ways.
+            Err(error) => {
+                prop_assert_eq!(error, PathError::Ambiguous);
+                prop_assert_ne!(Some(strict_model(&path)), upstream_model(&path), "{:?}", path);
             }
         }
     }

@@ -20,6 +20,13 @@ fn host_ok(normalized: &str) -> Result<String, HostError> {
     Ok(normalized.to_owned())
 }
 
+/// The route of an unambiguous path (ambiguity has tests of its own).
+fn route<'r, T>(router: &'r Router<T>, host: &str, path: &str) -> Option<&'r T> {
+    router
+        .route(host, path)
+        .unwrap_or_else(|e| panic!("{host}{path}: {e}"))
+}
+
 // ---- path: what is already normal stays as it is
 
 #[test]
@@ -584,9 +591,9 @@ fn exact_host_beats_wildcard_beats_any() {
         (wildcard("example.com"), "/", "wild"),
         (exact("app.example.com"), "/", "exact"),
     ]);
-    assert_eq!(r.route("app.example.com", "/x"), Some(&"exact"));
-    assert_eq!(r.route("other.example.com", "/x"), Some(&"wild"));
-    assert_eq!(r.route("elsewhere.net", "/x"), Some(&"any"));
+    assert_eq!(route(&r, "app.example.com", "/x"), Some(&"exact"));
+    assert_eq!(route(&r, "other.example.com", "/x"), Some(&"wild"));
+    assert_eq!(route(&r, "elsewhere.net", "/x"), Some(&"any"));
 }
 
 #[test]
@@ -596,7 +603,7 @@ fn host_precedence_beats_prefix_length() {
         (exact("app.example.com"), "/", "exact-root"),
     ]);
     assert_eq!(
-        r.route("app.example.com", "/api/v1/users"),
+        route(&r, "app.example.com", "/api/v1/users"),
         Some(&"exact-root")
     );
 }
@@ -607,8 +614,11 @@ fn exact_host_without_a_matching_prefix_falls_through_to_wildcard() {
         (exact("app.example.com"), "/admin", "exact-admin"),
         (wildcard("example.com"), "/", "wild"),
     ]);
-    assert_eq!(r.route("app.example.com", "/admin/x"), Some(&"exact-admin"));
-    assert_eq!(r.route("app.example.com", "/public"), Some(&"wild"));
+    assert_eq!(
+        route(&r, "app.example.com", "/admin/x"),
+        Some(&"exact-admin")
+    );
+    assert_eq!(route(&r, "app.example.com", "/public"), Some(&"wild"));
 }
 
 #[test]
@@ -617,8 +627,8 @@ fn wildcard_without_a_matching_prefix_falls_through_to_any() {
         (wildcard("example.com"), "/api", "wild-api"),
         (HostPattern::Any, "/", "any"),
     ]);
-    assert_eq!(r.route("a.example.com", "/api"), Some(&"wild-api"));
-    assert_eq!(r.route("a.example.com", "/home"), Some(&"any"));
+    assert_eq!(route(&r, "a.example.com", "/api"), Some(&"wild-api"));
+    assert_eq!(route(&r, "a.example.com", "/home"), Some(&"any"));
 }
 
 #[test]
@@ -628,14 +638,14 @@ fn no_bucket_with_a_matching_prefix_means_no_route() {
         (wildcard("example.com"), "/api", "wild"),
         (HostPattern::Any, "/static", "any"),
     ]);
-    assert_eq!(r.route("app.example.com", "/other"), None);
-    assert_eq!(r.route("unknown.net", "/"), None);
+    assert_eq!(route(&r, "app.example.com", "/other"), None);
+    assert_eq!(route(&r, "unknown.net", "/"), None);
 }
 
 #[test]
 fn empty_router_routes_nothing() {
     let r: Router<&str> = Router::new(Vec::new());
-    assert_eq!(r.route("example.com", "/"), None);
+    assert_eq!(route(&r, "example.com", "/"), None);
 }
 
 #[test]
@@ -645,58 +655,58 @@ fn longest_path_prefix_wins() {
         (HostPattern::Any, "/api", "api"),
         (HostPattern::Any, "/api/v1", "v1"),
     ]);
-    assert_eq!(r.route("h", "/"), Some(&"root"));
-    assert_eq!(r.route("h", "/index.html"), Some(&"root"));
-    assert_eq!(r.route("h", "/api"), Some(&"api"));
-    assert_eq!(r.route("h", "/api/v2/x"), Some(&"api"));
-    assert_eq!(r.route("h", "/api/v1"), Some(&"v1"));
-    assert_eq!(r.route("h", "/api/v1/users/7"), Some(&"v1"));
+    assert_eq!(route(&r, "h", "/"), Some(&"root"));
+    assert_eq!(route(&r, "h", "/index.html"), Some(&"root"));
+    assert_eq!(route(&r, "h", "/api"), Some(&"api"));
+    assert_eq!(route(&r, "h", "/api/v2/x"), Some(&"api"));
+    assert_eq!(route(&r, "h", "/api/v1"), Some(&"v1"));
+    assert_eq!(route(&r, "h", "/api/v1/users/7"), Some(&"v1"));
 }
 
 #[test]
 fn prefixes_match_on_segment_boundaries_only() {
     let r = router(&[(HostPattern::Any, "/api", "api")]);
-    assert_eq!(r.route("h", "/api"), Some(&"api"));
-    assert_eq!(r.route("h", "/api/"), Some(&"api"));
-    assert_eq!(r.route("h", "/api/x"), Some(&"api"));
-    assert_eq!(r.route("h", "/apix"), None);
-    assert_eq!(r.route("h", "/ap"), None);
-    assert_eq!(r.route("h", "/"), None);
-    assert_eq!(r.route("h", "/x/api"), None);
+    assert_eq!(route(&r, "h", "/api"), Some(&"api"));
+    assert_eq!(route(&r, "h", "/api/"), Some(&"api"));
+    assert_eq!(route(&r, "h", "/api/x"), Some(&"api"));
+    assert_eq!(route(&r, "h", "/apix"), None);
+    assert_eq!(route(&r, "h", "/ap"), None);
+    assert_eq!(route(&r, "h", "/"), None);
+    assert_eq!(route(&r, "h", "/x/api"), None);
 }
 
 #[test]
 fn root_prefix_matches_everything() {
     let r = router(&[(HostPattern::Any, "/", "root")]);
     for p in ["/", "/a", "/a/", "/a/b/c", "/%2F"] {
-        assert_eq!(r.route("h", p), Some(&"root"), "{p}");
+        assert_eq!(route(&r, "h", p), Some(&"root"), "{p}");
     }
 }
 
 #[test]
 fn trailing_slash_on_a_configured_prefix_is_not_significant() {
     let r = router(&[(HostPattern::Any, "/api/", "api")]);
-    assert_eq!(r.route("h", "/api"), Some(&"api"));
-    assert_eq!(r.route("h", "/api/x"), Some(&"api"));
-    assert_eq!(r.route("h", "/apix"), None);
+    assert_eq!(route(&r, "h", "/api"), Some(&"api"));
+    assert_eq!(route(&r, "h", "/api/x"), Some(&"api"));
+    assert_eq!(route(&r, "h", "/apix"), None);
 }
 
 #[test]
 fn wildcard_matches_subdomains_at_any_depth() {
     let r = router(&[(wildcard("example.com"), "/", "wild")]);
-    assert_eq!(r.route("a.example.com", "/"), Some(&"wild"));
-    assert_eq!(r.route("a.b.example.com", "/"), Some(&"wild"));
+    assert_eq!(route(&r, "a.example.com", "/"), Some(&"wild"));
+    assert_eq!(route(&r, "a.b.example.com", "/"), Some(&"wild"));
 }
 
 #[test]
 fn wildcard_never_matches_its_bare_suffix_or_a_lookalike() {
     let r = router(&[(wildcard("example.com"), "/", "wild")]);
-    assert_eq!(r.route("example.com", "/"), None);
-    assert_eq!(r.route("aexample.com", "/"), None);
-    assert_eq!(r.route("example.com.evil.net", "/"), None);
-    assert_eq!(r.route("a.example.co", "/"), None);
+    assert_eq!(route(&r, "example.com", "/"), None);
+    assert_eq!(route(&r, "aexample.com", "/"), None);
+    assert_eq!(route(&r, "example.com.evil.net", "/"), None);
+    assert_eq!(route(&r, "a.example.co", "/"), None);
     assert_eq!(
-        r.route(".example.com", "/"),
+        route(&r, ".example.com", "/"),
         Some(&"wild"),
         "not a normalized host"
     );
@@ -708,10 +718,10 @@ fn deeper_wildcard_beats_shallower_wildcard() {
         (wildcard("example.com"), "/", "shallow"),
         (wildcard("b.example.com"), "/", "deep"),
     ]);
-    assert_eq!(r.route("a.b.example.com", "/"), Some(&"deep"));
-    assert_eq!(r.route("x.a.b.example.com", "/"), Some(&"deep"));
-    assert_eq!(r.route("b.example.com", "/"), Some(&"shallow"));
-    assert_eq!(r.route("a.example.com", "/"), Some(&"shallow"));
+    assert_eq!(route(&r, "a.b.example.com", "/"), Some(&"deep"));
+    assert_eq!(route(&r, "x.a.b.example.com", "/"), Some(&"deep"));
+    assert_eq!(route(&r, "b.example.com", "/"), Some(&"shallow"));
+    assert_eq!(route(&r, "a.example.com", "/"), Some(&"shallow"));
 }
 
 #[test]
@@ -720,8 +730,8 @@ fn deeper_wildcard_without_a_matching_prefix_falls_through_to_shallower() {
         (wildcard("example.com"), "/", "shallow"),
         (wildcard("b.example.com"), "/api", "deep-api"),
     ]);
-    assert_eq!(r.route("a.b.example.com", "/api/x"), Some(&"deep-api"));
-    assert_eq!(r.route("a.b.example.com", "/web"), Some(&"shallow"));
+    assert_eq!(route(&r, "a.b.example.com", "/api/x"), Some(&"deep-api"));
+    assert_eq!(route(&r, "a.b.example.com", "/web"), Some(&"shallow"));
 }
 
 #[test]
@@ -731,8 +741,8 @@ fn ipv6_hosts_route_exactly_and_never_by_wildcard() {
         (wildcard("3.4]"), "/", "bogus"),
         (HostPattern::Any, "/", "any"),
     ]);
-    assert_eq!(r.route("[::1]", "/"), Some(&"loopback"));
-    assert_eq!(r.route("[::ffff:1.2.3.4]", "/"), Some(&"any"));
+    assert_eq!(route(&r, "[::1]", "/"), Some(&"loopback"));
+    assert_eq!(route(&r, "[::ffff:1.2.3.4]", "/"), Some(&"any"));
 }
 
 #[test]
@@ -741,7 +751,7 @@ fn first_of_two_identical_routes_wins() {
         (HostPattern::Any, "/api", "first"),
         (HostPattern::Any, "/api/", "second"),
     ]);
-    assert_eq!(r.route("h", "/api"), Some(&"first"));
+    assert_eq!(route(&r, "h", "/api"), Some(&"first"));
 }
 
 #[test]
@@ -755,13 +765,13 @@ fn routing_scales_to_ten_thousand_routes() {
         }
     }
     let r = Router::new(routes);
-    assert_eq!(r.route("app8.example.com", "/x"), Some(&8));
-    assert_eq!(r.route("a.t9.example.com", "/x"), Some(&9));
-    assert_eq!(r.route("big.example.com", "/svc9998/v1/x/y"), Some(&9998));
-    assert_eq!(r.route("big.example.com", "/svc9998/v2"), None);
-    assert_eq!(r.route("nope.example.com", "/"), None);
+    assert_eq!(route(&r, "app8.example.com", "/x"), Some(&8));
+    assert_eq!(route(&r, "a.t9.example.com", "/x"), Some(&9));
+    assert_eq!(route(&r, "big.example.com", "/svc9998/v1/x/y"), Some(&9998));
+    assert_eq!(route(&r, "big.example.com", "/svc9998/v2"), None);
+    assert_eq!(route(&r, "nope.example.com", "/"), None);
     let long_path = "/a".repeat(8_000);
-    assert_eq!(r.route("big.example.com", &long_path), None);
+    assert_eq!(route(&r, "big.example.com", &long_path), None);
 }
 
 // ---- robustness: deterministic pseudo-random inputs
@@ -836,7 +846,15 @@ fn path_normalization_never_panics_and_is_idempotent_on_random_inputs() {
             assert!(!once.contains(bad), "{raw:?} -> {once:?}");
         }
         assert!(!once.ends_with("/.") && !once.ends_with("/.."), "{once:?}");
-        assert!(r.route("h", &once).is_some(), "{once:?}");
+        match r.route("h", &once) {
+            Ok(found) => assert!(found.is_some(), "{once:?}"),
+            Err(error) => {
+                assert_eq!(error, PathError::Ambiguous, "{once:?}");
+                assert!(
+                    once.contains([';', '%']) || once.contains(|c: char| c.is_ascii_uppercase())
+                );
+            }
+        }
     }
     assert!(accepted > 200, "only {accepted} random paths were accepted");
 }
@@ -857,4 +875,57 @@ fn host_normalization_never_panics_and_is_idempotent_on_random_inputs() {
         assert!(!once.ends_with('.') && !once.contains(':') || once.starts_with('['));
     }
     assert!(accepted > 100, "only {accepted} random hosts were accepted");
+}
+
+// ---- ambiguous paths: the lenient reading reaches another route
+
+fn guarded_router() -> Router<&'static str> {
+    router(&[
+        (HostPattern::Any, "/", "open"),
+        (HostPattern::Any, "/public", "public"),
+        (HostPattern::Any, "/admin", "admin"),
+        (HostPattern::Exact("app.example.com".into()), "/API", "api"),
+    ])
+}
+
+#[test]
+fn path_parameters_that_reach_another_route_are_ambiguous() {
+    let r = guarded_router();
+    for target in [
+        "/admin;jsessionid=x",
+        "/admin;/x",
+        "/admin%3Bx",
+        "/public/..;/admin",
+        "/public/..;x=1/admin",
+        "/.;/admin",
+        "/..;/admin",
+    ] {
+        assert_eq!(r.route("h", target), Err(PathError::Ambiguous), "{target}");
+    }
+}
+
+#[test]
+fn case_variants_that_reach_another_route_are_ambiguous() {
+    let r = guarded_router();
+    for target in ["/ADMIN", "/Admin/x", "/aDmIn/"] {
+        assert_eq!(r.route("h", target), Err(PathError::Ambiguous), "{target}");
+    }
+    // A prefix configured in upper case: its own spelling routes, another one is ambiguous.
+    assert_eq!(route(&r, "app.example.com", "/API/v1"), Some(&"api"));
+    assert_eq!(
+        r.route("app.example.com", "/api/v1"),
+        Err(PathError::Ambiguous)
+    );
+}
+
+#[test]
+fn parameters_and_case_that_stay_on_the_same_route_are_served() {
+    let r = guarded_router();
+    assert_eq!(route(&r, "h", "/admin/page;jsessionid=x"), Some(&"admin"));
+    assert_eq!(route(&r, "h", "/Images/Logo.png"), Some(&"open"));
+    assert_eq!(route(&r, "h", "/public/A;b/..;/c"), Some(&"public"));
+    assert_eq!(route(&r, "h", "/adminx;y"), Some(&"open"));
+    // No route either way is not ambiguous.
+    let only_api = router(&[(HostPattern::Any, "/api", "api")]);
+    assert_eq!(route(&only_api, "h", "/Other;x"), None);
 }
