@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, header};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use serde::Deserialize;
 use tracing::{debug, info, warn};
@@ -38,6 +38,9 @@ use crate::response::{Body, full, redirect};
 
 /// Largest login or logout body read.
 pub const MAX_LOGIN_BODY: usize = 16 * 1024;
+/// Bytes of a too-large login body read past [`MAX_LOGIN_BODY`] and dropped, so that a
+/// client still sending gets its 400 (see `read_at_most`).
+const MAX_DRAINED_LOGIN_BODY: usize = 4 * 1024 * 1024;
 /// Time a client has to send the login body.
 pub const LOGIN_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The one message a failed sign-in shows, whatever failed.
@@ -185,14 +188,36 @@ struct LoginFields {
 
 async fn read_body(request: Request<Incoming>) -> Result<(HeaderMap, Bytes), RequestError> {
     let (parts, body) = request.into_parts();
-    let collected = tokio::time::timeout(
-        LOGIN_BODY_TIMEOUT,
-        Limited::new(body, MAX_LOGIN_BODY).collect(),
-    )
-    .await
-    .map_err(|_| RequestError::MalformedLogin("body not received in time"))?
-    .map_err(|_| RequestError::MalformedLogin("body too large or broken"))?;
-    Ok((parts.headers, collected.to_bytes()))
+    let body = tokio::time::timeout(LOGIN_BODY_TIMEOUT, read_at_most(body, MAX_LOGIN_BODY))
+        .await
+        .map_err(|_| RequestError::MalformedLogin("body not received in time"))??;
+    Ok((parts.headers, body))
+}
+
+/// Collects `body` up to `limit` bytes. A longer body is refused, but first read on and
+/// dropped up to [`MAX_DRAINED_LOGIN_BODY`]: answering and closing while the client is still
+/// sending makes its TCP stack reset the connection, and the client sees a reset instead of
+/// the 400 (the lingering close of RFC 9112 §9.6).
+async fn read_at_most(mut body: Incoming, limit: usize) -> Result<Bytes, RequestError> {
+    let mut collected = Vec::new();
+    let mut received = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| RequestError::MalformedLogin("body broken"))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers carry nothing a login reads
+        };
+        received = received.saturating_add(data.len());
+        if received > limit.saturating_add(MAX_DRAINED_LOGIN_BODY) {
+            break;
+        }
+        if received <= limit {
+            collected.extend_from_slice(&data);
+        }
+    }
+    if received > limit {
+        return Err(RequestError::MalformedLogin("body too large"));
+    }
+    Ok(Bytes::from(collected))
 }
 
 fn content_kind(headers: &HeaderMap) -> Option<LoginForm> {
