@@ -17,6 +17,10 @@
 #   --no-build         use the existing target/release/gateway instead of building it
 #   --out DIR          also keep the raw results (TSV) and the report in DIR
 #   --keep             keep the work directory (configs, logs) for inspection
+#   --targets "A B"    measure only these targets (names as in the TARGETS list below)
+#   --protocols "h1"   measure only these protocols (default "h1 h2")
+#   --baseline BIN     also measure another gateway binary (target baseline-hs256), e.g. a
+#                      build of the previous commit, for a before/after in the same run
 #
 # Debian/Ubuntu: installs nginx, haproxy, wrk and nghttp2-client (h2load) when missing
 # (apt-get; as root or through sudo). Needs cargo, python3, openssl and curl.
@@ -39,6 +43,8 @@ BUILD=1
 OUT=""
 KEEP=0
 SMOKE=0
+ONLY_TARGETS=""
+BASELINE=""
 
 # --smoke only changes defaults: explicit options after it (--duration 1) still apply.
 for arg in "$@"; do if [ "$arg" = --smoke ]; then SMOKE=1; fi; done
@@ -56,7 +62,10 @@ while [ $# -gt 0 ]; do
     --no-build) BUILD=0 ;;
     --out) OUT="$2"; shift ;;
     --keep) KEEP=1 ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    --targets) ONLY_TARGETS="$2"; shift ;;
+    --protocols) PROTOCOLS="$2"; shift ;;
+    --baseline) BASELINE="$2"; shift ;;
+    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -144,6 +153,10 @@ GW="${CARGO_TARGET_DIR:-$ROOT/target}/release/gateway"
 # A private copy: a rebuild during the run must not swap the binary under the measurement.
 cp "$GW" "$WORK/gateway"
 GW="$WORK/gateway"
+if [ -n "$BASELINE" ]; then
+    [ -x "$BASELINE" ] || die "no binary at $BASELINE"
+    cp "$BASELINE" "$WORK/baseline-gateway"
+fi
 
 KEYS="$ROOT/tests/fixtures/keys"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
@@ -350,10 +363,11 @@ start_haproxy() { # $1 name, $2 alg, $3 port
     start "$1" haproxy "$3" haproxy -db -f "$WORK/$1.cfg"
 }
 
-start_gateway() { # $1 name, $2 alg, $3 port, $4 RUST_LOG level, $5 extra routes
+start_gateway() { # $1 name, $2 alg, $3 port, $4 RUST_LOG level, $5 extra routes, $6 binary
+    local binary=${6:-$GW}
     gateway_config "$2" "$3" "${5:-0}" >"$WORK/$1.toml"
-    "$GW" check --config "$WORK/$1.toml" >/dev/null || die "gateway config $1 is invalid"
-    start "$1" gateway "$3" env RUST_LOG="$4" "$GW" --config "$WORK/$1.toml"
+    "$binary" check --config "$WORK/$1.toml" >/dev/null || die "gateway config $1 is invalid"
+    start "$1" gateway "$3" env RUST_LOG="$4" "$binary" --config "$WORK/$1.toml"
 }
 
 mint() { # $1 config: a token for the bench user, minted by the gateway itself
@@ -372,6 +386,10 @@ start_gateway gateway-rs256 RS256 "$P_GW_RS" warn
 start_haproxy haproxy-es256 ES256 "$P_HAP_ES"
 start_gateway gateway-es256 ES256 "$P_GW_ES" warn
 start_gateway gateway-hs256-info HS256 "$P_GW_INFO" info
+if [ -n "$BASELINE" ]; then
+    P_BASE=$(python3 "$LIB" freeports 1)
+    start_gateway baseline-hs256 HS256 "$P_BASE" warn 0 "$WORK/baseline-gateway"
+fi
 PID[direct]=${PID[upstream]} PORT[direct]=$UP_H1 KIND[direct]=upstream
 
 HS_TOKEN=$(mint "$WORK/gateway-hs256.toml")
@@ -390,6 +408,16 @@ LABEL[gateway-rs256]="gateway RS256" REF[gateway-rs256]=haproxy-rs256 TOKEN_OF[g
 LABEL[haproxy-es256]="HAProxy ES256" REF[haproxy-es256]=haproxy-es256 TOKEN_OF[haproxy-es256]=$ES_TOKEN
 LABEL[gateway-es256]="gateway ES256" REF[gateway-es256]=haproxy-es256 TOKEN_OF[gateway-es256]=$ES_TOKEN
 LABEL[gateway-hs256-info]="gateway HS256, info logs" REF[gateway-hs256-info]=haproxy-hs256 TOKEN_OF[gateway-hs256-info]=$HS_TOKEN
+if [ -n "$BASELINE" ]; then
+    TARGETS="$TARGETS baseline-hs256"
+    LABEL[baseline-hs256]="baseline gateway HS256" REF[baseline-hs256]=haproxy-hs256 TOKEN_OF[baseline-hs256]=$HS_TOKEN
+fi
+if [ -n "$ONLY_TARGETS" ]; then
+    for name in $ONLY_TARGETS; do
+        [ -n "${LABEL[$name]:-}" ] || die "unknown target $name (known: $TARGETS)"
+    done
+    TARGETS=$ONLY_TARGETS
+fi
 
 url() { # $1 name, $2 proto
     if [ "$1" = direct ]; then

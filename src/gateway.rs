@@ -213,6 +213,9 @@ fn warn_about_fixed_settings(old: &Config, new: &Config) {
     if a.max_connections != b.max_connections {
         tracing::warn!("max_connections changed; it takes effect after a restart");
     }
+    if a.workers != b.workers {
+        tracing::warn!("workers changed; it takes effect after a restart");
+    }
     let throttle = |c: &Config| c.users.as_ref().map(|u| u.throttle);
     if throttle(old) != throttle(new) {
         tracing::warn!("login throttling settings changed; they take effect after a restart");

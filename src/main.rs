@@ -170,7 +170,8 @@ fn run(path: &Path, log_format: LogFormat) -> anyhow::Result<()> {
     init_logging(log_format);
     let config = Config::load(path).map_err(|e| config_error(e.into()))?;
     let gateway = Gateway::new(config, &env_var).map_err(config_error)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // Worker 0: `gateway::run` starts the other workers, each on a runtime of its own.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

@@ -1,8 +1,21 @@
-//! Accept loops, one task per connection, idle timeout, and graceful shutdown.
+//! Workers, accept loops, one task per connection, idle timeout, and graceful shutdown.
+//!
+//! # Workers (thread per core)
+//!
+//! HTTPS connections are served by `server.workers` workers (one per CPU by default). Each
+//! is a thread with its own single-threaded tokio runtime and its own handle on the one
+//! HTTPS listening socket (a duplicated descriptor: the kernel hands each new connection to
+//! whichever worker accepts first, so a busy worker takes fewer). A connection lives on the
+//! worker that accepted it: its TLS, its HTTP tasks, and the upstream connections it uses —
+//! the proxy keeps one upstream pool per worker ([`current_worker`]) — so a request never
+//! crosses threads and no lock or wake-up is shared between workers on the hot path. Worker
+//! 0 is the runtime that calls [`run`]; it also serves the redirect and admin listeners.
+//! One `max_connections` semaphore is shared by all HTTPS workers.
 //!
 //! Ownership and shutdown, as they flow:
 //! - [`run`] owns a `watch` channel whose value turns `true` once the caller's shutdown future
-//!   completes. Every accept loop and every connection task holds a receiver.
+//!   completes. Every accept loop (of every worker) and every connection task holds a
+//!   receiver; [`run`] returns once every worker has drained.
 //! - An accept loop takes a permit from its listener's `max_connections` semaphore *before*
 //!   accepting, so a full gateway stops accepting (the kernel's backlog holds new clients)
 //!   instead of accepting and dropping. The permit moves into the connection task and is
@@ -18,10 +31,12 @@
 //!   Note that hyper's HTTP/1.1 header timer also runs while a keep-alive connection waits
 //!   for its next request, so an HTTP/1.1 connection idles at most `header_read_timeout`.
 
+use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -35,7 +50,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use tokio::task::JoinSet;
 use tracing::{Instrument, debug, info, info_span, warn};
 
@@ -63,18 +78,39 @@ pub struct Listeners {
 /// Open connections the admin listener accepts at once; probes and scrapes are few.
 const ADMIN_MAX_CONNECTIONS: usize = 64;
 
+thread_local! {
+    /// The index of the worker whose thread this is; 0 off the worker threads.
+    static WORKER: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The index of the worker running the caller (0 for worker 0 and off the worker threads),
+/// for state kept per worker such as the upstream connection pools.
+pub fn current_worker() -> usize {
+    WORKER.with(Cell::get)
+}
+
 /// Serves the listeners until `shutdown` completes, then drains connections for up to
-/// `shutdown_grace`.
+/// `shutdown_grace`. Starts `server.workers - 1` worker threads besides the caller's
+/// runtime (see the module docs) and returns when all of them have stopped.
 pub async fn run(listeners: Listeners, gateway: Arc<Gateway>, shutdown: impl Future<Output = ()>) {
     let (signal, watch) = watch::channel(false);
-    // Fixed at startup: the semaphore sizes cannot follow a reload.
-    let max_connections = gateway.snapshot().config().server.max_connections;
-    let grace = || gateway.snapshot().config().server.shutdown_grace;
+    // Fixed at startup: the semaphore sizes and the worker count cannot follow a reload.
+    let snapshot = gateway.snapshot();
+    let (max_connections, workers) = (
+        snapshot.config().server.max_connections,
+        snapshot.config().server.workers,
+    );
+    let https_permits = Arc::new(Semaphore::new(max_connections));
     let https_port = listeners.https.local_addr().map_or(443, |a| a.port());
-    let https = accept_loop(listeners.https, max_connections, watch.clone(), grace, {
-        let gateway = gateway.clone();
-        move |stream, peer, shutdown| serve_https(gateway.clone(), stream, peer, shutdown)
-    });
+    let stopped_workers =
+        start_workers(&listeners.https, workers, &gateway, &https_permits, &watch);
+    let https = serve_https_listener(
+        listeners.https,
+        gateway.clone(),
+        https_permits,
+        watch.clone(),
+    );
+    let grace = || gateway.snapshot().config().server.shutdown_grace;
     let redirect = async {
         if let Some(listener) = listeners.redirect_http {
             let serve = |stream, _peer, shutdown| {
@@ -83,7 +119,8 @@ pub async fn run(listeners: Listeners, gateway: Arc<Gateway>, shutdown: impl Fut
                 });
                 serve_plain(gateway.snapshot(), stream, shutdown, service)
             };
-            accept_loop(listener, max_connections, watch.clone(), grace, serve).await;
+            let permits = Arc::new(Semaphore::new(max_connections));
+            accept_loop(listener, permits, watch.clone(), grace, serve).await;
         }
     };
     let admin = async {
@@ -97,7 +134,8 @@ pub async fn run(listeners: Listeners, gateway: Arc<Gateway>, shutdown: impl Fut
                 });
                 serve_plain(snapshot, stream, shutdown, service)
             };
-            accept_loop(listener, ADMIN_MAX_CONNECTIONS, watch.clone(), grace, serve).await;
+            let permits = Arc::new(Semaphore::new(ADMIN_MAX_CONNECTIONS));
+            accept_loop(listener, permits, watch.clone(), grace, serve).await;
         }
     };
     let trigger = async {
@@ -106,14 +144,92 @@ pub async fn run(listeners: Listeners, gateway: Arc<Gateway>, shutdown: impl Fut
         signal.send_replace(true);
     };
     tokio::join!(trigger, https, redirect, admin);
+    for stopped in stopped_workers {
+        // An error means the worker's thread is gone, which is also stopped.
+        let _ = stopped.await;
+    }
 }
 
-/// Serves one listener. Its own semaphore caps its open connections: a semaphore shared by
-/// two loops that both wait for a permit before accepting would let an idle listener hold
-/// the last permit while the busy one starves.
+/// Starts workers 1..`workers`, each on its own thread with a duplicate of the `https`
+/// descriptor (worker 0 keeps `https` itself); returns one receiver per started worker that
+/// completes when it has stopped. A worker that cannot start is logged and skipped: the
+/// others still serve.
+fn start_workers(
+    https: &TcpListener,
+    workers: usize,
+    gateway: &Arc<Gateway>,
+    permits: &Arc<Semaphore>,
+    shutdown: &watch::Receiver<bool>,
+) -> Vec<oneshot::Receiver<()>> {
+    let mut stopped = Vec::with_capacity(workers.saturating_sub(1));
+    for index in 1..workers {
+        let (done, done_rx) = oneshot::channel::<()>();
+        // The duplicate shares the socket and its non-blocking flag.
+        let listener = match https.as_fd().try_clone_to_owned() {
+            Ok(fd) => std::net::TcpListener::from(fd),
+            Err(e) => {
+                warn!(worker = index, error = %e, "cannot share the https listener with a worker");
+                continue;
+            }
+        };
+        let (gateway, permits, shutdown) = (gateway.clone(), permits.clone(), shutdown.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("gateway-w{index}"))
+            .spawn(move || {
+                WORKER.with(|worker| worker.set(index));
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        warn!(worker = index, error = %e, "cannot start a worker runtime");
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match TcpListener::from_std(listener) {
+                        Ok(listener) => {
+                            serve_https_listener(listener, gateway, permits, shutdown).await;
+                        }
+                        Err(e) => {
+                            warn!(worker = index, error = %e, "cannot register the https listener")
+                        }
+                    }
+                });
+                // Drained by the accept loop; whatever is left (idle upstream connections,
+                // tunnels past the grace period) ends with the runtime.
+                runtime.shutdown_background();
+                drop(done);
+            });
+        match spawned {
+            Ok(_) => stopped.push(done_rx),
+            Err(e) => warn!(worker = index, error = %e, "cannot start a worker thread"),
+        }
+    }
+    stopped
+}
+
+/// The HTTPS accept loop of one worker.
+async fn serve_https_listener(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    permits: Arc<Semaphore>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let grace = || gateway.snapshot().config().server.shutdown_grace;
+    let serve = |stream, peer, shutdown| serve_https(gateway.clone(), stream, peer, shutdown);
+    accept_loop(listener, permits, shutdown, grace, serve).await;
+}
+
+/// Serves one listener, capped by `permits`. Each listener has its own semaphore: one shared
+/// by two listeners whose loops both wait for a permit before accepting would let an idle
+/// listener hold the last permit while the busy one starves. The HTTPS workers share theirs
+/// safely, because they accept from one socket: whichever holds a permit takes the next
+/// client.
 async fn accept_loop<F, Fut>(
     listener: TcpListener,
-    max_connections: usize,
+    permits: Arc<Semaphore>,
     mut shutdown: watch::Receiver<bool>,
     grace: impl Fn() -> Duration,
     serve: F,
@@ -122,7 +238,6 @@ async fn accept_loop<F, Fut>(
     Fut: Future<Output = ()> + Send + 'static,
 {
     let local = listener.local_addr().ok();
-    let permits = Arc::new(Semaphore::new(max_connections));
     let mut connections = JoinSet::new();
     loop {
         let permit: OwnedSemaphorePermit = tokio::select! {

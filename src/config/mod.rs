@@ -149,6 +149,9 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<Cidr>,
     /// Cap on concurrently open client connections.
     pub max_connections: usize,
+    /// Threads serving HTTPS connections, each with its own event loop and upstream
+    /// connection pool (default: one per CPU).
+    pub workers: usize,
     /// Time to finish the TLS handshake.
     pub tls_handshake_timeout: Duration,
     /// Time to send a complete request head.
@@ -293,6 +296,7 @@ struct RawServer {
     #[serde(default)]
     trusted_proxies: Vec<Cidr>,
     max_connections: Option<Spanned<usize>>,
+    workers: Option<Spanned<usize>>,
     tls_handshake_timeout: Option<ConfigDuration>,
     header_read_timeout: Option<ConfigDuration>,
     idle_timeout: Option<ConfigDuration>,
@@ -407,6 +411,8 @@ fn validate_server(raw: RawServer, problems: &mut Problems<'_>) -> ServerSetting
         "max_request_header_bytes",
     );
     let max_headers = positive(raw.max_headers, DEFAULT_MAX_HEADERS, 1, "max_headers");
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let workers = positive(raw.workers, cpus, 1, "workers");
     ServerSettings {
         listen: raw.listen.unwrap_or_else(|| {
             DEFAULT_LISTEN
@@ -417,6 +423,7 @@ fn validate_server(raw: RawServer, problems: &mut Problems<'_>) -> ServerSetting
         admin_listen: raw.admin_listen,
         trusted_proxies: raw.trusted_proxies,
         max_connections,
+        workers,
         tls_handshake_timeout: duration(raw.tls_handshake_timeout, DEFAULT_TLS_HANDSHAKE_TIMEOUT),
         header_read_timeout: duration(raw.header_read_timeout, DEFAULT_HEADER_READ_TIMEOUT),
         idle_timeout: duration(raw.idle_timeout, DEFAULT_IDLE_TIMEOUT),

@@ -39,7 +39,7 @@ impl Balancer {
     /// first, then the ones marked down (so a request is tried everywhere before failing).
     /// Decided once, up front: marking an upstream down while trying it must not make it
     /// come round a second time.
-    pub fn pick_order(&self) -> impl Iterator<Item = (usize, &Upstream)> {
+    pub fn pick_order(&self) -> impl ExactSizeIterator<Item = (usize, &Upstream)> {
         let count = self.upstreams.len();
         let start = if count > 1 {
             self.next.fetch_add(1, Ordering::Relaxed) % count

@@ -1,6 +1,11 @@
-//! Forwarding a request to its upstream: one pooled HTTP/1.1 client, URI rewrite, header
+//! Forwarding a request to its upstream: pooled HTTP/1.1 clients, URI rewrite, header
 //! hygiene ([`headers`]), round robin with failover ([`balancer`]), WebSocket tunnels, and
 //! the built-in `whoami` upstream ([`whoami`]).
+//!
+//! There is one client, with its own connection pool, per server worker
+//! ([`current_worker`]): an upstream connection is driven by a task on the worker that
+//! opened it, and only that worker's requests use it, so forwarding never hands a request to
+//! another thread or contends for a pool shared between threads.
 //!
 //! Bodies stream both ways: the client's body is handed to the upstream request as is and
 //! the upstream's body back to the client, so memory does not grow with body size.
@@ -39,6 +44,7 @@ use crate::config::{IdentityHeaders, ServerSettings, Upstream};
 use crate::error::RequestError;
 use crate::metrics::{Metrics, UpstreamErrorKind};
 use crate::response::{Body, empty};
+use crate::server::current_worker;
 
 /// How long an idle pooled upstream connection is kept.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -46,7 +52,8 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// The upstream side of the gateway, built once at startup.
 #[derive(Debug)]
 pub struct Proxy {
-    client: Client<HttpConnector, Body>,
+    /// One per worker, indexed by [`current_worker`].
+    clients: Box<[Client<HttpConnector, Body>]>,
     upstream_timeout: Duration,
     protected: ProtectedHeaders,
     identity_headers: IdentityHeaders,
@@ -82,13 +89,17 @@ impl Proxy {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(settings.upstream_connect_timeout));
         connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
+        let clients = (0..settings.workers.max(1))
+            .map(|_| {
+                Client::builder(TokioExecutor::new())
+                    .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+                    .pool_timer(TokioTimer::new())
+                    .timer(TokioTimer::new())
+                    .build(connector.clone())
+            })
+            .collect();
         Proxy {
-            client,
+            clients,
             upstream_timeout: settings.upstream_timeout,
             protected: ProtectedHeaders::new(&identity_headers),
             identity_headers,
@@ -130,7 +141,11 @@ impl Proxy {
         let replayable = body.is_end_stream();
         let mut body = Some(body.boxed());
         let mut last_error = None;
-        for (index, upstream) in forward.balancer.pick_order() {
+        // A reload may have changed `workers`; the worker count of the running server is
+        // fixed, so wrap rather than index out of range.
+        let client = &self.clients[current_worker() % self.clients.len()];
+        let mut order = forward.balancer.pick_order();
+        while let Some((index, upstream)) = order.next() {
             Span::current().record("upstream", field::display(upstream));
             let authority = match upstream {
                 Upstream::Whoami => {
@@ -155,9 +170,14 @@ impl Proxy {
             *attempt.method_mut() = parts.method.clone();
             *attempt.uri_mut() = uri;
             *attempt.version_mut() = Version::HTTP_11;
-            *attempt.headers_mut() = parts.headers.clone();
+            // A copy only when another attempt may need the headers again.
+            *attempt.headers_mut() = if replayable && order.len() > 0 {
+                parts.headers.clone()
+            } else {
+                std::mem::take(&mut parts.headers)
+            };
 
-            match tokio::time::timeout(self.upstream_timeout, self.client.request(attempt)).await {
+            match tokio::time::timeout(self.upstream_timeout, client.request(attempt)).await {
                 Err(_) => {
                     warn!(upstream = %upstream, "upstream timed out");
                     self.metrics.upstream_error(UpstreamErrorKind::Timeout);

@@ -64,3 +64,32 @@ async fn shutdown_cuts_connections_still_busy_after_the_grace_period() {
     );
     stuck.abort();
 }
+
+/// With several workers, each holds a duplicate of the listening socket: all of them serve,
+/// and the listener is really closed only once every worker has stopped.
+#[tokio::test]
+async fn every_worker_serves_and_stops_with_the_gateway() {
+    let app = upstream::start("app").await;
+    let mut gateway = start(&format!(
+        "[server]\nworkers = 4\n[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
+        app.url()
+    ))
+    .await;
+    let client = gateway.client();
+    let requests: Vec<_> = (0..40)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move { client.get("localhost", &format!("/{i}")).await })
+        })
+        .collect();
+    for request in requests {
+        assert_eq!(within(request).await.expect("task").status, 200);
+    }
+    assert_eq!(app.received().len(), 40);
+    gateway.shutdown();
+    gateway.join().await;
+    assert!(
+        tokio::net::TcpStream::connect(gateway.addr).await.is_err(),
+        "a worker still holds the listener"
+    );
+}
