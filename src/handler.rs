@@ -10,7 +10,11 @@
 //!    browsers) or 403;
 //! 5. forward: header hygiene, identity injection, streaming ([`crate::proxy`]);
 //! 6. [`renew`]: a fresh cookie when a cookie-authenticated token nears expiry;
-//! 7. the access event, emitted once when the response head is ready.
+//! 7. the access event, emitted once when the response head is ready: one event carrying
+//!    every field, filled in from an [`AccessRecord`] the steps write to. (Recording the
+//!    fields on the request span one by one made the log formatter re-render the span at
+//!    each step; the span now carries only the request id, which every other event of the
+//!    request shows.)
 //!
 //! The normalized path computed in step 1 is the only path used afterwards: the path that
 //! is routed and authorized is byte for byte the path forwarded.
@@ -25,7 +29,7 @@ use http::header::{self, HeaderValue};
 use http::uri::PathAndQuery;
 use http::{Method, Request, Response, Version};
 use hyper::body::Incoming;
-use tracing::{Instrument, Span, debug, field, info, info_span};
+use tracing::{Instrument, debug, field, info, info_span};
 
 use std::time::SystemTime;
 
@@ -33,6 +37,7 @@ use crate::auth::jwt::VerifiedToken;
 use crate::auth::{
     Auth, CredentialSource, EndpointContext, cookie, handle_endpoint, same_site_request,
 };
+use crate::config::Upstream;
 use crate::error::{LoginHint, RequestError};
 use crate::gateway::{Gateway, RouteTarget, Snapshot};
 use crate::metrics::RouteMetrics;
@@ -78,24 +83,20 @@ pub async fn handle(
     let id = gateway.next_request_id();
     // The config generation this request uses from start to finish, even across a reload.
     let snapshot = gateway.snapshot();
-    let span = info_span!(
-        "request",
-        id,
-        method = %request.method(),
-        host = field::Empty,
-        path = field::Empty,
-        route = field::Empty,
-        user = field::Empty,
-        upstream = field::Empty,
-        status = field::Empty,
-        duration_ms = field::Empty,
-    );
+    let span = info_span!("request", id);
     let client = ClientKind::of(request.method(), request.headers());
-    let mut counted_by = &snapshot.unrouted_metrics;
-    let response = match handle_inner(&snapshot, &conn, request, &mut counted_by)
-        .instrument(span.clone())
-        .await
-    {
+    let method = request.method().clone();
+    let mut record = AccessRecord::new(&snapshot.unrouted_metrics);
+    let (target, result) = match request_target(&request, &conn) {
+        Ok(target) => {
+            let result = handle_inner(&snapshot, &conn, request, &target, &mut record)
+                .instrument(span.clone())
+                .await;
+            (Some(target), result)
+        }
+        Err(error) => (None, Err(error)),
+    };
+    let response = match result {
         Ok(response) => response,
         Err(error) => {
             debug!(parent: &span, error = %error, cause = ?std::error::Error::source(&error), "request rejected");
@@ -103,35 +104,65 @@ pub async fn handle(
         }
     };
     let elapsed = started.elapsed().as_secs_f64();
-    counted_by.record(response.status().as_u16());
+    let status = response.status().as_u16();
+    record.metrics.record(status);
     gateway.metrics().observe_duration(elapsed);
-    span.record("status", response.status().as_u16());
-    span.record("duration_ms", elapsed * 1000.0);
-    info!(parent: &span, "access");
+    info!(
+        parent: &span,
+        method = %method,
+        host = target.as_ref().map(|t| t.host.as_str()),
+        path = target.as_ref().map(Target::path),
+        route = record.route,
+        user = record.user.as_ref().map(|identity| identity.user.as_str()),
+        upstream = record.upstream.map(field::display),
+        status,
+        duration_ms = elapsed * 1000.0,
+        "access"
+    );
     response
 }
 
-/// The pipeline proper; `counted_by` is set to the metrics of the route (or endpoints) that
-/// answered, so the outer function counts errors against the right route too.
+/// What the access event reports and which route's counters count the response, filled in
+/// by the pipeline's steps as far as the request gets.
+struct AccessRecord<'s> {
+    /// The route's metrics, the endpoints', or (until routed) "no route".
+    metrics: &'s RouteMetrics,
+    /// The route's name, or `auth` for the gateway's own endpoints.
+    route: Option<&'s str>,
+    /// The authenticated user.
+    user: Option<Arc<VerifiedToken>>,
+    /// The upstream tried last.
+    upstream: Option<&'s Upstream>,
+}
+
+impl<'s> AccessRecord<'s> {
+    fn new(metrics: &'s RouteMetrics) -> Self {
+        Self {
+            metrics,
+            route: None,
+            user: None,
+            upstream: None,
+        }
+    }
+}
+
+/// The pipeline proper, from step 2 on; `record` learns the route (whose metrics then count
+/// the response, errors included), the user and the upstream.
 async fn handle_inner<'s>(
     snapshot: &'s Snapshot,
     conn: &ConnInfo,
     request: Request<Incoming>,
-    counted_by: &mut &'s RouteMetrics,
+    target: &Target,
+    record: &mut AccessRecord<'s>,
 ) -> Result<Response<Body>, RequestError> {
-    let target = request_target(&request, conn)?;
-    let span = Span::current();
-    span.record("host", target.host.as_str());
-    span.record("path", target.path());
-
     let peer = conn.peer.ip();
     let client_ip = client_ip(request.headers(), peer, |ip| snapshot.is_trusted_proxy(ip));
 
     if let Some(auth) = &snapshot.auth
         && let Some(endpoint) = under_prefix(target.path(), &auth.settings().prefix)
     {
-        span.record("route", "auth");
-        *counted_by = &snapshot.endpoint_metrics;
+        record.route = Some("auth");
+        record.metrics = &snapshot.endpoint_metrics;
         let context = EndpointContext {
             host: &target.host,
             endpoint,
@@ -145,13 +176,11 @@ async fn handle_inner<'s>(
         .route(&target.host, target.path())
         .map_err(RequestError::InvalidPath)?
         .ok_or(RequestError::NoRoute)?;
-    span.record("route", route.name.as_str());
-    *counted_by = &route.metrics;
+    record.route = Some(route.name.as_str());
+    record.metrics = &route.metrics;
 
-    let authorized = authorize(snapshot.auth.as_ref(), route, &request, &target)?;
-    if let Some(identity) = &authorized.identity {
-        span.record("user", identity.user.as_str());
-    }
+    let authorized = authorize(snapshot.auth.as_ref(), route, &request, target)?;
+    record.user.clone_from(&authorized.identity);
     let forward = Forward {
         balancer: &route.balancer,
         client: ClientSide {
@@ -163,7 +192,10 @@ async fn handle_inner<'s>(
         identity: authorized.identity.as_deref(),
         strip_authorization: authorized.source == Some(CredentialSource::Header),
     };
-    let mut response = snapshot.proxy.forward(request, forward).await?;
+    let mut response = snapshot
+        .proxy
+        .forward(request, forward, &mut record.upstream)
+        .await?;
     if let Some(auth) = &snapshot.auth {
         renew(auth, &authorized, &target.host, &mut response);
     }

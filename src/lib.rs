@@ -7,7 +7,7 @@
 //! |---|---|
 //! | [`config`] | `gateway.toml` → validated [`Config`], positioned errors |
 //! | [`tls`] | certificates → rustls config, SNI, ALPN, dev self-signed certificate |
-//! | [`server`] | accept loops, connection tasks, idle timeout, graceful shutdown |
+//! | [`server`] | workers, accept loops, connection tasks, idle timeout, graceful shutdown |
 //! | `handler` | the request pipeline, one function per step |
 //! | [`auth`] | credentials, token verification, users, login endpoints, cookies, CSRF |
 //! | `policy` | a route's access rule applied to an identity (pure) |
@@ -17,6 +17,7 @@
 //! | [`error`] | [`Error`] (startup) and `RequestError` (per request → status + code) |
 //! | `gateway` | [`Gateway`]: the current [`Snapshot`] of config-built state, swapped on reload |
 //! | [`metrics`] | Prometheus counters and histograms |
+//! | [`log_writer`] | log lines to stdout in batches, off the request path |
 //! | `admin` | `/healthz`, `/readyz`, `/metrics` on the admin listener |
 //!
 //! # Request lifecycle
@@ -37,6 +38,7 @@ pub mod config;
 pub mod error;
 mod gateway;
 mod handler;
+pub mod log_writer;
 pub mod metrics;
 mod policy;
 mod proxy;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use gateway::log_writer::{BatchedStdout, FlushGuard};
 use gateway::{Config, Error, Gateway, Listeners};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -153,9 +154,15 @@ fn token(path: &Path, user: &str, ttl: Option<std::time::Duration>) -> anyhow::R
     Ok(())
 }
 
-fn init_logging(format: LogFormat) {
+/// Installs the log subscriber: lines go to stdout in batches, written by a flusher thread
+/// at most 50 ms after they are logged (see `gateway::log_writer`). Keep the returned guard
+/// until exit: dropping it writes what is still buffered.
+fn init_logging(format: LogFormat) -> anyhow::Result<FlushGuard> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let guard = BatchedStdout::start().context("cannot start the log writer")?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(BatchedStdout);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder
@@ -164,10 +171,11 @@ fn init_logging(format: LogFormat) {
             .with_current_span(true)
             .init(),
     }
+    Ok(guard)
 }
 
 fn run(path: &Path, log_format: LogFormat) -> anyhow::Result<()> {
-    init_logging(log_format);
+    let _flush_on_exit = init_logging(log_format)?;
     let config = Config::load(path).map_err(|e| config_error(e.into()))?;
     let gateway = Gateway::new(config, &env_var).map_err(config_error)?;
     // Worker 0: `gateway::run` starts the other workers, each on a runtime of its own.

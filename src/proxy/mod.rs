@@ -33,7 +33,7 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tracing::{Span, debug, field, warn};
+use tracing::{debug, warn};
 
 pub use balancer::Balancer;
 use headers::{ClientSide, ProtectedHeaders};
@@ -62,11 +62,12 @@ pub struct Proxy {
     metrics: Arc<Metrics>,
 }
 
-/// The parts of a request the proxy needs besides the request itself.
+/// The parts of a request the proxy needs besides the request itself; `'r` is the route's
+/// lifetime (the config generation), `'a` the request's.
 #[derive(Debug)]
-pub struct Forward<'a> {
+pub struct Forward<'a, 'r> {
     /// The route's upstreams.
-    pub balancer: &'a Balancer,
+    pub balancer: &'r Balancer,
     /// Client-side facts for the forwarding headers.
     pub client: ClientSide<'a>,
     /// The normalized path and the original query: exactly what was authorized.
@@ -108,14 +109,16 @@ impl Proxy {
         }
     }
 
-    /// Sends `request` to one of the route's upstreams and returns its response.
+    /// Sends `request` to one of the route's upstreams and returns its response;
+    /// `tried` is set to each upstream as it is tried (for the access event).
     ///
     /// # Errors
     /// [`RequestError::UpstreamUnreachable`] (502) or [`RequestError::UpstreamTimeout`] (504).
-    pub async fn forward(
+    pub async fn forward<'r>(
         &self,
         mut request: Request<Incoming>,
-        forward: Forward<'_>,
+        forward: Forward<'_, 'r>,
+        tried: &mut Option<&'r Upstream>,
     ) -> Result<Response<Body>, RequestError> {
         let websocket = request.version() == Version::HTTP_11
             && headers::is_websocket_upgrade(request.headers());
@@ -146,7 +149,7 @@ impl Proxy {
         let client = &self.clients[current_worker() % self.clients.len()];
         let mut order = forward.balancer.pick_order();
         while let Some((index, upstream)) = order.next() {
-            Span::current().record("upstream", field::display(upstream));
+            *tried = Some(upstream);
             let authority = match upstream {
                 Upstream::Whoami => {
                     return Ok(whoami_response(

@@ -189,9 +189,14 @@ async fn run_logs_json_reloads_on_sighup_and_exits_cleanly_on_sigterm() {
         404,
         "no route for localhost yet"
     );
+    // One event with every field; its span names the request.
     let access = next_json("access");
-    assert_eq!(access["span"]["path"], "/json-log");
-    assert_eq!(access["span"]["status"], 404);
+    assert_eq!(access["path"], "/json-log");
+    assert_eq!(access["host"], "localhost");
+    assert_eq!(access["method"], "GET");
+    assert_eq!(access["status"], 404);
+    assert!(access["duration_ms"].as_f64().is_some(), "{access}");
+    assert!(access["span"]["id"].as_u64().is_some(), "{access}");
 
     // SIGHUP with a broken file: refused, the old config keeps serving.
     write(dir.path(), "gateway.toml", "[server\n");
