@@ -12,6 +12,9 @@ Subcommands (each prints plain text for the shell script):
   h2load FILE LOGFILE         parse h2load output and its --log-file
   idle PORT COUNT TOKEN FILE  open COUNT TLS keep-alive connections, one request each,
                               write "ready <opened>" to FILE, then hold them until killed
+  logins PORT THREADS SECONDS USER PASSWORD
+                              THREADS clients posting JSON logins for SECONDS, each on
+                              a keep-alive TLS connection; prints "<ok> <failed> <seconds>"
   table RESULTS.tsv           render the results table
 
 Parsed load results are one line: "requests seconds rps p50_us p99_us errors".
@@ -215,6 +218,44 @@ def idle(port, count, token, ready_path):
         time.sleep(3600)
 
 
+def logins(port, threads, seconds, user, password):
+    import http.client
+    import json
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    body = json.dumps({"username": user, "password": password})
+    counts = {"ok": 0, "failed": 0}
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def client():
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=30)
+        while time.monotonic() < deadline:
+            try:
+                conn.request("POST", "/.auth/login", body,
+                             {"Content-Type": "application/json", "Host": "localhost"})
+                response = conn.getresponse()
+                response.read()
+                key = "ok" if response.status == 200 else "failed"
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=30)
+                key = "failed"
+            with lock:
+                counts[key] += 1
+
+    started = time.monotonic()
+    workers = [threading.Thread(target=client) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    print(f"{counts['ok']} {counts['failed']} {time.monotonic() - started:.3f}")
+    return 0 if counts["ok"] > 0 else 1
+
+
 # ---- table -------------------------------------------------------------------------------
 
 def _ratio(value, reference):
@@ -306,6 +347,8 @@ def main(argv):
         parse_h2load(args[0], args[1])
     elif command == "idle":
         idle(int(args[0]), int(args[1]), args[2], args[3])
+    elif command == "logins":
+        return logins(int(args[0]), int(args[1]), float(args[2]), args[3], args[4])
     elif command == "table":
         table(args[0])
     else:

@@ -13,14 +13,16 @@
 #   --rounds N         repetitions of the whole matrix, in alternating order (default 2)
 #   --concurrency "A B"  keep-alive connections per measurement (default "16 256")
 #   --no-memory        skip the idle-connection and per-route memory checks
+#   --no-login-burst   skip the check that a burst of logins leaves proxied latency alone
 #   --no-install       do not apt-get install missing tools
 #   --no-build         use the existing target/release/gateway instead of building it
 #   --out DIR          also keep the raw results (TSV) and the report in DIR
 #   --keep             keep the work directory (configs, logs) for inspection
 #   --targets "A B"    measure only these targets (names as in the TARGETS list below)
 #   --protocols "h1"   measure only these protocols (default "h1 h2")
-#   --baseline BIN     also measure another gateway binary (target baseline-hs256), e.g. a
-#                      build of the previous commit, for a before/after in the same run
+#   --baseline BIN     also measure another gateway binary (targets baseline-hs256 and
+#                      baseline-hs256-info), e.g. a build of the previous commit, for a
+#                      before/after in the same run
 #
 # Debian/Ubuntu: installs nginx, haproxy, wrk and nghttp2-client (h2load) when missing
 # (apt-get; as root or through sudo). Needs cargo, python3, openssl and curl.
@@ -38,6 +40,7 @@ PROTOCOLS="h1 h2"
 IDLE_COUNTS="1000 10000"
 ROUTE_COUNTS="10 10000"
 MEMORY=1
+LOGIN_BURST=1
 INSTALL=1
 BUILD=1
 OUT=""
@@ -58,6 +61,7 @@ while [ $# -gt 0 ]; do
     --rounds) ROUNDS="$2"; shift ;;
     --concurrency) CONCURRENCY="$2"; shift ;;
     --no-memory) MEMORY=0 ;;
+    --no-login-burst) LOGIN_BURST=0 ;;
     --no-install) INSTALL=0 ;;
     --no-build) BUILD=0 ;;
     --out) OUT="$2"; shift ;;
@@ -65,7 +69,7 @@ while [ $# -gt 0 ]; do
     --targets) ONLY_TARGETS="$2"; shift ;;
     --protocols) PROTOCOLS="$2"; shift ;;
     --baseline) BASELINE="$2"; shift ;;
-    -h | --help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -387,8 +391,9 @@ start_haproxy haproxy-es256 ES256 "$P_HAP_ES"
 start_gateway gateway-es256 ES256 "$P_GW_ES" warn
 start_gateway gateway-hs256-info HS256 "$P_GW_INFO" info
 if [ -n "$BASELINE" ]; then
-    P_BASE=$(python3 "$LIB" freeports 1)
+    read -r P_BASE P_BASE_INFO <<<"$(python3 "$LIB" freeports 2)"
     start_gateway baseline-hs256 HS256 "$P_BASE" warn 0 "$WORK/baseline-gateway"
+    start_gateway baseline-hs256-info HS256 "$P_BASE_INFO" info 0 "$WORK/baseline-gateway"
 fi
 PID[direct]=${PID[upstream]} PORT[direct]=$UP_H1 KIND[direct]=upstream
 
@@ -409,8 +414,9 @@ LABEL[haproxy-es256]="HAProxy ES256" REF[haproxy-es256]=haproxy-es256 TOKEN_OF[h
 LABEL[gateway-es256]="gateway ES256" REF[gateway-es256]=haproxy-es256 TOKEN_OF[gateway-es256]=$ES_TOKEN
 LABEL[gateway-hs256-info]="gateway HS256, info logs" REF[gateway-hs256-info]=haproxy-hs256 TOKEN_OF[gateway-hs256-info]=$HS_TOKEN
 if [ -n "$BASELINE" ]; then
-    TARGETS="$TARGETS baseline-hs256"
+    TARGETS="$TARGETS baseline-hs256 baseline-hs256-info"
     LABEL[baseline-hs256]="baseline gateway HS256" REF[baseline-hs256]=haproxy-hs256 TOKEN_OF[baseline-hs256]=$HS_TOKEN
+    LABEL[baseline-hs256-info]="baseline HS256, info logs" REF[baseline-hs256-info]=haproxy-hs256 TOKEN_OF[baseline-hs256-info]=$HS_TOKEN
 fi
 if [ -n "$ONLY_TARGETS" ]; then
     for name in $ONLY_TARGETS; do
@@ -531,6 +537,27 @@ done
 # ---- memory: idle connections and routes -----------------------------------------------------
 
 MEMORY_REPORT="$WORK/memory.txt"
+LOGIN_REPORT="$WORK/login-burst.txt"
+
+# ---- a burst of logins must not slow proxied requests -----------------------------------------
+
+if [ "$LOGIN_BURST" = 1 ]; then
+    log "login burst: gateway-hs256, HTTP/1.1 c=16, ${DURATION}s quiet, then ${DURATION}s with 8 clients logging in non-stop"
+    read -r _ _ q_rps q_p50 q_p99 _ <<<"$(load gateway-hs256 h1 16 "$DURATION")"
+    python3 "$LIB" logins "${PORT[gateway-hs256]}" 8 "$DURATION" "$BENCH_USER" bench-password >"$WORK/logins.out" &
+    burst=$!
+    STARTED+=("$burst")
+    read -r _ _ b_rps b_p50 b_p99 _ <<<"$(load gateway-hs256 h1 16 "$DURATION")"
+    wait "$burst" || die "the login clients failed: $(cat "$WORK/logins.out")"
+    read -r logins_ok logins_failed logins_s <<<"$(cat "$WORK/logins.out")"
+    {
+        printf 'login burst (gateway HS256, HTTP/1.1, 16 connections; argon2id logins from 8 clients: %s ok, %s failed, %.0f/s):\n' \
+            "$logins_ok" "$logins_failed" "$(awk -v n="$logins_ok" -v s="$logins_s" 'BEGIN{print n/s}')"
+        printf '  quiet: %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms\n' "$q_rps" "$(awk -v x="$q_p50" 'BEGIN{print x/1000}')" "$(awk -v x="$q_p99" 'BEGIN{print x/1000}')"
+        printf '  burst: %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  (p99 x%.2f)\n' "$b_rps" "$(awk -v x="$b_p50" 'BEGIN{print x/1000}')" "$(awk -v x="$b_p99" 'BEGIN{print x/1000}')" \
+            "$(awk -v a="$q_p99" -v b="$b_p99" 'BEGIN{print b/a}')"
+    } >"$LOGIN_REPORT"
+fi
 : >"$MEMORY_REPORT"
 rss_kib() { python3 "$LIB" procstat $(pids_of "$1") | awk '{print $3}'; }
 mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
@@ -610,14 +637,17 @@ report() {
     echo "CPU us/req = user+sys time of the proxy process(es) / successful requests; peak RSS = VmHWM during the measurement, lowest over rounds (nginx: master + workers summed)"
     echo
     python3 "$LIB" table "$RESULTS"
-    if [ -s "$MEMORY_REPORT" ]; then
-        echo
-        cat "$MEMORY_REPORT"
-    fi
+    for extra in "$LOGIN_REPORT" "$MEMORY_REPORT"; do
+        if [ -s "$extra" ]; then
+            echo
+            cat "$extra"
+        fi
+    done
 }
 report | tee "$WORK/report.txt"
 if [ -n "$OUT" ]; then
     mkdir -p "$OUT"
-    cp "$RESULTS" "$MEMORY_REPORT" "$WORK/report.txt" "$OUT/"
+    cp "$RESULTS" "$WORK/report.txt" "$OUT/"
+    for extra in "$LOGIN_REPORT" "$MEMORY_REPORT"; do [ -s "$extra" ] && cp "$extra" "$OUT/"; done
     log "results kept in $OUT"
 fi
