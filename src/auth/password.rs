@@ -26,7 +26,10 @@
 //! - No password longer than [`MAX_PASSWORD_BYTES`] is ever hashed: [`hash_password`] refuses
 //!   it, and [`PasswordChecker`] refuses it before it waits for a permit.
 //! - Hashing is CPU-heavy: the request path uses [`PasswordChecker`], which runs checks on
-//!   tokio's blocking pool with bounded concurrency, so a login burst cannot stall proxying.
+//!   tokio's blocking pool with bounded concurrency, at the lowest normal scheduling priority
+//!   (nice [`HASHING_NICENESS`]), below the workers, so a login burst cannot stall proxying: the
+//!   kernel runs the workers first and hashing takes what CPU is left (under a full proxy load
+//!   logins slow down, proxied requests do not).
 //! - A stored hash never appears in `Debug` output or in an error message.
 //!
 //! Not here: the users file and the decision of who may log in (`users.rs`, whose
@@ -359,7 +362,43 @@ pub fn hash_password(password: &str) -> Result<String, UsersError> {
         .map_err(UsersError::HashingFailed)
 }
 
-/// Runs password checks on tokio's blocking pool, at most `max_concurrent` at a time.
+/// The nice value of a thread that has run a password check (Linux: nice is per thread):
+/// the lowest priority of the normal scheduling policy. The workers run at the process's
+/// own (usually 0); when they compete for a CPU, a hashing thread gets about 1.5 % of what a
+/// worker gets, and otherwise all the idle CPU (unlike `SCHED_IDLE`, it is never starved
+/// outright, so logins still finish under a full proxy load, slowly). Raising a thread's nice
+/// value needs no privilege; lowering it again would, so a blocking-pool thread that ran a
+/// check stays there (the other blocking work on these pools, such as upstream DNS lookups,
+/// mostly waits rather than computes).
+pub const HASHING_NICENESS: i32 = 19;
+
+/// Lowers the calling thread's scheduling priority to [`HASHING_NICENESS`], once per thread.
+/// A failure (a platform without per-thread nice values) is logged and otherwise ignored:
+/// the check still runs, at normal priority.
+fn lower_this_threads_priority() {
+    use thread_priority::{
+        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    thread_local! {
+        static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+    if LOWERED.with(|lowered| lowered.replace(true)) {
+        return;
+    }
+    // The policy's minimum: nice 19 (the unit tests read it back from /proc).
+    let set = set_thread_priority_and_policy(
+        thread_native_id(),
+        ThreadPriority::Min,
+        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other),
+    );
+    if let Err(error) = set {
+        tracing::debug!(%error, "cannot lower the priority of a password-hashing thread");
+    }
+}
+
+/// Runs password checks on tokio's blocking pool, at most `max_concurrent` at a time and at
+/// a lower priority than the workers ([`HASHING_NICENESS`]).
 ///
 /// A login burst then queues here instead of occupying the async workers that proxy traffic.
 /// It takes the users per call (rather than holding them) so that a reload (SIGHUP) can swap
@@ -406,6 +445,7 @@ impl PasswordChecker {
         // permit is still held until the hash has actually finished.
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            lower_this_threads_priority();
             users.verify_password(&name, &password).cloned()
         })
         .await

@@ -140,3 +140,33 @@ fn the_dummy_for_no_users_has_the_cost_of_new_hashes() {
     let new = parse(&hash_password("pw").expect("hash"));
     assert_eq!(dummy_hash(&[]).expect("dummy").cost(), new.cost());
 }
+
+/// The nice value of the calling thread, from `/proc/thread-self/stat` (field 19).
+fn this_threads_nice() -> i32 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("procfs");
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let after_name = &stat[stat.rfind(')').expect("comm") + 2..];
+    after_name
+        .split(' ')
+        .nth(16)
+        .and_then(|nice| nice.parse().ok())
+        .expect("nice field")
+}
+
+#[test]
+fn a_thread_that_hashes_runs_at_the_hashing_niceness_and_others_keep_theirs() {
+    let before = this_threads_nice();
+    let hashing = std::thread::spawn(|| {
+        super::lower_this_threads_priority();
+        super::lower_this_threads_priority(); // once per thread: still the same value
+        this_threads_nice()
+    })
+    .join()
+    .expect("thread");
+    assert_eq!(hashing, super::HASHING_NICENESS.max(before));
+    assert_eq!(
+        this_threads_nice(),
+        before,
+        "other threads keep their priority"
+    );
+}
