@@ -86,10 +86,33 @@ async fn every_worker_serves_and_stops_with_the_gateway() {
         assert_eq!(within(request).await.expect("task").status, 200);
     }
     assert_eq!(app.received().len(), 40);
+    // Workers 1–3 are threads of their own (no other test starts more than two workers).
+    for index in 1..=3 {
+        assert!(
+            thread_named(&format!("gateway-w{index}")),
+            "worker {index} is not running"
+        );
+    }
     gateway.shutdown();
     gateway.join().await;
     assert!(
         tokio::net::TcpStream::connect(gateway.addr).await.is_err(),
         "a worker still holds the listener"
     );
+    // The thread signals `run` just before it exits: give it a moment to be gone.
+    within(async {
+        while thread_named("gateway-w3") {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
+
+/// Whether a thread of this process has `name` (from /proc/self/task/*/comm).
+fn thread_named(name: &str) -> bool {
+    std::fs::read_dir("/proc/self/task")
+        .expect("procfs")
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+        .any(|comm| comm.trim_end() == name)
 }

@@ -1,16 +1,10 @@
-//! Workers, accept loops, one task per connection, idle timeout, and graceful shutdown.
+//! Serving connections: accept loops, one task per connection, graceful shutdown.
 //!
-//! # Workers (thread per core)
-//!
-//! HTTPS connections are served by `server.workers` workers (one per CPU by default). Each
-//! is a thread with its own single-threaded tokio runtime and its own handle on the one
-//! HTTPS listening socket (a duplicated descriptor: the kernel hands each new connection to
-//! whichever worker accepts first, so a busy worker takes fewer). A connection lives on the
-//! worker that accepted it: its TLS, its HTTP tasks, and the upstream connections it uses —
-//! the proxy keeps one upstream pool per worker ([`current_worker`]) — so a request never
-//! crosses threads and no lock or wake-up is shared between workers on the hot path. Worker
-//! 0 is the runtime that calls [`run`]; it also serves the redirect and admin listeners.
-//! One `max_connections` semaphore is shared by all HTTPS workers.
+//! | module | concept |
+//! |---|---|
+//! | this one | [`run`], the accept loops, the HTTPS / redirect / admin connection tasks |
+//! | `workers` | thread per core: the worker threads and [`current_worker`] |
+//! | `activity` | the idle timeout: byte and request tracking, driving a connection |
 //!
 //! Ownership and shutdown, as they flow:
 //! - [`run`] owns a `watch` channel whose value turns `true` once the caller's shutdown future
@@ -31,28 +25,28 @@
 //!   Note that hyper's HTTP/1.1 header timer also runs while a keep-alive connection waits
 //!   for its next request, so an HTTP/1.1 connection idles at most `header_read_timeout`.
 
-use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsFd;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{Instrument, debug, info, info_span, warn};
+
+mod activity;
+mod workers;
+
+use activity::{Activity, Tracked, drive};
+pub use workers::current_worker;
+use workers::start_workers;
 
 use crate::admin;
 use crate::config::ServerSettings;
@@ -77,17 +71,6 @@ pub struct Listeners {
 
 /// Open connections the admin listener accepts at once; probes and scrapes are few.
 const ADMIN_MAX_CONNECTIONS: usize = 64;
-
-thread_local! {
-    /// The index of the worker whose thread this is; 0 off the worker threads.
-    static WORKER: Cell<usize> = const { Cell::new(0) };
-}
-
-/// The index of the worker running the caller (0 for worker 0 and off the worker threads),
-/// for state kept per worker such as the upstream connection pools.
-pub fn current_worker() -> usize {
-    WORKER.with(Cell::get)
-}
 
 /// Serves the listeners until `shutdown` completes, then drains connections for up to
 /// `shutdown_grace`. Starts `server.workers - 1` worker threads besides the caller's
@@ -150,68 +133,8 @@ pub async fn run(listeners: Listeners, gateway: Arc<Gateway>, shutdown: impl Fut
     }
 }
 
-/// Starts workers 1..`workers`, each on its own thread with a duplicate of the `https`
-/// descriptor (worker 0 keeps `https` itself); returns one receiver per started worker that
-/// completes when it has stopped. A worker that cannot start is logged and skipped: the
-/// others still serve.
-fn start_workers(
-    https: &TcpListener,
-    workers: usize,
-    gateway: &Arc<Gateway>,
-    permits: &Arc<Semaphore>,
-    shutdown: &watch::Receiver<bool>,
-) -> Vec<oneshot::Receiver<()>> {
-    let mut stopped = Vec::with_capacity(workers.saturating_sub(1));
-    for index in 1..workers {
-        let (done, done_rx) = oneshot::channel::<()>();
-        // The duplicate shares the socket and its non-blocking flag.
-        let listener = match https.as_fd().try_clone_to_owned() {
-            Ok(fd) => std::net::TcpListener::from(fd),
-            Err(e) => {
-                warn!(worker = index, error = %e, "cannot share the https listener with a worker");
-                continue;
-            }
-        };
-        let (gateway, permits, shutdown) = (gateway.clone(), permits.clone(), shutdown.clone());
-        let spawned = std::thread::Builder::new()
-            .name(format!("gateway-w{index}"))
-            .spawn(move || {
-                WORKER.with(|worker| worker.set(index));
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime,
-                    Err(e) => {
-                        warn!(worker = index, error = %e, "cannot start a worker runtime");
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    match TcpListener::from_std(listener) {
-                        Ok(listener) => {
-                            serve_https_listener(listener, gateway, permits, shutdown).await;
-                        }
-                        Err(e) => {
-                            warn!(worker = index, error = %e, "cannot register the https listener")
-                        }
-                    }
-                });
-                // Drained by the accept loop; whatever is left (idle upstream connections,
-                // tunnels past the grace period) ends with the runtime.
-                runtime.shutdown_background();
-                drop(done);
-            });
-        match spawned {
-            Ok(_) => stopped.push(done_rx),
-            Err(e) => warn!(worker = index, error = %e, "cannot start a worker thread"),
-        }
-    }
-    stopped
-}
-
 /// The HTTPS accept loop of one worker.
-async fn serve_https_listener(
+pub(super) async fn serve_https_listener(
     listener: TcpListener,
     gateway: Arc<Gateway>,
     permits: Arc<Semaphore>,
@@ -295,7 +218,7 @@ async fn accept_loop<F, Fut>(
 
 /// Completes once shutdown has been signalled (or the sender is gone). The `watch` guard is
 /// dropped inside, so callers' futures stay `Send`.
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+pub(super) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
@@ -439,162 +362,4 @@ fn redirect_to_https(request: &Request<Incoming>, https_port: u16) -> Response<B
         None => *response.status_mut() = StatusCode::BAD_REQUEST,
     }
     response
-}
-
-/// Runs a connection to completion, asking it to finish on shutdown or when idle.
-/// `graceful_shutdown` is the connection type's own method (hyper has no common trait).
-async fn drive<C, E>(
-    connection: C,
-    graceful_shutdown: impl Fn(Pin<&mut C>),
-    mut shutdown: watch::Receiver<bool>,
-    activity: &Activity,
-) where
-    C: Future<Output = Result<(), E>>,
-    E: std::fmt::Display,
-{
-    let mut connection = std::pin::pin!(connection);
-    let mut closing = false;
-    loop {
-        let idle_check = tokio::time::sleep_until(activity.idle_deadline().into());
-        tokio::select! {
-            result = connection.as_mut() => {
-                if let Err(e) = result {
-                    debug!(error = %e, "connection closed with an error");
-                }
-                return;
-            }
-            _ = stopped(&mut shutdown), if !closing => {
-                graceful_shutdown(connection.as_mut());
-                closing = true;
-            }
-            _ = idle_check, if !closing => {
-                if activity.is_idle() {
-                    debug!("idle timeout");
-                    graceful_shutdown(connection.as_mut());
-                    closing = true;
-                }
-            }
-        }
-    }
-}
-
-/// When bytes last moved on a connection and how many requests are in flight on it.
-///
-/// Until the client sends its first byte the connection may stay only `first_byte_timeout`
-/// (`header_read_timeout`): hyper's header timer starts only after the auto builder has
-/// read enough to tell HTTP/1.1 from HTTP/2, so a client that sends nothing at all would
-/// otherwise hold its slot for the whole `idle_timeout`.
-#[derive(Debug)]
-struct Activity {
-    started: Instant,
-    last_ms: AtomicU64,
-    read_any: AtomicBool,
-    in_flight: Arc<AtomicUsize>,
-    idle_timeout: Duration,
-    first_byte_timeout: Duration,
-}
-
-/// Marks one request in flight until dropped.
-struct InFlight(Arc<AtomicUsize>);
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-impl Activity {
-    fn new(settings: &ServerSettings) -> Activity {
-        Activity {
-            started: Instant::now(),
-            last_ms: AtomicU64::new(0),
-            read_any: AtomicBool::new(false),
-            in_flight: Arc::new(AtomicUsize::new(0)),
-            idle_timeout: settings.idle_timeout,
-            first_byte_timeout: settings.header_read_timeout.min(settings.idle_timeout),
-        }
-    }
-
-    fn touch(&self) {
-        self.last_ms
-            .store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
-    }
-
-    fn request_started(&self) -> InFlight {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlight(self.in_flight.clone())
-    }
-
-    fn idle_deadline(&self) -> Instant {
-        if !self.read_any.load(Ordering::Relaxed) {
-            return self.started + self.first_byte_timeout;
-        }
-        self.started
-            + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
-            + self.idle_timeout
-    }
-
-    fn is_idle(&self) -> bool {
-        self.in_flight.load(Ordering::Relaxed) == 0 && Instant::now() >= self.idle_deadline()
-    }
-}
-
-/// An I/O stream that records when bytes move, for the idle timeout.
-struct Tracked<T> {
-    inner: T,
-    activity: Arc<Activity>,
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.touch();
-            self.activity.read_any.store(true, Ordering::Relaxed);
-        }
-        result
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
-        }
-        result
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
-        }
-        result
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }
