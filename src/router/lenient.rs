@@ -68,45 +68,4 @@ fn without_parameters(segment: &str) -> &str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::lenient_reading;
-
-    fn reading(path: &str) -> Option<String> {
-        lenient_reading(path).map(|cow| cow.into_owned())
-    }
-
-    #[test]
-    fn a_plain_lower_case_path_is_its_own_reading_without_allocating() {
-        for path in ["/", "/admin", "/a/b/", "/a-b_c.d~e/x:y@z"] {
-            assert!(
-                matches!(lenient_reading(path), Some(std::borrow::Cow::Borrowed(p)) if p == path),
-                "{path}"
-            );
-        }
-    }
-
-    #[test]
-    fn path_parameters_are_cut_from_every_segment() {
-        assert_eq!(reading("/admin;jsessionid=x"), Some("/admin".into()));
-        assert_eq!(reading("/a;x/b;y=1,2/c"), Some("/a/b/c".into()));
-        assert_eq!(reading("/admin%3Bx/y"), Some("/admin/y".into()));
-        assert_eq!(reading("/admin%3bx"), Some("/admin".into()));
-        assert_eq!(reading("/a/;x/b"), Some("/a/b".into()));
-        assert_eq!(reading("/a;x/"), Some("/a/".into()));
-    }
-
-    #[test]
-    fn dot_segments_uncovered_by_cutting_are_resolved() {
-        assert_eq!(reading("/public/..;/admin"), Some("/admin".into()));
-        assert_eq!(reading("/public/..;x=1/admin"), Some("/admin".into()));
-        assert_eq!(reading("/.;/admin"), Some("/admin".into()));
-        assert_eq!(reading("/a/b/..;"), Some("/a/".into()));
-        assert_eq!(reading("/..;/admin"), None, "climbs above the root");
-    }
-
-    #[test]
-    fn letters_are_lower_cased() {
-        assert_eq!(reading("/ADMIN"), Some("/admin".into()));
-        assert_eq!(reading("/Admin/X%2A"), Some("/admin/x%2a".into()));
-    }
-}
+mod tests;
