@@ -7,6 +7,7 @@
 //! | `token_cache` | verified tokens kept until their `exp`, so hot clients skip signature checks |
 //! | [`users`] | the users file: names, groups, email, disabled; one-code-path login check |
 //! | [`password`] | password hashes (argon2id, bcrypt): parsing, hashing, off-runtime checking |
+//! | `credential` | which token a request carries: `Authorization` first, else our cookie |
 //! | [`cookie`] | our cookie: find it, strip it before forwarding, build `Set-Cookie` |
 //! | [`redirect`] | `rd=` validation and the Origin/Referer (CSRF) check; pure |
 //! | [`store`] | revocations and login throttling behind one interface |
@@ -21,6 +22,7 @@
 //! the very next request.
 
 pub mod cookie;
+mod credential;
 mod forward_auth;
 pub mod jwt;
 mod login;
@@ -37,10 +39,12 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use http::{HeaderMap, header};
+use http::HeaderMap;
 
 pub(crate) use login::{EndpointContext, handle as handle_endpoint, same_site_request};
 pub(crate) use pages::escape_html;
+
+pub use credential::{Credential, CredentialSource, find_credential};
 
 use crate::config::{AuthSettings, KeySource, Located, Location, UsersSettings};
 use crate::error::RequestError;
@@ -136,24 +140,6 @@ impl AuthFailure {
             AuthFailure::DisabledUser => "disabled_user",
         }
     }
-}
-
-/// Where a credential came from; it decides CSRF checks, renewal and what is stripped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialSource {
-    /// `Authorization: Bearer <jwt>` or `Authorization: <jwt>`.
-    Header,
-    /// Our cookie.
-    Cookie,
-}
-
-/// A token found in a request.
-#[derive(Debug, Clone, Copy)]
-pub struct Credential<'a> {
-    /// The compact JWT.
-    pub token: &'a str,
-    /// Where it came from.
-    pub source: CredentialSource,
 }
 
 /// The authentication state, built once from config.
@@ -351,65 +337,6 @@ impl Auth {
     }
 }
 
-/// The gateway credential of `headers`, as [`Auth::credential`] finds it for the cookie
-/// `cookie_name` and the `accept_raw_authorization` setting. Public for the fuzz targets.
-///
-/// # Errors
-/// [`RequestError::DuplicateCredentials`] for two `Authorization` headers or two of our
-/// cookies; [`RequestError::MalformedCookie`] for a cookie that is not text.
-#[doc(hidden)]
-pub fn find_credential<'a>(
-    headers: &'a HeaderMap,
-    cookie_name: &str,
-    accept_raw_authorization: bool,
-) -> Result<Option<Credential<'a>>, RequestError> {
-    let mut authorization = headers.get_all(header::AUTHORIZATION).iter();
-    let first = authorization.next();
-    if authorization.next().is_some() {
-        return Err(RequestError::DuplicateCredentials);
-    }
-    let from_cookie = cookie::find_token(headers, cookie_name).map_err(|e| match e {
-        cookie::CookieError::Duplicate => RequestError::DuplicateCredentials,
-        cookie::CookieError::ValueNotText => RequestError::MalformedCookie,
-    })?;
-    if let Some(token) = first.and_then(|v| authorization_token(v, accept_raw_authorization)) {
-        return Ok(Some(Credential {
-            token,
-            source: CredentialSource::Header,
-        }));
-    }
-    Ok(from_cookie.map(|token| Credential {
-        token,
-        source: CredentialSource::Cookie,
-    }))
-}
-
-/// `Bearer <jwt>` (scheme case-insensitive, one space), or a bare JWT when
-/// `accept_raw_authorization`; any other scheme is not ours.
-fn authorization_token(value: &http::HeaderValue, accept_raw_authorization: bool) -> Option<&str> {
-    let value = value.to_str().ok()?;
-    if let Some((scheme, rest)) = value.split_once(' ') {
-        return scheme.eq_ignore_ascii_case("bearer").then_some(rest);
-    }
-    (accept_raw_authorization && looks_like_jwt(value)).then_some(value)
-}
-
-/// Three non-empty base64url segments separated by dots.
-fn looks_like_jwt(value: &str) -> bool {
-    let mut parts = value.split('.');
-    let is_segment = |s: Option<&str>| {
-        s.is_some_and(|s| {
-            !s.is_empty()
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-    };
-    is_segment(parts.next())
-        && is_segment(parts.next())
-        && is_segment(parts.next())
-        && parts.next().is_none()
-}
-
 fn token_settings(settings: &AuthSettings) -> TokenSettings {
     TokenSettings {
         algorithm: settings.algorithm,
@@ -501,27 +428,4 @@ fn load_users(file: &Located<PathBuf>) -> Result<Users, AuthError> {
         path: file.value.clone(),
         error,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::looks_like_jwt;
-
-    #[test]
-    fn raw_authorization_must_look_like_a_jwt() {
-        assert!(looks_like_jwt("eyJh.eyJz.c2ln"));
-        assert!(looks_like_jwt("a-_.b.c"));
-        for not in [
-            "",
-            "a.b",
-            "a.b.c.d",
-            "a..c",
-            "a.b.c=",
-            "Basic abc",
-            "a.b.c ",
-            "a+b.c.d",
-        ] {
-            assert!(!looks_like_jwt(not), "{not:?}");
-        }
-    }
 }

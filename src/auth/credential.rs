@@ -1,0 +1,108 @@
+//! Which credential a request carries: an `Authorization` header (`Bearer <jwt>`, or a bare
+//! JWT with `accept_raw_authorization`) wins over our cookie; two `Authorization` headers or
+//! two of our cookies are refused. Verifying the token is [`Auth`](super::Auth)'s business.
+
+use http::{HeaderMap, header};
+
+use super::cookie;
+use crate::error::RequestError;
+
+/// Where a credential came from; it decides CSRF checks, renewal and what is stripped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// `Authorization: Bearer <jwt>` or `Authorization: <jwt>`.
+    Header,
+    /// Our cookie.
+    Cookie,
+}
+
+/// A token found in a request.
+#[derive(Debug, Clone, Copy)]
+pub struct Credential<'a> {
+    /// The compact JWT.
+    pub token: &'a str,
+    /// Where it came from.
+    pub source: CredentialSource,
+}
+
+/// The gateway credential of `headers`, as [`Auth::credential`](super::Auth::credential) finds it for the cookie
+/// `cookie_name` and the `accept_raw_authorization` setting. Public for the fuzz targets.
+///
+/// # Errors
+/// [`RequestError::DuplicateCredentials`] for two `Authorization` headers or two of our
+/// cookies; [`RequestError::MalformedCookie`] for a cookie that is not text.
+#[doc(hidden)]
+pub fn find_credential<'a>(
+    headers: &'a HeaderMap,
+    cookie_name: &str,
+    accept_raw_authorization: bool,
+) -> Result<Option<Credential<'a>>, RequestError> {
+    let mut authorization = headers.get_all(header::AUTHORIZATION).iter();
+    let first = authorization.next();
+    if authorization.next().is_some() {
+        return Err(RequestError::DuplicateCredentials);
+    }
+    let from_cookie = cookie::find_token(headers, cookie_name).map_err(|e| match e {
+        cookie::CookieError::Duplicate => RequestError::DuplicateCredentials,
+        cookie::CookieError::ValueNotText => RequestError::MalformedCookie,
+    })?;
+    if let Some(token) = first.and_then(|v| authorization_token(v, accept_raw_authorization)) {
+        return Ok(Some(Credential {
+            token,
+            source: CredentialSource::Header,
+        }));
+    }
+    Ok(from_cookie.map(|token| Credential {
+        token,
+        source: CredentialSource::Cookie,
+    }))
+}
+
+/// `Bearer <jwt>` (scheme case-insensitive, one space), or a bare JWT when
+/// `accept_raw_authorization`; any other scheme is not ours.
+fn authorization_token(value: &http::HeaderValue, accept_raw_authorization: bool) -> Option<&str> {
+    let value = value.to_str().ok()?;
+    if let Some((scheme, rest)) = value.split_once(' ') {
+        return scheme.eq_ignore_ascii_case("bearer").then_some(rest);
+    }
+    (accept_raw_authorization && looks_like_jwt(value)).then_some(value)
+}
+
+/// Three non-empty base64url segments separated by dots.
+fn looks_like_jwt(value: &str) -> bool {
+    let mut parts = value.split('.');
+    let is_segment = |s: Option<&str>| {
+        s.is_some_and(|s| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+    };
+    is_segment(parts.next())
+        && is_segment(parts.next())
+        && is_segment(parts.next())
+        && parts.next().is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_jwt;
+
+    #[test]
+    fn raw_authorization_must_look_like_a_jwt() {
+        assert!(looks_like_jwt("eyJh.eyJz.c2ln"));
+        assert!(looks_like_jwt("a-_.b.c"));
+        for not in [
+            "",
+            "a.b",
+            "a.b.c.d",
+            "a..c",
+            "a.b.c=",
+            "Basic abc",
+            "a.b.c ",
+            "a+b.c.d",
+        ] {
+            assert!(!looks_like_jwt(not), "{not:?}");
+        }
+    }
+}
