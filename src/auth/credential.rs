@@ -25,8 +25,9 @@ pub struct Credential<'a> {
     pub source: CredentialSource,
 }
 
-/// The gateway credential of `headers`, as [`Auth::credential`](super::Auth::credential) finds it for the cookie
-/// `cookie_name` and the `accept_raw_authorization` setting. Public for the fuzz targets.
+/// The gateway credential of `headers`, as [`Auth::credential`](super::Auth::credential)
+/// finds it for the cookie `cookie_name` and the `accept_raw_authorization` setting. Public
+/// for the fuzz targets.
 ///
 /// # Errors
 /// [`RequestError::DuplicateCredentials`] for two `Authorization` headers or two of our
