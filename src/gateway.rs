@@ -19,8 +19,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
-use hyper_util::rt::TokioExecutor;
-use hyper_util::server::conn::auto;
 
 use crate::auth::Auth;
 use crate::auth::store::{MemoryStore, StateStore};
@@ -46,7 +44,7 @@ pub struct Snapshot {
     pub(crate) config: Config,
     pub(crate) router: Router<RouteTarget>,
     pub(crate) tls: TlsAcceptor,
-    pub(crate) http: auto::Builder<TokioExecutor>,
+    pub(crate) http: server::HttpBuilders,
     pub(crate) proxy: Proxy,
     pub(crate) auth: Option<Auth>,
     /// Requests answered by the gateway's own endpoints.
@@ -177,7 +175,7 @@ impl Snapshot {
             metrics.clone(),
         );
         Ok(Snapshot {
-            http: server::http_builder(&config.server),
+            http: server::HttpBuilders::new(&config.server),
             endpoint_metrics: metrics.route("gateway endpoints"),
             unrouted_metrics: metrics.route("no route"),
             config,

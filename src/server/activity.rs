@@ -20,8 +20,12 @@ use crate::config::ServerSettings;
 
 /// Runs a connection to completion, asking it to finish on shutdown or when idle.
 /// `graceful_shutdown` is the connection type's own method (hyper has no common trait).
+///
+/// The caller pins the connection where it lives: taking it by value would store it twice
+/// in the connection task (once in the caller's future, once in this one), and every idle
+/// connection would pay for the copy.
 pub(super) async fn drive<C, E>(
-    connection: C,
+    mut connection: Pin<&mut C>,
     graceful_shutdown: impl Fn(Pin<&mut C>),
     mut shutdown: watch::Receiver<bool>,
     activity: &Activity,
@@ -29,7 +33,6 @@ pub(super) async fn drive<C, E>(
     C: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
-    let mut connection = std::pin::pin!(connection);
     let mut closing = false;
     loop {
         let idle_check = tokio::time::sleep_until(activity.idle_deadline().into());
@@ -58,9 +61,9 @@ pub(super) async fn drive<C, E>(
 /// When bytes last moved on a connection and how many requests are in flight on it.
 ///
 /// Until the client sends its first byte the connection may stay only `first_byte_timeout`
-/// (`header_read_timeout`): hyper's header timer starts only after the auto builder has
-/// read enough to tell HTTP/1.1 from HTTP/2, so a client that sends nothing at all would
-/// otherwise hold its slot for the whole `idle_timeout`.
+/// (`header_read_timeout`): hyper's header timer covers HTTP/1.1, but an HTTP/2 client that
+/// completes the TLS handshake and then sends nothing at all would otherwise hold its slot
+/// for the whole `idle_timeout`.
 #[derive(Debug)]
 pub(super) struct Activity {
     started: Instant,

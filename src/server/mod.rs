@@ -2,7 +2,8 @@
 //!
 //! | module | concept |
 //! |---|---|
-//! | this one | [`run`], the accept loops, the HTTPS / redirect / admin connection tasks |
+//! | this one | [`run`], the accept loops, the redirect and admin connection tasks |
+//! | `https` | one HTTPS connection: handshake, protocol by ALPN, its memory per connection |
 //! | `workers` | thread per core: the worker threads and [`current_worker`] |
 //! | `activity` | the idle timeout: byte and request tracking, driving a connection |
 //!
@@ -28,30 +29,33 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
+use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, info, info_span, warn};
 
 mod activity;
+mod https;
 mod workers;
 
 use activity::{Activity, Tracked, drive};
+pub use https::HttpBuilders;
+use https::serve_https;
 pub use workers::current_worker;
 use workers::start_workers;
 
 use crate::admin;
-use crate::config::ServerSettings;
 use crate::gateway::{Gateway, Snapshot};
-use crate::handler::{ConnInfo, handle};
 use crate::response::{Body, empty};
 use crate::router::normalize_host;
 
@@ -183,13 +187,7 @@ async fn accept_loop<F, Fut>(
         };
         let span = info_span!("conn", %peer, local = ?local, sni = tracing::field::Empty);
         let task = serve(stream, peer, shutdown.clone());
-        connections.spawn(
-            async move {
-                task.await;
-                drop(permit);
-            }
-            .instrument(span),
-        );
+        connections.spawn(Permitted { task, permit }.instrument(span));
         while let Some(finished) = connections.try_join_next() {
             if let Err(e) = finished
                 && e.is_panic()
@@ -216,93 +214,29 @@ async fn accept_loop<F, Fut>(
     }
 }
 
+pin_project_lite::pin_project! {
+    /// A connection task that holds its listener's permit until it finishes (or is dropped).
+    /// A wrapper rather than an `async` block, which would store the task twice: once as the
+    /// block's capture and once as the future it awaits.
+    struct Permitted<F> {
+        #[pin]
+        task: F,
+        permit: OwnedSemaphorePermit,
+    }
+}
+
+impl<F: Future> Future for Permitted<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.project().task.poll(cx)
+    }
+}
+
 /// Completes once shutdown has been signalled (or the sender is gone). The `watch` guard is
 /// dropped inside, so callers' futures stay `Send`.
 pub(super) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
-}
-
-/// The shared hyper server builder for client connections (HTTP/1.1 and HTTP/2).
-pub fn http_builder(settings: &ServerSettings) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(settings.header_read_timeout)
-        .max_buf_size(settings.max_request_header_bytes)
-        .max_headers(settings.max_headers);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(settings.max_request_header_bytes).unwrap_or(u32::MAX))
-        .max_concurrent_streams(Some(256))
-        .max_pending_accept_reset_streams(Some(64))
-        .max_local_error_reset_streams(Some(256));
-    builder
-}
-
-async fn serve_https(
-    gateway: Arc<Gateway>,
-    stream: TcpStream,
-    peer: SocketAddr,
-    shutdown: watch::Receiver<bool>,
-) {
-    // Certificates and HTTP settings of the generation current at accept time.
-    let snapshot = gateway.snapshot();
-    let settings = &snapshot.config().server;
-    let _open = gateway.metrics().connection_opened();
-    let _ = stream.set_nodelay(true);
-    let handshake = tokio::time::timeout(
-        settings.tls_handshake_timeout,
-        snapshot.tls.acceptor.accept(stream),
-    );
-    let tls = match handshake.await {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => {
-            debug!(error = %e, "tls handshake failed");
-            gateway.metrics().handshake_failed();
-            return;
-        }
-        Err(_) => {
-            warn!(%peer, "tls handshake timed out");
-            gateway.metrics().handshake_failed();
-            return;
-        }
-    };
-    let dedicated_sni = snapshot.tls.dedicated_host(tls.get_ref().1.server_name());
-    if let Some(sni) = tls.get_ref().1.server_name() {
-        tracing::Span::current().record("sni", sni);
-    }
-    let conn = Arc::new(ConnInfo {
-        peer,
-        dedicated_sni,
-    });
-    let activity = Arc::new(Activity::new(settings));
-    let io = TokioIo::new(Tracked {
-        inner: tls,
-        activity: activity.clone(),
-    });
-    let service = {
-        let activity = activity.clone();
-        let gateway = gateway.clone();
-        service_fn(move |request: Request<Incoming>| {
-            let in_flight = activity.request_started();
-            let response = handle(gateway.clone(), conn.clone(), request);
-            async move {
-                let response = response.await;
-                drop(in_flight);
-                Ok::<_, Infallible>(response)
-            }
-        })
-    };
-    let connection = snapshot.http.serve_connection_with_upgrades(io, service);
-    drive(
-        connection,
-        auto::UpgradeableConnection::graceful_shutdown,
-        shutdown,
-        &activity,
-    )
-    .await;
 }
 
 /// Serves one plain-HTTP/1.1 connection (the redirect and admin listeners).
@@ -322,15 +256,15 @@ async fn serve_plain<S>(
         inner: stream,
         activity: activity.clone(),
     });
-    let mut builder = hyper::server::conn::http1::Builder::new();
+    let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(settings.header_read_timeout)
         .max_buf_size(settings.max_request_header_bytes);
-    let connection = builder.serve_connection(io, service);
+    let connection = pin!(builder.serve_connection(io, service));
     drive(
         connection,
-        hyper::server::conn::http1::Connection::graceful_shutdown,
+        http1::Connection::graceful_shutdown,
         shutdown,
         &activity,
     )

@@ -38,6 +38,44 @@ async fn http2_is_negotiated_by_alpn_and_proxied() {
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
 }
 
+/// The protocol is what ALPN chose: a client that offers none speaks HTTP/1.1, and the HTTP/2
+/// connection preface without `h2` negotiated (not allowed over TLS, RFC 9113 section 3.3)
+/// is refused rather than served as HTTP/2.
+#[tokio::test]
+async fn without_alpn_the_connection_is_http1() {
+    let app = upstream::start("app").await;
+    let gateway = start(&format!(
+        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
+        app.url()
+    ))
+    .await;
+    let client = gateway.client();
+
+    let mut tls = client.connect_without_alpn("localhost").await;
+    assert_eq!(tls.get_ref().1.alpn_protocol(), None);
+    tls.write_all(b"GET /plain HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    within(tls.read_to_end(&mut answer)).await.expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(app.received().len(), 1);
+
+    let mut tls = client.connect_without_alpn("localhost").await;
+    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    let _ = within(tls.read_to_end(&mut answer)).await;
+    // Closed, or refused the HTTP/1.1 way; an HTTP/2 server would have sent SETTINGS.
+    assert!(
+        answer.is_empty() || answer.starts_with(b"HTTP/1.1 "),
+        "not refused as HTTP/1.1: {answer:?}"
+    );
+    assert_eq!(app.received().len(), 1);
+}
+
 #[tokio::test]
 async fn sni_selects_the_hosts_own_certificate_and_others_get_the_default() {
     let gateway = start_with(

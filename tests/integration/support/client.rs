@@ -62,24 +62,30 @@ impl TestClient {
         }
     }
 
-    fn tls_config(&self, protocol: Protocol) -> Arc<ClientConfig> {
+    /// A TLS connection with SNI `server_name`, offering `protocol` by ALPN.
+    pub async fn connect(&self, server_name: &str, protocol: Protocol) -> TlsStream<TcpStream> {
+        let alpn = match protocol {
+            Protocol::Http1 => b"http/1.1".to_vec(),
+            Protocol::Http2 => b"h2".to_vec(),
+        };
+        self.handshake(server_name, vec![alpn]).await
+    }
+
+    /// A TLS connection with SNI `server_name` whose client offers no ALPN protocol.
+    pub async fn connect_without_alpn(&self, server_name: &str) -> TlsStream<TcpStream> {
+        self.handshake(server_name, Vec::new()).await
+    }
+
+    async fn handshake(&self, server_name: &str, alpn: Vec<Vec<u8>>) -> TlsStream<TcpStream> {
         let mut config = ClientConfig::builder()
             .with_root_certificates(self.roots.clone())
             .with_no_client_auth();
-        config.alpn_protocols = match protocol {
-            Protocol::Http1 => vec![b"http/1.1".to_vec()],
-            Protocol::Http2 => vec![b"h2".to_vec()],
-        };
-        Arc::new(config)
-    }
-
-    /// A TLS connection with SNI `server_name`.
-    pub async fn connect(&self, server_name: &str, protocol: Protocol) -> TlsStream<TcpStream> {
+        config.alpn_protocols = alpn;
         let tcp = within(TcpStream::connect(self.addr))
             .await
             .expect("connect");
         let name = ServerName::try_from(server_name.to_owned()).expect("server name");
-        within(TlsConnector::from(self.tls_config(protocol)).connect(name, tcp))
+        within(TlsConnector::from(Arc::new(config)).connect(name, tcp))
             .await
             .expect("tls handshake")
     }

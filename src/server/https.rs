@@ -1,0 +1,219 @@
+//! One HTTPS client connection: the TLS handshake, the protocol TLS negotiated, and the
+//! hyper connection that serves it.
+//!
+//! The protocol is what ALPN chose: `h2` is HTTP/2, anything else (or no ALPN) HTTP/1.1.
+//! HTTP/2 over TLS without ALPN is not allowed (RFC 9113, section 3.3), so nothing sniffs
+//! the first bytes of a connection — which would also cost every HTTP/1.1 connection a read
+//! buffer twice the size (hyper's grows when its first read returns only the sniffed bytes).
+//!
+//! Memory per open connection is mostly what the connection's task holds while it waits for
+//! the next request, so this module keeps that small: the handshake future is boxed (it is
+//! needed only until the handshake is done), the connection is built and pinned in one
+//! expression (a local moved into it would keep a slot of its own beside it), and the
+//! HTTP/2 connection, the larger of the two, is boxed so that HTTP/1.1 connections do not pay
+//! for its size.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
+use hyper::service::{HttpService, Service, service_fn};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_rustls::server::TlsStream;
+use tracing::{debug, warn};
+
+use super::activity::{Activity, Tracked, drive};
+use crate::config::ServerSettings;
+use crate::gateway::{Gateway, Snapshot};
+use crate::handler::{ConnInfo, handle};
+use crate::response::Body;
+
+/// The hyper server settings for client connections, one builder per protocol.
+pub struct HttpBuilders {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+}
+
+impl HttpBuilders {
+    pub fn new(settings: &ServerSettings) -> HttpBuilders {
+        let mut http1 = http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(settings.header_read_timeout)
+            .max_buf_size(settings.max_request_header_bytes)
+            .max_headers(settings.max_headers);
+        let mut http2 = http2::Builder::new(TokioExecutor::new());
+        http2
+            .timer(TokioTimer::new())
+            .max_header_list_size(
+                u32::try_from(settings.max_request_header_bytes).unwrap_or(u32::MAX),
+            )
+            .max_concurrent_streams(Some(256))
+            .max_pending_accept_reset_streams(Some(64))
+            .max_local_error_reset_streams(Some(256));
+        HttpBuilders { http1, http2 }
+    }
+}
+
+/// Serves one client connection until it closes, is idle too long, or shutdown finishes it.
+pub(super) async fn serve_https(
+    gateway: Arc<Gateway>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    shutdown: watch::Receiver<bool>,
+) {
+    // Certificates and HTTP settings of the generation current at accept time.
+    let snapshot = gateway.snapshot();
+    let _open = gateway.metrics().connection_opened();
+    let _ = stream.set_nodelay(true);
+    let activity = Arc::new(Activity::new(&snapshot.config().server));
+    let connection = pin!(
+        match Box::pin(accept_tls(&gateway, &snapshot, stream, peer)).await {
+            Some(tls) => serve_connection(&gateway, &snapshot, tls, peer, &activity),
+            None => return,
+        }
+    );
+    drive(
+        connection,
+        Connection::graceful_shutdown,
+        shutdown,
+        &activity,
+    )
+    .await;
+}
+
+/// The TLS handshake under `tls_handshake_timeout`; `None` (counted and logged) when it
+/// fails or times out. The failure is counted before the socket closes, so a client that
+/// sees the close and then reads the metrics finds it counted.
+async fn accept_tls(
+    gateway: &Gateway,
+    snapshot: &Snapshot,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> Option<TlsStream<TcpStream>> {
+    let mut handshake = pin!(snapshot.tls.acceptor.accept(stream).into_fallible());
+    let timeout = snapshot.config().server.tls_handshake_timeout;
+    match tokio::time::timeout(timeout, handshake.as_mut()).await {
+        Ok(Ok(tls)) => Some(tls),
+        Ok(Err((e, stream))) => {
+            debug!(error = %e, "tls handshake failed");
+            gateway.metrics().handshake_failed();
+            drop(stream);
+            None
+        }
+        Err(_) => {
+            warn!(%peer, "tls handshake timed out");
+            gateway.metrics().handshake_failed();
+            None
+        }
+    }
+}
+
+type Io = TokioIo<Tracked<TlsStream<TcpStream>>>;
+
+pin_project_lite::pin_project! {
+    /// A served client connection, in the protocol TLS negotiated.
+    #[project = ConnectionProjection]
+    enum Connection<S>
+    where
+        S: HttpService<Incoming>,
+    {
+        Http1 { #[pin] connection: http1::UpgradeableConnection<Io, S> },
+        Http2 { connection: Pin<Box<http2::Connection<Io, S, TokioExecutor>>> },
+    }
+}
+
+impl<S> Connection<S>
+where
+    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    /// Asks the connection to finish: HTTP/1.1 after the response in flight, HTTP/2 with
+    /// GOAWAY.
+    fn graceful_shutdown(self: Pin<&mut Self>) {
+        match self.project() {
+            ConnectionProjection::Http1 { connection } => connection.graceful_shutdown(),
+            ConnectionProjection::Http2 { connection } => connection.as_mut().graceful_shutdown(),
+        }
+    }
+}
+
+impl<S> Future for Connection<S>
+where
+    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Output = hyper::Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            ConnectionProjection::Http1 { connection } => connection.poll(cx),
+            ConnectionProjection::Http2 { connection } => connection.as_mut().poll(cx),
+        }
+    }
+}
+
+/// The hyper connection for a client whose TLS handshake is done, in the protocol ALPN chose.
+fn serve_connection(
+    gateway: &Arc<Gateway>,
+    snapshot: &Snapshot,
+    tls: TlsStream<TcpStream>,
+    peer: SocketAddr,
+    activity: &Arc<Activity>,
+) -> Connection<
+    impl Service<
+        Request<Incoming>,
+        Response = Response<Body>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + use<>,
+> {
+    let (_, session) = tls.get_ref();
+    let http2 = session.alpn_protocol() == Some(b"h2");
+    let server_name = session.server_name();
+    let dedicated_sni = snapshot.tls.dedicated_host(server_name);
+    if let Some(sni) = server_name {
+        tracing::Span::current().record("sni", sni);
+    }
+    let conn = Arc::new(ConnInfo {
+        peer,
+        dedicated_sni,
+    });
+    let io = TokioIo::new(Tracked {
+        inner: tls,
+        activity: activity.clone(),
+    });
+    let activity = activity.clone();
+    let gateway = gateway.clone();
+    let service = service_fn(move |request: Request<Incoming>| {
+        let in_flight = activity.request_started();
+        let (gateway, conn) = (gateway.clone(), conn.clone());
+        // hyper keeps a slot for the request's future in every connection for as long as
+        // the connection lives; boxed, an idle connection's slot is a pointer instead of the
+        // handler's whole state (about 4 KiB), for one allocation per request.
+        async move {
+            let response = Box::pin(handle(gateway, conn, request)).await;
+            drop(in_flight);
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let builders = &snapshot.http;
+    if http2 {
+        Connection::Http2 {
+            connection: Box::pin(builders.http2.serve_connection(io, service)),
+        }
+    } else {
+        Connection::Http1 {
+            connection: builders.http1.serve_connection(io, service).with_upgrades(),
+        }
+    }
+}
