@@ -168,7 +168,9 @@ async fn handle_inner<'s>(
             endpoint,
             client_ip,
         };
-        return handle_endpoint(snapshot, auth, request, context).await;
+        // Boxed: the endpoints' state (reading a login form, checking a password) is the
+        // largest part of this future, and proxied requests would otherwise carry it too.
+        return Box::pin(handle_endpoint(snapshot, auth, request, context)).await;
     }
 
     let route = snapshot
