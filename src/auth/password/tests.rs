@@ -141,32 +141,34 @@ fn the_dummy_for_no_users_has_the_cost_of_new_hashes() {
     assert_eq!(dummy_hash(&[]).expect("dummy").cost(), new.cost());
 }
 
-/// The nice value of the calling thread, from `/proc/thread-self/stat` (field 19).
-fn this_threads_nice() -> i32 {
+/// `SCHED_IDLE`'s number in `/proc/*/stat`'s policy field.
+const SCHED_IDLE: i32 = 5;
+
+/// The calling thread's scheduling policy, from `/proc/thread-self/stat` (field 41).
+fn this_threads_policy() -> i32 {
     let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("procfs");
-    // Fields after the command name, which is in parentheses and may hold spaces.
+    // Fields after the command name, which is in parentheses and may hold spaces; the
+    // first of them is field 3.
     let after_name = &stat[stat.rfind(')').expect("comm") + 2..];
-    after_name
-        .split(' ')
-        .nth(16)
-        .and_then(|nice| nice.parse().ok())
-        .expect("nice field")
+    let fields: Vec<&str> = after_name.split(' ').collect();
+    fields[41 - 3].parse().expect("policy field")
 }
 
 #[test]
-fn a_thread_that_hashes_runs_at_the_hashing_niceness_and_others_keep_theirs() {
-    let before = this_threads_nice();
+fn a_thread_that_hashes_runs_under_sched_idle_and_others_keep_their_policy() {
+    let before = this_threads_policy();
+    assert_ne!(before, SCHED_IDLE, "the test runs under another policy");
     let hashing = std::thread::spawn(|| {
         super::lower_this_threads_priority();
-        super::lower_this_threads_priority(); // once per thread: still the same value
-        this_threads_nice()
+        super::lower_this_threads_priority(); // once per thread: still the same
+        this_threads_policy()
     })
     .join()
     .expect("thread");
-    assert_eq!(hashing, super::HASHING_NICENESS.max(before));
+    assert_eq!(hashing, SCHED_IDLE);
     assert_eq!(
-        this_threads_nice(),
+        this_threads_policy(),
         before,
-        "other threads keep their priority"
+        "other threads keep their policy"
     );
 }
