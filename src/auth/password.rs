@@ -26,9 +26,10 @@
 //! - No password longer than [`MAX_PASSWORD_BYTES`] is ever hashed: [`hash_password`] refuses
 //!   it, and [`PasswordChecker`] refuses it before it waits for a permit.
 //! - Hashing is CPU-heavy: the request path uses [`PasswordChecker`], which runs checks on
-//!   tokio's blocking pool with bounded concurrency, under `SCHED_IDLE`, below the workers, so a login burst cannot stall proxying: the
-//!   kernel runs the workers first and hashing takes what CPU is left (under a full proxy load
-//!   logins slow down, proxied requests do not).
+//!   tokio's blocking pool with bounded concurrency, under `SCHED_IDLE`, below the workers,
+//!   so a login burst cannot stall proxying: the kernel runs the workers first and hashing
+//!   takes what CPU is left (under a full proxy load logins slow down, proxied requests do
+//!   not).
 //! - A stored hash never appears in `Debug` output or in an error message.
 //!
 //! Not here: the users file and the decision of who may log in (`users.rs`, whose
@@ -368,9 +369,10 @@ pub fn hash_password(password: &str) -> Result<String, UsersError> {
 /// thread gets a weight of 3 against a worker's 1,024 (nice has no effect under it).
 ///
 /// Measured with 8 clients logging in non-stop beside a 16-connection HTTP/1.1 load on two
-/// cores: at nice 19 proxied throughput fell by about 30 % and p99 rose ×2.2–2.3; under
-/// `SCHED_IDLE` throughput held and p99 rose ×1.7–1.9. The price is that under a full proxy
-/// load logins wait until the load eases: proxied traffic comes first.
+/// cores (docs/performance.md, hot spot 9): at nice 19 proxied throughput fell by 13–35 %
+/// and p99 rose ×2.2–3.2; under `SCHED_IDLE` throughput moved −14 to +7 % and p99 rose
+/// ×1.7–2.7. The price is that under a full proxy load logins wait until the load eases:
+/// proxied traffic comes first.
 ///
 /// Entering `SCHED_IDLE` needs no privilege; leaving it would, so a blocking-pool thread
 /// that ran a check stays there (the other blocking work on these pools, such as upstream

@@ -9,9 +9,10 @@
 //! Memory per open connection is mostly what the connection's task holds while it waits for
 //! the next request, so this module keeps that small: the handshake future is boxed (it is
 //! needed only until the handshake is done), the connection is built and pinned in one
-//! expression (a local moved into it would keep a slot of its own beside it), and the
-//! HTTP/2 connection, the larger of the two, is boxed so that HTTP/1.1 connections do not pay
-//! for its size.
+//! expression (a local moved into it would keep a slot of its own beside it), the HTTP/2
+//! connection, the larger of the two, is boxed so that HTTP/1.1 connections do not pay for
+//! its size, and each request's handler future is boxed, because hyper keeps a slot for it
+//! in every connection for the connection's whole life.
 
 use std::convert::Infallible;
 use std::future::Future;
