@@ -5,17 +5,13 @@ use http::Request;
 use http_body_util::Full;
 
 use crate::support::client::Protocol;
-use crate::support::gateway::start;
+use crate::support::gateway::{public_route, start};
 use crate::support::upstream;
 
 #[tokio::test]
 async fn spoofed_identity_and_forwarding_headers_never_reach_the_upstream() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!(
-        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
-        app.url()
-    ))
-    .await;
+    let gateway = start(&public_route(&app.url())).await;
     let request = Request::get("/")
         .header("host", "localhost")
         .header("X-Forwarded-User", "admin")
@@ -73,11 +69,7 @@ async fn trusted_proxy_forwarded_for_is_appended_to() {
 #[tokio::test]
 async fn host_is_preserved_and_hop_by_hop_headers_are_removed() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!(
-        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
-        app.url()
-    ))
-    .await;
+    let gateway = start(&public_route(&app.url())).await;
     let request = Request::get("/")
         .header("host", format!("App.Example.Test:{}", gateway.addr.port()))
         .header("connection", "keep-alive, x-secret-hop")
@@ -110,11 +102,7 @@ async fn host_is_preserved_and_hop_by_hop_headers_are_removed() {
 #[tokio::test]
 async fn http2_split_cookies_are_joined_for_the_http1_upstream() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!(
-        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
-        app.url()
-    ))
-    .await;
+    let gateway = start(&public_route(&app.url())).await;
     let request = Request::get(format!("https://localhost:{}/", gateway.addr.port()))
         .header("cookie", "a=1")
         .header("cookie", "b=2")

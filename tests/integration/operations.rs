@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 
 use crate::support::auth::{ALICE_PASSWORD, Req, claims, env, mint_hs256, now, with_claim};
 use crate::support::client::Protocol;
-use crate::support::gateway::start;
+use crate::support::gateway::{public_route, start};
 use crate::support::{upstream, within};
 
 /// `GET path` on the admin listener; returns (status, body).
@@ -54,11 +54,7 @@ fn value(metrics: &HashMap<String, f64>, series: &str) -> f64 {
 #[tokio::test]
 async fn health_and_readiness_answer_on_the_admin_listener() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!(
-        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
-        app.url()
-    ))
-    .await;
+    let gateway = start(&public_route(&app.url())).await;
     assert_eq!(
         admin_get(gateway.admin_addr, "/healthz").await,
         (200, "ok\n".to_owned())
@@ -378,11 +374,7 @@ async fn reload_picks_up_a_new_user_and_keeps_revocations() {
 #[tokio::test]
 async fn bad_reload_is_refused_with_positions_and_the_old_config_keeps_serving() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!(
-        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
-        app.url()
-    ))
-    .await;
+    let gateway = start(&public_route(&app.url())).await;
     let good = std::fs::read_to_string(&gateway.config_path).expect("config");
     std::fs::write(
         &gateway.config_path,

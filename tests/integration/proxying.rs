@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::support::client::{Protocol, read};
-use crate::support::gateway::start;
+use crate::support::gateway::{public_route, start};
 use crate::support::{upstream, within};
 
 const BIG: u64 = 256 * 1024 * 1024;
@@ -56,11 +56,7 @@ impl PeakMemory {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_download_streams_without_buffering() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!(
-        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
-        app.url()
-    ))
-    .await;
+    let gateway = start(&public_route(&app.url())).await;
     let client = gateway.client();
     let baseline = resident_bytes();
     let sampler = PeakMemory::start();
@@ -91,11 +87,7 @@ async fn large_download_streams_without_buffering() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_upload_streams_without_buffering() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!(
-        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
-        app.url()
-    ))
-    .await;
+    let gateway = start(&public_route(&app.url())).await;
     let client = gateway.client();
     let baseline = resident_bytes();
     let sampler = PeakMemory::start();
@@ -133,11 +125,7 @@ async fn large_upload_streams_without_buffering() {
 #[tokio::test]
 async fn websocket_messages_echo_through_the_gateway() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!(
-        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
-        app.url()
-    ))
-    .await;
+    let gateway = start(&public_route(&app.url())).await;
     let tls = gateway.client().connect("localhost", Protocol::Http1).await;
     let request = format!("wss://localhost:{}/ws", gateway.addr.port())
         .into_client_request()

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::support::gateway::start;
+use crate::support::gateway::{public_route, start};
 use crate::support::upstream;
 use crate::support::within;
 
@@ -88,11 +88,7 @@ async fn forwarded_path_is_the_normalized_routed_path_with_query_untouched() {
 #[tokio::test]
 async fn ambiguous_paths_are_rejected_before_any_upstream_sees_them() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!(
-        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
-        app.url()
-    ))
-    .await;
+    let gateway = start(&public_route(&app.url())).await;
     let client = gateway.client();
     for path in [
         "/a%2fb",
@@ -123,11 +119,7 @@ async fn raw_fragment_is_dropped_by_the_parser_and_never_forwarded() {
     // The HTTP parser discards a `#fragment` before the gateway sees the target, so the
     // path that is routed is the path without it — and that is exactly what is forwarded.
     let app = upstream::start("app").await;
-    let gateway = start(&format!(
-        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
-        app.url()
-    ))
-    .await;
+    let gateway = start(&public_route(&app.url())).await;
     let text = gateway
         .client()
         .raw(

@@ -9,17 +9,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::support::client::{Protocol, read, send_on};
-use crate::support::gateway::{start, start_with};
+use crate::support::gateway::{public_route, start, start_with};
 use crate::support::{upstream, within};
 
 #[tokio::test]
 async fn http2_is_negotiated_by_alpn_and_proxied() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!(
-        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
-        app.url()
-    ))
-    .await;
+    let gateway = start(&public_route(&app.url())).await;
     let client = gateway.client();
     let tls = client.connect("localhost", Protocol::Http2).await;
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
@@ -44,11 +40,7 @@ async fn http2_is_negotiated_by_alpn_and_proxied() {
 #[tokio::test]
 async fn without_alpn_the_connection_is_http1() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!(
-        "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
-        app.url()
-    ))
-    .await;
+    let gateway = start(&public_route(&app.url())).await;
     let client = gateway.client();
 
     let mut tls = client.connect_without_alpn("localhost").await;
@@ -96,15 +88,7 @@ async fn sni_selects_the_hosts_own_certificate_and_others_get_the_default() {
 #[tokio::test]
 async fn request_for_another_host_on_a_dedicated_sni_connection_gets_421() {
     let app = upstream::start("app").await;
-    let gateway = start_with(
-        &format!(
-            "[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
-            app.url()
-        ),
-        &["app1.example.test"],
-        &[],
-    )
-    .await;
+    let gateway = start_with(&public_route(&app.url()), &["app1.example.test"], &[]).await;
     let client = gateway.client();
     let tls = client.connect("app1.example.test", Protocol::Http1).await;
     let request = Request::get("/")

@@ -107,6 +107,11 @@ pub async fn start(config: &str) -> TestGateway {
     start_with(config, &[], &[]).await
 }
 
+/// The config of one public route (any host, path `/`) to `upstream`.
+pub fn public_route(upstream: &str) -> String {
+    format!("[[route]]\naccess = \"public\"\nupstream = \"{upstream}\"\n")
+}
+
 impl TestGateway {
     /// A client that trusts the test CA and connects to the HTTPS listener.
     pub fn client(&self) -> TestClient {
