@@ -44,6 +44,9 @@ pub struct HttpBuilders {
 }
 
 impl HttpBuilders {
+    /// Both builders from `[server]`: the header-read timeout and header limits for
+    /// HTTP/1.1; the header-list size and the stream and reset limits for HTTP/2 (the rapid
+    /// reset and CONTINUATION defences the adversarial tests exercise).
     pub fn new(settings: &ServerSettings) -> HttpBuilders {
         let mut http1 = http1::Builder::new();
         http1
