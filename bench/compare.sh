@@ -21,8 +21,8 @@
 #   --targets "A B"    measure only these targets (names as in the TARGETS list below)
 #   --protocols "h1"   measure only these protocols (default "h1 h2")
 #   --baseline BIN     also measure another gateway binary (targets baseline-hs256 and
-#                      baseline-hs256-info), e.g. a build of the previous commit, for a
-#                      before/after in the same run
+#                      baseline-hs256-info, and in the memory checks), e.g. a build of the
+#                      previous commit, for a before/after in the same run
 #
 # Debian/Ubuntu: installs nginx, haproxy, wrk and nghttp2-client (h2load) when missing
 # (apt-get; as root or through sudo). Needs cargo, python3, openssl and curl.
@@ -481,7 +481,9 @@ done
 
 # Idle RSS right after start and the checks, before any load.
 declare -A IDLE_RSS=()
-for name in nginx-tls haproxy-hs256 gateway-hs256 gateway-rs256 gateway-es256; do
+IDLE_NAMES="nginx-tls haproxy-hs256 gateway-hs256 gateway-rs256 gateway-es256"
+[ -n "$BASELINE" ] && IDLE_NAMES="$IDLE_NAMES baseline-hs256"
+for name in $IDLE_NAMES; do
     IDLE_RSS[$name]=$(python3 "$LIB" procstat $(pids_of "$name") | awk '{print $3}')
 done
 
@@ -562,11 +564,12 @@ fi
 rss_kib() { python3 "$LIB" procstat $(pids_of "$1") | awk '{print $3}'; }
 mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
 
-idle_check() { # $1 kind (gateway|haproxy|nginx), $2 connections: a fresh instance each time
+idle_check() { # $1 kind (gateway|baseline|haproxy|nginx), $2 connections: a fresh instance each time
     local name="idle-$1-$2" port before after opened holder
     port=$(python3 "$LIB" freeports 1)
     case "$1" in
     gateway) start_gateway "$name" HS256 "$port" warn ;;
+    baseline) start_gateway "$name" HS256 "$port" warn 0 "$WORK/baseline-gateway" ;;
     haproxy) start_haproxy "$name" HS256 "$port" ;;
     nginx) start_nginx "$name" "$port" "$(nginx_tls_config "$WORK/$name" "$port")" ;;
     esac
@@ -613,11 +616,13 @@ routes_check() { # $1 routes: RSS of a fresh gateway after startup and a few req
 
 if [ "$MEMORY" = 1 ]; then
     log "memory: idle connections ($IDLE_COUNTS) and routes ($ROUTE_COUNTS)"
-    for name in nginx-tls haproxy-hs256 gateway-hs256 gateway-rs256 gateway-es256; do
+    for name in $IDLE_NAMES; do
         printf 'idle RSS after start %-16s %7s MB\n' "$name" "$(mib "${IDLE_RSS[$name]}")" >>"$MEMORY_REPORT"
     done
+    IDLE_KINDS="gateway haproxy nginx"
+    [ -n "$BASELINE" ] && IDLE_KINDS="gateway baseline haproxy nginx"
     for count in $IDLE_COUNTS; do
-        for kind in gateway haproxy nginx; do idle_check "$kind" "$count"; done
+        for kind in $IDLE_KINDS; do idle_check "$kind" "$count"; done
     done
     declare -A ROUTE_RSS=()
     for count in $ROUTE_COUNTS; do routes_check "$count"; done
