@@ -44,7 +44,7 @@ use crate::metrics::RouteMetrics;
 use crate::policy::{Access, Decision, decide};
 use crate::proxy::Forward;
 use crate::proxy::headers::{ClientSide, client_ip};
-use crate::response::{Body, ClientKind, error_response};
+use crate::response::{Body, ClientKind, discard_unread_body, error_response};
 use crate::router::{normalize_host, normalize_path};
 
 /// What the gateway knows about the connection a request arrived on.
@@ -94,7 +94,10 @@ pub async fn handle(
                 .await;
             (Some(target), result)
         }
-        Err(error) => (None, Err(error)),
+        Err(error) => {
+            discard_unread_body(request).await;
+            (None, Err(error))
+        }
     };
     let response = match result {
         Ok(response) => response,
@@ -173,16 +176,13 @@ async fn handle_inner<'s>(
         return Box::pin(handle_endpoint(snapshot, auth, request, context)).await;
     }
 
-    let route = snapshot
-        .router
-        .route(&target.host, target.path())
-        .map_err(RequestError::InvalidPath)?
-        .ok_or(RequestError::NoRoute)?;
-    record.route = Some(route.name.as_str());
-    record.metrics = &route.metrics;
-
-    let authorized = authorize(snapshot.auth.as_ref(), route, &request, target)?;
-    record.user.clone_from(&authorized.identity);
+    let (route, authorized) = match route_and_authorize(snapshot, &request, target, record) {
+        Ok(passed) => passed,
+        Err(error) => {
+            discard_unread_body(request).await;
+            return Err(error);
+        }
+    };
     let forward = Forward {
         balancer: &route.balancer,
         client: ClientSide {
@@ -202,6 +202,26 @@ async fn handle_inner<'s>(
         renew(auth, &authorized, &target.host, &mut response);
     }
     Ok(response)
+}
+
+/// Steps 3–6: the route, then whether the request may pass; `record` learns the route and
+/// the user.
+fn route_and_authorize<'s, B>(
+    snapshot: &'s Snapshot,
+    request: &Request<B>,
+    target: &Target,
+    record: &mut AccessRecord<'s>,
+) -> Result<(&'s RouteTarget, Authorized), RequestError> {
+    let route = snapshot
+        .router
+        .route(&target.host, target.path())
+        .map_err(RequestError::InvalidPath)?
+        .ok_or(RequestError::NoRoute)?;
+    record.route = Some(route.name.as_str());
+    record.metrics = &route.metrics;
+    let authorized = authorize(snapshot.auth.as_ref(), route, request, target)?;
+    record.user.clone_from(&authorized.identity);
+    Ok((route, authorized))
 }
 
 /// The endpoint part of `path` when it is under `prefix` (`/.auth/login` → `/login`).

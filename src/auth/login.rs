@@ -40,7 +40,7 @@ use crate::response::{Body, full, redirect};
 pub const MAX_LOGIN_BODY: usize = 16 * 1024;
 /// Bytes of a too-large login body read past [`MAX_LOGIN_BODY`] and dropped, so that a
 /// client still sending gets its 400 (see `read_at_most`).
-const MAX_DRAINED_LOGIN_BODY: usize = 4 * 1024 * 1024;
+const MAX_DRAINED_LOGIN_BODY: usize = crate::response::MAX_DISCARDED_BODY;
 /// Time a client has to send the login body.
 pub const LOGIN_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The one message a failed sign-in shows, whatever failed.

@@ -228,3 +228,19 @@ async fn fetch_and_xhr_requests_get_401_json_instead_of_a_redirect() {
     assert!(problems.is_empty(), "{problems:#?}");
     assert_eq!(env.upstream_count(), 0);
 }
+
+/// A client uploading to a protected route without a token reads the 401, not a reset: the
+/// gateway reads the body on (up to its limit) before answering, because answering and
+/// closing while the client still sends makes the client's TCP stack reset the connection
+/// (RFC 9112 section 9.6, lingering close).
+#[tokio::test]
+async fn an_unauthenticated_upload_is_answered_not_reset() {
+    let env = env().await;
+    for size in [64 * 1024, 2 * 1024 * 1024] {
+        let upload = Req::post("app1.example.test", "/upload")
+            .body("application/octet-stream", vec![b'u'; size]);
+        let response = env.send(upload).await;
+        assert_eq!(response.status, 401, "{size} bytes");
+    }
+    assert_eq!(env.upstream_count(), 0);
+}
