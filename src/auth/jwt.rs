@@ -50,7 +50,8 @@
 //! # Invariants
 //!
 //! No panics and no `unwrap` on token input; a token longer than [`MAX_TOKEN_BYTES`] or not
-//! made of exactly three non-empty base64url segments is rejected before any decoding.
+//! made of exactly three non-empty base64url segments is rejected before any decoding
+//! (the token's syntax is checked in the `syntax` submodule).
 //! The identity of an accepted token can always be sent as headers without changing its
 //! meaning: the user and email hold no control character, and every group is non-empty
 //! without `,` (the separator of the groups header) or control characters.
@@ -66,9 +67,10 @@ use jsonwebtoken::jwk::{
     AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse, ThumbprintHash,
 };
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header, Validation};
-use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+
+use syntax::{RawHeader, header_segment, unique_members};
 
 /// Tokens longer than this are rejected before any decoding (our own tokens are < 1 KiB).
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -495,79 +497,9 @@ impl TokenKeys {
     }
 }
 
-/// The header fields we act on; `jku`, `x5u`, `x5c`, `jwk` are deliberately not read.
-#[derive(Deserialize)]
-struct RawHeader {
-    alg: String,
-    #[serde(default)]
-    typ: Option<String>,
-    #[serde(default)]
-    kid: Option<String>,
-    /// Present at all (even `null` or `[]`) → true.
-    #[serde(default, deserialize_with = "present")]
-    crit: bool,
-}
-
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    IgnoredAny::deserialize(d).map(|_| true)
-}
-
 /// Whether `text` can be an identity header value as it is: no control characters.
 fn header_safe(text: &str) -> bool {
     !text.chars().any(char::is_control)
-}
-
-/// Refuses a payload that repeats a member name (see the module docs); `Malformed`.
-fn unique_members(token: &str) -> Result<(), TokenError> {
-    let payload = token.split('.').nth(1).ok_or(TokenError::Malformed)?;
-    let json = URL_SAFE_NO_PAD
-        .decode(payload)
-        .map_err(|_| TokenError::Malformed)?;
-    serde_json::from_slice::<UniqueMembers>(&json)
-        .map(|_| ())
-        .map_err(|_| TokenError::Malformed)
-}
-
-/// A JSON object whose member names are all distinct (values are not looked at).
-struct UniqueMembers;
-
-impl<'de> Deserialize<'de> for UniqueMembers {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(UniqueMembers)
-    }
-}
-
-impl<'de> Visitor<'de> for UniqueMembers {
-    type Value = UniqueMembers;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object without repeated member names")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut seen = std::collections::HashSet::new();
-        while let Some(name) = map.next_key::<String>()? {
-            map.next_value::<IgnoredAny>()?;
-            if !seen.insert(name) {
-                return Err(A::Error::custom("repeated member name"));
-            }
-        }
-        Ok(UniqueMembers)
-    }
-}
-
-/// Returns the header segment of a compact JWS: exactly three non-empty base64url segments.
-fn header_segment(token: &str) -> Result<&str, TokenError> {
-    let base64url = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    };
-    let mut parts = token.split('.');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(h), Some(p), Some(s), None) if base64url(h) && base64url(p) && base64url(s) => Ok(h),
-        _ => Err(TokenError::Malformed),
-    }
 }
 
 /// One algorithm, issuer and audience pinned; time checks are ours (see the module docs).
@@ -667,5 +599,6 @@ fn opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     Ok(Option::<Date>::deserialize(d)?.map(|Date(secs)| secs))
 }
 
+mod syntax;
 #[cfg(test)]
 mod tests;
