@@ -48,7 +48,12 @@ pub async fn discard_unread_body(request: Request<Incoming>) {
     if request.version() > Version::HTTP_11 || request.body().is_end_stream() {
         return;
     }
-    let mut body = request.into_body();
+    discard_body(request.into_body()).await;
+}
+
+/// Reads and drops what is left of `body` under the limits of [`discard_unread_body`]
+/// (for a caller that has read part of a body and refuses the rest).
+pub async fn discard_body(mut body: Incoming) {
     let drain = async {
         let mut read = 0usize;
         while let Ok(Some(Ok(frame))) = tokio::time::timeout(DISCARD_BODY_PAUSE, body.frame()).await

@@ -34,13 +34,10 @@ use super::{Auth, cookie, forward_auth};
 use crate::error::{LoginHint, RequestError};
 use crate::gateway::Snapshot;
 use crate::metrics::LoginResult;
-use crate::response::{Body, full, redirect};
+use crate::response::{Body, discard_body, full, redirect};
 
 /// Largest login or logout body read.
 pub const MAX_LOGIN_BODY: usize = 16 * 1024;
-/// Bytes of a too-large login body read past [`MAX_LOGIN_BODY`] and dropped, so that a
-/// client still sending gets its 400 (see `read_at_most`).
-const MAX_DRAINED_LOGIN_BODY: usize = crate::response::MAX_DISCARDED_BODY;
 /// Time a client has to send the login body.
 pub const LOGIN_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The one message a failed sign-in shows, whatever failed.
@@ -194,28 +191,22 @@ async fn read_body(request: Request<Incoming>) -> Result<(HeaderMap, Bytes), Req
     Ok((parts.headers, body))
 }
 
-/// Collects `body` up to `limit` bytes. A longer body is refused, but first read on and
-/// dropped up to [`MAX_DRAINED_LOGIN_BODY`]: answering and closing while the client is still
-/// sending makes its TCP stack reset the connection, and the client sees a reset instead of
-/// the 400 (the lingering close of RFC 9112 §9.6).
+/// Collects `body` up to `limit` bytes. A longer body is refused, after what is left of it
+/// has been read on and dropped ([`discard_body`]): answering and closing while the client
+/// is still sending would make its TCP stack reset the connection, and the client would see
+/// a reset instead of the 400 (the lingering close of RFC 9112 §9.6).
 async fn read_at_most(mut body: Incoming, limit: usize) -> Result<Bytes, RequestError> {
     let mut collected = Vec::new();
-    let mut received = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|_| RequestError::MalformedLogin("body broken"))?;
         let Ok(data) = frame.into_data() else {
             continue; // trailers carry nothing a login reads
         };
-        received = received.saturating_add(data.len());
-        if received > limit.saturating_add(MAX_DRAINED_LOGIN_BODY) {
-            break;
+        if collected.len().saturating_add(data.len()) > limit {
+            discard_body(body).await;
+            return Err(RequestError::MalformedLogin("body too large"));
         }
-        if received <= limit {
-            collected.extend_from_slice(&data);
-        }
-    }
-    if received > limit {
-        return Err(RequestError::MalformedLogin("body too large"));
+        collected.extend_from_slice(&data);
     }
     Ok(Bytes::from(collected))
 }
