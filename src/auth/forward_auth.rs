@@ -40,7 +40,7 @@ pub use original::OriginalUrlError;
 static ANY_SIGNED_IN_USER: Access = Access::Authenticated;
 
 /// The policy that applies to `route`'s match (`None`: no route), or the refusal.
-fn policy<'a>(route: Option<&'a Access>, unmatched: Unmatched) -> Result<&'a Access, RequestError> {
+fn policy(route: Option<&Access>, unmatched: Unmatched) -> Result<&Access, RequestError> {
     match (route, unmatched) {
         (Some(access), _) => Ok(access),
         (None, Unmatched::Authenticated) => Ok(&ANY_SIGNED_IN_USER),

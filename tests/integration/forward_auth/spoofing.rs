@@ -121,15 +121,29 @@ pub(super) async fn the_client_cannot_choose_the_url_that_is_judged(proxy: &Prox
     );
 
     // The legitimate requests still pass: a signed-in page, a public one without login.
+    // Path override headers a framework might obey never reach the app.
     let cookie_header = cookie.as_str();
     let response = proxy
         .get(
             "/docs/page",
-            &[("accept", "text/html"), ("cookie", cookie_header)],
+            &[
+                ("accept", "text/html"),
+                ("cookie", cookie_header),
+                ("x-original-url", "/ops/deploy"),
+                ("x-rewrite-url", "/ops/deploy"),
+            ],
         )
         .await;
     assert_eq!(response.status, 200, "{}\n{}", response.text(), proxy.log());
-    assert_eq!(app.last().target, "/docs/page");
+    let received = app.last();
+    assert_eq!(received.target, "/docs/page");
+    for name in ["x-original-url", "x-rewrite-url"] {
+        assert!(
+            received.headers.get(name).is_none(),
+            "{name} reached the app: {:?}",
+            received.headers
+        );
+    }
     let response = proxy
         .get("/public/index.html", &[("accept", "text/html")])
         .await;
