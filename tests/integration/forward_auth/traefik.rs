@@ -11,26 +11,36 @@ use http_body_util::Full;
 
 use super::spoofing::the_client_cannot_choose_the_url_that_is_judged;
 use super::{
-    APP_HOST, Proxy, UNROUTED_HOST, gateway_and_app, only_the_gateways_identity_reaches_the_app,
-    substitute,
+    APP_HOST, PUBLIC_HOST, Proxy, UNROUTED_HOST, gateway_and_app,
+    only_the_gateways_identity_reaches_the_app, substitute,
 };
 use crate::deploy::Yaml;
 use crate::support::client::Protocol;
 use crate::support::gateway::TestGateway;
 use crate::support::traefik;
-use crate::support::upstream::Upstream;
+use crate::support::upstream::{self, Upstream};
 
 const TRAEFIK_DYNAMIC: &str = include_str!("../../../examples/traefik/gateway-forward-auth.yml");
 
 /// Starts Traefik with the example in front of `gateway` (whose certificate `gateway_ca`
-/// verifies, for the name `localhost`) and `app`.
-async fn start(gateway: SocketAddr, gateway_ca: &Path, app: SocketAddr) -> Proxy {
+/// verifies, for the name `localhost`) and `app`. `verify`: the middleware asks this URL
+/// instead of the gateway's `/.auth/verify` (to record what Traefik sends).
+async fn start(
+    gateway: SocketAddr,
+    gateway_ca: &Path,
+    app: SocketAddr,
+    verify: Option<String>,
+) -> Proxy {
     let proxy = Proxy::start("traefik", |dir, addr, cert| {
         let example = "examples/traefik/gateway-forward-auth.yml";
+        let verify = verify
+            .clone()
+            .unwrap_or_else(|| format!("https://localhost:{}/.auth/verify", gateway.port()));
         let mut dynamic = substitute(
             example,
             TRAEFIK_DYNAMIC,
             &[
+                ("https://gateway:8443/.auth/verify", verify),
                 // The operator also serves a name the gateway has no route for (on both
                 // routers, so the /.auth/ one keeps the longer rule).
                 (
@@ -74,7 +84,7 @@ async fn start(gateway: SocketAddr, gateway_ca: &Path, app: SocketAddr) -> Proxy
 /// examples/traefik/README.md sets them up.
 async fn traefik_setup() -> (TestGateway, Upstream, Proxy) {
     let (gateway, app) = gateway_and_app("").await;
-    let traefik = start(gateway.addr, &gateway.default_cert.cert, app.addr).await;
+    let traefik = start(gateway.addr, &gateway.default_cert.cert, app.addr, None).await;
     (gateway, app, traefik)
 }
 
@@ -88,6 +98,91 @@ async fn traefik_forward_auth_passes_the_gateways_identity_never_the_clients() {
 async fn traefik_forward_auth_judges_the_url_traefik_routed_not_the_one_the_client_wrote() {
     let (_gateway, app, traefik) = traefik_setup().await;
     the_client_cannot_choose_the_url_that_is_judged(&traefik, &app).await;
+}
+
+/// With `trustForwardHeader: false` Traefik describes the original request from what it saw
+/// (the host it routed by, also for an absolute-form target with another `Host`), replacing
+/// the client's `X-Forwarded-*`, and of the client's own headers passes only
+/// `authRequestHeaders`: recorded by pointing the middleware at a recording server.
+#[tokio::test]
+async fn traefik_sends_verify_only_what_it_saw_and_the_listed_client_headers() {
+    let (gateway, app) = gateway_and_app("").await;
+    let recorder = upstream::start("verify").await;
+    let verify = format!("http://{}/.auth/verify", recorder.addr);
+    let traefik = start(
+        gateway.addr,
+        &gateway.default_cert.cert,
+        app.addr,
+        Some(verify),
+    )
+    .await;
+    let port = traefik.addr.port();
+    let mut request = Request::post(format!("https://{APP_HOST}:{port}/ops/deploy?x=1"))
+        .header("host", PUBLIC_HOST)
+        .header("cookie", "gateway_token=abc")
+        .header("origin", "https://app.example.test")
+        .header("user-agent", "test");
+    for (name, value) in [
+        ("x-original-url", "https://public.example.test/"),
+        ("x-original-method", "GET"),
+        ("x-forwarded-host", PUBLIC_HOST),
+        ("x-forwarded-uri", "/public/index.html"),
+        ("x-forwarded-proto", "http"),
+        ("x-forwarded-method", "GET"),
+        ("x-rewrite-url", "/public/"),
+    ] {
+        request = request.header(name, value);
+    }
+    let request = request.body(Full::default()).expect("request");
+    let response = traefik.send_on_app_connection(request).await;
+    assert_eq!(
+        response.status,
+        200,
+        "{}\n{}",
+        response.text(),
+        traefik.log()
+    );
+
+    let asked = recorder.last();
+    assert_eq!(asked.method, "GET");
+    assert_eq!(asked.target, "/.auth/verify");
+    let one = |name: &str| -> String {
+        let values: Vec<_> = asked.headers.get_all(name).iter().collect();
+        assert_eq!(values.len(), 1, "{name}: {:?}", asked.headers);
+        values[0].to_str().expect("ascii").to_owned()
+    };
+    assert_eq!(one("x-forwarded-host"), format!("{APP_HOST}:{port}"));
+    assert_eq!(one("x-forwarded-uri"), "/ops/deploy?x=1");
+    assert_eq!(one("x-forwarded-proto"), "https");
+    assert_eq!(one("x-forwarded-method"), "POST");
+    assert_eq!(one("cookie"), "gateway_token=abc");
+    assert_eq!(one("origin"), "https://app.example.test");
+    for name in ["x-original-url", "x-original-method", "x-rewrite-url"] {
+        assert!(
+            asked.headers.get(name).is_none(),
+            "{name} reached verify: {:?}",
+            asked.headers
+        );
+    }
+    // A header not listed is not passed (Go's client sets its own User-Agent).
+    assert!(
+        asked.headers.get("user-agent").is_none_or(|v| v != "test"),
+        "{:?}",
+        asked.headers
+    );
+    // The app gets neither path override header.
+    let received = app.last();
+    assert_eq!(received.target, "/ops/deploy?x=1");
+    assert!(
+        received.headers.get("x-original-url").is_none(),
+        "{:?}",
+        received.headers
+    );
+    assert!(
+        received.headers.get("x-rewrite-url").is_none(),
+        "{:?}",
+        received.headers
+    );
 }
 
 /// Traefik returns the gateway's 401 as it is: JSON with the challenge for API clients, the
