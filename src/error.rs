@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use http::{HeaderValue, StatusCode};
 
-use crate::auth::{AuthError, AuthFailure};
+use crate::auth::{AuthError, AuthFailure, OriginalUrlError};
 use crate::config::ConfigError;
 use crate::router::{HostError, PathError};
 use crate::tls::TlsError;
@@ -94,9 +94,9 @@ pub enum RequestError {
     /// A login or logout request the endpoint cannot read (type, size, fields).
     #[error("malformed login request: {0}")]
     MalformedLogin(&'static str),
-    /// A forward-auth request whose original URL headers do not parse.
+    /// A forward-auth request whose original URL headers are missing or do not parse.
     #[error("invalid original URL")]
-    InvalidOriginalUrl,
+    InvalidOriginalUrl(#[source] OriginalUrlError),
     /// The request body broke while it was streamed to the upstream (a malformed chunk, a
     /// client that stopped sending); the upstream is not at fault.
     #[error("request body failed")]
@@ -157,7 +157,7 @@ impl RequestError {
             | RequestError::DuplicateCredentials
             | RequestError::MalformedCookie
             | RequestError::MalformedLogin(_)
-            | RequestError::InvalidOriginalUrl
+            | RequestError::InvalidOriginalUrl(_)
             | RequestError::RequestBodyFailed(_) => StatusCode::BAD_REQUEST,
             RequestError::MisdirectedRequest => StatusCode::MISDIRECTED_REQUEST,
             RequestError::NoRoute => StatusCode::NOT_FOUND,
@@ -184,7 +184,7 @@ impl RequestError {
             | RequestError::DuplicateCredentials
             | RequestError::MalformedCookie
             | RequestError::MalformedLogin(_)
-            | RequestError::InvalidOriginalUrl
+            | RequestError::InvalidOriginalUrl(_)
             | RequestError::RequestBodyFailed(_) => "bad_request",
             RequestError::MisdirectedRequest => "misdirected_request",
             RequestError::NoRoute => "not_found",
@@ -257,7 +257,13 @@ mod tests {
             (RequestError::DuplicateCredentials, 400, "bad_request"),
             (RequestError::MalformedCookie, 400, "bad_request"),
             (RequestError::MalformedLogin("x"), 400, "bad_request"),
-            (RequestError::InvalidOriginalUrl, 400, "bad_request"),
+            (
+                RequestError::InvalidOriginalUrl(OriginalUrlError::Method {
+                    header: "x-forwarded-method",
+                }),
+                400,
+                "bad_request",
+            ),
             (
                 RequestError::RequestBodyFailed("truncated chunk".into()),
                 400,

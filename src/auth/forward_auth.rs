@@ -2,75 +2,55 @@
 //! Caddy `forward_auth`.
 //!
 //! The proxy in front of the app asks about a request the gateway never sees. Which request
-//! comes from `X-Original-URL` (nginx setups), else from `X-Forwarded-Proto`,
-//! `X-Forwarded-Host` and `X-Forwarded-Uri` (Traefik, Caddy). Host and path are normalized
-//! exactly as for proxied requests, so the route and policy chosen here are the ones the
-//! gateway itself would apply. A matching route's `access` rule decides (`public` → 200
-//! without identity); no match → authentication only; headers that do not parse → 400.
-//! Every 401 carries `Location` of the login page on the original host with `rd` = the
-//! original path, which the proxy can hand to a browser.
+//! comes from exactly one set of headers, the one `[forward_auth] url_from` names
+//! ([`original`]): `X-Forwarded-Proto/-Host/-Uri/-Method` by default, or `X-Original-URL` +
+//! `X-Original-Method`. The other set is ignored, never a fallback: the proxy overwrites
+//! the headers it sets and passes the rest as the client wrote them. A missing, repeated or
+//! malformed header of the chosen set is a 400, never a guess.
+//!
+//! The decision, in order: the route of the original host and path (normalized as for
+//! proxied requests, so it is the route the gateway itself would apply); no route → 403
+//! (`unmatched = "deny"`, the default) or "any signed-in user" (`"authenticated"`); a
+//! `public` route → 200 without identity; otherwise the credential, the route's policy, and
+//! the CSRF rule of unsafe methods applied to the *original* method with the client's
+//! `Origin`/`Referer`. Every 401 carries `Location` of the login page on the original host
+//! with `rd` = the original path, which the proxy can hand to a browser.
+
+mod original;
+#[cfg(test)]
+mod tests;
 
 use std::time::SystemTime;
 
-use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode, Uri};
-use tracing::debug;
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+use tracing::{debug, warn};
 
-use super::Auth;
-use super::login::{internal, json};
+use super::login::{internal, json, same_site_request};
+use super::{Auth, CredentialSource};
+use crate::config::Unmatched;
 use crate::error::{LoginHint, RequestError};
 use crate::gateway::Snapshot;
 use crate::policy::{Access, Decision, decide};
-use crate::proxy::headers::{X_FORWARDED_HOST, inject_identity};
+use crate::proxy::headers::inject_identity;
 use crate::response::Body;
-use crate::router::{normalize_host, normalize_path};
+use original::Original;
+pub use original::OriginalUrlError;
 
-/// The request a forward-auth proxy asks about.
-struct Original {
-    host: String,
-    authority: String,
-    path: String,
-    query: Option<String>,
+/// The policy of a URL no route matches under `unmatched = "authenticated"`.
+static ANY_SIGNED_IN_USER: Access = Access::Authenticated;
+
+/// The policy that applies to `route`'s match (`None`: no route), or the refusal.
+fn policy(route: Option<&Access>, unmatched: Unmatched) -> Result<&Access, RequestError> {
+    match (route, unmatched) {
+        (Some(access), _) => Ok(access),
+        (None, Unmatched::Authenticated) => Ok(&ANY_SIGNED_IN_USER),
+        (None, Unmatched::Deny) => Err(RequestError::Forbidden),
+    }
 }
 
-/// `X-Original-URL`: the whole original URL (nginx setups).
-static X_ORIGINAL_URL: HeaderName = HeaderName::from_static("x-original-url");
-/// `X-Forwarded-Uri`: the original path and query (Traefik, Caddy).
-static X_FORWARDED_URI: HeaderName = HeaderName::from_static("x-forwarded-uri");
-
-/// `X-Original-URL`, else `X-Forwarded-Proto/-Host/-Uri`; `None` when neither is there.
-fn original_request(headers: &HeaderMap) -> Result<Option<Original>, RequestError> {
-    let text = |name: &HeaderName| {
-        headers
-            .get(name)
-            .map(|v| v.to_str().map_err(|_| RequestError::InvalidOriginalUrl))
-    };
-    let (authority, target) = if let Some(url) = text(&X_ORIGINAL_URL) {
-        let uri: Uri = url?.parse().map_err(|_| RequestError::InvalidOriginalUrl)?;
-        let authority = uri
-            .authority()
-            .ok_or(RequestError::InvalidOriginalUrl)?
-            .to_string();
-        let target = uri
-            .path_and_query()
-            .map_or("/".to_owned(), |pq| pq.to_string());
-        (authority, target)
-    } else if let Some(host) = text(&X_FORWARDED_HOST) {
-        let target = text(&X_FORWARDED_URI).transpose()?.unwrap_or("/");
-        (host?.to_owned(), target.to_owned())
-    } else {
-        return Ok(None);
-    };
-    let target: http::uri::PathAndQuery = target
-        .parse()
-        .map_err(|_| RequestError::InvalidOriginalUrl)?;
-    let host = normalize_host(&authority).map_err(RequestError::InvalidHost)?;
-    let path = normalize_path(target.path()).map_err(RequestError::InvalidPath)?;
-    Ok(Some(Original {
-        host,
-        authority,
-        path,
-        query: target.query().map(str::to_owned),
-    }))
+/// Whether `method` cannot change state (no CSRF check needed).
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 /// `https://host/.auth/login?rd=<path?query>`.
@@ -92,24 +72,28 @@ pub(super) fn verify(
     auth: &Auth,
     headers: &HeaderMap,
 ) -> Result<Response<Body>, RequestError> {
-    let original = original_request(headers)?;
-    let route = match &original {
-        Some(o) => snapshot
-            .router
-            .route(&o.host, &o.path)
-            .map_err(RequestError::InvalidPath)?,
-        None => None,
-    };
-    let access = route.map_or(Access::Authenticated, |route| route.access.clone());
-    let hint = || {
-        original
-            .as_ref()
-            .map_or(LoginHint::None, |o| login_location(auth, o))
-    };
-    if access == Access::Public {
+    let settings = &snapshot.config.forward_auth;
+    let original = Original::from_headers(headers, settings.url_from).map_err(|error| {
+        if matches!(error, OriginalUrlError::Missing { .. }) {
+            // A proxy that never sends the header is misconfigured: say so where the
+            // operator looks. (Malformed values are the client's doing: debug, as usual.)
+            warn!(%error, "forward-auth request without its original URL");
+        }
+        RequestError::InvalidOriginalUrl(error)
+    })?;
+    let route = snapshot
+        .router
+        .route(&original.host, &original.path)
+        .map_err(RequestError::InvalidPath)?;
+    let access = policy(route.map(|r| &r.access), settings.unmatched).inspect_err(|_| {
+        debug!(scheme = %original.scheme, host = %original.host, path = %original.path, "forward-auth url matches no route");
+    })?;
+    if *access == Access::Public {
         return Ok(json(StatusCode::OK, &serde_json::json!({})));
     }
-    let identity = match auth.credential(headers)? {
+    let hint = || login_location(auth, &original);
+    let credential = auth.credential(headers)?;
+    let identity = match &credential {
         None => None,
         Some(credential) => Some(
             auth.authenticate(credential.token, SystemTime::now())
@@ -122,10 +106,16 @@ pub(super) fn verify(
                 })?,
         ),
     };
-    match decide(&access, identity.as_deref()) {
+    match decide(access, identity.as_deref()) {
         Decision::Allow => {}
         Decision::Unauthenticated => return Err(RequestError::Unauthenticated(hint())),
         Decision::Forbidden => return Err(RequestError::Forbidden),
+    }
+    if credential.is_some_and(|c| c.source == CredentialSource::Cookie)
+        && !is_safe(&original.method)
+        && !same_site_request(auth, headers, &original.host)
+    {
+        return Err(RequestError::CsrfRejected);
     }
     let mut response = json(StatusCode::OK, &serde_json::json!({}));
     if let Some(identity) = &identity {

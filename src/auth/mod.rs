@@ -45,6 +45,7 @@ pub(crate) use login::{EndpointContext, handle as handle_endpoint, same_site_req
 pub(crate) use pages::escape_html;
 
 pub use credential::{Credential, CredentialSource, find_credential};
+pub use forward_auth::OriginalUrlError;
 
 use crate::config::{AuthSettings, KeySource, Located, Location, UsersSettings};
 use crate::error::RequestError;

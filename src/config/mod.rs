@@ -15,6 +15,7 @@
 mod auth;
 mod cidr;
 mod duration;
+mod forward_auth;
 mod routes;
 mod upstream;
 mod warnings;
@@ -32,6 +33,7 @@ use toml::Spanned;
 pub use auth::{AuthSettings, IdentityHeaders, KeySource, UsersSettings, default_throttle};
 pub use cidr::Cidr;
 pub use duration::{ConfigDuration, parse_duration};
+pub use forward_auth::{ForwardAuthSettings, Unmatched, UrlSource};
 pub use routes::RouteSettings;
 pub use upstream::Upstream;
 pub use warnings::{Warning, warnings};
@@ -134,6 +136,8 @@ pub struct Config {
     pub auth: Option<AuthSettings>,
     /// The users file and login throttling.
     pub users: Option<UsersSettings>,
+    /// How `/.auth/verify` reads the original request.
+    pub forward_auth: ForwardAuthSettings,
 }
 
 /// `[server]`.
@@ -285,6 +289,7 @@ struct RawConfig {
     route: Vec<Spanned<routes::RawRoute>>,
     auth: Option<Spanned<auth::RawAuth>>,
     users: Option<Spanned<auth::RawUsers>>,
+    forward_auth: Option<forward_auth::RawForwardAuth>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -366,6 +371,7 @@ fn validate(raw: RawConfig, base_dir: &Path, locator: &Locator<'_>) -> Result<Co
     let users = raw
         .users
         .map(|u| auth::validate_users(u.into_inner(), base_dir, &mut problems));
+    let forward_auth = forward_auth::validate_forward_auth(raw.forward_auth, locator);
     routes::check_auth_coverage(
         &routes,
         auth_offset,
@@ -380,6 +386,7 @@ fn validate(raw: RawConfig, base_dir: &Path, locator: &Locator<'_>) -> Result<Co
             routes,
             auth,
             users,
+            forward_auth,
         }),
         _ => Err(ConfigError::Invalid {
             problems: problems.found,

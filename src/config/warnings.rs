@@ -5,13 +5,15 @@
 //! - cookies without `Secure`;
 //! - development conveniences left on (`generate_self_signed`, `generate_secret`);
 //! - a public route that carves a hole into a protected one (same hosts, a longer prefix);
-//! - a secret or private key file that group or others can read.
+//! - a secret or private key file that group or others can read;
+//! - `[forward_auth] unmatched = "authenticated"`: forward-auth vouches for any signed-in user
+//!   on hosts and paths no route names.
 
 use std::fmt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use super::{Config, KeySource, Location, RouteSettings};
+use super::{Config, KeySource, Location, RouteSettings, Unmatched};
 use crate::auth::users::Users;
 use crate::policy::Access;
 use crate::router::HostPattern;
@@ -101,6 +103,14 @@ pub fn warnings(config: &Config) -> Vec<Warning> {
                 "the demo user {DEMO_USER:?} is in {}; remove it before going live",
                 users.file.value.display()
             ),
+        );
+    }
+    if config.forward_auth.unmatched == Unmatched::Authenticated {
+        warn(
+            config.forward_auth.unmatched_at.as_ref(),
+            "[forward_auth] unmatched = \"authenticated\": /.auth/verify lets any signed-in user \
+             through to hosts and paths no route names; \"deny\" refuses them"
+                .to_owned(),
         );
     }
     for (public, protected) in holes(&config.routes) {
@@ -206,5 +216,33 @@ mod tests {
             &pattern("*.example.org"),
             &pattern("*.example.com")
         ));
+    }
+
+    #[test]
+    fn unmatched_authenticated_is_warned_about_at_its_position() {
+        let base = "[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n\
+                    [[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n";
+        let forward_auth = |section: &str| {
+            let config = crate::config::Config::from_toml_str(
+                &format!("{base}{section}"),
+                std::path::Path::new("/nonexistent"),
+            )
+            .expect("valid");
+            super::warnings(&config)
+                .into_iter()
+                .filter(|w| w.message.contains("[forward_auth]"))
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert!(forward_auth("").is_empty());
+        assert!(forward_auth("[forward_auth]\nunmatched = \"deny\"\n").is_empty());
+        let found = forward_auth("[forward_auth]\nunmatched = \"authenticated\"\n");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with(
+                "warning: <config>:8:13: [forward_auth] unmatched = \"authenticated\""
+            ),
+            "{found:?}"
+        );
     }
 }

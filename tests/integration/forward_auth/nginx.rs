@@ -13,9 +13,11 @@ use http::{Request, Uri};
 use http_body_util::Full;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::spoofing::the_client_cannot_choose_the_url_that_is_judged;
 use super::{
-    APP_HOST, Proxy, browsers_go_to_login_and_apis_get_a_401, gateway_and_app, json_login,
-    only_the_gateways_identity_reaches_the_app, rd_of, session_cookie, start_gateway, substitute,
+    APP_HOST, Proxy, UNROUTED_HOST, browsers_go_to_login_and_apis_get_a_401, gateway_and_app,
+    json_login, only_the_gateways_identity_reaches_the_app, rd_of, session_cookie, start_gateway,
+    substitute,
 };
 use crate::support::auth::ALICE_PASSWORD;
 use crate::support::client::Protocol;
@@ -74,6 +76,15 @@ fn nginx_config(
             (
                 "listen 443 ssl http2;",
                 format!("listen {listen} ssl http2;"),
+            ),
+            (
+                "listen 443 ssl http2 default_server;",
+                format!("listen {listen} ssl http2 default_server;"),
+            ),
+            // The operator also serves a name the gateway has no route for.
+            (
+                "server_name app.example.com;",
+                format!("server_name {APP_HOST} {UNROUTED_HOST};"),
             ),
             (
                 "/etc/nginx/tls/app.example.com.crt",
@@ -176,6 +187,12 @@ async fn nginx_forward_auth_passes_the_gateways_identity_never_the_clients() {
     only_the_gateways_identity_reaches_the_app(&nginx, &app).await;
 }
 
+#[tokio::test]
+async fn nginx_forward_auth_judges_the_url_nginx_routed_not_the_one_the_client_wrote() {
+    let (_gateway, app, nginx) = nginx_setup().await;
+    the_client_cannot_choose_the_url_that_is_judged(&nginx, &app).await;
+}
+
 /// One response read from a raw connection until the server closed it.
 struct RawResponse {
     status: u16,
@@ -232,8 +249,9 @@ async fn send_raw(gateway: &TestGateway, request: &str) -> RawResponse {
 }
 
 /// What nginx sends for `auth_request /.auth/verify` with the example's verify location
-/// (captured from nginx 1.22): HTTP/1.0, the `proxy_set_header` lines in order, then the
-/// browser's own headers; no body and no `Content-Length`.
+/// (captured from nginx 1.22): HTTP/1.0, the `proxy_set_header` lines in order (the blanked
+/// `X-Original-*` are left out), then the browser's own headers; no body and no
+/// `Content-Length`.
 fn nginx_verify_request(original_host: &str, original_uri: &str, cookie: Option<&str>) -> String {
     let mut request = format!(
         "GET /.auth/verify HTTP/1.0\r\n\
@@ -241,6 +259,7 @@ fn nginx_verify_request(original_host: &str, original_uri: &str, cookie: Option<
          X-Forwarded-Proto: https\r\n\
          X-Forwarded-Host: {original_host}\r\n\
          X-Forwarded-Uri: {original_uri}\r\n\
+         X-Forwarded-Method: GET\r\n\
          X-Forwarded-For: 127.0.0.1\r\n\
          Connection: close\r\n\
          User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n\

