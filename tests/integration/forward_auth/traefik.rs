@@ -3,7 +3,7 @@
 
 use http::Uri;
 
-use crate::deploy::Yaml;
+use crate::support::yaml::Yaml;
 
 const TRAEFIK_DYNAMIC: &str = include_str!("../../../examples/traefik/gateway-forward-auth.yml");
 
