@@ -1,7 +1,8 @@
 //! The request pipeline, one function per step, in the order requests flow:
 //!
-//! 1. [`request_target`]: the host (HTTP/1.1 absolute-form and HTTP/2 `:authority` rules,
-//!    SNI consistency → 421) and the path, normalized once;
+//! 1. [`request_target`]: the method (`TRACE`/`TRACK` → 405), the host (HTTP/1.1
+//!    absolute-form and HTTP/2 `:authority` rules, SNI consistency → 421) and the path,
+//!    normalized once;
 //! 2. own endpoints: a path under `auth.prefix` goes to [`crate::auth`]'s handlers;
 //! 3. route: host + longest prefix → route, else 404;
 //! 4. [`authorize`] (steps 4–6 of DESIGN): the credential (`Authorization` first, else the
@@ -106,6 +107,14 @@ pub async fn handle(
             error_response(&error, client)
         }
     };
+    let mut response = response;
+    if let Some(hsts) = &snapshot.config().tls.hsts {
+        // The upstream's own policy, if it sends one, is the one its users get.
+        response
+            .headers_mut()
+            .entry(header::STRICT_TRANSPORT_SECURITY)
+            .or_insert_with(|| hsts.clone());
+    }
     let elapsed = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
     record.metrics.record(status);
@@ -349,6 +358,11 @@ fn request_target<B>(request: &Request<B>, conn: &ConnInfo) -> Result<Target, Re
     let uri = request.uri();
     if request.method() == Method::CONNECT || uri.path() == "*" {
         return Err(RequestError::UnsupportedTarget);
+    }
+    // Cross-site tracing: an upstream that echoes a TRACE would hand a script the request's
+    // headers. Refused before routing, so no route or upstream can opt back in.
+    if request.method() == Method::TRACE || request.method().as_str() == "TRACK" {
+        return Err(RequestError::MethodNotAllowed);
     }
     let mut host_headers = request.headers().get_all(header::HOST).iter();
     let host_header = host_headers.next();

@@ -15,6 +15,7 @@
 mod auth;
 mod cidr;
 mod duration;
+mod hsts;
 mod routes;
 mod upstream;
 mod warnings;
@@ -181,6 +182,8 @@ pub struct TlsSettings {
     pub generate_self_signed: bool,
     /// Extra certificates chosen by SNI.
     pub sni: Vec<SniSettings>,
+    /// The `Strict-Transport-Security` value for every HTTPS response, checked at load.
+    pub hsts: Option<http::HeaderValue>,
 }
 
 /// One `[[tls.sni]]` entry.
@@ -316,6 +319,7 @@ struct RawTls {
     generate_self_signed: bool,
     #[serde(default)]
     sni: Vec<RawSni>,
+    hsts: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -476,11 +480,21 @@ fn validate_tls(raw: RawTls, base_dir: &Path, problems: &mut Problems<'_>) -> Op
             key: resolve(entry.key),
         });
     }
+    let hsts = raw
+        .hsts
+        .and_then(|hsts| match hsts::parse_hsts(hsts.get_ref()) {
+            Ok(value) => Some(value),
+            Err(message) => {
+                problems.add(hsts.span().start, message);
+                None
+            }
+        });
     Some(TlsSettings {
         cert: resolve(raw.cert),
         key: resolve(raw.key),
         generate_self_signed: raw.generate_self_signed,
         sni,
+        hsts,
     })
 }
 

@@ -21,10 +21,10 @@ use std::time::Duration;
 use http::Uri;
 
 use crate::support::certs::TestCa;
+use crate::support::client::TestClient;
 use crate::support::dockerfile::{
     BuildReplay, DOCKERIGNORE, Dockerfile, Instruction, copy_context, dockerignored,
 };
-use crate::support::client::TestClient;
 use crate::support::process::{KillOnDrop, free_addrs};
 use crate::support::yaml::Yaml;
 use crate::support::{STEP_TIMEOUT, within};
@@ -236,9 +236,15 @@ fn build_replay_refuses_what_docker_build_would_refuse() {
         let root = tempfile::tempdir_in(scratch.path()).expect("root");
         BuildReplay::new(root.path(), &context).run(&Dockerfile::parse(text), 0)
     };
-    assert_eq!(run("FROM x\nWORKDIR /b\nCOPY Cargo.toml ./\nRUN test -f Cargo.toml"), Ok(()));
+    assert_eq!(
+        run("FROM x\nWORKDIR /b\nCOPY Cargo.toml ./\nRUN test -f Cargo.toml"),
+        Ok(())
+    );
     let missing = run("FROM x\nWORKDIR /b\nCOPY Cargo.toml benches ./").unwrap_err();
-    assert!(missing.contains("benches is not in the build context"), "{missing}");
+    assert!(
+        missing.contains("benches is not in the build context"),
+        "{missing}"
+    );
     let failing = run("FROM x\nWORKDIR /b\nRUN echo oops && false").unwrap_err();
     assert!(failing.contains("oops"), "{failing}");
     let unknown = run("FROM x\nADD https://example.com/x /x").unwrap_err();

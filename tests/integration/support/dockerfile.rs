@@ -146,7 +146,6 @@ impl Dockerfile {
     }
 }
 
-
 /// Whether `.dockerignore` excludes `path`: the last pattern matching the path or one of its
 /// parent folders decides; `!` re-includes. Supports what our file uses: `*` within a
 /// segment, `**` for any number of segments.
@@ -190,7 +189,6 @@ fn segment_matches(pattern: &str, text: &str) -> bool {
         }
     }
 }
-
 
 /// The longest a replayed `RUN` step may take (a cold release build of every dependency).
 const RUN_STEP_TIMEOUT: Duration = Duration::from_secs(20 * 60);
@@ -239,14 +237,16 @@ impl BuildReplay {
                 "FROM" => {}
                 "WORKDIR" => {
                     workdir = self.host_path(args);
-                    std::fs::create_dir_all(&workdir).map_err(|e| format!("WORKDIR {args}: {e}"))?;
+                    std::fs::create_dir_all(&workdir)
+                        .map_err(|e| format!("WORKDIR {args}: {e}"))?;
                 }
                 "ENV" => {
                     for pair in args.split(' ') {
                         let (name, value) = pair
                             .split_once('=')
                             .ok_or_else(|| format!("ENV {args}: only NAME=value is replayed"))?;
-                        self.env.insert(name.to_owned(), value.trim_matches('"').to_owned());
+                        self.env
+                            .insert(name.to_owned(), value.trim_matches('"').to_owned());
                     }
                 }
                 "COPY" => self.copy(args, &workdir)?,
@@ -314,7 +314,9 @@ impl BuildReplay {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("RUN {command}: still running after {RUN_STEP_TIMEOUT:?}"));
+                return Err(format!(
+                    "RUN {command}: still running after {RUN_STEP_TIMEOUT:?}"
+                ));
             }
             std::thread::sleep(Duration::from_millis(200));
         };
