@@ -7,7 +7,7 @@
 //! 3. route: host + longest prefix → route, else 404;
 //! 4. [`authorize`] (steps 4–6 of DESIGN): the credential (`Authorization` first, else the
 //!    cookie), its verification, the route's access rule, and the CSRF rule for
-//!    cookie-authenticated unsafe methods; failures become 401 (or a login redirect for
+//!    cookie-authenticated unsafe methods and WebSocket upgrades; failures become 401 (or a login redirect for
 //!    browsers) or 403;
 //! 5. forward: header hygiene, identity injection, streaming ([`crate::proxy`]);
 //! 6. [`renew`]: a fresh cookie when a cookie-authenticated token nears expiry;
@@ -44,7 +44,7 @@ use crate::gateway::{Gateway, RouteTarget, Snapshot};
 use crate::metrics::RouteMetrics;
 use crate::policy::{Access, Decision, decide};
 use crate::proxy::Forward;
-use crate::proxy::headers::{ClientSide, client_ip};
+use crate::proxy::headers::{ClientSide, client_ip, is_websocket_upgrade};
 use crate::response::{Body, ClientKind, discard_unread_body, error_response};
 use crate::router::{normalize_host, normalize_path};
 
@@ -294,8 +294,12 @@ fn authorize<B>(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
+    // A WebSocket handshake is a GET, but it opens a channel a cross-site page can read and
+    // write with the user's cookie (cross-site WebSocket hijacking): it needs an allowed
+    // `Origin` like an unsafe method. Browsers always send one on the handshake.
+    let needs_same_site = !safe_method || is_websocket_upgrade(request.headers());
     if source == Some(CredentialSource::Cookie)
-        && !safe_method
+        && needs_same_site
         && !same_site_request(auth, request.headers(), &target.host)
     {
         return Err(RequestError::CsrfRejected);
