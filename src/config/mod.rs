@@ -30,6 +30,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::text_position::LineIndex;
+
 pub use auth::{AuthSettings, IdentityHeaders, KeySource, UsersSettings, default_throttle};
 pub use cidr::Cidr;
 pub use duration::{ConfigDuration, parse_duration};
@@ -232,39 +234,25 @@ fn parse(text: &str, base_dir: &Path, file: Arc<str>) -> Result<Config, ConfigEr
     validate(raw, base_dir, &locator)
 }
 
-/// Turns byte offsets from `toml` into line and column.
+/// Turns byte offsets from `toml` into `file:line:col`.
 struct Locator<'a> {
-    text: &'a str,
+    lines: LineIndex<'a>,
     file: Arc<str>,
-    /// Byte offset where each line starts, so a lookup is a binary search instead of a
-    /// scan from the top (a config with thousands of routes locates every value).
-    line_starts: Vec<usize>,
 }
 
 impl<'a> Locator<'a> {
     fn new(text: &'a str, file: Arc<str>) -> Locator<'a> {
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
         Locator {
-            text,
+            lines: LineIndex::new(text),
             file,
-            line_starts,
         }
     }
 
     fn locate(&self, offset: usize) -> Location {
-        let offset = offset.min(self.text.len());
-        let line_index = self.line_starts.partition_point(|&start| start <= offset) - 1;
-        let line_start = self.line_starts[line_index];
-        let col = self
-            .text
-            .get(line_start..offset)
-            .map_or(0, |t| t.chars().count())
-            + 1;
+        let (line, col) = self.lines.line_column(offset);
         Location {
             file: self.file.clone(),
-            line: line_index + 1,
+            line,
             col,
         }
     }
