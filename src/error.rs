@@ -91,6 +91,12 @@ pub enum RequestError {
     /// The gateway cookie's value is not text.
     #[error("malformed gateway cookie")]
     MalformedCookie,
+    /// `Authorization: Bearer` with no token (RFC 6750 §3.1 `invalid_request`).
+    #[error("bearer scheme without a token")]
+    EmptyBearer,
+    /// `TRACE` or `TRACK`: a request the gateway never forwards (cross-site tracing).
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// A login or logout request the endpoint cannot read (type, size, fields).
     #[error("malformed login request: {0}")]
     MalformedLogin(&'static str),
@@ -161,7 +167,9 @@ impl RequestError {
             | RequestError::RequestBodyFailed(_) => StatusCode::BAD_REQUEST,
             RequestError::MisdirectedRequest => StatusCode::MISDIRECTED_REQUEST,
             RequestError::NoRoute => StatusCode::NOT_FOUND,
+            RequestError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             RequestError::Unauthenticated(_)
+            | RequestError::EmptyBearer
             | RequestError::InvalidToken { .. }
             | RequestError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             RequestError::Forbidden | RequestError::CsrfRejected => StatusCode::FORBIDDEN,
@@ -188,6 +196,8 @@ impl RequestError {
             | RequestError::RequestBodyFailed(_) => "bad_request",
             RequestError::MisdirectedRequest => "misdirected_request",
             RequestError::NoRoute => "not_found",
+            RequestError::MethodNotAllowed => "method_not_allowed",
+            RequestError::EmptyBearer => "invalid_request",
             RequestError::Unauthenticated(_) => "unauthorized",
             RequestError::InvalidToken { .. } => "invalid_token",
             RequestError::InvalidCredentials => "invalid_credentials",
@@ -206,6 +216,7 @@ impl RequestError {
             StatusCode::BAD_REQUEST => "Bad request",
             StatusCode::MISDIRECTED_REQUEST => "Wrong host for this connection",
             StatusCode::NOT_FOUND => "Not found",
+            StatusCode::METHOD_NOT_ALLOWED => "Method not allowed",
             StatusCode::UNAUTHORIZED => "Sign-in required",
             StatusCode::FORBIDDEN => "Access denied",
             StatusCode::TOO_MANY_REQUESTS => "Too many attempts; try again later",
@@ -256,6 +267,8 @@ mod tests {
             (RequestError::NoRoute, 404, "not_found"),
             (RequestError::DuplicateCredentials, 400, "bad_request"),
             (RequestError::MalformedCookie, 400, "bad_request"),
+            (RequestError::EmptyBearer, 401, "invalid_request"),
+            (RequestError::MethodNotAllowed, 405, "method_not_allowed"),
             (RequestError::MalformedLogin("x"), 400, "bad_request"),
             (
                 RequestError::InvalidOriginalUrl(OriginalUrlError::Method {

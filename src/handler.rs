@@ -1,12 +1,13 @@
 //! The request pipeline, one function per step, in the order requests flow:
 //!
-//! 1. [`request_target`]: the host (HTTP/1.1 absolute-form and HTTP/2 `:authority` rules,
-//!    SNI consistency → 421) and the path, normalized once;
+//! 1. [`request_target`]: the method (`TRACE`/`TRACK` → 405), the host (HTTP/1.1
+//!    absolute-form and HTTP/2 `:authority` rules, SNI consistency → 421) and the path,
+//!    normalized once;
 //! 2. own endpoints: a path under `auth.prefix` goes to [`crate::auth`]'s handlers;
 //! 3. route: host + longest prefix → route, else 404;
 //! 4. [`authorize`] (steps 4–6 of DESIGN): the credential (`Authorization` first, else the
 //!    cookie), its verification, the route's access rule, and the CSRF rule for
-//!    cookie-authenticated unsafe methods; failures become 401 (or a login redirect for
+//!    cookie-authenticated unsafe methods and WebSocket upgrades; failures become 401 (or a login redirect for
 //!    browsers) or 403;
 //! 5. forward: header hygiene, identity injection, streaming ([`crate::proxy`]);
 //! 6. [`renew`]: a fresh cookie when a cookie-authenticated token nears expiry;
@@ -43,7 +44,7 @@ use crate::gateway::{Gateway, RouteTarget, Snapshot};
 use crate::metrics::RouteMetrics;
 use crate::policy::{Access, Decision, decide};
 use crate::proxy::Forward;
-use crate::proxy::headers::{ClientSide, client_ip};
+use crate::proxy::headers::{ClientSide, client_ip, is_websocket_upgrade};
 use crate::response::{Body, ClientKind, discard_unread_body, error_response};
 use crate::router::{normalize_host, normalize_path};
 
@@ -106,6 +107,14 @@ pub async fn handle(
             error_response(&error, client)
         }
     };
+    let mut response = response;
+    if let Some(hsts) = &snapshot.config().tls.hsts {
+        // The upstream's own policy, if it sends one, is the one its users get.
+        response
+            .headers_mut()
+            .entry(header::STRICT_TRANSPORT_SECURITY)
+            .or_insert_with(|| hsts.clone());
+    }
     let elapsed = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
     record.metrics.record(status);
@@ -285,8 +294,12 @@ fn authorize<B>(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
+    // A WebSocket handshake is a GET, but it opens a channel a cross-site page can read and
+    // write with the user's cookie (cross-site WebSocket hijacking): it needs an allowed
+    // `Origin` like an unsafe method. Browsers always send one on the handshake.
+    let needs_same_site = !safe_method || is_websocket_upgrade(request.headers());
     if source == Some(CredentialSource::Cookie)
-        && !safe_method
+        && needs_same_site
         && !same_site_request(auth, request.headers(), &target.host)
     {
         return Err(RequestError::CsrfRejected);
@@ -349,6 +362,11 @@ fn request_target<B>(request: &Request<B>, conn: &ConnInfo) -> Result<Target, Re
     let uri = request.uri();
     if request.method() == Method::CONNECT || uri.path() == "*" {
         return Err(RequestError::UnsupportedTarget);
+    }
+    // Cross-site tracing: an upstream that echoes a TRACE would hand a script the request's
+    // headers. Refused before routing, so no route or upstream can opt back in.
+    if request.method() == Method::TRACE || request.method().as_str() == "TRACK" {
+        return Err(RequestError::MethodNotAllowed);
     }
     let mut host_headers = request.headers().get_all(header::HOST).iter();
     let host_header = host_headers.next();

@@ -45,6 +45,7 @@ mod proxy;
 mod response;
 pub mod router;
 pub mod server;
+mod text_position;
 pub mod tls;
 
 use std::fmt;

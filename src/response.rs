@@ -143,6 +143,9 @@ pub fn redirect(status: StatusCode, location: HeaderValue) -> Response<Body> {
     response
 }
 
+/// What `Allow` lists on a 405: the methods the gateway forwards (RFC 9110 §15.5.6).
+const ALLOWED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+
 /// Renders `error` for `client`.
 pub fn error_response(error: &RequestError, client: ClientKind) -> Response<Body> {
     let hint = match error {
@@ -173,6 +176,15 @@ pub fn error_response(error: &RequestError, client: ClientKind) -> Response<Body
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"gateway\", error=\"invalid_token\""),
             );
+        }
+        RequestError::EmptyBearer => {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"gateway\", error=\"invalid_request\""),
+            );
+        }
+        RequestError::MethodNotAllowed => {
+            headers.insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
         }
         RequestError::TooManyRequests { retry_after } => {
             let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);

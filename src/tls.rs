@@ -261,6 +261,7 @@ mod tests {
             key: located(dir.join("certs/dev.key")),
             generate_self_signed: generate,
             sni: Vec::new(),
+            hsts: None,
         }
     }
 

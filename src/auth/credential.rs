@@ -1,6 +1,9 @@
 //! Which credential a request carries: an `Authorization` header (`Bearer <jwt>`, or a bare
 //! JWT with `accept_raw_authorization`) wins over our cookie; two `Authorization` headers or
-//! two of our cookies are refused. Verifying the token is [`Auth`](super::Auth)'s business.
+//! two of our cookies are refused, and so is a `Bearer` scheme with no token (RFC 6750
+//! §3.1 `invalid_request`: a client that meant to send a token and has none, which must not
+//! fall back to a cookie it may not know it sends). Verifying the token is
+//! [`Auth`](super::Auth)'s business.
 
 use http::{HeaderMap, header};
 
@@ -31,7 +34,8 @@ pub struct Credential<'a> {
 ///
 /// # Errors
 /// [`RequestError::DuplicateCredentials`] for two `Authorization` headers or two of our
-/// cookies; [`RequestError::MalformedCookie`] for a cookie that is not text.
+/// cookies; [`RequestError::MalformedCookie`] for a cookie that is not text;
+/// [`RequestError::EmptyBearer`] for `Authorization: Bearer` without a token.
 #[doc(hidden)]
 pub fn find_credential<'a>(
     headers: &'a HeaderMap,
@@ -42,6 +46,9 @@ pub fn find_credential<'a>(
     let first = authorization.next();
     if authorization.next().is_some() {
         return Err(RequestError::DuplicateCredentials);
+    }
+    if first.is_some_and(is_empty_bearer) {
+        return Err(RequestError::EmptyBearer);
     }
     let from_cookie = cookie::find_token(headers, cookie_name).map_err(|e| match e {
         cookie::CookieError::Duplicate => RequestError::DuplicateCredentials,
@@ -69,6 +76,14 @@ fn authorization_token(value: &http::HeaderValue, accept_raw_authorization: bool
     (accept_raw_authorization && looks_like_jwt(value)).then_some(value)
 }
 
+/// `Bearer` with nothing (or only white space) after it.
+fn is_empty_bearer(value: &http::HeaderValue) -> bool {
+    value.to_str().is_ok_and(|value| {
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        scheme.eq_ignore_ascii_case("bearer") && rest.trim().is_empty()
+    })
+}
+
 /// Three non-empty base64url segments separated by dots.
 fn looks_like_jwt(value: &str) -> bool {
     let mut parts = value.split('.');
@@ -87,7 +102,19 @@ fn looks_like_jwt(value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::looks_like_jwt;
+    use super::{is_empty_bearer, looks_like_jwt};
+
+    #[test]
+    fn bearer_without_a_token_is_empty() {
+        for empty in ["Bearer", "bearer", "BEARER ", "Bearer   "] {
+            let value = http::HeaderValue::from_static(empty);
+            assert!(is_empty_bearer(&value), "{empty:?}");
+        }
+        for not in ["Bearer x", "Basic", "Basic ", "Bearerx", "eyJh.eyJz.c2ln"] {
+            let value = http::HeaderValue::from_static(not);
+            assert!(!is_empty_bearer(&value), "{not:?}");
+        }
+    }
 
     #[test]
     fn raw_authorization_must_look_like_a_jwt() {

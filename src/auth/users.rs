@@ -48,6 +48,7 @@ use thiserror::Error;
 use toml::Spanned;
 
 use super::password::{CredentialsError, HashProblem, MAX_PASSWORD_BYTES, StoredHash, dummy_hash};
+use crate::text_position::LineIndex;
 
 /// A 1-based line and column (in characters) inside the users file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,26 +60,10 @@ pub struct Position {
 }
 
 impl Position {
-    /// The position of byte `offset` in `text`; offsets past the end point at the end.
-    fn at(text: &str, offset: usize) -> Self {
-        let before = text.as_bytes().get(..offset).unwrap_or(text.as_bytes());
-        let line_start = before
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
-        let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
-        // Count characters, not bytes: skip UTF-8 continuation bytes.
-        let column = 1 + before
-            .get(line_start..)
-            .unwrap_or_default()
-            .iter()
-            .filter(|&&b| b & 0xC0 != 0x80)
-            .count();
+    /// The position of the value at `span` in the indexed text.
+    fn of_span(lines: &LineIndex<'_>, span: Range<usize>) -> Self {
+        let (line, column) = lines.line_column(span.start);
         Self { line, column }
-    }
-
-    fn of_span(text: &str, span: Range<usize>) -> Self {
-        Self::at(text, span.start)
     }
 }
 
@@ -265,8 +250,10 @@ impl Users {
     ///
     /// A [`UsersError`] with the position of the first problem found.
     pub fn from_toml_str(text: &str) -> Result<Self, UsersError> {
+        // One index for the whole file: each value's position is then a binary search.
+        let lines = LineIndex::new(text);
         let file: UsersFile = toml::from_str(text).map_err(|e| UsersError::Syntax {
-            position: e.span().map(|span| Position::of_span(text, span)),
+            position: e.span().map(|span| Position::of_span(&lines, span)),
             message: e.message().to_owned(),
         })?;
         let mut by_name: HashMap<String, User> = HashMap::with_capacity(file.user.len());
@@ -274,7 +261,7 @@ impl Users {
         // In file order, so that the dummy's cost does not depend on hash-map order.
         let mut costs = Vec::with_capacity(file.user.len());
         for raw in file.user {
-            let (user, position) = validate_user(text, raw)?;
+            let (user, position) = validate_user(&lines, raw)?;
             if let Some(first) = first_seen.insert(user.name.clone(), position) {
                 let name = user.name;
                 return Err(UsersError::DuplicateUser {
@@ -334,10 +321,14 @@ impl Users {
 }
 
 /// Refuses control characters in a value that ends up in a header.
-fn printable(text: &str, value: &Spanned<String>, field: &'static str) -> Result<(), UsersError> {
+fn printable(
+    lines: &LineIndex<'_>,
+    value: &Spanned<String>,
+    field: &'static str,
+) -> Result<(), UsersError> {
     if value.get_ref().chars().any(char::is_control) {
         return Err(UsersError::ControlCharacter {
-            position: Position::of_span(text, value.span()),
+            position: Position::of_span(lines, value.span()),
             field,
         });
     }
@@ -345,16 +336,16 @@ fn printable(text: &str, value: &Spanned<String>, field: &'static str) -> Result
 }
 
 /// Validates one entry; returns it with the position of its name (for duplicate reports).
-fn validate_user(text: &str, raw: RawUser) -> Result<(User, Position), UsersError> {
-    let name_at = Position::of_span(text, raw.name.span());
+fn validate_user(lines: &LineIndex<'_>, raw: RawUser) -> Result<(User, Position), UsersError> {
+    let name_at = Position::of_span(lines, raw.name.span());
     if raw.name.get_ref().is_empty() {
         return Err(UsersError::EmptyUserName { position: name_at });
     }
-    printable(text, &raw.name, "name")?;
+    printable(lines, &raw.name, "name")?;
     let name = raw.name.into_inner();
     let mut groups = Vec::with_capacity(raw.groups.len());
     for group in raw.groups {
-        let position = Position::of_span(text, group.span());
+        let position = Position::of_span(lines, group.span());
         if group.get_ref().is_empty() {
             return Err(UsersError::EmptyGroup {
                 position,
@@ -365,13 +356,13 @@ fn validate_user(text: &str, raw: RawUser) -> Result<(User, Position), UsersErro
             let group = group.into_inner();
             return Err(UsersError::GroupHasComma { position, group });
         }
-        printable(text, &group, "group")?;
+        printable(lines, &group, "group")?;
         groups.push(group.into_inner());
     }
     if let Some(email) = &raw.email {
-        printable(text, email, "email")?;
+        printable(lines, email, "email")?;
     }
-    let position = Position::of_span(text, raw.password.span());
+    let position = Position::of_span(lines, raw.password.span());
     let hash = match StoredHash::parse(raw.password.get_ref()) {
         Ok(hash) => hash,
         Err(HashProblem::Unsupported) => {

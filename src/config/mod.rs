@@ -16,6 +16,7 @@ mod auth;
 mod cidr;
 mod duration;
 mod forward_auth;
+mod hsts;
 mod routes;
 mod upstream;
 mod warnings;
@@ -29,6 +30,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
+
+use crate::text_position::LineIndex;
 
 pub use auth::{AuthSettings, IdentityHeaders, KeySource, UsersSettings, default_throttle};
 pub use cidr::Cidr;
@@ -185,6 +188,8 @@ pub struct TlsSettings {
     pub generate_self_signed: bool,
     /// Extra certificates chosen by SNI.
     pub sni: Vec<SniSettings>,
+    /// The `Strict-Transport-Security` value for every HTTPS response, checked at load.
+    pub hsts: Option<http::HeaderValue>,
 }
 
 /// One `[[tls.sni]]` entry.
@@ -233,39 +238,25 @@ fn parse(text: &str, base_dir: &Path, file: Arc<str>) -> Result<Config, ConfigEr
     validate(raw, base_dir, &locator)
 }
 
-/// Turns byte offsets from `toml` into line and column.
+/// Turns byte offsets from `toml` into `file:line:col`.
 struct Locator<'a> {
-    text: &'a str,
+    lines: LineIndex<'a>,
     file: Arc<str>,
-    /// Byte offset where each line starts, so a lookup is a binary search instead of a
-    /// scan from the top (a config with thousands of routes locates every value).
-    line_starts: Vec<usize>,
 }
 
 impl<'a> Locator<'a> {
     fn new(text: &'a str, file: Arc<str>) -> Locator<'a> {
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
         Locator {
-            text,
+            lines: LineIndex::new(text),
             file,
-            line_starts,
         }
     }
 
     fn locate(&self, offset: usize) -> Location {
-        let offset = offset.min(self.text.len());
-        let line_index = self.line_starts.partition_point(|&start| start <= offset) - 1;
-        let line_start = self.line_starts[line_index];
-        let col = self
-            .text
-            .get(line_start..offset)
-            .map_or(0, |t| t.chars().count())
-            + 1;
+        let (line, col) = self.lines.line_column(offset);
         Location {
             file: self.file.clone(),
-            line: line_index + 1,
+            line,
             col,
         }
     }
@@ -321,6 +312,7 @@ struct RawTls {
     generate_self_signed: bool,
     #[serde(default)]
     sni: Vec<RawSni>,
+    hsts: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -483,11 +475,21 @@ fn validate_tls(raw: RawTls, base_dir: &Path, problems: &mut Problems<'_>) -> Op
             key: resolve(entry.key),
         });
     }
+    let hsts = raw
+        .hsts
+        .and_then(|hsts| match hsts::parse_hsts(hsts.get_ref()) {
+            Ok(value) => Some(value),
+            Err(message) => {
+                problems.add(hsts.span().start, message);
+                None
+            }
+        });
     Some(TlsSettings {
         cert: resolve(raw.cert),
         key: resolve(raw.key),
         generate_self_signed: raw.generate_self_signed,
         sni,
+        hsts,
     })
 }
 

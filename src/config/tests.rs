@@ -379,3 +379,25 @@ fn known_users_need_a_users_file_and_users_need_auth() {
             .contains("max_failures must be at least 1")
     );
 }
+
+#[test]
+fn hsts_is_optional_checked_and_positioned() {
+    const ROUTE: &str = "[[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n";
+    let config = parse(&format!("{TLS}{ROUTE}")).expect("valid");
+    assert!(config.tls.hsts.is_none(), "no header unless configured");
+    let config = parse(&format!(
+        "{TLS}hsts = \"max-age=31536000; includeSubDomains\"\n{ROUTE}"
+    ))
+    .expect("valid");
+    assert_eq!(
+        config.tls.hsts.as_ref().and_then(|v| v.to_str().ok()),
+        Some("max-age=31536000; includeSubDomains")
+    );
+    let errors = problems(&format!(
+        "{TLS}hsts = \"max-age=1; includeSubdomain\"\n{ROUTE}"
+    ));
+    assert!(
+        errors[0].starts_with("<config>:4:8: hsts: unknown directive \"includeSubdomain\""),
+        "{errors:?}"
+    );
+}

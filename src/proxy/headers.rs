@@ -10,6 +10,12 @@
 //!    in place of `-` (CGI/WSGI servers map `X_Forwarded_User` and `X-Forwarded-User` to the
 //!    same variable). Because this runs after step 1 and the gateway's own values are set
 //!    after it, a client's `Connection: X-Forwarded-User` can never remove an injected value.
+//!    The same goes for the headers that make some servers and frameworks route or log by a
+//!    URL or address other than the request's own: `X-Original-URL` and `X-Rewrite-URL`
+//!    (IIS URL Rewrite, Symfony and Laravel honour them, so a client could reach `/admin`
+//!    through a request the gateway authorized as `/public`) are always removed;
+//!    `X-Real-IP` (nginx's real-IP module, many apps' client address) is removed unless the
+//!    peer is a trusted proxy, like `Forwarded`.
 //! 3. `X-Forwarded-For` (kept and appended to only from a trusted proxy, RFC 7239 §5.2's
 //!    de-facto cousin), `X-Forwarded-Proto` and `X-Forwarded-Host` are set. `Forwarded`
 //!    (RFC 7239) from an untrusted peer is removed, since the gateway does not vouch for it.
@@ -36,6 +42,13 @@ static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 /// `Proxy-Connection`, a non-standard hop-by-hop header some clients send.
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+/// `X-Original-URL`: the URL some servers (IIS, Symfony, Laravel) route by instead of the
+/// request's own.
+static X_ORIGINAL_URL: HeaderName = HeaderName::from_static("x-original-url");
+/// `X-Rewrite-URL`: the same idea, older spelling.
+static X_REWRITE_URL: HeaderName = HeaderName::from_static("x-rewrite-url");
+/// `X-Real-IP`: the client address as a proxy in front saw it.
+static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1, RFC 9112 §9.6), never forwarded as-is.
 fn hop_by_hop() -> [&'static HeaderName; 9] {
@@ -52,40 +65,52 @@ fn hop_by_hop() -> [&'static HeaderName; 9] {
     ]
 }
 
-/// The header names the gateway sets itself; no client copy of them, in any spelling,
-/// may reach an upstream.
+/// The header names no client copy of may reach an upstream, in any spelling: the ones the
+/// gateway sets itself, the URL overrides, and (from peers that are not trusted proxies)
+/// `X-Real-IP`.
 #[derive(Debug, Clone)]
 pub struct ProtectedHeaders {
-    /// Canonical spellings: lower-case with `-` separators.
-    canonical: Vec<String>,
+    /// Canonical spellings (lower-case with `-` separators), removed from every client.
+    always: Vec<String>,
+    /// Canonical spellings removed unless the peer is a trusted proxy.
+    unless_trusted: Vec<String>,
 }
 
 impl ProtectedHeaders {
-    /// The forwarding headers plus the identity header names.
+    /// The forwarding headers, the identity header names and the URL overrides.
     pub fn new(identity: &IdentityHeaders) -> ProtectedHeaders {
-        let canonical = [
-            &X_FORWARDED_FOR,
-            &X_FORWARDED_PROTO,
-            &X_FORWARDED_HOST,
-            &identity.user,
-            &identity.groups,
-            &identity.email,
-        ]
-        .into_iter()
-        .map(|name| canonical_name(name.as_str()))
-        .collect();
-        ProtectedHeaders { canonical }
+        let canonical = |names: &[&HeaderName]| {
+            names
+                .iter()
+                .map(|name| canonical_name(name.as_str()))
+                .collect()
+        };
+        ProtectedHeaders {
+            always: canonical(&[
+                &X_FORWARDED_FOR,
+                &X_FORWARDED_PROTO,
+                &X_FORWARDED_HOST,
+                &identity.user,
+                &identity.groups,
+                &identity.email,
+                &X_ORIGINAL_URL,
+                &X_REWRITE_URL,
+            ]),
+            unless_trusted: canonical(&[&X_REAL_IP]),
+        }
     }
 
-    fn covers(&self, name: &HeaderName) -> bool {
+    fn covers(&self, name: &HeaderName, peer_trusted: bool) -> bool {
         let name = name.as_str();
         // Cheap pre-filter: every protected name is long; compare only equal lengths.
-        self.canonical.iter().any(|c| {
+        let matches = |c: &String| {
             c.len() == name.len()
                 && c.bytes()
                     .zip(name.bytes())
                     .all(|(c, n)| c == canonical_byte(n))
-        })
+        };
+        self.always.iter().any(matches)
+            || (!peer_trusted && self.unless_trusted.iter().any(matches))
     }
 }
 
@@ -148,7 +173,7 @@ pub fn prepare_upstream_request(
         headers.remove(&FORWARDED);
     }
     remove_hop_by_hop(headers);
-    strip_protected(headers, protected);
+    strip_protected(headers, protected, client.peer_trusted);
     join_cookies(headers);
 
     let peer = client.peer.to_string();
@@ -230,10 +255,10 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-fn strip_protected(headers: &mut HeaderMap, protected: &ProtectedHeaders) {
+fn strip_protected(headers: &mut HeaderMap, protected: &ProtectedHeaders, peer_trusted: bool) {
     let spoofed: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| protected.covers(name))
+        .filter(|name| protected.covers(name, peer_trusted))
         .cloned()
         .collect();
     for name in spoofed {

@@ -1,8 +1,11 @@
 //! Deployment: the container image's contract and the docker-compose example.
 //!
-//! No Docker engine runs where these tests run, so the `Dockerfile` is checked statically:
-//! its binary path, user, ports, config path, health check and locked build must agree with
-//! `Cargo.toml`, the code and `examples/docker-compose/`. The real binary then runs the
+//! No Docker engine runs where these tests run. The `Dockerfile` is checked statically (its
+//! binary path, user, ports, config path, health check and locked build must agree with
+//! `Cargo.toml`, the code and `examples/docker-compose/`), and its build stage is executed
+//! for real: its `WORKDIR`/`COPY`/`RUN` steps replayed in a scratch copy of the build
+//! context, so a file the build needs but the context leaves out fails here as it fails
+//! `docker build` (support/dockerfile.rs). The real binary then runs the
 //! image's `CMD` and `HEALTHCHECK` the way the image does (config from `GATEWAY_CONFIG`,
 //! working folder `WORKDIR`), and validates the compose example's config with `gateway
 //! check` after making the files its README tells users to make.
@@ -19,13 +22,15 @@ use http::Uri;
 
 use crate::support::certs::TestCa;
 use crate::support::client::TestClient;
+use crate::support::dockerfile::{
+    BuildReplay, DOCKERIGNORE, Dockerfile, Instruction, copy_context, dockerignored,
+};
 use crate::support::process::{KillOnDrop, free_addrs};
+use crate::support::yaml::Yaml;
 use crate::support::{STEP_TIMEOUT, within};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gateway");
 
-const DOCKERFILE: &str = include_str!("../../Dockerfile");
-const DOCKERIGNORE: &str = include_str!("../../.dockerignore");
 const CARGO_TOML: &str = include_str!("../../Cargo.toml");
 const COMPOSE_YAML: &str = include_str!("../../examples/docker-compose/compose.yaml");
 const COMPOSE_GATEWAY_TOML: &str = include_str!("../../examples/docker-compose/gateway.toml");
@@ -35,126 +40,6 @@ const COMPOSE_USERS_EXAMPLE: &str =
 /// The compose example's folder, as users copy it.
 fn compose_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/docker-compose")
-}
-
-// ---------------------------------------------------------------------------------------
-// The Dockerfile, read the way Docker reads it (enough of it for this file).
-
-/// One instruction: its stage (0 = the first `FROM`), keyword (upper case) and arguments,
-/// continuation lines joined.
-#[derive(Debug, Clone)]
-struct Instruction {
-    stage: usize,
-    keyword: String,
-    args: String,
-}
-
-/// The instructions of a Dockerfile: comment lines skipped (also inside continuations),
-/// `\` continuations joined.
-fn instructions(text: &str) -> Vec<Instruction> {
-    let mut out = Vec::new();
-    let mut stage = 0;
-    let mut pending = String::new();
-    for line in text.lines() {
-        let trimmed = line.trim();
-        if trimmed.starts_with('#') || (trimmed.is_empty() && pending.is_empty()) {
-            continue;
-        }
-        if let Some(head) = trimmed.strip_suffix('\\') {
-            pending.push_str(head);
-            pending.push(' ');
-            continue;
-        }
-        pending.push_str(trimmed);
-        let full = std::mem::take(&mut pending);
-        let (keyword, args) = full.split_once(char::is_whitespace).unwrap_or((&full, ""));
-        let keyword = keyword.to_ascii_uppercase();
-        if keyword == "FROM" && !out.is_empty() {
-            stage += 1;
-        }
-        out.push(Instruction {
-            stage,
-            keyword,
-            args: args.split_whitespace().collect::<Vec<_>>().join(" "),
-        });
-    }
-    assert!(pending.is_empty(), "Dockerfile ends inside a continuation");
-    out
-}
-
-struct Dockerfile {
-    instructions: Vec<Instruction>,
-}
-
-impl Dockerfile {
-    fn parse() -> Dockerfile {
-        let instructions = instructions(DOCKERFILE);
-        assert!(
-            instructions.first().is_some_and(|i| i.keyword == "FROM"),
-            "the Dockerfile must start with FROM: {instructions:?}"
-        );
-        Dockerfile { instructions }
-    }
-
-    fn final_stage(&self) -> usize {
-        self.instructions.last().expect("instructions").stage
-    }
-
-    /// The arguments of every `keyword` instruction in `stage`.
-    fn all(&self, stage: usize, keyword: &str) -> Vec<&str> {
-        self.instructions
-            .iter()
-            .filter(|i| i.stage == stage && i.keyword == keyword)
-            .map(|i| i.args.as_str())
-            .collect()
-    }
-
-    /// The arguments of the one `keyword` instruction of `stage` (the last one wins, as in
-    /// Docker).
-    fn last(&self, stage: usize, keyword: &str) -> &str {
-        self.all(stage, keyword)
-            .pop()
-            .unwrap_or_else(|| panic!("no {keyword} in stage {stage} of the Dockerfile"))
-    }
-
-    /// The stage named `name` by `FROM image AS name`.
-    fn stage_named(&self, name: &str) -> usize {
-        self.instructions
-            .iter()
-            .find(|i| {
-                let words: Vec<_> = i.args.split(' ').collect();
-                i.keyword == "FROM"
-                    && words.len() == 3
-                    && words[1].eq_ignore_ascii_case("as")
-                    && words[2] == name
-            })
-            .unwrap_or_else(|| panic!("no stage named {name:?} in the Dockerfile"))
-            .stage
-    }
-
-    /// The final stage's `ENV NAME=value`.
-    fn env(&self, name: &str) -> String {
-        self.all(self.final_stage(), "ENV")
-            .iter()
-            .flat_map(|args| args.split(' '))
-            .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
-            .unwrap_or_else(|| panic!("the final stage sets no ENV {name}=…"))
-            .trim_matches('"')
-            .to_owned()
-    }
-
-    /// `keyword`'s exec form (`["a", "b"]`) in the final stage, after `prefix`.
-    fn exec_form(&self, keyword: &str, prefix: &str) -> Vec<String> {
-        let args = self.last(self.final_stage(), keyword);
-        let json = args
-            .find(prefix)
-            .map(|at| &args[at + prefix.len()..])
-            .unwrap_or_else(|| panic!("{keyword} {args} has no {prefix:?}"))
-            .trim();
-        serde_json::from_str(json).unwrap_or_else(|e| {
-            panic!("{keyword} must use the exec form [\"…\"] (no shell in the image): {json} ({e})")
-        })
-    }
 }
 
 /// `[[bin]] name` from Cargo.toml.
@@ -167,7 +52,7 @@ fn cargo_bin_name() -> String {
 
 #[test]
 fn image_runs_the_binary_the_release_build_produces() {
-    let docker = Dockerfile::parse();
+    let docker = Dockerfile::of_repository();
     let last = docker.final_stage();
     assert!(last > 0, "the Dockerfile must be multi-stage");
 
@@ -224,7 +109,7 @@ fn image_runs_the_binary_the_release_build_produces() {
 
 #[test]
 fn image_runs_as_a_non_root_user() {
-    let docker = Dockerfile::parse();
+    let docker = Dockerfile::of_repository();
     let last = docker.final_stage();
     let user = docker.last(last, "USER");
     let name = user.split(':').next().unwrap_or_default();
@@ -245,7 +130,7 @@ fn image_runs_as_a_non_root_user() {
 
 #[test]
 fn image_builds_exactly_the_locked_dependencies_in_a_cached_layer() {
-    let docker = Dockerfile::parse();
+    let docker = Dockerfile::of_repository();
     let build = docker.stage_named(
         docker
             .last(docker.final_stage(), "COPY")
@@ -296,6 +181,76 @@ fn image_builds_exactly_the_locked_dependencies_in_a_cached_layer() {
     assert!(base.starts_with("rust:1"), "builder: FROM {base}");
 }
 
+/// The build stage, replayed: the context `.dockerignore` lets through, then every step of
+/// the stage, the two `cargo build --release --locked` included. Only the release profile is
+/// made fast (no LTO, no optimization) through cargo's environment: what this checks is that
+/// the steps find every file they need, not the optimizer. The target folder is kept between
+/// runs (like a BuildKit cache mount) so only the first run builds the dependencies.
+#[test]
+fn image_build_stage_builds_when_replayed_from_the_build_context() {
+    let docker = Dockerfile::of_repository();
+    let last = docker.final_stage();
+    let copy = docker.last(last, "COPY");
+    let words: Vec<&str> = copy.split(' ').collect();
+    let [from, binary, _dest] = words[..] else {
+        panic!("expected COPY --from=STAGE SOURCE DEST, got COPY {copy}");
+    };
+    let build = docker.stage_named(from.strip_prefix("--from=").expect("COPY --from"));
+    let workdir = docker.last(build, "WORKDIR").to_owned();
+
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let context = scratch.path().join("context");
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR"));
+    copy_context(repository, DOCKERIGNORE, &context).expect("copy the build context");
+    let mut replay = BuildReplay::new(&scratch.path().join("root"), &context)
+        .env("CARGO_PROFILE_RELEASE_LTO", "false")
+        .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "256")
+        .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
+        .env("CARGO_PROFILE_RELEASE_DEBUG", "false");
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("docker-build-replay");
+    std::fs::create_dir_all(&cache).expect("cache folder");
+    let target = replay.host_path(&format!("{workdir}/target"));
+    std::fs::create_dir_all(target.parent().expect("workdir")).expect("workdir");
+    std::os::unix::fs::symlink(&cache, &target).expect("mount the target cache");
+
+    if let Err(failure) = replay.run(&docker, build) {
+        panic!("the Dockerfile's build stage fails:\n{failure}");
+    }
+    let built = replay.host_path(binary);
+    let output = Command::new(&built)
+        .arg("--version")
+        .output()
+        .unwrap_or_else(|e| panic!("the image's binary {binary} was not built: {e}"));
+    assert!(output.status.success(), "{}", output_text(&output));
+}
+
+/// The replay fails the way `docker build` does, so the test above can fail: a `COPY` of a
+/// file the context lacks, a failing `RUN`, an instruction it cannot replay.
+#[test]
+fn build_replay_refuses_what_docker_build_would_refuse() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let context = scratch.path().join("context");
+    std::fs::create_dir_all(&context).expect("context");
+    std::fs::write(context.join("Cargo.toml"), "").expect("file");
+    let run = |text: &str| {
+        let root = tempfile::tempdir_in(scratch.path()).expect("root");
+        BuildReplay::new(root.path(), &context).run(&Dockerfile::parse(text), 0)
+    };
+    assert_eq!(
+        run("FROM x\nWORKDIR /b\nCOPY Cargo.toml ./\nRUN test -f Cargo.toml"),
+        Ok(())
+    );
+    let missing = run("FROM x\nWORKDIR /b\nCOPY Cargo.toml benches ./").unwrap_err();
+    assert!(
+        missing.contains("benches is not in the build context"),
+        "{missing}"
+    );
+    let failing = run("FROM x\nWORKDIR /b\nRUN echo oops && false").unwrap_err();
+    assert!(failing.contains("oops"), "{failing}");
+    let unknown = run("FROM x\nADD https://example.com/x /x").unwrap_err();
+    assert!(unknown.contains("does not know ADD"), "{unknown}");
+}
+
 #[test]
 fn dockerignore_keeps_secrets_and_build_output_out_of_the_context() {
     for path in [
@@ -317,154 +272,19 @@ fn dockerignore_keeps_secrets_and_build_output_out_of_the_context() {
         );
     }
     // What the Dockerfile copies must be in the context.
-    for path in ["Cargo.toml", "Cargo.lock", "src/main.rs", "src/auth/jwt.rs"] {
+    for path in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "src/main.rs",
+        "src/auth/jwt.rs",
+        "benches/hot_path.rs",
+    ] {
         assert!(!dockerignored(DOCKERIGNORE, path), "{path} is ignored");
-    }
-}
-
-/// Whether `.dockerignore` excludes `path`: the last pattern matching the path or one of its
-/// parent folders decides; `!` re-includes. Supports what our file uses: `*` within a
-/// segment, `**` for any number of segments.
-fn dockerignored(rules: &str, path: &str) -> bool {
-    let segments: Vec<&str> = path.split('/').collect();
-    let mut ignored = false;
-    for line in rules.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (include, pattern) = match line.strip_prefix('!') {
-            Some(pattern) => (true, pattern),
-            None => (false, line),
-        };
-        let pattern: Vec<&str> = pattern.trim_matches('/').split('/').collect();
-        if (1..=segments.len()).any(|n| glob(&pattern, &segments[..n])) {
-            ignored = !include;
-        }
-    }
-    ignored
-}
-
-fn glob(pattern: &[&str], path: &[&str]) -> bool {
-    match (pattern.first(), path.first()) {
-        (None, None) => true,
-        (Some(&"**"), _) => {
-            glob(&pattern[1..], path) || (!path.is_empty() && glob(pattern, &path[1..]))
-        }
-        (Some(p), Some(s)) => segment_matches(p, s) && glob(&pattern[1..], &path[1..]),
-        _ => false,
-    }
-}
-
-fn segment_matches(pattern: &str, text: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == text,
-        Some((head, tail)) => {
-            text.starts_with(head)
-                && (head.len()..=text.len())
-                    .any(|at| text.is_char_boundary(at) && segment_matches(tail, &text[at..]))
-        }
     }
 }
 
 // ---------------------------------------------------------------------------------------
 // The compose example.
-
-/// `(path, value)` pairs of a YAML file in the block style our compose.yaml uses:
-/// `key: value`, `key:` opening a nested map, `- item` list entries; comments and quotes
-/// stripped. `services.app1.expose` → `80`, once per list item. Not a YAML parser: enough
-/// for the file this module checks (serde_yaml is not a dependency).
-fn yaml_entries(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut stack: Vec<(usize, String)> = Vec::new();
-    for line in text.lines() {
-        let content = match line.find('#') {
-            Some(at) if at == 0 || line[..at].ends_with(' ') => &line[..at],
-            _ => line,
-        };
-        if content.trim().is_empty() {
-            continue;
-        }
-        let indent = content.len() - content.trim_start().len();
-        let content = content.trim();
-        while stack.last().is_some_and(|(i, _)| *i >= indent) {
-            stack.pop();
-        }
-        let path = |key: &str| {
-            stack
-                .iter()
-                .map(|(_, k)| k.as_str())
-                .chain((!key.is_empty()).then_some(key))
-                .collect::<Vec<_>>()
-                .join(".")
-        };
-        if let Some(item) = content.strip_prefix("- ") {
-            out.push((path(""), unquote(item)));
-        } else if let Some((key, value)) = content.split_once(':') {
-            let value = value.trim();
-            if value.is_empty() {
-                stack.push((indent, key.trim().to_owned()));
-            } else {
-                out.push((path(key.trim()), unquote(value)));
-            }
-        } else {
-            panic!("unexpected YAML line {line:?}");
-        }
-    }
-    out
-}
-
-fn unquote(value: &str) -> String {
-    let value = value.trim();
-    ['"', '\'']
-        .iter()
-        .find_map(|q| value.strip_prefix(*q).and_then(|v| v.strip_suffix(*q)))
-        .unwrap_or(value)
-        .to_owned()
-}
-
-/// A YAML file read by [`yaml_entries`] (also Traefik's example, in `forward_auth`).
-pub(crate) struct Yaml {
-    entries: Vec<(String, String)>,
-}
-
-impl Yaml {
-    pub(crate) fn parse(text: &str) -> Yaml {
-        Yaml {
-            entries: yaml_entries(text),
-        }
-    }
-
-    pub(crate) fn values(&self, path: &str) -> Vec<&str> {
-        self.entries
-            .iter()
-            .filter(|(p, _)| p == path)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-
-    fn services(&self) -> BTreeSet<&str> {
-        self.entries
-            .iter()
-            .filter_map(|(p, _)| p.strip_prefix("services."))
-            .filter_map(|rest| rest.split('.').next())
-            .collect()
-    }
-
-    /// `(published, container)` ports of a service: `"8443:8443"`, `"127.0.0.1:9090:9090"`.
-    fn published_ports(&self, service: &str) -> Vec<(u16, u16)> {
-        self.values(&format!("services.{service}.ports"))
-            .iter()
-            .map(|spec| {
-                let parts: Vec<_> = spec.rsplitn(3, ':').collect();
-                let port = |s: &str| {
-                    s.parse::<u16>()
-                        .unwrap_or_else(|_| panic!("bad port in {spec:?}"))
-                };
-                (port(parts[1]), port(parts[0]))
-            })
-            .collect()
-    }
-}
 
 fn compose_gateway_config() -> toml::Table {
     toml::from_str(COMPOSE_GATEWAY_TOML).expect("examples/docker-compose/gateway.toml parses")
@@ -495,7 +315,7 @@ fn image_exposes_and_compose_publishes_the_ports_the_config_listens_on() {
         );
     }
 
-    let docker = Dockerfile::parse();
+    let docker = Dockerfile::of_repository();
     let exposed: BTreeSet<u16> = docker
         .all(docker.final_stage(), "EXPOSE")
         .iter()
@@ -529,7 +349,7 @@ fn image_exposes_and_compose_publishes_the_ports_the_config_listens_on() {
 
 #[test]
 fn image_config_path_is_where_compose_mounts_the_config() {
-    let docker = Dockerfile::parse();
+    let docker = Dockerfile::of_repository();
     let config = docker.env("GATEWAY_CONFIG");
     let config = Path::new(&config);
     assert!(config.is_absolute(), "GATEWAY_CONFIG={}", config.display());
@@ -845,7 +665,7 @@ async fn healthcheck_passes(
 
 #[tokio::test]
 async fn image_command_serves_and_passes_its_healthcheck_and_reloads_on_sighup() {
-    let docker = Dockerfile::parse();
+    let docker = Dockerfile::of_repository();
     let entrypoint = docker.exec_form("ENTRYPOINT", "");
     let cmd = docker.exec_form("CMD", "");
     let healthcheck = docker.exec_form("HEALTHCHECK", "CMD");

@@ -22,6 +22,9 @@ async fn spoofed_identity_and_forwarding_headers_never_reach_the_upstream() {
         .header("X-Forwarded-Host", "evil.test")
         .header("X-Forwarded-Proto", "http")
         .header("Forwarded", "for=10.9.9.9")
+        .header("X-Original-URL", "/admin")
+        .header("X-Rewrite-URL", "/admin")
+        .header("X-Real-IP", "10.9.9.9")
         .header("Connection", "X-Forwarded-For, X-Forwarded-Proto")
         .body(Full::<Bytes>::default())
         .expect("request");
@@ -34,6 +37,9 @@ async fn spoofed_identity_and_forwarding_headers_never_reach_the_upstream() {
         "x.forwarded.groups",
         "x-forwarded-email",
         "forwarded",
+        "x-original-url",
+        "x-rewrite-url",
+        "x-real-ip",
     ] {
         assert!(
             received.get(spoofed).is_none(),
@@ -47,7 +53,7 @@ async fn spoofed_identity_and_forwarding_headers_never_reach_the_upstream() {
 }
 
 #[tokio::test]
-async fn trusted_proxy_forwarded_for_is_appended_to() {
+async fn trusted_proxy_forwarded_for_is_appended_to_and_its_real_ip_kept() {
     let app = upstream::start("app").await;
     let gateway = start(&format!(
         "[server]\ntrusted_proxies = [\"127.0.0.0/8\"]\n[[route]]\naccess = \"public\"\nupstream = \"{}\"\n",
@@ -57,13 +63,16 @@ async fn trusted_proxy_forwarded_for_is_appended_to() {
     let request = Request::get("/")
         .header("host", "localhost")
         .header("x-forwarded-for", "198.51.100.4")
+        .header("x-real-ip", "198.51.100.4")
+        .header("x-original-url", "/admin")
         .body(Full::<Bytes>::default())
         .expect("request");
     gateway.client().send(request, Protocol::Http1).await;
-    assert_eq!(
-        app.last().headers["x-forwarded-for"],
-        "198.51.100.4, 127.0.0.1"
-    );
+    let received = app.last().headers;
+    assert_eq!(received["x-forwarded-for"], "198.51.100.4, 127.0.0.1");
+    // A trusted proxy vouches for the client address, never for a URL override.
+    assert_eq!(received["x-real-ip"], "198.51.100.4");
+    assert!(received.get("x-original-url").is_none());
 }
 
 #[tokio::test]

@@ -2,6 +2,11 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::{Method, Request};
+use http_body_util::Full;
+
+use crate::support::client::Protocol;
 use crate::support::gateway::{public_route, start};
 use crate::support::upstream;
 use crate::support::within;
@@ -53,6 +58,62 @@ async fn unrouted_host_gets_404_json() {
     assert_eq!(response.json()["error"], "not_found");
     assert_eq!(response.headers["content-type"], "application/json");
     assert!(app.received().is_empty());
+}
+
+/// Cross-site tracing: `TRACE` (and Microsoft's `TRACK`) never reach an upstream, on a
+/// public route, a protected one, or a host without a route (refused before routing).
+#[tokio::test]
+async fn trace_and_track_get_405_with_allow_before_routing() {
+    let app = upstream::start("app").await;
+    let gateway = start(&format!(
+        "[[route]]\naccess = \"public\"\nhost = \"app1.example.test\"\nupstream = \"{}\"\n",
+        app.url()
+    ))
+    .await;
+    let client = gateway.client();
+    assert_eq!(
+        client.get("app1.example.test", "/").await.status,
+        200,
+        "control"
+    );
+    let before = app.received().len();
+    for method in ["TRACE", "TRACK", "trace"] {
+        for host in ["app1.example.test", "unrouted.example.test"] {
+            for protocol in [Protocol::Http1, Protocol::Http2] {
+                let request = Request::builder()
+                    .method(Method::from_bytes(method.as_bytes()).expect("method"))
+                    .uri(format!("https://{host}:{}/", gateway.addr.port()))
+                    .header("host", host)
+                    .header("cookie", "session=secret")
+                    .body(Full::<Bytes>::default())
+                    .expect("request");
+                let response = within(client.send(request, protocol)).await;
+                let what = format!("{method} {host} {protocol:?}");
+                // `trace` is another method than `TRACE` (methods are case-sensitive) and
+                // is forwarded like any extension method.
+                if method == "trace" {
+                    assert_ne!(response.status, 405, "{what}");
+                    continue;
+                }
+                assert_eq!(response.status, 405, "{what}");
+                assert_eq!(response.json()["error"], "method_not_allowed", "{what}");
+                let allow = response.headers["allow"].to_str().expect("allow");
+                assert!(
+                    allow.contains("GET") && !allow.contains("TRACE"),
+                    "{what}: {allow}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        app.received()
+            .iter()
+            .skip(before)
+            .filter(|r| r.method != "trace")
+            .count(),
+        0,
+        "TRACE or TRACK reached the upstream"
+    );
 }
 
 #[tokio::test]

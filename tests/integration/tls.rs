@@ -1,4 +1,5 @@
-//! TLS termination: ALPN, SNI certificate selection, 421, and the HTTP → HTTPS redirect.
+//! TLS termination: ALPN, SNI certificate selection, 421, the HTTP → HTTPS redirect, and
+//! `Strict-Transport-Security`.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::support::client::{Protocol, read, send_on};
-use crate::support::gateway::{public_route, start, start_with};
+use crate::support::gateway::{public_route, start, start_with, start_with_tls};
 use crate::support::{upstream, within};
 
 #[tokio::test]
@@ -134,4 +135,76 @@ async fn failed_handshake_does_not_stop_the_listener() {
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut out)).await;
     assert_eq!(gateway.client().get("localhost", "/").await.status, 200);
+}
+
+/// `[tls] hsts` is sent on every HTTPS response the gateway produces — proxied ones and its
+/// own errors (one header added at the end of the pipeline, so its endpoints too) — unless the upstream sent its own, and never on plain HTTP (RFC 6797
+/// §7.2: a browser ignores it there, and it would vouch for a connection that is not secure).
+#[tokio::test]
+async fn hsts_is_sent_on_every_https_response_unless_the_upstream_sets_its_own() {
+    const HSTS: &str = "max-age=31536000; includeSubDomains";
+    let app = upstream::start("app").await;
+    let gateway = start_with_tls(
+        &format!(
+            "[[route]]\naccess = \"public\"\nhost = \"public.example.test\"\nupstream = \"{}\"\n",
+            app.url()
+        ),
+        &format!("hsts = \"{HSTS}\""),
+        &[],
+        &[],
+    )
+    .await;
+    let client = gateway.client();
+    for (host, path, status) in [
+        ("public.example.test", "/", 200),
+        ("unrouted.example.test", "/", 404),
+        ("public.example.test", "/a/../../b", 400),
+    ] {
+        for protocol in [Protocol::Http1, Protocol::Http2] {
+            let request = Request::get(format!("https://{host}:{}{path}", gateway.addr.port()))
+                .header("host", host)
+                .body(Full::<Bytes>::default())
+                .expect("request");
+            let response = within(client.send(request, protocol)).await;
+            assert_eq!(response.status, status, "{host}{path} {protocol:?}");
+            assert_eq!(
+                response
+                    .headers
+                    .get_all("strict-transport-security")
+                    .iter()
+                    .collect::<Vec<_>>(),
+                [HSTS],
+                "{host}{path} {protocol:?}"
+            );
+        }
+    }
+    let upstream_policy = within(client.get("public.example.test", "/hsts")).await;
+    assert_eq!(
+        upstream_policy
+            .headers
+            .get_all("strict-transport-security")
+            .iter()
+            .collect::<Vec<_>>(),
+        [upstream::UPSTREAM_HSTS],
+        "the upstream's own policy is kept, not doubled"
+    );
+
+    let mut tcp = within(TcpStream::connect(gateway.redirect_addr))
+        .await
+        .expect("connect");
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: public.example.test\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut out = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_string(&mut out)).await;
+    assert!(out.starts_with("HTTP/1.1 308"), "{out}");
+    assert!(
+        !out.to_ascii_lowercase()
+            .contains("strict-transport-security"),
+        "HSTS over plain HTTP: {out}"
+    );
+
+    let without = start(&public_route(&app.url())).await;
+    let response = within(without.client().get("localhost", "/")).await;
+    assert!(response.headers.get("strict-transport-security").is_none());
 }

@@ -160,6 +160,29 @@ fn forwarded_for_is_replaced_from_untrusted_peers_and_appended_from_trusted_ones
 }
 
 #[test]
+fn url_overrides_are_always_removed_and_real_ip_unless_from_a_trusted_proxy() {
+    let host = HeaderValue::from_static("h");
+    let sent = [
+        ("x-original-url", "/admin"),
+        ("X_Rewrite_URL", "/admin"),
+        ("x-real-ip", "10.0.0.1"),
+        ("X.Real.IP", "10.0.0.2"),
+    ];
+    let mut untrusted = headers(&sent);
+    prepare_upstream_request(&mut untrusted, &protected(), client(&host, false), false);
+    for (name, _) in sent {
+        assert!(untrusted.get(name).is_none(), "{name} reached the upstream");
+    }
+
+    let mut trusted = headers(&sent);
+    prepare_upstream_request(&mut trusted, &protected(), client(&host, true), false);
+    assert!(trusted.get("x-original-url").is_none());
+    assert!(trusted.get("x_rewrite_url").is_none());
+    assert_eq!(trusted["x-real-ip"], "10.0.0.1");
+    assert_eq!(trusted["x.real.ip"], "10.0.0.2");
+}
+
+#[test]
 fn proto_host_and_split_cookies_are_set_for_http1_upstreams() {
     let host = HeaderValue::from_static("App.example.com:8443");
     let mut map = headers(&[

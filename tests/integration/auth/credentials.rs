@@ -1,6 +1,6 @@
 //! Which credentials count: exactly one `Authorization` header, at most one gateway cookie,
 //! the header before the cookie, `Bearer` in any case, the raw form only when enabled, and
-//! other schemes left alone.
+//! other schemes left alone; `Bearer` without a token is a malformed credential.
 
 use crate::support::auth::{
     COOKIE, Req, assert_error, assert_invalid_token, assert_token_accepted, assert_unauthorized,
@@ -99,6 +99,30 @@ async fn invalid_bearer_header_is_not_rescued_by_a_valid_cookie() {
             )
             .await;
         assert_invalid_token(&response, what);
+    }
+    assert_eq!(env.upstream_count(), before);
+}
+
+#[tokio::test]
+async fn empty_bearer_gets_401_invalid_request_and_is_not_rescued_by_a_cookie() {
+    let env = env().await;
+    let valid = mint_hs256(&claims("alice"));
+    let before = env.upstream_count();
+    for header in ["Bearer", "bearer", "Bearer "] {
+        for cookie in [None, Some(&valid)] {
+            let mut request = Req::get("app1.example.test", "/").header("authorization", header);
+            if let Some(cookie) = cookie {
+                request = request.cookie(cookie);
+            }
+            let response = env.send(request).await;
+            let what = format!("{header:?}, cookie: {}", cookie.is_some());
+            assert_error(&response, 401, "invalid_request", &what);
+            assert_eq!(
+                response.headers["www-authenticate"],
+                "Bearer realm=\"gateway\", error=\"invalid_request\"",
+                "{what}"
+            );
+        }
     }
     assert_eq!(env.upstream_count(), before);
 }

@@ -1,6 +1,6 @@
-//! CSRF: unsafe methods authenticated by the cookie, and login/logout posts, need an `Origin`
-//! (or, lacking one, a `Referer`) on an allowed https origin; Bearer requests and non-browser
-//! JSON logins do not.
+//! CSRF: unsafe methods and WebSocket upgrades authenticated by the cookie, and login/logout
+//! posts, need an `Origin` (or, lacking one, a `Referer`) on an allowed https origin; Bearer
+//! requests and non-browser JSON logins do not.
 
 use crate::support::auth::{
     ALICE_PASSWORD, Req, assert_error, claims, env, form_encode, gateway_set_cookie, json_login,
@@ -68,6 +68,48 @@ async fn cookie_authenticated_post_needs_an_allowed_origin_or_referer() {
         .await;
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(env.app1.received().len(), 4);
+}
+
+/// Cross-site WebSocket hijacking: a page on another site can open a WebSocket to the app,
+/// and the browser sends the cookie with the handshake (a GET). Browsers always send
+/// `Origin` on it, so a cookie-authenticated upgrade needs an allowed one.
+#[tokio::test]
+async fn cookie_authenticated_websocket_upgrade_needs_an_allowed_origin() {
+    let env = env().await;
+    let token = mint_hs256(&claims("alice"));
+    let upgrade = || {
+        Req::get("app1.example.test", "/ws")
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+    };
+    for (what, request) in [
+        (
+            "foreign Origin",
+            upgrade().cookie(&token).origin("https://evil.test"),
+        ),
+        ("no Origin", upgrade().cookie(&token)),
+        (
+            "http Origin",
+            upgrade().cookie(&token).origin("http://app1.example.test"),
+        ),
+    ] {
+        let response = env.send(request).await;
+        assert_error(&response, 403, "csrf_rejected", what);
+    }
+    assert_eq!(env.upstream_count(), 0, "{:?}", env.app1.received());
+
+    let same_site = env
+        .send(upgrade().cookie(&token).origin("https://app1.example.test"))
+        .await;
+    assert_eq!(same_site.status, 101, "{}", same_site.text());
+    // A token in the header is no ambient credential: any origin may use it.
+    let bearer = env
+        .send(upgrade().bearer(&token).origin("https://evil.test"))
+        .await;
+    assert_eq!(bearer.status, 101, "{}", bearer.text());
+    assert_eq!(env.upstream_count(), 2);
 }
 
 #[tokio::test]

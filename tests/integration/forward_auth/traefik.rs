@@ -14,11 +14,11 @@ use super::{
     APP_HOST, PUBLIC_HOST, Proxy, UNROUTED_HOST, gateway_and_app,
     only_the_gateways_identity_reaches_the_app, substitute,
 };
-use crate::deploy::Yaml;
 use crate::support::client::Protocol;
 use crate::support::gateway::TestGateway;
 use crate::support::traefik;
 use crate::support::upstream::{self, Upstream};
+use crate::support::yaml::Yaml;
 
 const TRAEFIK_DYNAMIC: &str = include_str!("../../../examples/traefik/gateway-forward-auth.yml");
 

@@ -51,6 +51,16 @@ pub struct TestGateway {
 /// certificates (and a `[[tls.sni]]` entry with its own certificate for each `sni_hosts`).
 /// `files` are written into the config's folder first (relative config paths resolve there).
 pub async fn start_with(config: &str, sni_hosts: &[&str], files: &[(&str, &[u8])]) -> TestGateway {
+    start_with_tls(config, "", sni_hosts, files).await
+}
+
+/// [`start_with`], with `tls` (e.g. `hsts = "max-age=60"`) added to the `[tls]` section.
+pub async fn start_with_tls(
+    config: &str,
+    tls: &str,
+    sni_hosts: &[&str],
+    files: &[(&str, &[u8])],
+) -> TestGateway {
     init_logging();
     let dir = tempfile::tempdir().expect("tempdir");
     for (name, contents) in files {
@@ -58,7 +68,8 @@ pub async fn start_with(config: &str, sni_hosts: &[&str], files: &[(&str, &[u8])
     }
     let ca = Arc::new(TestCa::new());
     let default_cert = ca.leaf(dir.path(), "default", &DEFAULT_NAMES);
-    let mut text = format!("{config}\n[tls]\ncert = \"default.crt\"\nkey = \"default.key\"\n");
+    let mut text =
+        format!("{config}\n[tls]\ncert = \"default.crt\"\nkey = \"default.key\"\n{tls}\n");
     let mut sni_certs = Vec::new();
     for host in sni_hosts {
         let files = ca.leaf(dir.path(), host, &[host]);

@@ -5,10 +5,12 @@ pub mod auth;
 pub mod browser;
 pub mod certs;
 pub mod client;
+pub mod dockerfile;
 pub mod gateway;
 pub mod process;
 pub mod traefik;
 pub mod upstream;
+pub mod yaml;
 
 use std::future::Future;
 use std::time::Duration;

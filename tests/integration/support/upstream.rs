@@ -4,6 +4,7 @@
 //! - `/download?bytes=N`: streams N bytes, generated lazily in 64 KiB chunks;
 //! - `/upload`: consumes the body chunk by chunk and answers `{"bytes": N}`;
 //! - `/ws`: a WebSocket echo server;
+//! - `/hsts`: echoes, with a `Strict-Transport-Security` header of its own;
 //! - anything else: echoes `{"upstream", "method", "path", "headers"}` as JSON.
 
 use std::convert::Infallible;
@@ -173,9 +174,20 @@ async fn respond(state: Upstream, mut request: Request<Incoming>) -> Response<Te
                 .body(empty())
                 .expect("101")
         }
+        "/hsts" => {
+            let mut response = echo(&state, &received);
+            response.headers_mut().insert(
+                "strict-transport-security",
+                http::HeaderValue::from_static(UPSTREAM_HSTS),
+            );
+            response
+        }
         _ => echo(&state, &received),
     }
 }
+
+/// The `Strict-Transport-Security` value `/hsts` answers with.
+pub const UPSTREAM_HSTS: &str = "max-age=60";
 
 fn echo(state: &Upstream, received: &Received) -> Response<TestBody> {
     let headers: Vec<(String, String)> = received
