@@ -301,6 +301,7 @@ fn auth_defaults_follow_the_design() {
     assert_eq!(auth.headers.user.as_str(), "x-forwarded-user");
     let users = config.users.expect("users");
     assert_eq!(users.throttle.max_failures, 5);
+    assert_eq!(users.device_cookie_ttl, Duration::from_secs(90 * 86_400));
     assert_eq!(users.file.value, Path::new("/etc/gateway/users.toml"));
 }
 
