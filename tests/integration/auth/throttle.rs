@@ -278,7 +278,7 @@ async fn a_known_browser_signs_in_while_strangers_lock_the_user_out() {
 /// measured and printed here, not asserted): a login from one address, unloaded and while
 /// 1,000 concurrent wrong-password logins arrive from another address. Run with
 /// `cargo test --release --test integration -- --ignored --nocapture login_latency_under_a_flood`.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, not a test: prints the latency ratio"]
 async fn login_latency_under_a_flood() {
     use std::time::{Duration, Instant};
