@@ -426,8 +426,9 @@ pub const MAX_QUEUED_CHECKS_PER_CLIENT: usize = 8;
 /// A login burst then queues here instead of occupying the async workers that proxy traffic.
 /// The queue is bounded ([`MAX_QUEUED_CHECKS`], [`MAX_QUEUED_CHECKS_PER_CLIENT`]; beyond,
 /// [`CredentialsError::QueueFull`] / [`CredentialsError::ClientQueueFull`] without hashing)
-/// and fair: a free worker goes to the client address served least recently, so one
-/// address's flood delays another address's sign-in by at most one hash (see `queue.rs`).
+/// and fair: one client address never takes every worker (with two or more), and a free
+/// worker goes to the address served least recently, so one address's flood does not hold
+/// up another address's sign-in (see `queue.rs`).
 /// It takes the users per call (rather than holding them) so that a reload (SIGHUP) can swap
 /// the users file while one queue keeps bounding the checks of that generation.
 #[derive(Clone, Debug)]

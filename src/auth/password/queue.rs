@@ -1,10 +1,11 @@
-//! The password checker's queue: at most `workers` checks run at once, at most `max_waiting`
-//! wait (at most `max_waiting_per_client` of them from one client), and a free worker goes
-//! to the client that was served least recently.
+//! The password checker's queue: at most `workers` checks run at once, and at most
+//! `workers - 1` of them for one client (when there are two or more workers); at most
+//! `max_waiting` wait (at most `max_waiting_per_client` of them from one client); a free
+//! worker goes to the client that was served least recently.
 //!
-//! That order is what keeps one client's flood from delaying everyone else's sign-in: a
-//! check from a client with nothing running waits for one worker to finish, never behind the
-//! flood's queue, so it completes within about two hash times whatever else is queued.
+//! That is what keeps one client's flood from delaying everyone else's sign-in: a flood
+//! cannot take every worker, so a check from another client finds one free, or (when several
+//! clients flood) waits for one worker to finish, never behind a flood's queue.
 //! The bounds keep the wait, and the memory held by waiting requests, finite: beyond them a
 //! check is refused at once instead of queued.
 //!
@@ -51,6 +52,8 @@ impl<K: ClientKey> Clone for FairQueue<K> {
 #[derive(Debug)]
 struct State<K: ClientKey> {
     workers: usize,
+    /// Most checks of one client running at once: `workers - 1`, at least 1.
+    max_running_per_client: usize,
     max_waiting: usize,
     max_waiting_per_client: usize,
     running: usize,
@@ -102,6 +105,7 @@ impl<K: ClientKey> FairQueue<K> {
         Self {
             state: Arc::new(Mutex::new(State {
                 workers: workers.max(1),
+                max_running_per_client: workers.saturating_sub(1).max(1),
                 max_waiting,
                 max_waiting_per_client,
                 running: 0,
@@ -119,7 +123,8 @@ impl<K: ClientKey> FairQueue<K> {
     pub(crate) fn acquire(&self, key: K) -> Result<Ticket<K>, QueueFull> {
         let mut guard = lock(&self.state);
         let state = &mut *guard;
-        if state.running < state.workers {
+        let line_running = state.lines.get(&key).map_or(0, |line| line.running);
+        if state.running < state.workers && line_running < state.max_running_per_client {
             state.grants += 1;
             let grant = state.grants;
             state.running += 1;
@@ -189,13 +194,15 @@ impl<K: ClientKey> State<K> {
             .retain(|_, line| line.running > 0 || !line.waiters.is_empty());
     }
 
-    /// Hands free workers to waiters, the least recently served client first.
+    /// Hands free workers to waiters, the least recently served client first (among the
+    /// clients below their own bound).
     fn dispatch(&mut self, shared: &Arc<Mutex<State<K>>>) {
         while self.running < self.workers {
+            let cap = self.max_running_per_client;
             let next = self
                 .lines
                 .iter()
-                .filter(|(_, line)| !line.waiters.is_empty())
+                .filter(|(_, line)| !line.waiters.is_empty() && line.running < cap)
                 .min_by_key(|(_, line)| line.last_grant)
                 .map(|(key, _)| key.clone());
             let Some(key) = next else {
@@ -307,6 +314,26 @@ mod tests {
         drop(p);
         let _last = a2.try_recv().expect("a's turn again");
         assert_eq!(queue.running(), 1);
+    }
+
+    #[test]
+    fn one_client_cannot_take_every_worker() {
+        let queue = FairQueue::new(2, 100, 100);
+        let _a = ready(queue.acquire("a").expect("free"));
+        let mut a2 = waiting(queue.acquire("a").expect("a waits: one worker stays free"));
+        let b = ready(
+            queue
+                .acquire("b")
+                .expect("another client finds the free worker"),
+        );
+        assert!(a2.try_recv().is_err());
+        drop(b);
+        assert!(a2.try_recv().is_err(), "a still holds its one worker");
+        let one = FairQueue::new(1, 100, 100);
+        let _only = ready(
+            one.acquire("a")
+                .expect("with one worker, a client may take it"),
+        );
     }
 
     #[test]
