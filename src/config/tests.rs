@@ -380,3 +380,19 @@ fn known_users_need_a_users_file_and_users_need_auth() {
             .contains("max_failures must be at least 1")
     );
 }
+
+#[test]
+fn device_cookies_can_be_turned_off_and_a_bad_lifetime_is_positioned() {
+    let config = parse(&format!("{AUTH}device_cookie_ttl = \"0s\"\n{TLS}")).expect("valid");
+    assert!(config.users.expect("users").device_cookie_ttl.is_zero());
+    let config = parse(&format!("{AUTH}device_cookie_ttl = \"30d\"\n{TLS}")).expect("valid");
+    assert_eq!(
+        config.users.expect("users").device_cookie_ttl,
+        Duration::from_secs(30 * 86_400)
+    );
+    let errors = problems(&format!("{AUTH}device_cookie_ttl = \"forever\"\n{TLS}"));
+    assert!(
+        errors[0].starts_with("<config>:6:") && errors[0].contains("invalid duration"),
+        "{errors:?}"
+    );
+}
