@@ -135,6 +135,12 @@ pub enum RequestError {
         /// When to try again.
         retry_after: Duration,
     },
+    /// Too many logins are waiting for a password check: 503 + `Retry-After`.
+    #[error("too many logins waiting")]
+    LoginsBusy {
+        /// When to try again.
+        retry_after: Duration,
+    },
 
     // Caused by the upstream.
     /// The upstream refused the connection or broke it before answering.
@@ -174,6 +180,7 @@ impl RequestError {
             | RequestError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             RequestError::Forbidden | RequestError::CsrfRejected => StatusCode::FORBIDDEN,
             RequestError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            RequestError::LoginsBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             RequestError::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
             RequestError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             RequestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -204,6 +211,7 @@ impl RequestError {
             RequestError::Forbidden => "forbidden",
             RequestError::CsrfRejected => "csrf_rejected",
             RequestError::TooManyRequests { .. } => "too_many_requests",
+            RequestError::LoginsBusy { .. } => "service_unavailable",
             RequestError::UpstreamUnreachable(_) => "bad_gateway",
             RequestError::UpstreamTimeout => "gateway_timeout",
             RequestError::Internal(_) => "internal",
@@ -220,6 +228,7 @@ impl RequestError {
             StatusCode::UNAUTHORIZED => "Sign-in required",
             StatusCode::FORBIDDEN => "Access denied",
             StatusCode::TOO_MANY_REQUESTS => "Too many attempts; try again later",
+            StatusCode::SERVICE_UNAVAILABLE => "Too many sign-ins at once; try again shortly",
             StatusCode::BAD_GATEWAY => "The service is unavailable",
             StatusCode::GATEWAY_TIMEOUT => "The service took too long to answer",
             _ => "Something went wrong",
@@ -304,6 +313,13 @@ mod tests {
                 },
                 429,
                 "too_many_requests",
+            ),
+            (
+                RequestError::LoginsBusy {
+                    retry_after: Duration::from_secs(1),
+                },
+                503,
+                "service_unavailable",
             ),
             (
                 RequestError::UpstreamUnreachable(io_error()),

@@ -13,7 +13,8 @@
 //! | `gateway_request_duration_seconds` | | time to the response head |
 //! | `gateway_upstream_errors_total` | `kind` | `connect`, `timeout`, `protocol` |
 //! | `gateway_auth_total` | `outcome` | `valid` or the rejection reason (`expired`, `bad_signature`, `revoked`, …) |
-//! | `gateway_logins_total` | `result` | `success`, `failure`, `throttled` |
+//! | `gateway_logins_total` | `result` | `success`, `failure`, `throttled` (429: locked out, or the key's budget taken by attempts in flight), `busy` (503: the password checker's queue is full) |
+//! | `gateway_password_checks_total` | | password hashes run (at most `max_failures` per throttle key and window) |
 //! | `gateway_open_connections` | | client connections open now |
 //! | `gateway_tls_handshake_failures_total` | | failed or timed-out handshakes |
 //! | `gateway_token_cache_total` | `result` | `hit` or `miss` of the verified-token cache |
@@ -44,6 +45,7 @@ pub struct Metrics {
     upstream_errors: Family<Kind, Counter>,
     auth: Family<Kind, Counter>,
     logins: Family<Kind, Counter>,
+    password_checks: Counter,
     open_connections: Gauge,
     handshake_failures: Counter,
     reloads: Family<Kind, Counter>,
@@ -92,8 +94,10 @@ pub enum LoginResult {
     Success,
     /// Wrong user name or password.
     Failure,
-    /// Refused by throttling before checking.
+    /// Refused by throttling before checking (429).
     Throttled,
+    /// Refused because the password checker's queue is full (503).
+    Busy,
 }
 
 impl Default for Metrics {
@@ -128,6 +132,12 @@ impl Metrics {
         registry.register("auth", "Token checks, by outcome", auth.clone());
         let logins = Family::<Kind, Counter>::default();
         registry.register("logins", "Login attempts, by result", logins.clone());
+        let password_checks = Counter::default();
+        registry.register(
+            "password_checks",
+            "Password hashes run for logins",
+            password_checks.clone(),
+        );
         let open_connections = Gauge::default();
         registry.register(
             "open_connections",
@@ -165,6 +175,7 @@ impl Metrics {
             upstream_errors,
             auth,
             logins,
+            password_checks,
             open_connections,
             handshake_failures,
             reloads,
@@ -212,8 +223,14 @@ impl Metrics {
             LoginResult::Success => "success",
             LoginResult::Failure => "failure",
             LoginResult::Throttled => "throttled",
+            LoginResult::Busy => "busy",
         };
         self.logins.get_or_create(&[("result", result)]).inc();
+    }
+
+    /// Counts a password hash run for a login.
+    pub fn password_checked(&self) {
+        self.password_checks.inc();
     }
 
     /// Counts a verified-token cache lookup.
@@ -286,6 +303,8 @@ mod tests {
         metrics.upstream_error(UpstreamErrorKind::Timeout);
         metrics.auth_outcome("expired");
         metrics.login(LoginResult::Throttled);
+        metrics.login(LoginResult::Busy);
+        metrics.password_checked();
         metrics.token_cache(true);
         metrics.handshake_failed();
         let open = metrics.connection_opened();
@@ -309,6 +328,14 @@ mod tests {
         );
         assert_eq!(
             line_value(&text, r#"gateway_logins_total{result="throttled"}"#),
+            Some(1.0)
+        );
+        assert_eq!(
+            line_value(&text, r#"gateway_logins_total{result="busy"}"#),
+            Some(1.0)
+        );
+        assert_eq!(
+            line_value(&text, "gateway_password_checks_total"),
             Some(1.0)
         );
         assert_eq!(

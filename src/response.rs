@@ -186,7 +186,8 @@ pub fn error_response(error: &RequestError, client: ClientKind) -> Response<Body
         RequestError::MethodNotAllowed => {
             headers.insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
         }
-        RequestError::TooManyRequests { retry_after } => {
+        RequestError::TooManyRequests { retry_after }
+        | RequestError::LoginsBusy { retry_after } => {
             let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
         }
@@ -356,6 +357,12 @@ mod tests {
             error_response(&throttled, api).headers()[header::RETRY_AFTER],
             "2"
         );
+        let busy = RequestError::LoginsBusy {
+            retry_after: std::time::Duration::from_secs(1),
+        };
+        let response = error_response(&busy, api);
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     }
 
     #[test]

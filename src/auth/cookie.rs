@@ -16,6 +16,11 @@
 //! - A token is only ever written as the cookie's value, and only if it consists of
 //!   RFC 6265 cookie-octets, so it cannot inject attributes.
 //!
+//! The device cookie ([`set_device_cookie`], named [`device_cookie_name`]) is another
+//! cookie: a signed "this browser signed in as this user before" (`device.rs`), host-only,
+//! `Path=` the auth prefix (only the gateway's own endpoints ever see it, never an
+//! upstream), always `HttpOnly; Secure; SameSite=Strict`.
+//!
 //! Not here: choosing between `Authorization` and the cookie (`auth/mod.rs`), validating the
 //! settings (the config does: names are RFC 6265 tokens, domains lower-case without a leading
 //! dot, `SameSite=None` only with `secure`).
@@ -82,6 +87,9 @@ pub enum SetCookieError {
     /// The cookie name or a domain from the settings cannot go into a header.
     #[error("cookie settings produce an invalid Set-Cookie header")]
     InvalidSettings(#[source] http::header::InvalidHeaderValue),
+    /// The path (the auth prefix) has a `;` or a control character.
+    #[error("the cookie path cannot go into a Set-Cookie header")]
+    PathNotCookieSafe,
 }
 
 /// True for an RFC 6265 cookie name: a non-empty RFC 9110 token.
@@ -270,6 +278,40 @@ pub fn clear_cookie(settings: &CookieSettings, host: &str) -> Result<HeaderValue
         settings.name
     );
     push_attributes(&mut out, settings, host);
+    HeaderValue::from_str(&out).map_err(SetCookieError::InvalidSettings)
+}
+
+/// The device cookie's name: the session cookie's name with `_device` appended.
+pub fn device_cookie_name(settings: &CookieSettings) -> String {
+    format!("{}_device", settings.name)
+}
+
+/// The `Set-Cookie` value that stores the device cookie `value` for `max_age`: host-only,
+/// `Path=path` (the auth prefix), `HttpOnly; Secure; SameSite=Strict` whatever the session
+/// cookie's settings (a device cookie has no business on plain HTTP or cross-site).
+///
+/// # Errors
+///
+/// [`SetCookieError::TokenNotCookieSafe`] for a value with a byte that is not a
+/// cookie-octet; [`SetCookieError::PathNotCookieSafe`] for a path with `;` or a control
+/// character (RFC 6265 §4.1.1 path-value); [`SetCookieError::InvalidSettings`] otherwise.
+pub fn set_device_cookie(
+    settings: &CookieSettings,
+    path: &str,
+    value: &str,
+    max_age: Duration,
+) -> Result<HeaderValue, SetCookieError> {
+    if value.is_empty() || !value.bytes().all(is_cookie_octet) {
+        return Err(SetCookieError::TokenNotCookieSafe);
+    }
+    if !path.starts_with('/') || path.bytes().any(|b| b == b';' || b.is_ascii_control()) {
+        return Err(SetCookieError::PathNotCookieSafe);
+    }
+    let out = format!(
+        "{}={value}; Max-Age={}; Path={path}; HttpOnly; Secure; SameSite=Strict",
+        device_cookie_name(settings),
+        max_age.as_secs()
+    );
     HeaderValue::from_str(&out).map_err(SetCookieError::InvalidSettings)
 }
 

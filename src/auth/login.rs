@@ -12,10 +12,13 @@
 //! Login order, each step before any password hashing that could be skipped: CSRF (Origin
 //! or Referer on an allowed domain or this host; a JSON login with neither header is a
 //! non-browser client and allowed), body within [`MAX_LOGIN_BODY`] and [`LOGIN_BODY_TIMEOUT`],
-//! throttling of the client IP and the username (429 + `Retry-After`), then the password
-//! check on the bounded blocking pool. A failure counts against both keys; a success clears
-//! only the username's count (clearing the IP's would let one valid account reset an
-//! attacker's budget). Logs name the user and the outcome, never the password or token.
+//! then the attempt (`attempt.rs`): its throttle keys reserved — the client IP and the
+//! username, or the device of a valid device cookie — (429 + `Retry-After`), the password
+//! check on the bounded, fair queue of the blocking pool (503 + `Retry-After` when full),
+//! and the keys settled. A success sets the session cookie and a fresh device cookie.
+//! Logs name the user and the outcome, never the password or token.
+
+mod attempt;
 
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
@@ -29,12 +32,12 @@ use tracing::{debug, info, warn};
 
 use super::pages::{LoginPage, login_page, logout_page};
 use super::redirect::{FALLBACK_REDIRECT, origin_allowed, safe_redirect};
-use super::store::ThrottleKey;
 use super::{Auth, cookie, forward_auth};
 use crate::error::{LoginHint, RequestError};
 use crate::gateway::Snapshot;
 use crate::metrics::LoginResult;
 use crate::response::{Body, discard_body, full, redirect};
+use attempt::AttemptError;
 
 /// Largest login or logout body read.
 pub const MAX_LOGIN_BODY: usize = 16 * 1024;
@@ -246,7 +249,7 @@ async fn login(
     if !csrf_exempt && !same_site_request(auth, headers, context.host) {
         return Err(RequestError::CsrfRejected);
     }
-    let (_, body) = read_body(request).await?;
+    let (headers, body) = read_body(request).await?;
     let fields = match kind {
         LoginForm::Form => LoginFields {
             username: form_field(&body, "username").unwrap_or_default(),
@@ -265,32 +268,19 @@ async fn login(
         }
     };
 
-    let ip_key = ThrottleKey::client_ip(context.client_ip);
-    let user_key = ThrottleKey::username(&fields.username);
-    let now = std::time::Instant::now();
-    for key in [&ip_key, &user_key] {
-        if let Some(retry_after) = auth.store.locked_for(key, now).await.map_err(internal)? {
-            info!(user = %fields.username, client = %context.client_ip, "login throttled");
-            auth.metrics.login(LoginResult::Throttled);
-            return Err(RequestError::TooManyRequests { retry_after });
-        }
-    }
-
-    let user = match auth
-        .checker
-        .verify(users, fields.username.clone(), fields.password)
-        .await
+    let user = match attempt::sign_in(
+        auth,
+        users,
+        &headers,
+        context.client_ip,
+        fields.username.clone(),
+        fields.password,
+    )
+    .await
     {
         Ok(user) => user,
-        Err(e) if e.is_rejection() => {
-            info!(user = %fields.username, client = %context.client_ip, reason = %e, "login failed");
-            auth.metrics.login(LoginResult::Failure);
-            for key in [&ip_key, &user_key] {
-                auth.store
-                    .record_failure(key, now)
-                    .await
-                    .map_err(internal)?;
-            }
+        Err(AttemptError::Refused(error)) => return Err(error),
+        Err(AttemptError::Rejected) => {
             return match kind {
                 LoginForm::Json => Err(RequestError::InvalidCredentials),
                 LoginForm::Form => {
@@ -308,12 +298,7 @@ async fn login(
                 }
             };
         }
-        Err(e) => return Err(internal(e)),
     };
-    auth.store
-        .clear_failures(&user_key)
-        .await
-        .map_err(internal)?;
 
     let ttl = auth.settings.token_ttl;
     let token = auth
@@ -344,7 +329,29 @@ async fn login(
     response
         .headers_mut()
         .append(header::SET_COOKIE, set_cookie);
+    if let Some(device) = device_cookie(auth, &user.name) {
+        response.headers_mut().append(header::SET_COOKIE, device);
+    }
     Ok(response)
+}
+
+/// A fresh device cookie for `user` (a new device id on every sign-in), if they are on.
+/// Failing to make one is logged and the sign-in goes on without it.
+fn device_cookie(auth: &Auth, user: &str) -> Option<HeaderValue> {
+    let devices = auth.devices.as_ref()?;
+    let made = devices
+        .key
+        .issue(user, SystemTime::now())
+        .map_err(|error| warn!(%error, "no device cookie"))
+        .ok()?;
+    cookie::set_device_cookie(
+        &auth.settings.cookie,
+        &auth.settings.prefix,
+        &made,
+        devices.ttl,
+    )
+    .map_err(|error| warn!(%error, "no device cookie"))
+    .ok()
 }
 
 async fn logout(

@@ -9,6 +9,7 @@
 //! | [`password`] | password hashes (argon2id, bcrypt): parsing, hashing, off-runtime checking |
 //! | `credential` | which token a request carries: `Authorization` first, else our cookie |
 //! | [`cookie`] | our cookie: find it, strip it before forwarding, build `Set-Cookie` |
+//! | `device` | device cookies: signed "this browser signed in as this user", for throttling |
 //! | [`redirect`] | `rd=` validation and the Origin/Referer (CSRF) check; pure |
 //! | [`store`] | revocations and login throttling behind one interface |
 //! | `login` | the endpoints under `auth.prefix` |
@@ -23,6 +24,7 @@
 
 pub mod cookie;
 mod credential;
+mod device;
 mod forward_auth;
 pub mod jwt;
 mod login;
@@ -53,6 +55,7 @@ use jwt::{KeyError, TokenError, TokenKeys, TokenSettings, VerifiedToken};
 use store::StateStore;
 
 use crate::metrics::Metrics;
+use device::DeviceKey;
 use password::PasswordChecker;
 use token_cache::TokenCache;
 use users::{Users, UsersError};
@@ -152,6 +155,8 @@ pub struct Auth {
     cache: TokenCache,
     users: Option<Arc<Users>>,
     checker: PasswordChecker,
+    /// Device cookies (OWASP), when the users file is configured and they are not off.
+    devices: Option<DeviceCookies>,
     /// Revocations and throttling: shared by every config generation.
     store: Arc<dyn StateStore>,
     metrics: Arc<Metrics>,
@@ -179,7 +184,13 @@ impl Auth {
         store: Arc<dyn StateStore>,
         metrics: Arc<Metrics>,
     ) -> Result<Auth, AuthError> {
-        let keys = load_keys(settings, env)?;
+        let (keys, device_key) = load_keys(settings, env)?;
+        let devices = users
+            .filter(|u| !u.device_cookie_ttl.is_zero())
+            .map(|u| DeviceCookies {
+                key: device_key,
+                ttl: u.device_cookie_ttl,
+            });
         let users = match users {
             Some(u) => Some(Arc::new(load_users(&u.file)?)),
             None => None,
@@ -195,6 +206,7 @@ impl Auth {
             cache: TokenCache::new(TOKEN_CACHE_CAPACITY),
             users,
             checker: PasswordChecker::with_available_parallelism(),
+            devices,
             store,
             metrics,
         })
@@ -338,6 +350,13 @@ impl Auth {
     }
 }
 
+/// The device-cookie key and lifetime.
+#[derive(Debug)]
+struct DeviceCookies {
+    key: DeviceKey,
+    ttl: Duration,
+}
+
 fn token_settings(settings: &AuthSettings) -> TokenSettings {
     TokenSettings {
         algorithm: settings.algorithm,
@@ -357,10 +376,11 @@ fn read(located: &Located<PathBuf>) -> Result<Vec<u8>, AuthError> {
     })
 }
 
+/// The token keys, and the device-cookie key derived from the same key material.
 fn load_keys(
     settings: &AuthSettings,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<TokenKeys, AuthError> {
+) -> Result<(TokenKeys, DeviceKey), AuthError> {
     let token_settings = token_settings(settings);
     let (secret, at) = match &settings.key {
         KeySource::SecretFile { path, generate } => {
@@ -383,16 +403,19 @@ fn load_keys(
                 .iter()
                 .map(|(kid, key)| read(key).map(|pem| (kid.clone(), pem)))
                 .collect::<Result<Vec<_>, _>>()?;
-            return TokenKeys::from_pem(token_settings, &private_pem, &verify_keys).map_err(
+            let keys = TokenKeys::from_pem(token_settings, &private_pem, &verify_keys).map_err(
                 |source| AuthError::Key {
                     at: path.at.clone(),
                     source,
                 },
-            );
+            )?;
+            return Ok((keys, DeviceKey::derive(&private_pem)));
         }
     };
-    TokenKeys::from_secret(token_settings, trim_ascii(&secret))
-        .map_err(|source| AuthError::Key { at, source })
+    let secret = trim_ascii(&secret);
+    let keys = TokenKeys::from_secret(token_settings, secret)
+        .map_err(|source| AuthError::Key { at, source })?;
+    Ok((keys, DeviceKey::derive(secret)))
 }
 
 fn trim_ascii(bytes: &[u8]) -> &[u8] {

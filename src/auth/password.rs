@@ -44,10 +44,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use argon2::password_hash::Error as Argon2Error;
 use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
 use thiserror::Error;
-use tokio::sync::{AcquireError, Semaphore};
+use tokio::sync::AcquireError;
 use tokio::task::JoinError;
 
+use super::store::ThrottleKey;
 use super::users::{User, Users, UsersError};
+use queue::{FairQueue, QueueFull};
+
+mod queue;
 
 /// Longest password, in bytes, that is ever hashed; longer ones are refused without hashing.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
@@ -98,6 +102,12 @@ pub enum CredentialsError {
     /// The checker's semaphore was closed.
     #[error("password checker is closed")]
     CheckerClosed(#[source] AcquireError),
+    /// This client already has as many checks waiting as one client may; nothing was hashed.
+    #[error("too many password checks of this client are waiting")]
+    ClientQueueFull,
+    /// The checker's queue is full; nothing was hashed.
+    #[error("too many password checks are waiting")]
+    QueueFull,
 }
 
 impl CredentialsError {
@@ -111,7 +121,9 @@ impl CredentialsError {
             Self::Argon2Failed(_)
             | Self::BcryptFailed(_)
             | Self::CheckTaskFailed(_)
-            | Self::CheckerClosed(_) => false,
+            | Self::CheckerClosed(_)
+            | Self::ClientQueueFull
+            | Self::QueueFull => false,
         }
     }
 }
@@ -400,23 +412,45 @@ fn lower_this_threads_priority() {
     }
 }
 
+/// Checks waiting for a worker, at most, across all clients (beyond: 503).
+pub const MAX_QUEUED_CHECKS: usize = 256;
+
+/// Checks waiting for a worker, at most, from one client address (beyond: 429). The
+/// throttle's reservations usually bound a client lower (`max_failures`); this holds also
+/// for a large `max_failures` and for attempts keyed by device.
+pub const MAX_QUEUED_CHECKS_PER_CLIENT: usize = 8;
+
 /// Runs password checks on tokio's blocking pool, at most `max_concurrent` at a time and at
 /// a lower priority than the workers (`SCHED_IDLE`, see `lower_this_threads_priority`).
 ///
 /// A login burst then queues here instead of occupying the async workers that proxy traffic.
+/// The queue is bounded ([`MAX_QUEUED_CHECKS`], [`MAX_QUEUED_CHECKS_PER_CLIENT`]; beyond,
+/// [`CredentialsError::QueueFull`] / [`CredentialsError::ClientQueueFull`] without hashing)
+/// and fair: one client address never takes every worker (with two or more), and a free
+/// worker goes to the address served least recently, so one address's flood does not hold
+/// up another address's sign-in (see `queue.rs`).
 /// It takes the users per call (rather than holding them) so that a reload (SIGHUP) can swap
-/// the users file while the one semaphore keeps bounding all checks, old and new.
+/// the users file while one queue keeps bounding the checks of that generation.
 #[derive(Clone, Debug)]
 pub struct PasswordChecker {
-    permits: Arc<Semaphore>,
+    queue: FairQueue<ThrottleKey>,
 }
 
 impl PasswordChecker {
-    /// A checker running at most `max_concurrent` checks at once (at least 1).
+    /// A checker running at most `max_concurrent` checks at once (at least 1), with the
+    /// default queue bounds.
     pub fn new(max_concurrent: usize) -> Self {
-        let permits = max_concurrent.clamp(1, Semaphore::MAX_PERMITS);
+        Self::with_queue(
+            max_concurrent,
+            MAX_QUEUED_CHECKS,
+            MAX_QUEUED_CHECKS_PER_CLIENT,
+        )
+    }
+
+    /// A checker with explicit bounds: running, waiting overall, waiting per client.
+    pub fn with_queue(max_concurrent: usize, max_waiting: usize, per_client: usize) -> Self {
         Self {
-            permits: Arc::new(Semaphore::new(permits)),
+            queue: FairQueue::new(max_concurrent, max_waiting, per_client),
         }
     }
 
@@ -425,14 +459,32 @@ impl PasswordChecker {
         Self::new(std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
     }
 
-    /// [`Users::verify_password`] on the blocking pool; returns a copy of the user.
+    /// [`PasswordChecker::verify_from`] for a check that speaks for no client in particular.
     ///
     /// # Errors
     ///
-    /// As [`Users::verify_password`], plus [`CredentialsError::CheckTaskFailed`] and
-    /// [`CredentialsError::CheckerClosed`].
+    /// As [`PasswordChecker::verify_from`].
     pub async fn verify(
         &self,
+        users: Arc<Users>,
+        name: String,
+        password: String,
+    ) -> Result<User, CredentialsError> {
+        let anyone = ThrottleKey::Username(String::new());
+        self.verify_from(anyone, users, name, password).await
+    }
+
+    /// [`Users::verify_password`] on the blocking pool, queued fairly by `client` (the
+    /// client address's throttle key); returns a copy of the user.
+    ///
+    /// # Errors
+    ///
+    /// As [`Users::verify_password`], plus [`CredentialsError::ClientQueueFull`] and
+    /// [`CredentialsError::QueueFull`] (nothing hashed), [`CredentialsError::CheckTaskFailed`]
+    /// and [`CredentialsError::CheckerClosed`].
+    pub async fn verify_from(
+        &self,
+        client: ThrottleKey,
         users: Arc<Users>,
         name: String,
         password: String,
@@ -440,12 +492,13 @@ impl PasswordChecker {
         if password.len() > MAX_PASSWORD_BYTES {
             return Err(CredentialsError::PasswordTooLong);
         }
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
-            .await
-            .map_err(CredentialsError::CheckerClosed)?;
+        let ticket = self.queue.acquire(client).map_err(|full| match full {
+            QueueFull::Client => CredentialsError::ClientQueueFull,
+            QueueFull::Everyone => CredentialsError::QueueFull,
+        })?;
+        let permit = ticket.wait().await.ok_or(CredentialsError::QueueFull)?;
         // The permit moves into the task: if the caller goes away (client disconnect), the
-        // permit is still held until the hash has actually finished.
+        // worker stays taken until the hash has actually finished.
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             lower_this_threads_priority();

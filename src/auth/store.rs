@@ -28,12 +28,27 @@
 //! # Throttling
 //!
 //! Keys are a client IP ([`ThrottleKey::client_ip`]; IPv6 by /64, since one client usually
-//! owns a whole /64) and, separately, a username ([`ThrottleKey::username`], known or not).
-//! `max_failures` failures within `failure_window` of the first lock the key out for
-//! `lockout` (a fixed window that starts at the first failure). The login handler asks
-//! [`StateStore::locked_for`] before checking a password (429 + `Retry-After`), records a
-//! failure after a wrong one, and on success clears the *username* key only: clearing the IP
-//! key would let an attacker with one valid account reset their counter between guesses.
+//! owns a whole /64), separately a username ([`ThrottleKey::username`], known or not), and
+//! a device ([`ThrottleKey::device`]: a browser that holds a device cookie from an earlier
+//! successful login, OWASP's "device cookies"). `max_failures` failures within
+//! `failure_window` of the first lock the key out for `lockout` (a fixed window that starts
+//! at the first failure).
+//!
+//! An attempt is counted *before* its password hash runs, so parallel attempts cannot
+//! outrun the count: the login handler [`reserve`](StateStore::reserve)s every key of the
+//! attempt, and only then queues the hash. A key grants at most `max_failures` minus its
+//! failures reservations at a time; beyond that, and while it is locked, the attempt is
+//! refused at once (429 + `Retry-After`). When the hash has run, each reservation is settled:
+//! a wrong password turns it into a failure ([`record_failure`](StateStore::record_failure)),
+//! anything else gives it back ([`release`](StateStore::release)). A success also clears the
+//! *username* (or device) key only: clearing the IP key would let an attacker with one valid
+//! account reset their counter between guesses.
+//!
+//! Every throttling method is one atomic step on one key, so a shared store can implement
+//! each as one server-side operation: in Redis, a hash per key (`failures`, `pending`,
+//! `locked_until`) expiring with the window, `reserve` and `record_failure` as one `EVAL`
+//! script each, `release` as `HINCRBY pending -1`. Pending reservations are part of that
+//! key's state, so they expire with it if an instance dies while holding some.
 //!
 //! # Bounded memory
 //!
@@ -41,19 +56,24 @@
 //!   revoke. At the cap, the entry that expires soonest is dropped (with a warning): that
 //!   token becomes usable again for the short time it had left.
 //! - Throttling: at most [`MAX_THROTTLE_KEYS`] keys. At the cap, idle counters (window over,
-//!   not locked) are swept; if still full, the oldest sixteenth is dropped, unlocked counters
-//!   first, so a spray of random usernames can neither exhaust memory nor cheaply lift an
-//!   active lockout.
+//!   not locked, no reservation pending) are swept; if still full, the oldest sixteenth is
+//!   dropped, unlocked counters without pending reservations first, so a spray of random
+//!   usernames can neither exhaust memory nor cheaply lift an active lockout. A key whose
+//!   last reservation is given back with nothing else to remember is removed at once.
 
-use std::collections::{BTreeSet, HashMap};
+mod revocations;
+mod throttle;
+
 use std::future::{Future, ready};
 use std::net::{IpAddr, Ipv6Addr};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use thiserror::Error;
-use tracing::warn;
+
+use revocations::Revocations;
+use throttle::Throttle;
 
 /// Most live revocations a [`MemoryStore`] keeps.
 pub const MAX_REVOCATIONS: usize = 100_000;
@@ -63,6 +83,11 @@ pub const MAX_THROTTLE_KEYS: usize = 100_000;
 
 /// Usernames are cut to this many bytes in a throttle key, so a key's size is bounded.
 pub const MAX_USERNAME_KEY_BYTES: usize = 128;
+
+/// `Retry-After` of an attempt refused because the key's budget is taken by attempts still
+/// being checked: they settle within a hash or two, and then the key is either locked (the
+/// next attempt learns for how long) or free again.
+pub const PENDING_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Lockouts longer than this are shortened to it (a year: "forever" for practical purposes).
 const MAX_LOCKOUT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
@@ -85,6 +110,8 @@ pub enum ThrottleKey {
     ClientIp(IpAddr),
     /// A username as typed at login, whether or not such a user exists.
     Username(String),
+    /// A device cookie's id: attempts from a browser a user has signed in with before.
+    Device(String),
 }
 
 impl ThrottleKey {
@@ -107,6 +134,23 @@ impl ThrottleKey {
         }
         Self::Username(name.get(..end).unwrap_or_default().to_owned())
     }
+
+    /// The key for a device cookie's id (already verified and bounded by its signature).
+    pub fn device(id: &str) -> Self {
+        Self::Device(id.to_owned())
+    }
+}
+
+/// The answer of [`StateStore::reserve`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reservation {
+    /// The attempt may run; it must be settled with `record_failure` or `release`.
+    Granted,
+    /// Locked out, or the key's budget is taken by attempts in flight: 429 + `Retry-After`.
+    Refused {
+        /// When to try again.
+        retry_after: Duration,
+    },
 }
 
 /// The `[users]` throttling settings.
@@ -141,91 +185,32 @@ pub trait StateStore: Send + Sync {
         now: Instant,
     ) -> StoreFuture<'a, Option<Duration>>;
 
-    /// Counts a failed login for `key`; returns the lockout when this failure locked the key
-    /// (or it already was locked).
+    /// Counts an attempt for `key` before its password is checked: granted while the key is
+    /// not locked and its failures plus reservations are below `max_failures`.
+    fn reserve<'a>(&'a self, key: &'a ThrottleKey, now: Instant) -> StoreFuture<'a, Reservation>;
+
+    /// Counts a failed login for `key`, settling one reservation of it (if one is pending);
+    /// returns the lockout when this failure locked the key (or it already was locked).
     fn record_failure<'a>(
         &'a self,
         key: &'a ThrottleKey,
         now: Instant,
     ) -> StoreFuture<'a, Option<Duration>>;
 
-    /// Forgets `key`'s failures (after a successful login: the username key only).
+    /// Gives back a reservation of `key` whose attempt did not fail (success, or no check).
+    fn release<'a>(&'a self, key: &'a ThrottleKey) -> StoreFuture<'a, ()>;
+
+    /// Forgets `key`'s failures and lockout (after a successful login: the username or
+    /// device key only); reservations still pending stay counted.
     fn clear_failures<'a>(&'a self, key: &'a ThrottleKey) -> StoreFuture<'a, ()>;
-}
-
-/// Revoked token ids, indexed both ways so expiry and eviction are cheap.
-#[derive(Debug, Default)]
-struct Revocations {
-    until_by_jti: HashMap<Arc<str>, SystemTime>,
-    /// Ordered by expiry: the first entry expires soonest.
-    by_expiry: BTreeSet<(SystemTime, Arc<str>)>,
-}
-
-impl Revocations {
-    fn remove_first(&mut self) {
-        if let Some((_, jti)) = self.by_expiry.pop_first() {
-            self.until_by_jti.remove(&jti);
-        }
-    }
-
-    fn insert(&mut self, jti: &str, until: SystemTime, now: SystemTime, cap: usize) {
-        while self
-            .by_expiry
-            .first()
-            .is_some_and(|(expiry, _)| *expiry <= now)
-        {
-            self.remove_first();
-        }
-        if until <= now {
-            return; // The token has expired already: nothing to revoke.
-        }
-        if let Some((jti, previous)) = self.until_by_jti.get_key_value(jti) {
-            if *previous >= until {
-                return;
-            }
-            let jti = Arc::clone(jti);
-            self.by_expiry.remove(&(*previous, Arc::clone(&jti)));
-            self.by_expiry.insert((until, Arc::clone(&jti)));
-            self.until_by_jti.insert(jti, until);
-            return;
-        }
-        if self.until_by_jti.len() >= cap.max(1) {
-            warn!(
-                cap,
-                "revocation list full, dropping the entry that expires soonest"
-            );
-            self.remove_first();
-        }
-        let jti: Arc<str> = Arc::from(jti);
-        self.by_expiry.insert((until, Arc::clone(&jti)));
-        self.until_by_jti.insert(jti, until);
-    }
-}
-
-/// One key's failure counter.
-#[derive(Clone, Copy, Debug)]
-struct Failures {
-    count: u32,
-    window_start: Instant,
-    locked_until: Option<Instant>,
-}
-
-impl Failures {
-    fn remaining_lock(&self, now: Instant) -> Option<Duration> {
-        self.locked_until
-            .and_then(|until| until.checked_duration_since(now))
-            .filter(|left| !left.is_zero())
-    }
 }
 
 /// In-process [`StateStore`]: a revocation list and failure counters, bounded in size.
 #[derive(Debug)]
 pub struct MemoryStore {
-    settings: ThrottleSettings,
     max_revocations: usize,
-    max_throttle_keys: usize,
     revocations: RwLock<Revocations>,
-    failures: Mutex<HashMap<ThrottleKey, Failures>>,
+    throttle: Throttle,
 }
 
 impl MemoryStore {
@@ -246,11 +231,9 @@ impl MemoryStore {
             ..settings
         };
         Self {
-            settings,
             max_revocations: max_revocations.max(1),
-            max_throttle_keys: max_throttle_keys.max(1),
             revocations: RwLock::default(),
-            failures: Mutex::default(),
+            throttle: Throttle::new(settings, max_throttle_keys.max(1)),
         }
     }
 
@@ -265,72 +248,7 @@ impl MemoryStore {
 
     /// Number of throttling keys tracked.
     pub fn throttle_key_count(&self) -> usize {
-        self.failures_map().len()
-    }
-
-    // A panic while holding a lock cannot leave these maps in a state that is unsafe to
-    // read, so a poisoned lock is simply used.
-    fn failures_map(&self) -> std::sync::MutexGuard<'_, HashMap<ThrottleKey, Failures>> {
-        self.failures.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn is_idle(&self, failures: &Failures, now: Instant) -> bool {
-        failures.remaining_lock(now).is_none()
-            && now.saturating_duration_since(failures.window_start) >= self.settings.failure_window
-    }
-
-    /// Makes room for one more key: sweep idle counters, then drop the oldest sixteenth,
-    /// unlocked before locked.
-    fn make_room(&self, map: &mut HashMap<ThrottleKey, Failures>, now: Instant) {
-        map.retain(|_, failures| !self.is_idle(failures, now));
-        if map.len() < self.max_throttle_keys {
-            return;
-        }
-        let evict = (self.max_throttle_keys / 16).max(1);
-        let mut by_age: Vec<(bool, Instant, ThrottleKey)> = map
-            .iter()
-            .map(|(key, f)| (f.remaining_lock(now).is_some(), f.window_start, key.clone()))
-            .collect();
-        if evict < by_age.len() {
-            by_age.select_nth_unstable_by_key(evict, |(locked, start, _)| (*locked, *start));
-        }
-        warn!(
-            evicted = evict,
-            "throttle table full, dropping the oldest counters"
-        );
-        for (_, _, key) in by_age.into_iter().take(evict) {
-            map.remove(&key);
-        }
-    }
-
-    fn count_failure(&self, key: &ThrottleKey, now: Instant) -> Option<Duration> {
-        let mut map = self.failures_map();
-        if let Some(left) = map.get(key).and_then(|f| f.remaining_lock(now)) {
-            return Some(left);
-        }
-        if !map.contains_key(key) && map.len() >= self.max_throttle_keys {
-            self.make_room(&mut map, now);
-        }
-        let fresh = Failures {
-            count: 0,
-            window_start: now,
-            locked_until: None,
-        };
-        let is_idle = |f: &Failures| self.is_idle(f, now) || f.locked_until.is_some();
-        let failures = map.entry(key.clone()).or_insert(fresh);
-        if is_idle(failures) {
-            *failures = fresh; // The window or a past lockout is over: start again.
-        }
-        failures.count += 1;
-        if failures.count < self.settings.max_failures {
-            return None;
-        }
-        let lockout = self.settings.lockout;
-        *failures = Failures {
-            locked_until: Some(now.checked_add(lockout).unwrap_or(now)),
-            ..fresh
-        };
-        Some(lockout)
+        self.throttle.key_count()
     }
 }
 
@@ -365,11 +283,11 @@ impl StateStore for MemoryStore {
         key: &'a ThrottleKey,
         now: Instant,
     ) -> StoreFuture<'a, Option<Duration>> {
-        let left = self
-            .failures_map()
-            .get(key)
-            .and_then(|f| f.remaining_lock(now));
-        Box::pin(ready(Ok(left)))
+        Box::pin(ready(Ok(self.throttle.locked_for(key, now))))
+    }
+
+    fn reserve<'a>(&'a self, key: &'a ThrottleKey, now: Instant) -> StoreFuture<'a, Reservation> {
+        Box::pin(ready(Ok(self.throttle.reserve(key, now))))
     }
 
     fn record_failure<'a>(
@@ -377,11 +295,16 @@ impl StateStore for MemoryStore {
         key: &'a ThrottleKey,
         now: Instant,
     ) -> StoreFuture<'a, Option<Duration>> {
-        Box::pin(ready(Ok(self.count_failure(key, now))))
+        Box::pin(ready(Ok(self.throttle.record_failure(key, now))))
+    }
+
+    fn release<'a>(&'a self, key: &'a ThrottleKey) -> StoreFuture<'a, ()> {
+        self.throttle.release(key);
+        Box::pin(ready(Ok(())))
     }
 
     fn clear_failures<'a>(&'a self, key: &'a ThrottleKey) -> StoreFuture<'a, ()> {
-        self.failures_map().remove(key);
+        self.throttle.clear(key);
         Box::pin(ready(Ok(())))
     }
 }

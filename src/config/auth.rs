@@ -36,6 +36,8 @@ pub const DEFAULT_MAX_FAILURES: u32 = 5;
 pub const DEFAULT_FAILURE_WINDOW: Duration = Duration::from_secs(300);
 /// Default lockout.
 pub const DEFAULT_LOCKOUT: Duration = Duration::from_secs(300);
+/// Default lifetime of a device cookie (a browser that signed in is "known" this long).
+pub const DEFAULT_DEVICE_COOKIE_TTL: Duration = Duration::from_secs(90 * 86_400);
 
 /// Validated `[auth]`.
 #[derive(Debug, Clone)]
@@ -116,6 +118,8 @@ pub struct UsersSettings {
     pub file: Located<PathBuf>,
     /// Login throttling.
     pub throttle: ThrottleSettings,
+    /// Lifetime of device cookies; zero: none are issued or honoured.
+    pub device_cookie_ttl: Duration,
 }
 
 #[derive(Debug, Deserialize)]
@@ -185,6 +189,7 @@ pub(super) struct RawUsers {
     max_failures: Option<Spanned<u32>>,
     failure_window: Option<ConfigDuration>,
     lockout: Option<ConfigDuration>,
+    device_cookie_ttl: Option<ConfigDuration>,
 }
 
 /// The algorithms the gateway signs and verifies with.
@@ -518,5 +523,8 @@ pub(super) fn validate_users(
             failure_window: raw.failure_window.map_or(DEFAULT_FAILURE_WINDOW, |d| d.0),
             lockout: raw.lockout.map_or(DEFAULT_LOCKOUT, |d| d.0),
         },
+        device_cookie_ttl: raw
+            .device_cookie_ttl
+            .map_or(DEFAULT_DEVICE_COOKIE_TTL, |d| d.0),
     }
 }

@@ -301,6 +301,7 @@ fn auth_defaults_follow_the_design() {
     assert_eq!(auth.headers.user.as_str(), "x-forwarded-user");
     let users = config.users.expect("users");
     assert_eq!(users.throttle.max_failures, 5);
+    assert_eq!(users.device_cookie_ttl, Duration::from_secs(90 * 86_400));
     assert_eq!(users.file.value, Path::new("/etc/gateway/users.toml"));
 }
 
@@ -398,6 +399,22 @@ fn hsts_is_optional_checked_and_positioned() {
     ));
     assert!(
         errors[0].starts_with("<config>:4:8: hsts: unknown directive \"includeSubdomain\""),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn device_cookies_can_be_turned_off_and_a_bad_lifetime_is_positioned() {
+    let config = parse(&format!("{AUTH}device_cookie_ttl = \"0s\"\n{TLS}")).expect("valid");
+    assert!(config.users.expect("users").device_cookie_ttl.is_zero());
+    let config = parse(&format!("{AUTH}device_cookie_ttl = \"30d\"\n{TLS}")).expect("valid");
+    assert_eq!(
+        config.users.expect("users").device_cookie_ttl,
+        Duration::from_secs(30 * 86_400)
+    );
+    let errors = problems(&format!("{AUTH}device_cookie_ttl = \"forever\"\n{TLS}"));
+    assert!(
+        errors[0].starts_with("<config>:6:") && errors[0].contains("invalid duration"),
         "{errors:?}"
     );
 }

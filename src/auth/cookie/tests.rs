@@ -6,8 +6,9 @@ use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 
 use super::{
-    CookieError, CookieSettings, SameSite, SetCookieError, clear_cookie, cookie_domain, find_token,
-    is_valid_cookie_name, set_cookie, strip_ours,
+    CookieError, CookieSettings, SameSite, SetCookieError, clear_cookie, cookie_domain,
+    device_cookie_name, find_token, is_valid_cookie_name, set_cookie, set_device_cookie,
+    strip_ours,
 };
 
 const NAME: &str = "gateway_token";
@@ -327,5 +328,40 @@ fn valid_cookie_names_are_rfc_tokens() {
     assert!(is_valid_cookie_name("__Host-gw"));
     for bad in ["", "a b", "a=b", "a;b", "a,b", "é", "a\"b", "a(b)"] {
         assert!(!is_valid_cookie_name(bad), "{bad:?}");
+    }
+}
+
+#[test]
+fn the_device_cookie_is_strict_host_only_and_limited_to_the_auth_prefix() {
+    let mut s = settings(&["example.com"]);
+    s.secure = false;
+    s.same_site = SameSite::None;
+    let value = set_device_cookie(
+        &s,
+        "/.auth",
+        "v1.YWxpY2U.aWQ.1.bWFj",
+        Duration::from_secs(60),
+    )
+    .expect("valid");
+    assert_eq!(
+        value.to_str().expect("ascii"),
+        format!(
+            "{NAME}_device=v1.YWxpY2U.aWQ.1.bWFj; Max-Age=60; Path=/.auth; HttpOnly; Secure; \
+             SameSite=Strict"
+        ),
+        "never Domain=, always Secure and Strict, whatever the session cookie's settings"
+    );
+    assert_eq!(device_cookie_name(&s), format!("{NAME}_device"));
+    for path in ["/a;Domain=evil.example", "/a\nb", "relative"] {
+        assert!(matches!(
+            set_device_cookie(&s, path, "v", Duration::ZERO),
+            Err(SetCookieError::PathNotCookieSafe)
+        ));
+    }
+    for value in ["", "a;b", "a b"] {
+        assert!(matches!(
+            set_device_cookie(&s, "/.auth", value, Duration::ZERO),
+            Err(SetCookieError::TokenNotCookieSafe)
+        ));
     }
 }

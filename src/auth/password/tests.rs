@@ -8,7 +8,7 @@ use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
 
 use super::{
     CredentialsError, Digest, HashCost, MAX_PASSWORD_BYTES, PasswordChecker, StoredHash,
-    dummy_hash, hash_password,
+    ThrottleKey, dummy_hash, hash_password,
 };
 use crate::auth::users::{Users, UsersError};
 
@@ -98,8 +98,51 @@ async fn password_checker_runs_concurrent_checks_up_to_its_bound() {
     for task in tasks {
         assert!(task.await.expect("task does not panic").is_ok());
     }
-    assert_eq!(checker.permits.available_permits(), 2);
-    assert_eq!(PasswordChecker::new(0).permits.available_permits(), 1);
+    assert_eq!(checker.queue.running(), 0);
+    assert_eq!(checker.queue.waiting(), 0);
+}
+
+#[tokio::test]
+async fn a_full_queue_refuses_a_check_at_once_without_hashing() {
+    let hash = cheap_argon2(Algorithm::Argon2id, "pw");
+    let users = Arc::new(load(&one_user("alice", &hash, "")));
+    let checker = PasswordChecker::with_queue(0, 1, 1);
+    let client = |n: u8| ThrottleKey::client_ip(std::net::IpAddr::from([192, 0, 2, n]));
+    // Hold the one worker (a zero bound acts as one) and fill the one waiting place.
+    let _held = checker.queue.acquire(client(1)).expect("free worker");
+    let waiting = {
+        let (checker, users) = (checker.clone(), Arc::clone(&users));
+        tokio::spawn(async move {
+            checker
+                .verify_from(client(2), users, "alice".into(), "pw".into())
+                .await
+        })
+    };
+    while checker.queue.waiting() == 0 {
+        tokio::task::yield_now().await;
+    }
+    let full = checker
+        .verify_from(client(3), Arc::clone(&users), "alice".into(), "pw".into())
+        .await;
+    assert!(matches!(full, Err(CredentialsError::QueueFull)), "{full:?}");
+    assert!(!CredentialsError::QueueFull.is_rejection());
+    assert_eq!(
+        checker.queue.waiting(),
+        1,
+        "the refused check was not queued"
+    );
+    waiting.abort();
+
+    // One client's own bound, below the overall one.
+    let checker = PasswordChecker::with_queue(1, 10, 1);
+    let _held = checker.queue.acquire(client(1)).expect("free worker");
+    let _waits = checker.queue.acquire(client(1)).expect("queued");
+    let refused = checker
+        .verify_from(client(1), Arc::clone(&users), "alice".into(), "pw".into())
+        .await;
+    assert!(matches!(refused, Err(CredentialsError::ClientQueueFull)));
+    let other = checker.queue.acquire(client(2));
+    assert!(other.is_ok(), "another client still queues");
 }
 
 /// The stored form of a hash (tests only: the users file is where hashes come from).

@@ -6,7 +6,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{
-    MAX_USERNAME_KEY_BYTES, MemoryStore, StateStore, StoreFuture, ThrottleKey, ThrottleSettings,
+    MAX_USERNAME_KEY_BYTES, MemoryStore, PENDING_RETRY_AFTER, Reservation, StateStore, StoreFuture,
+    ThrottleKey, ThrottleSettings,
 };
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -290,4 +291,132 @@ fn the_store_works_as_a_shared_trait_object() {
     let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new(settings()));
     done(store.revoke("j", epoch(10), epoch(0)));
     assert!(store.is_revoked("j", epoch(5)));
+}
+
+/// What parallel attempts of one key see: `max_failures` reservations, then refusals.
+fn reserve_many(store: &MemoryStore, key: &ThrottleKey, n: usize, now: Instant) -> usize {
+    (0..n)
+        .filter(|_| done(store.reserve(key, now)) == Reservation::Granted)
+        .count()
+}
+
+#[test]
+fn parallel_attempts_reserve_at_most_max_failures_before_any_hash_runs() {
+    let store = MemoryStore::new(settings());
+    let t0 = Instant::now();
+    let key = user("alice");
+    assert_eq!(reserve_many(&store, &key, 100, t0), 3);
+    assert_eq!(
+        done(store.reserve(&key, t0)),
+        Reservation::Refused {
+            retry_after: PENDING_RETRY_AFTER
+        },
+        "the budget is taken by attempts in flight"
+    );
+    // The three turn out wrong: the key is locked, for the full lockout.
+    assert_eq!(done(store.record_failure(&key, t0)), None);
+    assert_eq!(done(store.record_failure(&key, t0)), None);
+    assert_eq!(done(store.record_failure(&key, t0)), Some(10 * MINUTE));
+    assert_eq!(
+        done(store.reserve(&key, t0 + MINUTE)),
+        Reservation::Refused {
+            retry_after: 9 * MINUTE
+        }
+    );
+    assert_eq!(
+        reserve_many(&store, &key, 10, t0 + 10 * MINUTE),
+        3,
+        "after the lockout"
+    );
+}
+
+#[test]
+fn a_released_reservation_is_given_back_and_failures_fill_the_budget() {
+    let store = MemoryStore::new(settings());
+    let t0 = Instant::now();
+    let key = user("alice");
+    assert_eq!(reserve_many(&store, &key, 3, t0), 3);
+    done(store.release(&key));
+    assert_eq!(reserve_many(&store, &key, 5, t0), 1, "one place came back");
+    done(store.record_failure(&key, t0));
+    assert_eq!(
+        reserve_many(&store, &key, 5, t0),
+        0,
+        "a failure keeps its place"
+    );
+    for _ in 0..3 {
+        done(store.release(&key));
+    }
+    assert_eq!(reserve_many(&store, &key, 5, t0), 2, "one failure counted");
+    for _ in 0..2 {
+        done(store.release(&key));
+    }
+    // Releasing more than was reserved does not go below zero.
+    done(store.release(&key));
+    done(store.release(&key));
+    assert_eq!(reserve_many(&store, &key, 5, t0), 2);
+}
+
+#[test]
+fn a_key_with_nothing_to_remember_is_dropped_when_its_reservation_is_released() {
+    let store = MemoryStore::new(settings());
+    let t0 = Instant::now();
+    assert_eq!(reserve_many(&store, &user("alice"), 1, t0), 1);
+    assert_eq!(store.throttle_key_count(), 1);
+    done(store.release(&user("alice")));
+    assert_eq!(store.throttle_key_count(), 0);
+}
+
+#[test]
+fn clearing_a_key_keeps_the_reservations_in_flight() {
+    let store = MemoryStore::new(settings());
+    let t0 = Instant::now();
+    let key = user("alice");
+    done(store.record_failure(&key, t0));
+    assert_eq!(reserve_many(&store, &key, 5, t0), 2);
+    done(store.clear_failures(&key));
+    assert_eq!(
+        reserve_many(&store, &key, 5, t0),
+        1,
+        "the failure is forgotten, the two in flight still count"
+    );
+}
+
+#[test]
+fn a_window_that_ends_keeps_its_reservations_in_flight() {
+    let store = MemoryStore::new(settings());
+    let t0 = Instant::now();
+    let key = user("alice");
+    done(store.record_failure(&key, t0));
+    assert_eq!(reserve_many(&store, &key, 5, t0), 2);
+    assert_eq!(reserve_many(&store, &key, 5, t0 + 6 * MINUTE), 1);
+}
+
+#[test]
+fn reservations_in_flight_survive_the_key_cap() {
+    let store = MemoryStore::with_caps(settings(), 10, 16);
+    let t0 = Instant::now();
+    let victim = user("victim");
+    assert_eq!(reserve_many(&store, &victim, 3, t0), 3);
+    for i in 0..100 {
+        done(store.record_failure(&user(&format!("spray{i}")), t0 + Duration::from_secs(i)));
+    }
+    assert!(store.throttle_key_count() <= 16);
+    assert_eq!(reserve_many(&store, &victim, 1, t0 + MINUTE), 0);
+}
+
+#[test]
+fn a_device_is_its_own_key() {
+    let store = MemoryStore::new(settings());
+    let t0 = Instant::now();
+    for _ in 0..3 {
+        done(store.record_failure(&user("admin"), t0));
+    }
+    let device = ThrottleKey::device("d1");
+    assert_ne!(device, user("d1"));
+    assert_eq!(reserve_many(&store, &device, 5, t0), 3);
+    assert!(matches!(
+        done(store.reserve(&user("admin"), t0)),
+        Reservation::Refused { .. }
+    ));
 }

@@ -125,7 +125,9 @@ async fn timing_does_not_reveal_whether_a_user_exists() {
         .hash_password_with_salt(ALICE_PASSWORD.as_bytes(), b"timing-test-salt")
         .expect("hash")
         .to_string();
-    let env = env_with_users(&users_with_alice(&hash), |c| c).await;
+    // Up to 128 failed logins from one address and 64 for alice (when the measurement is
+    // repeated): a limit far above that, so throttling never answers in place of the check.
+    let env = env_with_users(&users_with_alice(&hash), |c| c.max_failures(1000)).await;
     // A noisy, shared machine can skew one series of measurements; a real difference skews
     // every one. Measure again once before calling it a leak.
     let (mut unknown, mut known) = login_timings(&env, 30).await;
@@ -152,7 +154,7 @@ async fn timing_does_not_reveal_users_of_an_htpasswd_file() {
         bcrypt::hash(ALICE_PASSWORD, 5).expect("bcrypt"),
         bcrypt::hash(BOB_PASSWORD, 5).expect("bcrypt"),
     );
-    let env = env_with_users(&users, |c| c).await;
+    let env = env_with_users(&users, |c| c.max_failures(1000)).await;
     let (mut unknown, mut known) = login_timings(&env, 30).await;
     if !within_band(unknown, known) {
         (unknown, known) = login_timings(&env, 30).await;
@@ -285,6 +287,53 @@ async fn throttling_cannot_be_evaded() {
         assert_throttled(&response, &format!("{ip} in the locked /64"));
         tally.refused();
     }
+    assert_eq!(env.upstream_count(), 0);
+    tally.finish();
+}
+
+/// 1,000 concurrent wrong-password logins from one address (a different username each, so
+/// only the address's budget holds them): the attempts are counted before their hashes run,
+/// so `max_failures` hashes run and the rest are refused at once with 429; a login from
+/// another address still succeeds while the flood arrives (the hash queue serves the
+/// address with nothing running first: `password/queue.rs`).
+#[tokio::test]
+async fn a_login_flood_from_one_address_cannot_outrun_the_throttle() {
+    let mut tally = Tally::new("login::a_login_flood_from_one_address_cannot_outrun_the_throttle");
+    let env = env_with(|c| {
+        c.max_failures(5)
+            .server("trusted_proxies = [\"127.0.0.0/8\"]")
+    })
+    .await;
+    let throttled = r#"gateway_logins_total{result="throttled"}"#;
+    let flood: Vec<Req> = (0..1000)
+        .map(|i| login_via("203.0.113.66", &format!("user-{i}"), "guess"))
+        .collect();
+    let flood = env.send_all_h2(flood, 10);
+    let other = async {
+        // Once refusals flow, the flood's budget is taken: now sign in from elsewhere.
+        within(async {
+            while env.metric(throttled) < 1.0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        env.send(login_via("198.51.100.77", "bob", BOB_PASSWORD))
+            .await
+    };
+    let (flood, other) = tokio::join!(flood, other);
+    assert_eq!(other.status, 200, "another address: {}", other.text());
+    let checked = flood.iter().filter(|r| r.status == 401).count();
+    assert_eq!(checked, 5, "max_failures hashes for the flood, not 1,000");
+    for response in flood.iter().filter(|r| r.status != 401) {
+        assert_throttled(response, "a flood attempt beyond the budget");
+    }
+    assert_eq!(env.metric(throttled), 995.0);
+    assert_eq!(
+        env.metric("gateway_password_checks_total"),
+        6.0,
+        "5 for the flood, 1 for bob"
+    );
+    tally.refused();
     assert_eq!(env.upstream_count(), 0);
     tally.finish();
 }

@@ -70,6 +70,7 @@ const SUITE: &[&str] = &[
     "login::timing_does_not_reveal_whether_a_user_exists",
     "login::timing_does_not_reveal_users_of_an_htpasswd_file",
     "login::throttling_cannot_be_evaded",
+    "login::a_login_flood_from_one_address_cannot_outrun_the_throttle",
     "login::hostile_login_bodies_are_refused",
     "paths::dot_segments_and_encodings_cannot_escape_a_route",
     "paths::raw_ambiguous_targets_are_refused",

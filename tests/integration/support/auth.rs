@@ -289,6 +289,61 @@ impl Env {
     }
 }
 
+/// Concurrent requests and metrics, for the throttling tests.
+impl Env {
+    /// The value of one series of the gateway's metrics (`name{labels}`), 0 when absent.
+    pub fn metric(&self, series: &str) -> f64 {
+        self.gateway
+            .gateway
+            .metrics()
+            .encode()
+            .lines()
+            .filter_map(|line| line.rsplit_once(' '))
+            .find(|(name, _)| *name == series)
+            .and_then(|(_, value)| value.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// Sends every request at once, multiplexed over `connections` HTTP/2 connections;
+    /// returns the responses in the order of `requests`.
+    pub async fn send_all_h2(&self, requests: Vec<Req>, connections: usize) -> Vec<TestResponse> {
+        use hyper_util::rt::{TokioExecutor, TokioIo};
+        let mut senders = Vec::new();
+        for _ in 0..connections.max(1) {
+            let tls = self
+                .client
+                .connect("app1.example.test", Protocol::Http2)
+                .await;
+            let (sender, connection) = super::within(hyper::client::conn::http2::handshake(
+                TokioExecutor::new(),
+                TokioIo::new(tls),
+            ))
+            .await
+            .expect("http2 handshake");
+            tokio::spawn(connection);
+            senders.push(sender);
+        }
+        let port = self.gateway.addr.port();
+        let tasks: Vec<_> = requests
+            .into_iter()
+            .enumerate()
+            .map(|(i, request)| {
+                let mut sender = senders[i % senders.len()].clone();
+                let request = request.build_h2(port);
+                tokio::spawn(async move {
+                    let response = sender.send_request(request).await.expect("response");
+                    super::client::read(response).await
+                })
+            })
+            .collect();
+        let mut responses = Vec::new();
+        for task in tasks {
+            responses.push(super::within(task).await.expect("request task"));
+        }
+        responses
+    }
+}
+
 /// A JSON login request without Origin or Referer.
 pub fn json_login(host: &str, user: &str, password: &str) -> Req {
     Req::post(host, "/.auth/login").json(&json!({ "username": user, "password": password }))
