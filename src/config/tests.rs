@@ -293,6 +293,7 @@ fn auth_defaults_follow_the_design() {
     assert_eq!(auth.prefix, "/.auth");
     assert_eq!(auth.token_ttl, Duration::from_secs(7200));
     assert_eq!(auth.renew_before, Duration::from_secs(1800));
+    assert_eq!(auth.session_lifetime, Duration::from_secs(7 * 24 * 3600));
     assert_eq!(auth.leeway, Duration::from_secs(30));
     assert_eq!(auth.user_claim, "sub");
     assert!(auth.accept_raw_authorization && auth.require_known_user);
@@ -398,6 +399,21 @@ fn hsts_is_optional_checked_and_positioned() {
     ));
     assert!(
         errors[0].starts_with("<config>:4:8: hsts: unknown directive \"includeSubdomain\""),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn session_lifetime_parses_and_may_not_be_shorter_than_a_token() {
+    let with = |line: &str| AUTH.replacen("[auth]\n", &format!("[auth]\n{line}\n"), 1);
+    let config = parse(&format!("{}{TLS}", with("session_lifetime = \"12h\""))).expect("valid");
+    let auth = config.auth.expect("auth");
+    assert_eq!(auth.session_lifetime, Duration::from_secs(12 * 3600));
+    let errors = problems(&format!("{}{TLS}", with("session_lifetime = \"1h\"")));
+    assert!(
+        errors[0].starts_with(
+            "<config>:2:20: [auth] session_lifetime (3600s) must be at least token_ttl (7200s)"
+        ),
         "{errors:?}"
     );
 }
