@@ -422,6 +422,7 @@ fn domains(list: Vec<Spanned<String>>, problems: &mut Problems<'_>) -> Vec<Strin
 }
 
 fn validate_cookie(raw: RawCookie, problems: &mut Problems<'_>) -> CookieSettings {
+    let raw_name_at = raw.name.as_ref().map(|n| n.span().start);
     let name = match raw.name {
         None => DEFAULT_COOKIE_NAME.to_owned(),
         Some(n) if is_valid_cookie_name(n.get_ref()) => n.into_inner(),
@@ -457,11 +458,36 @@ fn validate_cookie(raw: RawCookie, problems: &mut Problems<'_>) -> CookieSetting
             }
         }
     };
+    let domains = domains(raw.domains, problems);
+    if let Some(rule) = cookie_prefix_rule(&name, secure, !domains.is_empty()) {
+        let at = raw_name_at.unwrap_or(0);
+        problems.add(
+            at,
+            format!("cookie name {name:?}: {rule}; browsers would drop the cookie"),
+        );
+    }
     CookieSettings {
         name,
-        domains: domains(raw.domains, problems),
+        domains,
         secure,
         same_site,
+    }
+}
+
+/// The cookie-name prefix rule (RFC 6265bis §4.1.3, matched case-insensitively) that
+/// `name` would break: `__Secure-` needs `Secure`; `__Host-` needs `Secure`, `Path=/` (the
+/// gateway's cookie always has it) and no `Domain`, so it cannot be an SSO cookie.
+fn cookie_prefix_rule(name: &str, secure: bool, has_domains: bool) -> Option<&'static str> {
+    let prefixed = |prefix: &str| {
+        name.get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    };
+    if prefixed("__Host-") && has_domains {
+        Some("a __Host- cookie may not have a Domain, so it cannot be used with cookie.domains")
+    } else if (prefixed("__Host-") || prefixed("__Secure-")) && !secure {
+        Some("a __Host- or __Secure- cookie needs secure = true")
+    } else {
+        None
     }
 }
 

@@ -417,3 +417,32 @@ fn session_lifetime_parses_and_may_not_be_shorter_than_a_token() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn cookie_prefixes_follow_the_browser_rules() {
+    let cookie = |lines: &str| format!("{AUTH}[auth.cookie]\n{lines}\n{TLS}");
+    for ok in [
+        "name = \"__Host-gw\"",
+        "name = \"__Secure-gw\"\ndomains = [\"example.com\"]",
+        "name = \"__host_gw\"\nsecure = false",
+    ] {
+        parse(&cookie(ok)).unwrap_or_else(|e| panic!("{ok}: {e:?}"));
+    }
+    let errors = problems(&cookie("domains = [\"example.com\"]\nname = \"__Host-gw\""));
+    assert!(
+        errors[0].starts_with(
+            "<config>:8:8: cookie name \"__Host-gw\": a __Host- cookie may not have a Domain"
+        ),
+        "{errors:?}"
+    );
+    for bad in [
+        "name = \"__Secure-gw\"\nsecure = false",
+        "name = \"__HOST-gw\"\nsecure = false",
+    ] {
+        let errors = problems(&cookie(bad));
+        assert!(
+            errors[0].contains("needs secure = true"),
+            "{bad}: {errors:?}"
+        );
+    }
+}
