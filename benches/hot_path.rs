@@ -268,6 +268,7 @@ fn header_rewriting(c: &mut Criterion) {
         groups: vec!["staff".to_owned(), "ops".to_owned()],
         email: Some("bench@example.com".to_owned()),
         jti: None,
+        session: None,
         exp: SystemTime::now() + Duration::from_secs(3600),
     };
     let request = browser_headers("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9.c2ln");

@@ -67,6 +67,7 @@ mod tests {
             groups: groups.iter().map(|g| g.to_string()).collect(),
             email: None,
             jti: None,
+            session: None,
             exp: SystemTime::UNIX_EPOCH,
         }
     }

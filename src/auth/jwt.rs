@@ -17,6 +17,10 @@
 //!   unknown one is rejected. `jku`, `x5u`, `x5c` and `jwk` headers are *ignored*: never read,
 //!   never fetched, never a source of keys (a token signed by the key in its own `jwk`
 //!   header fails as a bad signature).
+//! - Sessions: every issued token carries `sid` and `auth_time` (OpenID Connect's names), a
+//!   random id and the time of sign-in. [`TokenKeys::issue`] starts a session;
+//!   [`TokenKeys::issue_in`] continues one (a renewal), so revoking a `sid` ends every token
+//!   renewed from one sign-in. How long a session may be renewed is the caller's rule.
 //! - This module only says *why* a token failed ([`TokenError::reason`]); the caller logs it
 //!   at debug and answers a generic 401. Revocation (`jti`) and the known-user rule are the
 //!   caller's, after [`TokenCache`](super::token_cache::TokenCache).
@@ -76,10 +80,23 @@ use syntax::{RawHeader, header_segment, unique_members};
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// Shortest accepted HMAC secret, in bytes (RFC 7518 §3.2: at least the hash size).
 pub const MIN_SECRET_BYTES: usize = 32;
+/// Longest `sid` accepted: revocations keep it in memory, so a token minted elsewhere must
+/// not make one large.
+pub const MAX_ID_BYTES: usize = 128;
 /// The claim that names the user unless configured otherwise.
 pub const DEFAULT_USER_CLAIM: &str = "sub";
 /// Claims the user claim may not be: they mean something else to the verifier.
-const RESERVED_CLAIMS: [&str; 7] = ["iss", "aud", "exp", "nbf", "iat", "jti", "groups"];
+const RESERVED_CLAIMS: [&str; 9] = [
+    "iss",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "sid",
+    "auth_time",
+    "groups",
+];
 
 /// What the `[auth]` config says about tokens; plain data, filled by the config layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +146,18 @@ pub struct Claims {
     /// Token id, used for revocation; tokens minted elsewhere may lack it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// Session id (OpenID Connect's `sid`): the same in every token renewed from one
+    /// sign-in, so that signing out revokes them all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// When the user signed in (OpenID Connect's `auth_time`); renewal stops
+    /// `session_lifetime` after it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_date"
+    )]
+    pub auth_time: Option<u64>,
     /// Group names, from the users file at issue.
     #[serde(default)]
     pub groups: Vec<String>,
@@ -158,8 +187,20 @@ pub struct VerifiedToken {
     pub email: Option<String>,
     /// Token id, if the token has one (revocation needs it).
     pub jti: Option<String>,
+    /// The sign-in this token continues, when it has both `sid` and `auth_time` (the
+    /// gateway's own tokens always do; tokens minted elsewhere may not).
+    pub session: Option<Session>,
     /// Expiry, without leeway.
     pub exp: SystemTime,
+}
+
+/// One sign-in: every token renewed from it carries the same id and sign-in time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// `sid`: 128 random bits as hex.
+    pub id: String,
+    /// `auth_time`: when the user signed in.
+    pub signed_in: SystemTime,
 }
 
 /// Why a token was not issued or not accepted. The caller logs [`TokenError::reason`];
@@ -352,16 +393,38 @@ impl TokenKeys {
         })
     }
 
-    /// Mints a token for `user`, valid from `now` for `ttl`, with every claim set: `iss`,
-    /// `sub` (and the user claim when it is not `sub`), `aud` when configured, `iat`, `nbf`,
-    /// `exp`, a random 128-bit `jti`, `groups`, `email`. Header: `typ: JWT`, `kid` when
-    /// asymmetric.
+    /// Mints a token for `user` that starts a new session (a new random `sid`, `auth_time`
+    /// = `now`), valid from `now` for `ttl`; see [`TokenKeys::issue_in`].
     ///
     /// # Errors
     /// [`TokenError::SigningFailed`] or [`TokenError::RandomFailed`]; neither happens with
     /// keys that passed construction, short of a broken system.
     pub fn issue(
         &self,
+        user: &str,
+        groups: &[String],
+        email: Option<&str>,
+        ttl: Duration,
+        now: SystemTime,
+    ) -> Result<String, TokenError> {
+        let session = Session {
+            id: new_id()?,
+            signed_in: now,
+        };
+        self.issue_in(&session, user, groups, email, ttl, now)
+    }
+
+    /// Mints a token for `user` in `session` (a renewal keeps the session's `sid` and
+    /// `auth_time`), valid from `now` for `ttl`, with every claim set: `iss`, `sub` (and the
+    /// user claim when it is not `sub`), `aud` when configured, `iat`, `nbf`, `exp`, a random
+    /// 128-bit `jti`, `sid`, `auth_time`, `groups`, `email`. Header: `typ: JWT`, `kid` when
+    /// asymmetric.
+    ///
+    /// # Errors
+    /// As [`TokenKeys::issue`].
+    pub fn issue_in(
+        &self,
+        session: &Session,
         user: &str,
         groups: &[String],
         email: Option<&str>,
@@ -381,7 +444,9 @@ impl TokenKeys {
             iat: Some(iat),
             nbf: Some(iat),
             exp: iat.saturating_add(ttl.as_secs()),
-            jti: Some(new_jti()?),
+            jti: Some(new_id()?),
+            sid: Some(session.id.clone()),
+            auth_time: Some(unix_seconds(session.signed_in)),
             groups: groups.to_vec(),
             email: email.map(str::to_owned),
         };
@@ -447,14 +512,37 @@ impl TokenKeys {
         let exp = UNIX_EPOCH
             .checked_add(Duration::from_secs(claims.exp))
             .ok_or_else(|| TokenError::InvalidClaim("exp".to_owned()))?;
+        if claims.auth_time.is_some_and(|auth_time| auth_time > latest) {
+            return Err(TokenError::InvalidClaim("auth_time".to_owned()));
+        }
+        if claims
+            .sid
+            .as_deref()
+            .is_some_and(|sid| sid.is_empty() || sid.len() > MAX_ID_BYTES)
+        {
+            return Err(TokenError::InvalidClaim("sid".to_owned()));
+        }
         let Claims {
-            groups, email, jti, ..
+            groups,
+            email,
+            jti,
+            sid,
+            auth_time,
+            ..
         } = claims;
+        let session = match (sid, auth_time) {
+            (Some(id), Some(auth_time)) => Some(Session {
+                id,
+                signed_in: UNIX_EPOCH + Duration::from_secs(auth_time),
+            }),
+            _ => None,
+        };
         Ok(VerifiedToken {
             user,
             groups,
             email,
             jti,
+            session,
             exp,
         })
     }
@@ -571,8 +659,8 @@ fn published(mut jwk: Jwk, kid: &str, algorithm: Algorithm) -> Jwk {
     jwk
 }
 
-/// 128 random bits from aws-lc-rs's system RNG, as 32 hex digits.
-fn new_jti() -> Result<String, TokenError> {
+/// 128 random bits from aws-lc-rs's system RNG, as 32 hex digits: a `jti` or a `sid`.
+fn new_id() -> Result<String, TokenError> {
     let mut bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut bytes).map_err(|_| TokenError::RandomFailed)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())

@@ -51,7 +51,7 @@ pub use forward_auth::OriginalUrlError;
 
 use crate::config::{AuthSettings, KeySource, Located, Location, UsersSettings};
 use crate::error::RequestError;
-use jwt::{KeyError, TokenError, TokenKeys, TokenSettings, VerifiedToken};
+use jwt::{KeyError, Session, TokenError, TokenKeys, TokenSettings, VerifiedToken};
 use store::StateStore;
 
 use crate::metrics::Metrics;
@@ -316,37 +316,64 @@ impl Auth {
             .is_ok()
     }
 
-    /// Mints a token for `user` with the configured lifetime, taking groups and email from
-    /// the users file when the user is in it (so renewals pick up changes), else from
-    /// `fallback`.
+    /// Mints a token for `user`, valid for `ttl`, taking groups and email from the users
+    /// file when the user is in it (so renewals pick up changes), else from `renewing`.
+    /// Renewing a token of a session keeps its `sid` and `auth_time`, and no token outlives
+    /// the session (`auth_time + session_lifetime`); otherwise a new session starts.
     ///
     /// # Errors
-    /// [`TokenError`] when signing fails.
+    /// A [`TokenError`] from signing.
     pub fn issue_for(
         &self,
         user: &str,
-        fallback: Option<&VerifiedToken>,
+        renewing: Option<&VerifiedToken>,
         ttl: Duration,
         now: SystemTime,
     ) -> Result<String, TokenError> {
-        match self.users.as_ref().and_then(|u| u.get(user)) {
-            Some(known) => self
-                .keys
-                .issue(user, &known.groups, known.email.as_deref(), ttl, now),
+        let known = self.users.as_ref().and_then(|u| u.get(user));
+        let groups = match known {
+            Some(known) => known.groups.as_slice(),
+            None => renewing.map(|f| f.groups.as_slice()).unwrap_or_default(),
+        };
+        let email = match known {
+            Some(known) => known.email.as_deref(),
+            None => renewing.and_then(|f| f.email.as_deref()),
+        };
+        match renewing.and_then(|token| token.session.as_ref()) {
+            Some(session) => {
+                let ttl = ttl.min(self.session_left(session, now));
+                self.keys.issue_in(session, user, groups, email, ttl, now)
+            }
             None => {
-                let groups = fallback.map(|f| f.groups.as_slice()).unwrap_or_default();
-                let email = fallback.and_then(|f| f.email.as_deref());
+                let ttl = ttl.min(self.settings.session_lifetime);
                 self.keys.issue(user, groups, email, ttl, now)
             }
         }
     }
 
-    /// Whether a cookie-authenticated token is close enough to expiry to renew.
+    /// How long `session` may still be renewed at `now` (zero once it is over), rounded up
+    /// to whole seconds: tokens count whole seconds from a truncated `iat`, so a token issued
+    /// for this long ends exactly when the session does.
+    fn session_left(&self, session: &Session, now: SystemTime) -> Duration {
+        let left = (session.signed_in + self.settings.session_lifetime)
+            .duration_since(now)
+            .unwrap_or_default();
+        Duration::from_secs(left.as_secs() + u64::from(left.subsec_nanos() > 0))
+    }
+
+    /// Whether a cookie-authenticated token is close enough to expiry to renew: it must
+    /// belong to a session (tokens minted elsewhere, or before sessions existed, are not
+    /// renewed) that ends after the token does, so that renewal gains something (and a
+    /// token renewed up to the session's end is not renewed on every request).
     pub fn needs_renewal(&self, token: &VerifiedToken, now: SystemTime) -> bool {
-        token
+        let Some(session) = &token.session else {
+            return false;
+        };
+        let expiring = token
             .exp
             .duration_since(now)
-            .is_ok_and(|left| left < self.settings.renew_before)
+            .is_ok_and(|left| left < self.settings.renew_before);
+        expiring && session.signed_in + self.settings.session_lifetime > token.exp
     }
 }
 

@@ -162,6 +162,7 @@ mod tests {
             groups: Vec::new(),
             email: None,
             jti: None,
+            session: None,
             exp: at(exp),
         })
     }

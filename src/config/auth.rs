@@ -22,6 +22,9 @@ use crate::router::normalize_path;
 
 /// Default lifetime of issued tokens.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(2 * 3600);
+/// Default time after sign-in past which a session is no longer renewed: 7 days, like
+/// oauth2-proxy's cookie expiry.
+pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Default remaining lifetime under which a cookie is renewed.
 pub const DEFAULT_RENEW_BEFORE: Duration = Duration::from_secs(30 * 60);
 /// Default clock skew allowed on `exp`, `nbf`, `iat`.
@@ -56,6 +59,9 @@ pub struct AuthSettings {
     pub token_ttl: Duration,
     /// Renew a cookie when less than this remains.
     pub renew_before: Duration,
+    /// No token of a session outlives its sign-in by more than this: renewal stops, and the
+    /// user signs in again.
+    pub session_lifetime: Duration,
     /// Clock skew allowed.
     pub leeway: Duration,
     /// Prefix of the gateway's endpoints, normalized, without trailing slash.
@@ -138,6 +144,7 @@ pub(super) struct RawAuth {
     verify_keys: Vec<RawVerifyKey>,
     token_ttl: Option<ConfigDuration>,
     renew_before: Option<ConfigDuration>,
+    session_lifetime: Option<Spanned<ConfigDuration>>,
     leeway: Option<ConfigDuration>,
     prefix: Option<Spanned<String>>,
     accept_raw_authorization: Option<bool>,
@@ -365,6 +372,7 @@ pub(super) fn validate_auth(
     };
     let headers = validate_headers(raw.headers, problems);
 
+    let session_lifetime_at = raw.session_lifetime.as_ref().map_or(0, |d| d.span().start);
     let settings = AuthSettings {
         issuer: raw.issuer.into_inner(),
         audience: raw.audience,
@@ -373,6 +381,9 @@ pub(super) fn validate_auth(
         verify_keys,
         token_ttl: raw.token_ttl.map_or(DEFAULT_TOKEN_TTL, |d| d.0),
         renew_before: raw.renew_before.map_or(DEFAULT_RENEW_BEFORE, |d| d.0),
+        session_lifetime: raw
+            .session_lifetime
+            .map_or(DEFAULT_SESSION_LIFETIME, |d| d.into_inner().0),
         leeway: raw.leeway.map_or(DEFAULT_LEEWAY, |d| d.0),
         prefix,
         accept_raw_authorization: raw.accept_raw_authorization.unwrap_or(true),
@@ -384,6 +395,15 @@ pub(super) fn validate_auth(
     };
     if settings.token_ttl.is_zero() {
         problems.add(0, "[auth] token_ttl must be longer than 0s");
+    }
+    if settings.session_lifetime < settings.token_ttl {
+        problems.add(
+            session_lifetime_at,
+            format!(
+                "[auth] session_lifetime ({:?}) must be at least token_ttl ({:?})",
+                settings.session_lifetime, settings.token_ttl
+            ),
+        );
     }
     (problems.found.len() == before).then_some(settings)
 }
@@ -407,6 +427,7 @@ fn domains(list: Vec<Spanned<String>>, problems: &mut Problems<'_>) -> Vec<Strin
 }
 
 fn validate_cookie(raw: RawCookie, problems: &mut Problems<'_>) -> CookieSettings {
+    let raw_name_at = raw.name.as_ref().map(|n| n.span().start);
     let name = match raw.name {
         None => DEFAULT_COOKIE_NAME.to_owned(),
         Some(n) if is_valid_cookie_name(n.get_ref()) => n.into_inner(),
@@ -442,11 +463,36 @@ fn validate_cookie(raw: RawCookie, problems: &mut Problems<'_>) -> CookieSetting
             }
         }
     };
+    let domains = domains(raw.domains, problems);
+    if let Some(rule) = cookie_prefix_rule(&name, secure, !domains.is_empty()) {
+        let at = raw_name_at.unwrap_or(0);
+        problems.add(
+            at,
+            format!("cookie name {name:?}: {rule}; browsers would drop the cookie"),
+        );
+    }
     CookieSettings {
         name,
-        domains: domains(raw.domains, problems),
+        domains,
         secure,
         same_site,
+    }
+}
+
+/// The cookie-name prefix rule (RFC 6265bis §4.1.3, matched case-insensitively) that
+/// `name` would break: `__Secure-` needs `Secure`; `__Host-` needs `Secure`, `Path=/` (the
+/// gateway's cookie always has it) and no `Domain`, so it cannot be an SSO cookie.
+fn cookie_prefix_rule(name: &str, secure: bool, has_domains: bool) -> Option<&'static str> {
+    let prefixed = |prefix: &str| {
+        name.get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    };
+    if prefixed("__Host-") && has_domains {
+        Some("a __Host- cookie may not have a Domain, so it cannot be used with cookie.domains")
+    } else if (prefixed("__Host-") || prefixed("__Secure-")) && !secure {
+        Some("a __Host- or __Secure- cookie needs secure = true")
+    } else {
+        None
     }
 }
 

@@ -293,6 +293,7 @@ fn auth_defaults_follow_the_design() {
     assert_eq!(auth.prefix, "/.auth");
     assert_eq!(auth.token_ttl, Duration::from_secs(7200));
     assert_eq!(auth.renew_before, Duration::from_secs(1800));
+    assert_eq!(auth.session_lifetime, Duration::from_secs(7 * 24 * 3600));
     assert_eq!(auth.leeway, Duration::from_secs(30));
     assert_eq!(auth.user_claim, "sub");
     assert!(auth.accept_raw_authorization && auth.require_known_user);
@@ -417,4 +418,48 @@ fn device_cookies_can_be_turned_off_and_a_bad_lifetime_is_positioned() {
         errors[0].starts_with("<config>:6:") && errors[0].contains("invalid duration"),
         "{errors:?}"
     );
+}
+
+#[test]
+fn session_lifetime_parses_and_may_not_be_shorter_than_a_token() {
+    let with = |line: &str| AUTH.replacen("[auth]\n", &format!("[auth]\n{line}\n"), 1);
+    let config = parse(&format!("{}{TLS}", with("session_lifetime = \"12h\""))).expect("valid");
+    let auth = config.auth.expect("auth");
+    assert_eq!(auth.session_lifetime, Duration::from_secs(12 * 3600));
+    let errors = problems(&format!("{}{TLS}", with("session_lifetime = \"1h\"")));
+    assert!(
+        errors[0].starts_with(
+            "<config>:2:20: [auth] session_lifetime (3600s) must be at least token_ttl (7200s)"
+        ),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn cookie_prefixes_follow_the_browser_rules() {
+    let cookie = |lines: &str| format!("{AUTH}[auth.cookie]\n{lines}\n{TLS}");
+    for ok in [
+        "name = \"__Host-gw\"",
+        "name = \"__Secure-gw\"\ndomains = [\"example.com\"]",
+        "name = \"__host_gw\"\nsecure = false",
+    ] {
+        parse(&cookie(ok)).unwrap_or_else(|e| panic!("{ok}: {e:?}"));
+    }
+    let errors = problems(&cookie("domains = [\"example.com\"]\nname = \"__Host-gw\""));
+    assert!(
+        errors[0].starts_with(
+            "<config>:8:8: cookie name \"__Host-gw\": a __Host- cookie may not have a Domain"
+        ),
+        "{errors:?}"
+    );
+    for bad in [
+        "name = \"__Secure-gw\"\nsecure = false",
+        "name = \"__HOST-gw\"\nsecure = false",
+    ] {
+        let errors = problems(&cookie(bad));
+        assert!(
+            errors[0].contains("needs secure = true"),
+            "{bad}: {errors:?}"
+        );
+    }
 }

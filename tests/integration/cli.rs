@@ -60,6 +60,15 @@ fn check_reports_config_errors_with_file_line_and_column() {
             "[tls]\ncert = \"missing.crt\"\nkey = \"missing.key\"\n",
             "2:8: cannot load certificate",
         ),
+        (
+            "[tls]\ncert = \"x.crt\"\nkey = \"x.key\"\nhsts = \"max-age=1y\"\n",
+            "4:8: hsts: max-age needs a number of seconds",
+        ),
+        (
+            "[auth]\nissuer = \"https://a.test\"\nsecret_env = \"X\"\n[auth.cookie]\n\
+             name = \"__Host-gateway\"\ndomains = [\"example.test\"]\n",
+            "5:8: cookie name \"__Host-gateway\": a __Host- cookie may not have a Domain",
+        ),
     ];
     for (text, expected) in cases {
         let path = write(dir.path(), "bad.toml", text);

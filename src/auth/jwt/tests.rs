@@ -154,6 +154,67 @@ fn issued_token_has_every_claim_and_a_jwt_typ_header() {
         jti.len() == 32 && jti.bytes().all(|b| b.is_ascii_hexdigit()),
         "{jti}"
     );
+    let sid = claims["sid"].as_str().expect("sid");
+    assert!(
+        sid.len() == 32 && sid.bytes().all(|b| b.is_ascii_hexdigit()) && sid != jti,
+        "{sid}"
+    );
+    assert_eq!(claims["auth_time"], T0, "a new session starts at issue");
+}
+
+#[test]
+fn a_token_issued_in_a_session_keeps_its_sid_and_auth_time_with_a_new_jti() {
+    let keys = hs_keys();
+    let first = keys.verify(&issue(&keys), at(T0)).expect("valid");
+    let session = first.session.clone().expect("a session");
+    assert_eq!(session.signed_in, at(T0));
+    let ttl = Duration::from_secs(600);
+    let renewed = keys
+        .issue_in(&session, "alice", &[], None, ttl, at(T0 + 5000))
+        .expect("issue");
+    let verified = keys.verify(&renewed, at(T0 + 5000)).expect("valid");
+    assert_eq!(verified.session, Some(session));
+    assert_ne!(verified.jti, first.jti);
+    assert_eq!(verified.exp, at(T0 + 5600));
+    let claims = segment_json(&renewed, 1);
+    assert_eq!(claims["auth_time"], T0);
+    assert_eq!(claims["iat"], T0 + 5000);
+}
+
+#[test]
+fn a_session_needs_both_sid_and_auth_time_and_sane_values() {
+    let keys = hs_keys();
+    let verified = |claims: &Value| keys.verify(&hs_token(claims), at(T0));
+    assert_eq!(
+        verified(&claims()).expect("no session claims").session,
+        None
+    );
+    let only_sid = with(claims(), "sid", json!("s-1"));
+    assert_eq!(verified(&only_sid).expect("valid").session, None);
+    let both = with(only_sid.clone(), "auth_time", json!(T0 - 10));
+    let session = verified(&both).expect("valid").session.expect("session");
+    assert_eq!(
+        (session.id.as_str(), session.signed_in),
+        ("s-1", at(T0 - 10))
+    );
+    for (what, claims) in [
+        (
+            "auth_time in the future",
+            with(both.clone(), "auth_time", json!(T0 + 3600)),
+        ),
+        ("empty sid", with(both.clone(), "sid", json!(""))),
+        (
+            "oversized sid",
+            with(both.clone(), "sid", json!("s".repeat(129))),
+        ),
+        ("sid not a string", with(both.clone(), "sid", json!(7))),
+        (
+            "auth_time a string",
+            with(both.clone(), "auth_time", json!("1")),
+        ),
+    ] {
+        assert!(verified(&claims).is_err(), "{what}");
+    }
 }
 
 #[test]

@@ -50,6 +50,7 @@ fn identity_is_injected_with_groups_joined() {
         groups: vec!["admins".to_owned(), "dev".to_owned()],
         email: Some("alice@example.com".to_owned()),
         jti: None,
+        session: None,
         exp: std::time::SystemTime::UNIX_EPOCH,
     };
     let mut map = HeaderMap::new();

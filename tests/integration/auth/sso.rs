@@ -228,13 +228,18 @@ async fn cookie_close_to_expiry_is_renewed_but_a_bearer_token_is_not() {
     let renewed = gateway_set_cookie(&response.headers);
     assert_session_cookie_attributes(&renewed);
     assert_ne!(renewed.value, token);
-    let claims = token_part(&renewed.value, 1);
-    assert_eq!(claims["sub"], "alice");
-    let new_exp = claims["exp"].as_i64().expect("exp");
+    let renewed_claims = token_part(&renewed.value, 1);
+    assert_eq!(renewed_claims["sub"], "alice");
+    let new_exp = renewed_claims["exp"].as_i64().expect("exp");
     assert!(
         new_exp > old_exp + 600,
         "old exp {old_exp}, new exp {new_exp}"
     );
+    // The same session: sid and auth_time carried over, a new jti.
+    let original = token_part(&token, 1);
+    assert_eq!(renewed_claims["sid"], original["sid"]);
+    assert_eq!(renewed_claims["auth_time"], original["auth_time"]);
+    assert_ne!(renewed_claims["jti"], original["jti"]);
     // The renewed cookie is itself a valid credential.
     let response = env
         .send(Req::get("app2.example.test", "/").cookie(&renewed.value))
@@ -263,6 +268,62 @@ async fn cookie_close_to_expiry_is_renewed_but_a_bearer_token_is_not() {
         "{:?}",
         response.headers
     );
+}
+
+/// `[auth] session_lifetime` (7 days by default): a session's tokens are renewed only while
+/// the sign-in is younger, and a renewal never outlives it. Tokens without a session (minted
+/// elsewhere, or before sessions existed) are not renewed.
+#[tokio::test]
+async fn renewal_stops_at_the_session_lifetime_and_never_outlives_it() {
+    let env = env().await;
+    let lifetime = 7 * 24 * 3600;
+    let expiring = |auth_time: i64| {
+        let claims = with_claim(claims("alice"), "exp", json!(now() + 30));
+        mint_hs256(&with_claim(claims, "auth_time", json!(auth_time)))
+    };
+    let renewed = |token: String| {
+        let env = &env;
+        async move {
+            let response = env
+                .send(Req::get("app1.example.test", "/").cookie(&token))
+                .await;
+            assert_eq!(response.status, 200, "{}", response.text());
+            sets_gateway_cookie(&response.headers).then(|| {
+                let token = gateway_set_cookie(&response.headers).value;
+                (token_part(&token, 1), token)
+            })
+        }
+    };
+    // Signed in a day ago: renewed for a whole token_ttl (2 h by default).
+    let (day_old, _) = renewed(expiring(now() - 24 * 3600)).await.expect("renewed");
+    assert!(
+        day_old["exp"].as_i64().expect("exp") >= now() + 7000,
+        "{day_old}"
+    );
+    // Ten minutes of the session left: renewed up to the session's end, not past it.
+    let auth_time = now() - lifetime + 600;
+    let (ending, last_token) = renewed(expiring(auth_time)).await.expect("renewed");
+    assert_eq!(
+        ending["exp"].as_i64(),
+        Some(auth_time + lifetime),
+        "{ending}"
+    );
+    // That last token expires within renew_before too, but renewing it would gain nothing:
+    // it is not renewed again on every request.
+    assert_eq!(renewed(last_token).await, None);
+    // Past the lifetime: no renewal; the user signs in again when the token expires.
+    assert_eq!(renewed(expiring(now() - lifetime - 1)).await, None);
+    // No session claims: no renewal either.
+    let foreign = with_claim(
+        with_claim(
+            with_claim(claims("alice"), "exp", json!(now() + 60)),
+            "sid",
+            json!(null),
+        ),
+        "auth_time",
+        json!(null),
+    );
+    assert_eq!(renewed(mint_hs256(&foreign)).await, None);
 }
 
 fn claims_with_hours_left(hours: i64) -> serde_json::Value {

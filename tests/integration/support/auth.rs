@@ -632,6 +632,8 @@ pub fn claims(user: &str) -> Value {
         "nbf": now,
         "exp": now + 3600,
         "jti": unique_jti(),
+        "sid": unique_jti(),
+        "auth_time": now,
     });
     let (groups, email): (&[&str], Option<&str>) = match user {
         "alice" => (&["admins", "dev"], Some("alice@example.test")),
