@@ -5,7 +5,7 @@
 //! | this one | [`run`], the accept loops, the redirect and admin connection tasks |
 //! | `https` | one HTTPS connection: handshake, protocol by ALPN, its memory per connection |
 //! | `workers` | thread per core: the worker threads and [`current_worker`] |
-//! | `activity` | the idle timeout: byte and request tracking, driving a connection |
+//! | `activity` | connection deadlines: byte and request tracking, stalled writes, driving a connection |
 //!
 //! Ownership and shutdown, as they flow:
 //! - [`run`] owns a `watch` channel whose value turns `true` once the caller's shutdown future
@@ -21,10 +21,12 @@
 //!   set to empty. Whatever remains after that is aborted when the set is dropped.
 //! - Per connection, everything slow happens in the task, never in the loop: `set_nodelay`,
 //!   the TLS handshake (under `tls_handshake_timeout`), and serving. The header-read timeout
-//!   is hyper's (it needs the timer set on the builder); the idle timeout is ours: bytes
-//!   moving or a request in flight keep a connection alive, `idle_timeout` of neither ends it.
-//!   Note that hyper's HTTP/1.1 header timer also runs while a keep-alive connection waits
-//!   for its next request, so an HTTP/1.1 connection idles at most `header_read_timeout`.
+//!   is hyper's (it needs the timer set on the builder); the other deadlines are ours
+//!   (`activity`): bytes moving or a request in flight keep a connection alive,
+//!   `idle_timeout` of neither asks it to close, and a connection that then stays idle, or a
+//!   write that makes no progress for `write_timeout`, is cut. Note that hyper's HTTP/1.1
+//!   header timer also runs while a keep-alive connection waits for its next request, so an
+//!   HTTP/1.1 connection idles at most `header_read_timeout`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -39,7 +41,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{Instrument, info, info_span, warn};
@@ -71,6 +73,24 @@ pub struct Listeners {
     pub redirect_http: Option<TcpListener>,
     /// The optional plain-HTTP admin listener (`/healthz`, `/readyz`, `/metrics`).
     pub admin: Option<TcpListener>,
+}
+
+/// Binds a listening socket on `addr` whose accept queue holds `backlog` connections
+/// (`[server] listen_backlog`; the kernel caps it at `net.core.somaxconn`). Clients beyond
+/// `max_connections` wait in this queue, so a short one refuses them under a burst.
+/// `SO_REUSEADDR` is set, as `TcpListener::bind` does, so a restart can bind at once.
+///
+/// # Errors
+/// The OS error of creating, binding or listening on the socket.
+pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }
 
 /// Open connections the admin listener accepts at once; probes and scrapes are few.
@@ -252,10 +272,7 @@ async fn serve_plain<S>(
     let settings = &snapshot.config().server;
     let _ = stream.set_nodelay(true);
     let activity = Arc::new(Activity::new(settings));
-    let io = TokioIo::new(Tracked {
-        inner: stream,
-        activity: activity.clone(),
-    });
+    let io = TokioIo::new(Tracked::new(stream, activity.clone()));
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
