@@ -431,19 +431,15 @@ fn validate_server(raw: RawServer, problems: &mut Problems<'_>) -> ServerSetting
     let max_headers = positive(raw.max_headers, DEFAULT_MAX_HEADERS, 1, "max_headers");
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let workers = positive(raw.workers, cpus, 1, "workers");
-    let mut nonzero = |value: Option<Spanned<ConfigDuration>>, default: Duration, name: &str| {
-        match value {
+    let mut nonzero =
+        |value: Option<Spanned<ConfigDuration>>, default: Duration, name: &str| match value {
             None => default,
             Some(v) if !v.get_ref().0.is_zero() => v.into_inner().0,
             Some(v) => {
-                problems.add(
-                    v.span().start,
-                    format!("{name} must be longer than zero"),
-                );
+                problems.add(v.span().start, format!("{name} must be longer than zero"));
                 default
             }
-        }
-    };
+        };
     let body_read_timeout = nonzero(
         raw.body_read_timeout,
         DEFAULT_BODY_READ_TIMEOUT,

@@ -96,4 +96,3 @@ pub(super) fn upstream_body(body: Incoming, timeout: Duration) -> UpstreamBody {
     }
     TimedBody::new(body, timeout).boxed()
 }
-
