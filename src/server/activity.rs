@@ -1,6 +1,7 @@
 //! Connection deadlines: when bytes last moved on a connection and how many requests are in
-//! flight on it ([`Activity`], fed by the [`Tracked`] stream wrapper and the [`Guarded`]
-//! response body), and [`drive`], which runs a connection to completion under them.
+//! flight on it ([`Activity`], fed by the [`Tracked`](super::tracked::Tracked) stream
+//! wrapper and the [`Guarded`] response body), and [`drive`], which runs a connection to
+//! completion under them.
 //!
 //! The stages and their deadlines, after the TLS handshake (`tls_handshake_timeout`, in
 //! `https`):
@@ -15,7 +16,7 @@
 //!   that long — a client that never answers the GOAWAY's PING, or never sent the preface
 //!   hyper waits for — is cut. A request that raced the GOAWAY still completes first.
 //! - **Writes**: a write (or flush) that makes no progress for `write_timeout` fails the
-//!   stream ([`Tracked`]), which ends the connection: a client that stops reading.
+//!   stream (`tracked`), which ends the connection: a client that stops reading.
 //! - The request body's deadline is the proxy's (`body_read_timeout`), the drain at
 //!   shutdown the accept loop's (`shutdown_grace`).
 //!
@@ -23,18 +24,16 @@
 //! request ends ([`Notify`]), then until the idle deadline, so a long request costs no CPU.
 
 use std::future::Future;
-use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{Notify, watch};
-use tokio::time::Sleep;
+use tokio::time::Instant;
 use tracing::debug;
 
 use super::stopped;
@@ -110,6 +109,8 @@ pub(super) struct InFlight(Arc<Activity>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         if self.0.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
+            // Idle time counts from the end of the last request.
+            self.0.touch();
             self.0.settled.notify_one();
         }
     }
@@ -133,6 +134,17 @@ impl Activity {
     pub(super) fn touch(&self) {
         self.last_ms
             .store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// The client sent bytes.
+    pub(super) fn read(&self) {
+        self.touch();
+        self.read_any.store(true, Ordering::Relaxed);
+    }
+
+    /// How long a write may make no progress.
+    pub(super) fn write_timeout(&self) -> Duration {
+        self.write_timeout
     }
 
     /// The connection was asked to close: its closing deadline counts from now.
@@ -170,7 +182,7 @@ impl Activity {
             if Instant::now() >= deadline {
                 return;
             }
-            tokio::time::sleep_until(deadline.into()).await;
+            tokio::time::sleep_until(deadline).await;
         }
     }
 }
@@ -218,137 +230,83 @@ impl<B: Body<Data = Bytes>> Body for Guarded<B> {
     }
 }
 
-/// An I/O stream that records when bytes move, for the idle deadline, and fails a write
-/// that makes no progress for `write_timeout`.
-pub(super) struct Tracked<T> {
-    inner: T,
-    activity: Arc<Activity>,
-    /// Fires `write_timeout` after a write first found the client not reading; allocated
-    /// on the first stalled write, so a connection that never stalls does not pay for it.
-    stall: Option<Pin<Box<Sleep>>>,
-    /// Whether `stall` is armed for the current stalled write.
-    stalled: bool,
-}
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::atomic::AtomicUsize;
 
-impl<T> Tracked<T> {
-    pub(super) fn new(inner: T, activity: Arc<Activity>) -> Tracked<T> {
-        Tracked {
-            inner,
-            activity,
-            stall: None,
-            stalled: false,
-        }
+    use http_body_util::{BodyExt, Full};
+
+    use super::*;
+    use crate::config::Config;
+
+    fn activity(server: &str) -> Arc<Activity> {
+        let text = format!("[server]\n{server}\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n");
+        let config = Config::from_toml_str(&text, Path::new(".")).expect("valid config");
+        Arc::new(Activity::new(&config.server))
     }
 
-    /// The write side made progress: bytes moved and the stall timer is disarmed.
-    fn wrote(&mut self) {
-        self.activity.touch();
-        self.stalled = false;
+    /// Counts the polls of `future` into `polls`.
+    async fn counted<F: Future>(future: F, polls: &AtomicUsize) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        std::future::poll_fn(|cx| {
+            polls.fetch_add(1, Ordering::Relaxed);
+            future.as_mut().poll(cx)
+        })
+        .await
     }
 
-    /// The write side could not make progress: arms the stall timer if this stall is new,
-    /// and fails once it has lasted `write_timeout`.
-    fn write_pending<R>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
-        let timeout = self.activity.write_timeout;
-        let deadline = tokio::time::Instant::now() + timeout;
-        if !self.stalled {
-            self.stalled = true;
-            match &mut self.stall {
-                Some(sleep) => sleep.as_mut().reset(deadline),
-                None => self.stall = Some(Box::pin(tokio::time::sleep_until(deadline))),
-            }
-        }
-        let expired = self
-            .stall
-            .as_mut()
-            .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
-        if !expired {
-            return Poll::Pending;
-        }
-        debug!(write_timeout = ?timeout, "client stopped reading; closing the connection");
-        Poll::Ready(Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "write made no progress within write_timeout",
-        )))
+    #[tokio::test(start_paused = true)]
+    async fn a_request_in_flight_past_the_idle_deadline_does_not_wake_the_driver() {
+        let activity = activity("idle_timeout = \"1s\"");
+        activity.read();
+        let request = activity.request_started();
+        let polls = Arc::new(AtomicUsize::new(0));
+        let idle = tokio::spawn({
+            let (activity, polls) = (activity.clone(), polls.clone());
+            async move { counted(activity.idle(), &polls).await }
+        });
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert!(!idle.is_finished(), "idle with a request in flight");
+        // The old driver re-armed a timer already past: a poll per turn of the runtime.
+        assert!(polls.load(Ordering::Relaxed) <= 3, "{polls:?} polls");
+        drop(request);
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert!(
+            !idle.is_finished(),
+            "the idle deadline counts from the request's end"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(idle.is_finished());
+        assert!(polls.load(Ordering::Relaxed) <= 5, "{polls:?} polls");
     }
 
-    fn after_write(
-        &mut self,
-        cx: &mut Context<'_>,
-        result: Poll<io::Result<usize>>,
-    ) -> Poll<io::Result<usize>> {
-        match result {
-            Poll::Ready(Ok(n)) if n > 0 => {
-                self.wrote();
-                Poll::Ready(Ok(n))
-            }
-            Poll::Pending => self.write_pending(cx),
-            other => other,
-        }
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_sends_nothing_is_idle_after_header_read_timeout() {
+        let activity = activity("idle_timeout = \"60s\"\nheader_read_timeout = \"2s\"");
+        activity.touch(); // the handshake
+        let started = Instant::now();
+        activity.idle().await;
+        assert_eq!(started.elapsed().as_secs(), 2);
+        activity.read();
+        let started = Instant::now();
+        activity.idle().await;
+        assert_eq!(started.elapsed().as_secs(), 60);
     }
 
-    fn after_flush(
-        &mut self,
-        cx: &mut Context<'_>,
-        result: Poll<io::Result<()>>,
-    ) -> Poll<io::Result<()>> {
-        match result {
-            Poll::Ready(Ok(())) => {
-                self.stalled = false;
-                Poll::Ready(Ok(()))
-            }
-            Poll::Pending => self.write_pending(cx),
-            other => other,
-        }
-    }
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.touch();
-            self.activity.read_any.store(true, Ordering::Relaxed);
-        }
-        result
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
-        self.after_write(cx, result)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        self.after_write(cx, result)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let result = Pin::new(&mut self.inner).poll_flush(cx);
-        self.after_flush(cx, result)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let result = Pin::new(&mut self.inner).poll_shutdown(cx);
-        self.after_flush(cx, result)
+    #[tokio::test(start_paused = true)]
+    async fn a_response_body_keeps_its_request_in_flight_until_sent() {
+        let activity = activity("");
+        let body = Guarded::new(
+            Full::new(Bytes::from_static(b"x")),
+            activity.request_started(),
+        );
+        let mut body = std::pin::pin!(body);
+        assert_eq!(activity.in_flight.load(Ordering::Relaxed), 1);
+        let frame = body.frame().await.expect("a frame").expect("data");
+        assert_eq!(frame.into_data().ok(), Some(Bytes::from_static(b"x")));
+        assert_eq!(activity.in_flight.load(Ordering::Relaxed), 1);
+        assert!(body.frame().await.is_none());
+        assert_eq!(activity.in_flight.load(Ordering::Relaxed), 0);
     }
 }

@@ -31,7 +31,8 @@ use tokio::sync::watch;
 use tokio_rustls::server::TlsStream;
 use tracing::{debug, warn};
 
-use super::activity::{Activity, Guarded, Tracked, drive};
+use super::activity::{Activity, Guarded, drive};
+use super::tracked::Tracked;
 use crate::config::ServerSettings;
 use crate::gateway::{Gateway, Snapshot};
 use crate::handler::{ConnInfo, handle};

@@ -5,7 +5,8 @@
 //! | this one | [`run`], the accept loops, the redirect and admin connection tasks |
 //! | `https` | one HTTPS connection: handshake, protocol by ALPN, its memory per connection |
 //! | `workers` | thread per core: the worker threads and [`current_worker`] |
-//! | `activity` | connection deadlines: byte and request tracking, stalled writes, driving a connection |
+//! | `activity` | connection deadlines: byte and request tracking, driving a connection |
+//! | `tracked` | the stream wrapper: bytes moving, the write timeout |
 //!
 //! Ownership and shutdown, as they flow:
 //! - [`run`] owns a `watch` channel whose value turns `true` once the caller's shutdown future
@@ -48,11 +49,13 @@ use tracing::{Instrument, info, info_span, warn};
 
 mod activity;
 mod https;
+mod tracked;
 mod workers;
 
-use activity::{Activity, Tracked, drive};
+use activity::{Activity, drive};
 pub use https::HttpBuilders;
 use https::serve_https;
+use tracked::Tracked;
 pub use workers::current_worker;
 use workers::start_workers;
 
