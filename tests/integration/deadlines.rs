@@ -266,6 +266,62 @@ async fn request_body_that_stops_arriving_gets_408_and_the_upstream_request_is_a
     );
 }
 
+/// A request body that sends one chunk and then nothing, never ending.
+struct StalledBody {
+    sent: bool,
+}
+
+impl hyper::body::Body for StalledBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        if self.sent {
+            return std::task::Poll::Pending;
+        }
+        self.sent = true;
+        std::task::Poll::Ready(Some(Ok(hyper::body::Frame::data(Bytes::from_static(
+            b"hello",
+        )))))
+    }
+}
+
+#[tokio::test]
+async fn http2_request_body_that_stops_arriving_gets_408_and_the_upstream_request_is_aborted() {
+    let (upstream, received) = recording_upstream().await;
+    let gateway = start(&format!(
+        "[server]\nbody_read_timeout = \"1s\"\nupstream_timeout = \"60s\"\n{}",
+        public_route(&format!("http://{upstream}"))
+    ))
+    .await;
+    let tls = gateway.client().connect("localhost", Protocol::Http2).await;
+    let (mut sender, connection) = within(hyper::client::conn::http2::handshake(
+        TokioExecutor::new(),
+        TokioIo::new(tls),
+    ))
+    .await
+    .expect("handshake");
+    tokio::spawn(connection);
+    let request = Request::post(format!("https://localhost:{}/upload", gateway.addr.port()))
+        .body(StalledBody { sent: false })
+        .expect("request");
+    let response = within(sender.send_request(request))
+        .await
+        .expect("response");
+    assert_eq!(response.status(), 408);
+    let received = within(received).await.expect("upstream task");
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("POST /upload HTTP/1.1\r\n"), "{text}");
+    assert!(text.contains("hello"), "{text}");
+    assert!(
+        !text.ends_with("0\r\n\r\n"),
+        "the body was completed: {text}"
+    );
+}
+
 #[tokio::test]
 async fn listeners_are_bound_with_listen_backlog() {
     let gateway =
