@@ -1,22 +1,22 @@
-//! Connection deadlines: when bytes last moved on a connection and how many requests are in
-//! flight on it ([`Activity`], fed by the [`Tracked`](super::tracked::Tracked) stream
-//! wrapper and the [`Guarded`] response body), and [`drive`], which runs a connection to
-//! completion under them.
+//! Connection deadlines: how many requests are in flight on a connection and when the last
+//! one ended ([`Activity`], fed by the connection's service and its [`Guarded`] response
+//! bodies), and [`drive`], which runs a connection to completion under them.
 //!
 //! The stages and their deadlines, after the TLS handshake (`tls_handshake_timeout`, in
 //! `https`):
-//! - **First bytes**: a client that sends nothing (an HTTP/2 client that never sends its
-//!   preface) is asked to close after `header_read_timeout`. Once bytes arrive, hyper's
-//!   header timer bounds each HTTP/1.1 request head.
-//! - **Idle**: with no request in flight — a request is in flight from its head until its
-//!   response body has been sent or dropped, so a download, a long poll or a server-sent
-//!   event stream is not idle — and no bytes moving for `idle_timeout`, the connection is
-//!   asked to close (HTTP/1.1: closes; HTTP/2: GOAWAY).
-//! - **Closing**: a connection asked to close (idle, or shutdown) that is again idle for
+//! - **First request**: the HTTP/2 preface and the first request head must arrive within
+//!   `header_read_timeout` of the handshake, else the connection is asked to close. After
+//!   that, hyper's header timer bounds each HTTP/1.1 request head.
+//! - **Idle**: with no request in flight for `idle_timeout` — a request is in flight from
+//!   its head until its response body has been sent or dropped, so a download, a long poll
+//!   or a server-sent event stream is not idle — the connection is asked to close
+//!   (HTTP/1.1: closes; HTTP/2: GOAWAY). Bytes alone do not count: a client sending HTTP/2
+//!   PINGs, or trickling a header block, with no request in flight is idle.
+//! - **Closing**: a connection asked to close (idle, or shutdown) that is idle again for
 //!   that long — a client that never answers the GOAWAY's PING, or never sent the preface
 //!   hyper waits for — is cut. A request that raced the GOAWAY still completes first.
 //! - **Writes**: a write (or flush) that makes no progress for `write_timeout` fails the
-//!   stream (`tracked`), which ends the connection: a client that stops reading.
+//!   stream (`write_timeout`), which ends the connection: a client that stops reading.
 //! - The request body's deadline is the proxy's (`body_read_timeout`), the drain at
 //!   shutdown the accept loop's (`shutdown_grace`).
 //!
@@ -66,7 +66,7 @@ pub(super) async fn drive<C, E>(
             }
             _ = stopped(&mut shutdown), if !closing => {
                 graceful_shutdown(connection.as_mut());
-                activity.closing_started();
+                activity.restart_clock();
                 closing = true;
             }
             _ = activity.idle() => {
@@ -76,31 +76,34 @@ pub(super) async fn drive<C, E>(
                 }
                 debug!("idle timeout");
                 graceful_shutdown(connection.as_mut());
-                activity.closing_started();
+                activity.restart_clock();
                 closing = true;
             }
         }
     }
 }
 
-/// When bytes last moved on a connection and how many requests are in flight on it.
+/// How many requests are in flight on a connection, and when the last one ended.
 ///
-/// Shared (`Arc`) by the connection's stream wrapper, its service and its driver; all on
-/// the connection's worker thread, so the atomics are uncontended.
+/// Shared (`Arc`) by the connection's service, its response bodies and its driver; all on the connection's worker thread, so the atomics are uncontended.
+///
+/// Idle time counts from the end of the last request, not from the last bytes: bytes with
+/// nothing in flight are control frames (HTTP/2 PINGs, SETTINGS, WINDOW_UPDATEs) or a
+/// request head still arriving, and a client sending those forever must not keep its slot.
 #[derive(Debug)]
 pub(super) struct Activity {
     started: Instant,
-    /// Milliseconds after `started` when bytes last moved (or closing started).
-    last_ms: AtomicU64,
-    /// Whether the client has sent any bytes after the TLS handshake.
-    read_any: AtomicBool,
+    /// Milliseconds after `started` when the idle clock last restarted: the handshake, the
+    /// end of the last request, or the request to close.
+    since_ms: AtomicU64,
+    /// Whether a request has started on this connection.
+    served_any: AtomicBool,
     in_flight: AtomicUsize,
     /// Woken when the last in-flight request ends; only the driver waits on it, so a
     /// `notify_one` with no waiter is kept as a permit and never lost.
     settled: Notify,
     idle_timeout: Duration,
-    first_byte_timeout: Duration,
-    write_timeout: Duration,
+    first_request_timeout: Duration,
 }
 
 /// Marks one request in flight until dropped.
@@ -109,8 +112,7 @@ pub(super) struct InFlight(Arc<Activity>);
 impl Drop for InFlight {
     fn drop(&mut self) {
         if self.0.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
-            // Idle time counts from the end of the last request.
-            self.0.touch();
+            self.0.restart_clock();
             self.0.settled.notify_one();
         }
     }
@@ -120,58 +122,44 @@ impl Activity {
     pub(super) fn new(settings: &ServerSettings) -> Activity {
         Activity {
             started: Instant::now(),
-            last_ms: AtomicU64::new(0),
-            read_any: AtomicBool::new(false),
+            since_ms: AtomicU64::new(0),
+            served_any: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
             settled: Notify::new(),
             idle_timeout: settings.idle_timeout,
-            first_byte_timeout: settings.header_read_timeout.min(settings.idle_timeout),
-            write_timeout: settings.write_timeout,
+            first_request_timeout: settings.header_read_timeout.min(settings.idle_timeout),
         }
     }
 
-    /// Bytes moved (or the TLS handshake finished): the idle deadline counts from now.
-    pub(super) fn touch(&self) {
-        self.last_ms
+    /// The idle clock counts from now (the TLS handshake is done, the last request ended,
+    /// or the connection was asked to close).
+    pub(super) fn restart_clock(&self) {
+        self.since_ms
             .store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
-    }
-
-    /// The client sent bytes.
-    pub(super) fn read(&self) {
-        self.touch();
-        self.read_any.store(true, Ordering::Relaxed);
-    }
-
-    /// How long a write may make no progress.
-    pub(super) fn write_timeout(&self) -> Duration {
-        self.write_timeout
-    }
-
-    /// The connection was asked to close: its closing deadline counts from now.
-    fn closing_started(&self) {
-        self.touch();
     }
 
     /// Marks a request in flight until the returned guard is dropped.
     pub(super) fn request_started(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.served_any.store(true, Ordering::Relaxed);
         InFlight(self.clone())
     }
 
-    /// When the connection becomes idle if nothing happens until then: `first_byte_timeout`
-    /// until the client has sent anything, `idle_timeout` after.
+    /// When the connection is idle unless a request starts first: `header_read_timeout`
+    /// (at most `idle_timeout`) until a first request has started — the HTTP/2 preface and
+    /// the first request head must arrive in that time — and `idle_timeout` after.
     fn idle_deadline(&self) -> Instant {
-        let timeout = if self.read_any.load(Ordering::Relaxed) {
+        let timeout = if self.served_any.load(Ordering::Relaxed) {
             self.idle_timeout
         } else {
-            self.first_byte_timeout
+            self.first_request_timeout
         };
-        self.started + Duration::from_millis(self.last_ms.load(Ordering::Relaxed)) + timeout
+        self.started + Duration::from_millis(self.since_ms.load(Ordering::Relaxed)) + timeout
     }
 
-    /// Completes once nothing is in flight and no bytes have moved until the idle deadline.
-    /// Every wait is for an event: the last request's end, or a deadline in the future
-    /// (bytes that moved only push it later), so this never spins.
+    /// Completes once nothing has been in flight from the idle clock's start until the
+    /// idle deadline. Every wait is for an event — the last request's end, or a deadline
+    /// in the future — so this never spins.
     async fn idle(&self) {
         loop {
             if self.in_flight.load(Ordering::Relaxed) > 0 {
@@ -259,7 +247,6 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_request_in_flight_past_the_idle_deadline_does_not_wake_the_driver() {
         let activity = activity("idle_timeout = \"1s\"");
-        activity.read();
         let request = activity.request_started();
         let polls = Arc::new(AtomicUsize::new(0));
         let idle = tokio::spawn({
@@ -282,13 +269,13 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_client_that_sends_nothing_is_idle_after_header_read_timeout() {
+    async fn the_first_request_is_due_within_header_read_timeout_the_next_within_idle_timeout() {
         let activity = activity("idle_timeout = \"60s\"\nheader_read_timeout = \"2s\"");
-        activity.touch(); // the handshake
+        activity.restart_clock(); // the handshake
         let started = Instant::now();
         activity.idle().await;
         assert_eq!(started.elapsed().as_secs(), 2);
-        activity.read();
+        drop(activity.request_started());
         let started = Instant::now();
         activity.idle().await;
         assert_eq!(started.elapsed().as_secs(), 60);

@@ -32,7 +32,7 @@ use tokio_rustls::server::TlsStream;
 use tracing::{debug, warn};
 
 use super::activity::{Activity, Guarded, drive};
-use super::tracked::Tracked;
+use super::write_timeout::WriteTimeout;
 use crate::config::ServerSettings;
 use crate::gateway::{Gateway, Snapshot};
 use crate::handler::{ConnInfo, handle};
@@ -122,7 +122,7 @@ async fn accept_tls(
     }
 }
 
-type Io = TokioIo<Tracked<TlsStream<TcpStream>>>;
+type Io = TokioIo<WriteTimeout<TlsStream<TcpStream>>>;
 
 pin_project_lite::pin_project! {
     /// A served client connection, in the protocol TLS negotiated.
@@ -193,9 +193,12 @@ fn serve_connection(
         peer,
         dedicated_sni,
     });
-    // The first-bytes deadline counts from the end of the handshake.
-    activity.touch();
-    let io = TokioIo::new(Tracked::new(tls, activity.clone()));
+    // The first request's deadline counts from the end of the handshake.
+    activity.restart_clock();
+    let io = TokioIo::new(WriteTimeout::new(
+        tls,
+        snapshot.config().server.write_timeout,
+    ));
     let activity = activity.clone();
     let gateway = gateway.clone();
     let service = service_fn(move |request: Request<Incoming>| {

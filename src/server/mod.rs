@@ -5,8 +5,8 @@
 //! | this one | [`run`], the accept loops, the redirect and admin connection tasks |
 //! | `https` | one HTTPS connection: handshake, protocol by ALPN, its memory per connection |
 //! | `workers` | thread per core: the worker threads and [`current_worker`] |
-//! | `activity` | connection deadlines: byte and request tracking, driving a connection |
-//! | `tracked` | the stream wrapper: bytes moving, the write timeout |
+//! | `activity` | connection deadlines: requests in flight, idle time, driving a connection |
+//! | `write_timeout` | the stream wrapper that ends a write making no progress |
 //!
 //! Ownership and shutdown, as they flow:
 //! - [`run`] owns a `watch` channel whose value turns `true` once the caller's shutdown future
@@ -23,9 +23,9 @@
 //! - Per connection, everything slow happens in the task, never in the loop: `set_nodelay`,
 //!   the TLS handshake (under `tls_handshake_timeout`), and serving. The header-read timeout
 //!   is hyper's (it needs the timer set on the builder); the other deadlines are ours
-//!   (`activity`): bytes moving or a request in flight keep a connection alive,
-//!   `idle_timeout` of neither asks it to close, and a connection that then stays idle, or a
-//!   write that makes no progress for `write_timeout`, is cut. Note that hyper's HTTP/1.1
+//!   (`activity`): `idle_timeout` with no request in flight asks a connection to close, and
+//!   one that then stays idle, or a write that makes no progress for `write_timeout`, is
+//!   cut. Note that hyper's HTTP/1.1
 //!   header timer also runs while a keep-alive connection waits for its next request, so an
 //!   HTTP/1.1 connection idles at most `header_read_timeout`.
 
@@ -40,7 +40,7 @@ use std::time::Duration;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper::service::service_fn;
+use hyper::service::{Service, service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
@@ -49,15 +49,15 @@ use tracing::{Instrument, info, info_span, warn};
 
 mod activity;
 mod https;
-mod tracked;
 mod workers;
+mod write_timeout;
 
-use activity::{Activity, drive};
+use activity::{Activity, Guarded, drive};
 pub use https::HttpBuilders;
 use https::serve_https;
-use tracked::Tracked;
 pub use workers::current_worker;
 use workers::start_workers;
+use write_timeout::WriteTimeout;
 
 use crate::admin;
 use crate::gateway::{Gateway, Snapshot};
@@ -262,25 +262,35 @@ pub(super) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
-/// Serves one plain-HTTP/1.1 connection (the redirect and admin listeners).
+/// Serves one plain-HTTP/1.1 connection (the redirect and admin listeners), under the same
+/// deadlines as HTTPS connections.
 async fn serve_plain<S>(
     snapshot: Arc<Snapshot>,
     stream: TcpStream,
     shutdown: watch::Receiver<bool>,
     service: S,
 ) where
-    S: hyper::service::HttpService<Incoming, ResBody = Body>,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
 {
     let settings = &snapshot.config().server;
     let _ = stream.set_nodelay(true);
     let activity = Arc::new(Activity::new(settings));
-    let io = TokioIo::new(Tracked::new(stream, activity.clone()));
+    let io = TokioIo::new(WriteTimeout::new(stream, settings.write_timeout));
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(settings.header_read_timeout)
         .max_buf_size(settings.max_request_header_bytes);
+    let tracked = activity.clone();
+    let service = service_fn(move |request: Request<Incoming>| {
+        let in_flight = tracked.request_started();
+        let response = service.call(request);
+        async move {
+            let response = response.await?;
+            Ok::<_, Infallible>(response.map(|body| Guarded::new(body, in_flight)))
+        }
+    });
     let connection = pin!(builder.serve_connection(io, service));
     drive(
         connection,

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http::Request;
 use http_body_util::Full;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
@@ -204,6 +204,34 @@ async fn http2_client_that_never_answers_the_goaway_is_cut() {
     let gateway = start(&deadlines("1s", "", "builtin:whoami")).await;
     let mut silent = gateway.client().connect("localhost", Protocol::Http2).await;
     within(silent.write_all(H2_PREFACE)).await.expect("preface");
+    wait_for_open_connections(gateway.admin_addr, 0).await;
+}
+
+#[tokio::test]
+async fn http2_client_that_only_pings_is_closed_at_idle_timeout() {
+    let gateway = start(&deadlines("1s", "", "builtin:whoami")).await;
+    let tls = gateway.client().connect("localhost", Protocol::Http2).await;
+    // A well-behaved client, except that it keeps the connection busy with PINGs.
+    let (mut sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Duration::from_millis(200))
+        .keep_alive_while_idle(true)
+        .handshake(TokioIo::new(tls))
+        .await
+        .expect("handshake");
+    let connection = tokio::spawn(connection);
+    let request = Request::get(format!("https://localhost:{}/", gateway.addr.port()))
+        .body(Full::<Bytes>::default())
+        .expect("request");
+    let response = read(
+        within(sender.send_request(request))
+            .await
+            .expect("response"),
+    )
+    .await;
+    assert_eq!(response.status, 200);
+    // Bytes keep moving, but no request is in flight: GOAWAY, and the client goes.
+    let _ = within(connection).await.expect("connection task");
     wait_for_open_connections(gateway.admin_addr, 0).await;
 }
 

@@ -1,8 +1,7 @@
-//! An I/O stream wrapper for client connections: it tells the connection's [`Activity`]
-//! when bytes move (for the idle deadline) and fails a write that makes no progress for
-//! `write_timeout`, so a client that stops reading its response cannot hold the connection
-//! (and the response's buffers) forever. It wraps the TLS stream, so it also covers a
-//! WebSocket tunnel, which keeps the upgraded stream.
+//! The write timeout: an I/O stream wrapper for client connections that fails a write
+//! making no progress for `write_timeout`, so a client that stops reading its response
+//! cannot hold the connection (and the response's buffers) forever. It wraps the TLS
+//! stream, so it also covers a WebSocket tunnel, which keeps the upgraded stream.
 //!
 //! A stall is measured from the first write (or flush, or shutdown) that could not make
 //! progress; any progress disarms it. It is not a deadline for the whole response: a slow
@@ -11,20 +10,17 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 use tracing::debug;
 
-use super::activity::Activity;
-
-/// An I/O stream that records when bytes move, for the idle deadline, and fails a write
-/// that makes no progress for `write_timeout`.
-pub(super) struct Tracked<T> {
+/// An I/O stream whose writes fail once one makes no progress for `timeout`.
+pub(super) struct WriteTimeout<T> {
     inner: T,
-    activity: Arc<Activity>,
+    timeout: Duration,
     /// Fires `write_timeout` after a write first found the client not reading; allocated
     /// on the first stalled write, so a connection that never stalls does not pay for it.
     stall: Option<Pin<Box<Sleep>>>,
@@ -32,26 +28,25 @@ pub(super) struct Tracked<T> {
     stalled: bool,
 }
 
-impl<T> Tracked<T> {
-    pub(super) fn new(inner: T, activity: Arc<Activity>) -> Tracked<T> {
-        Tracked {
+impl<T> WriteTimeout<T> {
+    pub(super) fn new(inner: T, timeout: Duration) -> WriteTimeout<T> {
+        WriteTimeout {
             inner,
-            activity,
+            timeout,
             stall: None,
             stalled: false,
         }
     }
 
-    /// The write side made progress: bytes moved and the stall timer is disarmed.
+    /// The write side made progress: the stall timer is disarmed.
     fn wrote(&mut self) {
-        self.activity.touch();
         self.stalled = false;
     }
 
     /// The write side could not make progress: arms the stall timer if this stall is new,
     /// and fails once it has lasted `write_timeout`.
     fn write_pending<R>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
-        let timeout = self.activity.write_timeout();
+        let timeout = self.timeout;
         let deadline = tokio::time::Instant::now() + timeout;
         if !self.stalled {
             self.stalled = true;
@@ -105,22 +100,17 @@ impl<T> Tracked<T> {
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
+impl<T: AsyncRead + Unpin> AsyncRead for WriteTimeout<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.read();
-        }
-        result
+        Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
+impl<T: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -156,18 +146,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-    use std::time::Duration;
-
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
-    use crate::config::Config;
 
-    fn tracked(stream: tokio::io::DuplexStream) -> Tracked<tokio::io::DuplexStream> {
-        let text = "[server]\nwrite_timeout = \"1s\"\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n";
-        let config = Config::from_toml_str(text, Path::new(".")).expect("valid config");
-        Tracked::new(stream, Arc::new(Activity::new(&config.server)))
+    fn tracked(stream: tokio::io::DuplexStream) -> WriteTimeout<tokio::io::DuplexStream> {
+        WriteTimeout::new(stream, Duration::from_secs(1))
     }
 
     #[tokio::test(start_paused = true)]
