@@ -16,7 +16,7 @@
 //!   that long — a client that never answers the GOAWAY's PING, or never sent the preface
 //!   hyper waits for — is cut. A request that raced the GOAWAY still completes first.
 //! - **Writes**: a write (or flush) that makes no progress for `write_timeout` fails the
-//!   stream (`write_timeout`), which ends the connection: a client that stops reading.
+//!   stream (module `write_timeout`), which ends the connection: a client that stops reading.
 //! - The request body's deadline is the proxy's (`body_read_timeout`), the drain at
 //!   shutdown the accept loop's (`shutdown_grace`).
 //!
@@ -85,7 +85,8 @@ pub(super) async fn drive<C, E>(
 
 /// How many requests are in flight on a connection, and when the last one ended.
 ///
-/// Shared (`Arc`) by the connection's service, its response bodies and its driver; all on the connection's worker thread, so the atomics are uncontended.
+/// Shared (`Arc`) by the connection's service, its response bodies and its driver; all on
+/// the connection's worker thread, so the atomics are uncontended.
 ///
 /// Idle time counts from the end of the last request, not from the last bytes: bytes with
 /// nothing in flight are control frames (HTTP/2 PINGs, SETTINGS, WINDOW_UPDATEs) or a

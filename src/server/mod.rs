@@ -25,9 +25,9 @@
 //!   is hyper's (it needs the timer set on the builder); the other deadlines are ours
 //!   (`activity`): `idle_timeout` with no request in flight asks a connection to close, and
 //!   one that then stays idle, or a write that makes no progress for `write_timeout`, is
-//!   cut. Note that hyper's HTTP/1.1
-//!   header timer also runs while a keep-alive connection waits for its next request, so an
-//!   HTTP/1.1 connection idles at most `header_read_timeout`.
+//!   cut. Note that hyper's HTTP/1.1 header timer also runs while a keep-alive connection
+//!   waits for its next request, so an HTTP/1.1 connection idles at most
+//!   `header_read_timeout`.
 
 use std::convert::Infallible;
 use std::future::Future;
