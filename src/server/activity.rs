@@ -16,7 +16,10 @@
 //!   that long — a client that never answers the GOAWAY's PING, or never sent the preface
 //!   hyper waits for — is cut. A request that raced the GOAWAY still completes first.
 //! - **Writes**: a write (or flush) that makes no progress for `write_timeout` fails the
-//!   stream (module `write_timeout`), which ends the connection: a client that stops reading.
+//!   stream (module `write_timeout`), which ends the connection: a client that stops
+//!   reading. A response body whose frame the client does not take for `write_timeout`
+//!   ends it too: an HTTP/2 client that never opens its flow-control window stalls the
+//!   stream, not the socket.
 //! - The request body's deadline is the proxy's (`body_read_timeout`), the drain at
 //!   shutdown the accept loop's (`shutdown_grace`).
 //!
@@ -69,7 +72,11 @@ pub(super) async fn drive<C, E>(
                 activity.restart_clock();
                 closing = true;
             }
-            _ = activity.idle() => {
+            event = activity.next_event() => {
+                if event == Event::Stalled {
+                    debug!(write_timeout = ?activity.write_timeout, "response not drained; closing the connection");
+                    return;
+                }
                 if closing {
                     debug!("idle after being asked to close; closing the connection");
                     return;
@@ -103,18 +110,70 @@ pub(super) struct Activity {
     /// Woken when the last in-flight request ends; only the driver waits on it, so a
     /// `notify_one` with no waiter is kept as a permit and never lost.
     settled: Notify,
+    /// Response bodies that handed hyper a frame and have not been asked for the next one
+    /// since: hyper asks only once the client took the last (its socket drained, or its
+    /// HTTP/2 flow-control window opened).
+    awaiting_client: AtomicUsize,
+    /// Milliseconds after `started` when hyper last asked any response body for a frame.
+    drained_ms: AtomicU64,
+    /// Set by the driver when it waits with no response awaiting the client: the next
+    /// frame handed out wakes it (once) to arm the stall deadline.
+    wake_on_frame: AtomicBool,
     idle_timeout: Duration,
     first_request_timeout: Duration,
+    write_timeout: Duration,
+}
+
+/// What [`Activity::next_event`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Event {
+    /// Nothing in flight until the idle deadline.
+    Idle,
+    /// A response body waited `write_timeout` for the client to take its last frame.
+    Stalled,
 }
 
 /// Marks one request in flight until dropped.
-pub(super) struct InFlight(Arc<Activity>);
+pub(super) struct InFlight {
+    activity: Arc<Activity>,
+    /// This request's response body is counted in `awaiting_client`.
+    awaiting_client: bool,
+}
+
+impl InFlight {
+    /// hyper asked the response body for a frame: the client took the last one.
+    fn frame_asked(&mut self) {
+        let activity = &self.activity;
+        if std::mem::take(&mut self.awaiting_client) {
+            activity.awaiting_client.fetch_sub(1, Ordering::Relaxed);
+        }
+        activity
+            .drained_ms
+            .store(activity.now_ms(), Ordering::Relaxed);
+    }
+
+    /// The response body handed hyper a frame; it waits for the client until asked again.
+    fn frame_given(&mut self) {
+        let activity = &self.activity;
+        self.awaiting_client = true;
+        activity.awaiting_client.fetch_add(1, Ordering::Relaxed);
+        if activity.wake_on_frame.load(Ordering::Relaxed)
+            && activity.wake_on_frame.swap(false, Ordering::Relaxed)
+        {
+            activity.settled.notify_one();
+        }
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        if self.0.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
-            self.0.restart_clock();
-            self.0.settled.notify_one();
+        let activity = &self.activity;
+        if self.awaiting_client {
+            activity.awaiting_client.fetch_sub(1, Ordering::Relaxed);
+        }
+        if activity.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
+            activity.restart_clock();
+            activity.settled.notify_one();
         }
     }
 }
@@ -127,23 +186,37 @@ impl Activity {
             served_any: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
             settled: Notify::new(),
+            awaiting_client: AtomicUsize::new(0),
+            drained_ms: AtomicU64::new(0),
+            wake_on_frame: AtomicBool::new(false),
             idle_timeout: settings.idle_timeout,
             first_request_timeout: settings.header_read_timeout.min(settings.idle_timeout),
+            write_timeout: settings.write_timeout,
         }
     }
 
     /// The idle clock counts from now (the TLS handshake is done, the last request ended,
     /// or the connection was asked to close).
     pub(super) fn restart_clock(&self) {
-        self.since_ms
-            .store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.since_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn at(&self, ms: &AtomicU64) -> Instant {
+        self.started + Duration::from_millis(ms.load(Ordering::Relaxed))
     }
 
     /// Marks a request in flight until the returned guard is dropped.
     pub(super) fn request_started(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         self.served_any.store(true, Ordering::Relaxed);
-        InFlight(self.clone())
+        InFlight {
+            activity: self.clone(),
+            awaiting_client: false,
+        }
     }
 
     /// When the connection is idle unless a request starts first: `header_read_timeout`
@@ -155,23 +228,45 @@ impl Activity {
         } else {
             self.first_request_timeout
         };
-        self.started + Duration::from_millis(self.since_ms.load(Ordering::Relaxed)) + timeout
+        self.at(&self.since_ms) + timeout
     }
 
     /// Completes once nothing has been in flight from the idle clock's start until the
-    /// idle deadline. Every wait is for an event — the last request's end, or a deadline
-    /// in the future — so this never spins.
-    async fn idle(&self) {
+    /// idle deadline ([`Event::Idle`]), or once a response body has waited `write_timeout`
+    /// for the client to take a frame ([`Event::Stalled`]: an HTTP/2 client that never
+    /// opens its flow-control window; an HTTP/1.1 one that stops reading is also caught by
+    /// its socket, in `write_timeout`). Every wait is for an event — the last request's
+    /// end, a frame handed out, or a deadline in the future — so this never spins.
+    async fn next_event(&self) -> Event {
         loop {
             if self.in_flight.load(Ordering::Relaxed) > 0 {
-                self.settled.notified().await;
+                if self.awaiting_client.load(Ordering::Relaxed) == 0 {
+                    self.wake_on_frame.store(true, Ordering::Relaxed);
+                    if self.awaiting_client.load(Ordering::Relaxed) == 0 {
+                        self.settled.notified().await;
+                    }
+                    continue;
+                }
+                let stall_deadline = self.at(&self.drained_ms) + self.write_timeout;
+                if Instant::now() >= stall_deadline {
+                    return Event::Stalled;
+                }
+                tokio::select! {
+                    _ = self.settled.notified() => {}
+                    _ = tokio::time::sleep_until(stall_deadline) => {}
+                }
                 continue;
             }
             let deadline = self.idle_deadline();
             if Instant::now() >= deadline {
-                return;
+                return Event::Idle;
             }
-            tokio::time::sleep_until(deadline).await;
+            // A request may start while we sleep: its first frame wakes us to watch it.
+            self.wake_on_frame.store(true, Ordering::Relaxed);
+            tokio::select! {
+                _ = self.settled.notified() => {}
+                _ = tokio::time::sleep_until(deadline) => {}
+            }
         }
     }
 }
@@ -203,9 +298,15 @@ impl<B: Body<Data = Bytes>> Body for Guarded<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.project();
+        let Some(in_flight) = this.in_flight else {
+            return this.body.poll_frame(cx);
+        };
+        in_flight.frame_asked();
         let frame = this.body.poll_frame(cx);
-        if matches!(frame, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
-            this.in_flight.take();
+        match &frame {
+            Poll::Ready(Some(Ok(_))) => in_flight.frame_given(),
+            Poll::Ready(None | Some(Err(_))) => *this.in_flight = None,
+            Poll::Pending => {}
         }
         frame
     }
@@ -252,7 +353,7 @@ mod tests {
         let polls = Arc::new(AtomicUsize::new(0));
         let idle = tokio::spawn({
             let (activity, polls) = (activity.clone(), polls.clone());
-            async move { counted(activity.idle(), &polls).await }
+            async move { counted(activity.next_event(), &polls).await }
         });
         tokio::time::sleep(Duration::from_secs(30)).await;
         assert!(!idle.is_finished(), "idle with a request in flight");
@@ -274,11 +375,11 @@ mod tests {
         let activity = activity("idle_timeout = \"60s\"\nheader_read_timeout = \"2s\"");
         activity.restart_clock(); // the handshake
         let started = Instant::now();
-        activity.idle().await;
+        assert_eq!(activity.next_event().await, Event::Idle);
         assert_eq!(started.elapsed().as_secs(), 2);
         drop(activity.request_started());
         let started = Instant::now();
-        activity.idle().await;
+        assert_eq!(activity.next_event().await, Event::Idle);
         assert_eq!(started.elapsed().as_secs(), 60);
     }
 
@@ -296,5 +397,81 @@ mod tests {
         assert_eq!(activity.in_flight.load(Ordering::Relaxed), 1);
         assert!(body.frame().await.is_none());
         assert_eq!(activity.in_flight.load(Ordering::Relaxed), 0);
+    }
+
+    /// A body that yields a frame whenever asked and never ends.
+    struct Endless;
+
+    impl Body for Endless {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"x")))))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_frame_the_client_does_not_take_for_write_timeout_stalls_the_connection() {
+        let activity = activity("write_timeout = \"5s\"\nidle_timeout = \"1h\"");
+        let body = Guarded::new(Endless, activity.request_started());
+        let mut body = std::pin::pin!(body);
+        let watcher = tokio::spawn({
+            let activity = activity.clone();
+            async move { activity.next_event().await }
+        });
+        // The client takes a frame every 4 s for a minute: never a stall.
+        for _ in 0..15 {
+            body.frame().await.expect("frame").expect("data");
+            tokio::time::sleep(Duration::from_secs(4)).await;
+            assert!(
+                !watcher.is_finished(),
+                "a slow but steady client is not cut"
+            );
+        }
+        body.frame().await.expect("frame").expect("data");
+        let started = Instant::now();
+        assert_eq!(watcher.await.expect("watcher"), Event::Stalled);
+        assert_eq!(started.elapsed().as_secs(), 5);
+    }
+
+    /// A body fed by a channel, as an upstream's body arrives.
+    struct Fed(tokio::sync::mpsc::Receiver<Bytes>);
+
+    impl Body for Fed {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            self.0
+                .poll_recv(cx)
+                .map(|data| data.map(|d| Ok(Frame::data(d))))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_waiting_for_its_upstream_is_not_a_stall() {
+        let activity = activity("write_timeout = \"5s\"\nidle_timeout = \"1h\"");
+        let (sender, receiver) = tokio::sync::mpsc::channel(1);
+        let mut body = Box::pin(Guarded::new(Fed(receiver), activity.request_started()));
+        let watcher = tokio::spawn({
+            let activity = activity.clone();
+            async move { activity.next_event().await }
+        });
+        sender.send(Bytes::from_static(b"x")).await.expect("send");
+        body.frame().await.expect("frame").expect("data");
+        // hyper asks for the next frame at once; the upstream sends nothing for a minute.
+        let next = tokio::spawn(async move { body.frame().await.is_some() });
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert!(!watcher.is_finished());
+        drop(sender);
+        assert!(!next.await.expect("next frame"), "the body ended");
+        assert_eq!(watcher.await.expect("watcher"), Event::Idle);
     }
 }

@@ -250,6 +250,37 @@ async fn client_that_stops_reading_is_cut_at_write_timeout() {
     drop(reader);
 }
 
+#[tokio::test]
+async fn http2_client_that_never_opens_its_window_is_cut_at_write_timeout() {
+    let app = upstream::start("app").await;
+    let gateway = start(&format!(
+        "[server]\nheader_read_timeout = \"60s\"\nidle_timeout = \"60s\"\nwrite_timeout = \"1s\"\n{}",
+        public_route(&app.url())
+    ))
+    .await;
+    let tls = gateway.client().connect("localhost", Protocol::Http2).await;
+    let (mut sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .initial_stream_window_size(65_535)
+        .handshake(TokioIo::new(tls))
+        .await
+        .expect("handshake");
+    tokio::spawn(connection);
+    let request = Request::get(format!(
+        "https://localhost:{}/download?bytes=100000000",
+        gateway.addr.port()
+    ))
+    .body(Full::<Bytes>::default())
+    .expect("request");
+    // The head arrives; the body is never read, so no WINDOW_UPDATE is ever sent and the
+    // stream stalls after 64 KiB while the socket itself stays writable.
+    let response = within(sender.send_request(request))
+        .await
+        .expect("response");
+    assert_eq!(response.status(), 200);
+    wait_for_open_connections(gateway.admin_addr, 0).await;
+    drop(response);
+}
+
 /// An upstream that records the raw bytes of the one connection it accepts, until the
 /// gateway closes it, and never answers.
 async fn recording_upstream() -> (SocketAddr, tokio::task::JoinHandle<Vec<u8>>) {
