@@ -5,7 +5,9 @@
 //!
 //! A stall is measured from the first write (or flush, or shutdown) that could not make
 //! progress; any progress disarms it. It is not a deadline for the whole response: a slow
-//! but steady reader is never cut.
+//! but steady reader is never cut. Progress inside one TLS flush is not visible here, so a
+//! reader that takes longer than `write_timeout` to drain the TLS layer's buffer (64 KiB,
+//! about 2 KiB/s at the default 30 s) counts as stalled.
 
 use std::future::Future;
 use std::io;
