@@ -15,6 +15,7 @@ need caddy caddy
 need chromium chromium
 need chromedriver chromium-driver
 need openssl openssl
+need ss iproute2
 # PyJWT, an independent JWT implementation for interop tests, as Debian packages it.
 /usr/bin/python3 -c 'import jwt' >/dev/null 2>&1 || missing+=(python3-jwt)
 

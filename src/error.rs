@@ -107,6 +107,10 @@ pub enum RequestError {
     /// client that stopped sending); the upstream is not at fault.
     #[error("request body failed")]
     RequestBodyFailed(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The request body stopped arriving mid-way for `body_read_timeout`; the upstream
+    /// request was aborted.
+    #[error("request body timed out")]
+    RequestBodyTimeout,
     /// No credential where one is required.
     #[error("no credentials")]
     Unauthenticated(LoginHint),
@@ -171,6 +175,7 @@ impl RequestError {
             | RequestError::MalformedLogin(_)
             | RequestError::InvalidOriginalUrl(_)
             | RequestError::RequestBodyFailed(_) => StatusCode::BAD_REQUEST,
+            RequestError::RequestBodyTimeout => StatusCode::REQUEST_TIMEOUT,
             RequestError::MisdirectedRequest => StatusCode::MISDIRECTED_REQUEST,
             RequestError::NoRoute => StatusCode::NOT_FOUND,
             RequestError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -201,6 +206,7 @@ impl RequestError {
             | RequestError::MalformedLogin(_)
             | RequestError::InvalidOriginalUrl(_)
             | RequestError::RequestBodyFailed(_) => "bad_request",
+            RequestError::RequestBodyTimeout => "request_timeout",
             RequestError::MisdirectedRequest => "misdirected_request",
             RequestError::NoRoute => "not_found",
             RequestError::MethodNotAllowed => "method_not_allowed",
@@ -222,6 +228,7 @@ impl RequestError {
     pub fn title(&self) -> &'static str {
         match self.status() {
             StatusCode::BAD_REQUEST => "Bad request",
+            StatusCode::REQUEST_TIMEOUT => "The request took too long to arrive",
             StatusCode::MISDIRECTED_REQUEST => "Wrong host for this connection",
             StatusCode::NOT_FOUND => "Not found",
             StatusCode::METHOD_NOT_ALLOWED => "Method not allowed",
@@ -286,6 +293,7 @@ mod tests {
                 400,
                 "bad_request",
             ),
+            (RequestError::RequestBodyTimeout, 408, "request_timeout"),
             (
                 RequestError::RequestBodyFailed("truncated chunk".into()),
                 400,

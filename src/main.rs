@@ -189,13 +189,14 @@ fn run(path: &Path, log_format: LogFormat) -> anyhow::Result<()> {
 async fn serve(gateway: Arc<Gateway>, config_path: PathBuf) -> anyhow::Result<()> {
     let snapshot = gateway.snapshot();
     let server = &snapshot.config().server;
-    let https = bind(server.listen).await?;
+    let backlog = server.listen_backlog;
+    let https = bind(server.listen, backlog)?;
     let redirect_http = match server.redirect_http {
-        Some(addr) => Some(bind(addr).await?),
+        Some(addr) => Some(bind(addr, backlog)?),
         None => None,
     };
     let admin = match server.admin_listen {
-        Some(addr) => Some(bind(addr).await?),
+        Some(addr) => Some(bind(addr, backlog)?),
         None => None,
     };
     tracing::info!(addr = %local_addr(&https), "listening for https");
@@ -258,10 +259,9 @@ fn local_addr(listener: &TcpListener) -> String {
         .map_or_else(|e| format!("unknown ({e})"), |a| a.to_string())
 }
 
-async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| Error::Bind { addr, source }.into())
+/// Binds one listener with the configured accept-queue length.
+fn bind(addr: std::net::SocketAddr, backlog: u32) -> anyhow::Result<TcpListener> {
+    gateway::server::bind(addr, backlog).map_err(|source| Error::Bind { addr, source }.into())
 }
 
 /// Completes on SIGINT or SIGTERM.

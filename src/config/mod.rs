@@ -51,6 +51,15 @@ pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time a connection may sit with no request in flight and no bytes moving.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default time a request body may pause between two chunks before the request gets 408.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time a write to a client may make no progress before the connection is closed.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default length of the listening sockets' accept queue (nginx's and HAProxy's; the kernel
+/// caps it at `net.core.somaxconn`).
+pub const DEFAULT_LISTEN_BACKLOG: u32 = 4096;
+/// The largest `listen_backlog` accepted (Linux caps far lower; beyond this is a typo).
+const MAX_LISTEN_BACKLOG: u32 = 65_535;
 /// Default limit on the request line plus headers, in bytes.
 pub const DEFAULT_MAX_REQUEST_HEADER_BYTES: usize = 16_384;
 /// Default limit on the number of request headers.
@@ -165,6 +174,12 @@ pub struct ServerSettings {
     pub header_read_timeout: Duration,
     /// Time a connection may be idle.
     pub idle_timeout: Duration,
+    /// Time a request body may pause mid-way (between chunks) before 408.
+    pub body_read_timeout: Duration,
+    /// Time a write to the client may make no progress before the connection is closed.
+    pub write_timeout: Duration,
+    /// Accept queue length of the listening sockets (`listen(2)` backlog).
+    pub listen_backlog: u32,
     /// Limit on request line + headers, bytes.
     pub max_request_header_bytes: usize,
     /// Limit on the number of headers.
@@ -296,6 +311,9 @@ struct RawServer {
     tls_handshake_timeout: Option<ConfigDuration>,
     header_read_timeout: Option<ConfigDuration>,
     idle_timeout: Option<ConfigDuration>,
+    body_read_timeout: Option<Spanned<ConfigDuration>>,
+    write_timeout: Option<Spanned<ConfigDuration>>,
+    listen_backlog: Option<Spanned<u32>>,
     max_request_header_bytes: Option<Spanned<usize>>,
     max_headers: Option<Spanned<usize>>,
     upstream_connect_timeout: Option<ConfigDuration>,
@@ -412,6 +430,32 @@ fn validate_server(raw: RawServer, problems: &mut Problems<'_>) -> ServerSetting
     let max_headers = positive(raw.max_headers, DEFAULT_MAX_HEADERS, 1, "max_headers");
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let workers = positive(raw.workers, cpus, 1, "workers");
+    let mut nonzero =
+        |value: Option<Spanned<ConfigDuration>>, default: Duration, name: &str| match value {
+            None => default,
+            Some(v) if !v.get_ref().0.is_zero() => v.into_inner().0,
+            Some(v) => {
+                problems.add(v.span().start, format!("{name} must be longer than zero"));
+                default
+            }
+        };
+    let body_read_timeout = nonzero(
+        raw.body_read_timeout,
+        DEFAULT_BODY_READ_TIMEOUT,
+        "body_read_timeout",
+    );
+    let write_timeout = nonzero(raw.write_timeout, DEFAULT_WRITE_TIMEOUT, "write_timeout");
+    let listen_backlog = match raw.listen_backlog {
+        None => DEFAULT_LISTEN_BACKLOG,
+        Some(v) if (1..=MAX_LISTEN_BACKLOG).contains(v.get_ref()) => v.into_inner(),
+        Some(v) => {
+            problems.add(
+                v.span().start,
+                format!("listen_backlog must be between 1 and {MAX_LISTEN_BACKLOG}"),
+            );
+            DEFAULT_LISTEN_BACKLOG
+        }
+    };
     ServerSettings {
         listen: raw.listen.unwrap_or_else(|| {
             DEFAULT_LISTEN
@@ -426,6 +470,9 @@ fn validate_server(raw: RawServer, problems: &mut Problems<'_>) -> ServerSetting
         tls_handshake_timeout: duration(raw.tls_handshake_timeout, DEFAULT_TLS_HANDSHAKE_TIMEOUT),
         header_read_timeout: duration(raw.header_read_timeout, DEFAULT_HEADER_READ_TIMEOUT),
         idle_timeout: duration(raw.idle_timeout, DEFAULT_IDLE_TIMEOUT),
+        body_read_timeout,
+        write_timeout,
+        listen_backlog,
         max_request_header_bytes,
         max_headers,
         upstream_connect_timeout: duration(

@@ -463,3 +463,43 @@ fn cookie_prefixes_follow_the_browser_rules() {
         );
     }
 }
+
+#[test]
+fn connection_deadlines_and_backlog_have_defaults_and_parse() {
+    let config = parse(TLS).expect("valid");
+    assert_eq!(config.server.body_read_timeout, Duration::from_secs(30));
+    assert_eq!(config.server.write_timeout, Duration::from_secs(30));
+    assert_eq!(config.server.listen_backlog, 4096);
+    let config = parse(&format!(
+        "[server]\nbody_read_timeout = \"5s\"\nwrite_timeout = \"2m\"\nlisten_backlog = 511\n{TLS}"
+    ))
+    .expect("valid");
+    assert_eq!(config.server.body_read_timeout, Duration::from_secs(5));
+    assert_eq!(config.server.write_timeout, Duration::from_secs(120));
+    assert_eq!(config.server.listen_backlog, 511);
+}
+
+#[test]
+fn zero_deadlines_and_bad_backlogs_are_positioned_errors() {
+    let errors = problems(&format!(
+        "[server]\nbody_read_timeout = \"0s\"\nwrite_timeout = \"0ms\"\nlisten_backlog = 0\n{TLS}"
+    ));
+    assert_eq!(
+        errors,
+        vec![
+            "<config>:2:21: body_read_timeout must be longer than zero",
+            "<config>:3:17: write_timeout must be longer than zero",
+            "<config>:4:18: listen_backlog must be between 1 and 65535",
+        ]
+    );
+    for value in ["70000", "-1", "\"4096\""] {
+        let errors = problems(&format!("[server]\nlisten_backlog = {value}\n{TLS}"));
+        assert_eq!(errors.len(), 1, "{value}: {errors:?}");
+        assert!(errors[0].starts_with("<config>:2:"), "{value}: {errors:?}");
+    }
+    let errors = problems(&format!("[server]\nwrite_timeout = \"soon\"\n{TLS}"));
+    assert!(
+        errors[0].starts_with("<config>:2:17: invalid duration"),
+        "{errors:?}"
+    );
+}

@@ -16,9 +16,12 @@
 //! arriving is never retried.
 //!
 //! Every attempt is bounded: `upstream_connect_timeout` for the TCP connect and
-//! `upstream_timeout` until the response head, whose expiry is a 504.
+//! `upstream_timeout` until the response head, whose expiry is a 504. The client's body
+//! must keep arriving ([`body`]: `body_read_timeout`, else 408 and the upstream request is
+//! aborted).
 
 mod balancer;
+mod body;
 pub mod headers;
 mod whoami;
 
@@ -36,6 +39,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tracing::{debug, warn};
 
 pub use balancer::Balancer;
+use body::{BodyReadTimeout, UpstreamBody, upstream_body};
 use headers::{ClientSide, ProtectedHeaders};
 
 use crate::auth::cookie::strip_ours;
@@ -53,8 +57,9 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 #[derive(Debug)]
 pub struct Proxy {
     /// One per worker, indexed by [`current_worker`].
-    clients: Box<[Client<HttpConnector, Body>]>,
+    clients: Box<[Client<HttpConnector, UpstreamBody>]>,
     upstream_timeout: Duration,
+    body_read_timeout: Duration,
     protected: ProtectedHeaders,
     identity_headers: IdentityHeaders,
     /// The gateway cookie, removed from every forwarded `Cookie` header.
@@ -102,6 +107,7 @@ impl Proxy {
         Proxy {
             clients,
             upstream_timeout: settings.upstream_timeout,
+            body_read_timeout: settings.body_read_timeout,
             protected: ProtectedHeaders::new(&identity_headers),
             identity_headers,
             cookie_name,
@@ -142,7 +148,7 @@ impl Proxy {
         }
 
         let replayable = body.is_end_stream();
-        let mut body = Some(body.boxed());
+        let mut body = Some(upstream_body(body, self.body_read_timeout));
         let mut last_error = None;
         // A reload may have changed `workers`; the worker count of the running server is
         // fixed, so wrap rather than index out of range.
@@ -166,7 +172,7 @@ impl Proxy {
                 .path_and_query(forward.path_and_query.clone())
                 .build()
                 .map_err(|e| RequestError::Internal(Box::new(e)))?;
-            let Some(attempt_body) = body.take().or_else(|| replayable.then(empty)) else {
+            let Some(attempt_body) = body.take().or_else(|| replayable.then(body::empty)) else {
                 break;
             };
             let mut attempt = Request::new(attempt_body);
@@ -195,6 +201,10 @@ impl Proxy {
                     forward.balancer.mark_down(index);
                     self.metrics.upstream_error(UpstreamErrorKind::Connect);
                     last_error = Some(e);
+                }
+                Ok(Err(e)) if body_timed_out(&e) => {
+                    debug!(upstream = %upstream, "request body stopped arriving; upstream request aborted");
+                    return Err(RequestError::RequestBodyTimeout);
                 }
                 Ok(Err(e)) if request_body_failed(&e) => {
                     debug!(upstream = %upstream, error = %error_chain(&e), "request body failed");
@@ -269,7 +279,12 @@ async fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnU
     }
 }
 
-/// `error: cause: cause…` for one log field.
+/// True when the client's request body made no progress for `body_read_timeout`
+/// ([`BodyReadTimeout`], the cause hyper reports for the body it was sending).
+fn body_timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(error), |e| e.source()).any(|e| e.is::<BodyReadTimeout>())
+}
+
 /// True when the client's request body, not the upstream, broke the exchange: hyper
 /// reports an error of the body it was sending as a "user" error whose cause is the error
 /// the incoming body (itself a `hyper::Error`) returned.
@@ -283,6 +298,7 @@ fn request_body_failed(error: &(dyn std::error::Error + 'static)) -> bool {
     })
 }
 
+/// `error: cause: cause…` for one log field.
 fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();

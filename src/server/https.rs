@@ -31,7 +31,8 @@ use tokio::sync::watch;
 use tokio_rustls::server::TlsStream;
 use tracing::{debug, warn};
 
-use super::activity::{Activity, Tracked, drive};
+use super::activity::{Activity, Guarded, drive};
+use super::write_timeout::WriteTimeout;
 use crate::config::ServerSettings;
 use crate::gateway::{Gateway, Snapshot};
 use crate::handler::{ConnInfo, handle};
@@ -121,7 +122,7 @@ async fn accept_tls(
     }
 }
 
-type Io = TokioIo<Tracked<TlsStream<TcpStream>>>;
+type Io = TokioIo<WriteTimeout<TlsStream<TcpStream>>>;
 
 pin_project_lite::pin_project! {
     /// A served client connection, in the protocol TLS negotiated.
@@ -137,7 +138,7 @@ pin_project_lite::pin_project! {
 
 impl<S> Connection<S>
 where
-    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>,
+    S: Service<Request<Incoming>, Response = Response<Guarded<Body>>, Error = Infallible>,
     S::Future: Send + 'static,
 {
     /// Asks the connection to finish: HTTP/1.1 after the response in flight, HTTP/2 with
@@ -152,7 +153,7 @@ where
 
 impl<S> Future for Connection<S>
 where
-    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>,
+    S: Service<Request<Incoming>, Response = Response<Guarded<Body>>, Error = Infallible>,
     S::Future: Send + 'static,
 {
     type Output = hyper::Result<()>;
@@ -175,7 +176,7 @@ fn serve_connection(
 ) -> Connection<
     impl Service<
         Request<Incoming>,
-        Response = Response<Body>,
+        Response = Response<Guarded<Body>>,
         Error = Infallible,
         Future: Send + 'static,
     > + Clone
@@ -192,10 +193,12 @@ fn serve_connection(
         peer,
         dedicated_sni,
     });
-    let io = TokioIo::new(Tracked {
-        inner: tls,
-        activity: activity.clone(),
-    });
+    // The first request's deadline counts from the end of the handshake.
+    activity.restart_clock();
+    let io = TokioIo::new(WriteTimeout::new(
+        tls,
+        snapshot.config().server.write_timeout,
+    ));
     let activity = activity.clone();
     let gateway = gateway.clone();
     let service = service_fn(move |request: Request<Incoming>| {
@@ -203,11 +206,11 @@ fn serve_connection(
         let (gateway, conn) = (gateway.clone(), conn.clone());
         // hyper keeps a slot for the request's future in every connection for as long as
         // the connection lives; boxed, an idle connection's slot is a pointer instead of the
-        // handler's whole state (about 4 KiB), for one allocation per request.
+        // handler's whole state (about 4 KiB), for one allocation per request. The request
+        // stays in flight until its response body is sent (or dropped).
         async move {
             let response = Box::pin(handle(gateway, conn, request)).await;
-            drop(in_flight);
-            Ok::<_, Infallible>(response)
+            Ok::<_, Infallible>(response.map(|body| Guarded::new(body, in_flight)))
         }
     });
     let builders = &snapshot.http;

@@ -5,7 +5,8 @@
 //! | this one | [`run`], the accept loops, the redirect and admin connection tasks |
 //! | `https` | one HTTPS connection: handshake, protocol by ALPN, its memory per connection |
 //! | `workers` | thread per core: the worker threads and [`current_worker`] |
-//! | `activity` | the idle timeout: byte and request tracking, driving a connection |
+//! | `activity` | connection deadlines: requests in flight, idle time, driving a connection |
+//! | `write_timeout` | the stream wrapper that ends a write making no progress |
 //!
 //! Ownership and shutdown, as they flow:
 //! - [`run`] owns a `watch` channel whose value turns `true` once the caller's shutdown future
@@ -21,10 +22,12 @@
 //!   set to empty. Whatever remains after that is aborted when the set is dropped.
 //! - Per connection, everything slow happens in the task, never in the loop: `set_nodelay`,
 //!   the TLS handshake (under `tls_handshake_timeout`), and serving. The header-read timeout
-//!   is hyper's (it needs the timer set on the builder); the idle timeout is ours: bytes
-//!   moving or a request in flight keep a connection alive, `idle_timeout` of neither ends it.
-//!   Note that hyper's HTTP/1.1 header timer also runs while a keep-alive connection waits
-//!   for its next request, so an HTTP/1.1 connection idles at most `header_read_timeout`.
+//!   is hyper's (it needs the timer set on the builder); the other deadlines are ours
+//!   (`activity`): `idle_timeout` with no request in flight asks a connection to close, and
+//!   one that then stays idle, or a write that makes no progress for `write_timeout`, is
+//!   cut. Note that hyper's HTTP/1.1 header timer also runs while a keep-alive connection
+//!   waits for its next request, so an HTTP/1.1 connection idles at most
+//!   `header_read_timeout`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -37,9 +40,9 @@ use std::time::Duration;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper::service::service_fn;
+use hyper::service::{Service, service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{Instrument, info, info_span, warn};
@@ -47,12 +50,14 @@ use tracing::{Instrument, info, info_span, warn};
 mod activity;
 mod https;
 mod workers;
+mod write_timeout;
 
-use activity::{Activity, Tracked, drive};
+use activity::{Activity, Guarded, drive};
 pub use https::HttpBuilders;
 use https::serve_https;
 pub use workers::current_worker;
 use workers::start_workers;
+use write_timeout::WriteTimeout;
 
 use crate::admin;
 use crate::gateway::{Gateway, Snapshot};
@@ -71,6 +76,24 @@ pub struct Listeners {
     pub redirect_http: Option<TcpListener>,
     /// The optional plain-HTTP admin listener (`/healthz`, `/readyz`, `/metrics`).
     pub admin: Option<TcpListener>,
+}
+
+/// Binds a listening socket on `addr` whose accept queue holds `backlog` connections
+/// (`[server] listen_backlog`; the kernel caps it at `net.core.somaxconn`). Clients beyond
+/// `max_connections` wait in this queue, so a short one refuses them under a burst.
+/// `SO_REUSEADDR` is set, as `TcpListener::bind` does, so a restart can bind at once.
+///
+/// # Errors
+/// The OS error of creating, binding or listening on the socket.
+pub fn bind(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }
 
 /// Open connections the admin listener accepts at once; probes and scrapes are few.
@@ -239,28 +262,35 @@ pub(super) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
-/// Serves one plain-HTTP/1.1 connection (the redirect and admin listeners).
+/// Serves one plain-HTTP/1.1 connection (the redirect and admin listeners), under the same
+/// deadlines as HTTPS connections.
 async fn serve_plain<S>(
     snapshot: Arc<Snapshot>,
     stream: TcpStream,
     shutdown: watch::Receiver<bool>,
     service: S,
 ) where
-    S: hyper::service::HttpService<Incoming, ResBody = Body>,
-    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>,
+    S::Future: Send + 'static,
 {
     let settings = &snapshot.config().server;
     let _ = stream.set_nodelay(true);
     let activity = Arc::new(Activity::new(settings));
-    let io = TokioIo::new(Tracked {
-        inner: stream,
-        activity: activity.clone(),
-    });
+    let io = TokioIo::new(WriteTimeout::new(stream, settings.write_timeout));
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(settings.header_read_timeout)
         .max_buf_size(settings.max_request_header_bytes);
+    let tracked = activity.clone();
+    let service = service_fn(move |request: Request<Incoming>| {
+        let in_flight = tracked.request_started();
+        let response = service.call(request);
+        async move {
+            let response = response.await?;
+            Ok::<_, Infallible>(response.map(|body| Guarded::new(body, in_flight)))
+        }
+    });
     let connection = pin!(builder.serve_connection(io, service));
     drive(
         connection,

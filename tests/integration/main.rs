@@ -6,6 +6,7 @@ mod adversarial;
 mod auth;
 mod browser;
 mod cli;
+mod deadlines;
 mod deploy;
 mod forward_auth;
 mod headers;

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Once};
 
 use gateway::{Config, Gateway, Listeners};
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -81,10 +80,13 @@ pub async fn start_with_tls(
     let config_path = dir.path().join("gateway.toml");
     std::fs::write(&config_path, text).expect("write config");
     let config = Config::load(&config_path).expect("test config is valid");
+    let backlog = config.server.listen_backlog;
     let gateway = Gateway::new(config, &|_| None).expect("gateway builds");
-    let https = TcpListener::bind("127.0.0.1:0").await.expect("bind https");
-    let redirect = TcpListener::bind("127.0.0.1:0").await.expect("bind http");
-    let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind admin");
+    let bind = |what: &str| {
+        gateway::server::bind(([127, 0, 0, 1], 0).into(), backlog)
+            .unwrap_or_else(|e| panic!("bind {what}: {e}"))
+    };
+    let (https, redirect, admin) = (bind("https"), bind("http"), bind("admin"));
     let admin_addr = admin.local_addr().expect("addr");
     let addr = https.local_addr().expect("addr");
     let redirect_addr = redirect.local_addr().expect("addr");

@@ -90,3 +90,100 @@ pub async fn wait_until_accepting(
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// The real `gateway` binary, run as a child process on free loopback ports, with a test
+/// CA's certificate; for what only a separate process shows (its CPU time, its sockets).
+pub struct GatewayProcess {
+    pub child: KillOnDrop,
+    /// The HTTPS listener.
+    pub addr: SocketAddr,
+    /// Clients trust it.
+    pub ca: super::certs::TestCa,
+    dir: tempfile::TempDir,
+}
+
+impl GatewayProcess {
+    /// Runs `gateway run` with `server` (`[server]` keys other than `listen`) and `config`
+    /// (the rest, without `[tls]`), listening on a free port, with the test CA's certificate. The ports are
+    /// released before the gateway binds them: a lost race is retried on fresh ones.
+    pub async fn start(server: &str, config: &str) -> GatewayProcess {
+        let mut last_log = String::new();
+        for _ in 0..3 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let ca = super::certs::TestCa::new();
+            ca.leaf(dir.path(), "default", &super::gateway::DEFAULT_NAMES);
+            let [addr] = free_addrs::<1>();
+            let text = format!(
+                "[server]\nlisten = \"{addr}\"\n{server}\n{config}\n\
+                 [tls]\ncert = \"default.crt\"\nkey = \"default.key\"\n"
+            );
+            let config_path = dir.path().join("gateway.toml");
+            std::fs::write(&config_path, text).expect("write config");
+            let log = dir.path().join("gateway.log");
+            let child = std::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+                .arg("run")
+                .arg("--config")
+                .arg(&config_path)
+                .env_remove("GATEWAY_CONFIG")
+                .env("RUST_LOG", "warn")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::fs::File::create(&log).expect("log"))
+                .stderr(std::fs::File::create(dir.path().join("gateway.err")).expect("log"))
+                .spawn()
+                .expect("run gateway");
+            let mut gateway = GatewayProcess {
+                child: KillOnDrop::new(child),
+                addr,
+                ca,
+                dir,
+            };
+            let log_path = gateway.dir.path().join("gateway.err");
+            if wait_until_accepting(&mut gateway.child, addr, "gateway", &log_path).await {
+                return gateway;
+            }
+            last_log = gateway.log();
+            if !last_log.contains("in use") {
+                break;
+            }
+        }
+        panic!("the gateway did not start; its output:\n{last_log}");
+    }
+
+    /// A client that trusts the test CA and connects to the HTTPS listener.
+    pub fn client(&self) -> super::client::TestClient {
+        super::client::TestClient::new(self.addr, &self.ca.cert)
+    }
+
+    /// Everything the gateway wrote so far (for failure messages).
+    pub fn log(&self) -> String {
+        ["gateway.log", "gateway.err"]
+            .iter()
+            .map(|name| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default())
+            .collect()
+    }
+
+    /// CPU time the process has used so far, user plus system (`/proc/<pid>/stat`).
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .expect("read /proc/<pid>/stat");
+        // The command name (field 2) is parenthesized and may hold spaces: count from ')'.
+        let after_name = &stat[stat.rfind(')').expect("stat has a command name") + 2..];
+        let fields: Vec<&str> = after_name.split(' ').collect();
+        // Fields 14 and 15 of the whole line, utime and stime, in clock ticks.
+        let ticks: u64 =
+            fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+        Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second() as f64)
+    }
+}
+
+/// `sysconf(_SC_CLK_TCK)`, as `getconf CLK_TCK` prints it.
+fn clock_ticks_per_second() -> u64 {
+    let output = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .expect("run getconf CLK_TCK");
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("CLK_TCK is a number")
+}
