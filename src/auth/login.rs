@@ -32,7 +32,7 @@ use tracing::{debug, info, warn};
 
 use super::pages::{LoginPage, login_page, logout_page};
 use super::redirect::{FALLBACK_REDIRECT, origin_allowed, safe_redirect};
-use super::{Auth, cookie, forward_auth};
+use super::{Auth, cookie, forward_auth, users};
 use crate::error::{LoginHint, RequestError};
 use crate::gateway::Snapshot;
 use crate::metrics::LoginResult;
@@ -273,7 +273,9 @@ async fn login(
         users,
         &headers,
         context.client_ip,
-        fields.username.clone(),
+        // One spelling of the name for the throttle keys and the device cookie, whichever
+        // Unicode form the keyboard produced (the users file is read in NFC too).
+        users::normalized_name(&fields.username).into_owned(),
         fields.password,
     )
     .await

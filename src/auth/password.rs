@@ -9,7 +9,9 @@
 //!   [`MAX_ARGON2_MEMORY_KIB`] so one login cannot exhaust the machine's memory.
 //! - bcrypt `$2b$`, `$2y$` (htpasswd) and `$2a$`, cost 4 to 17 (htpasswd's range). `$2x$`
 //!   (the marker for the old crypt_blowfish sign-extension bug) is refused. bcrypt only looks
-//!   at the first 72 bytes of a password: two passwords that share those bytes both match.
+//!   at the first [`BCRYPT_MAX_PASSWORD_BYTES`] (72) bytes of a password, so a longer one is
+//!   refused as wrong (after the hash has run, so it costs what any check costs), as Go's
+//!   `bcrypt` does: otherwise every password sharing those 72 bytes would match.
 //!
 //! Each hash is parsed once, at load, into a typed `StoredHash`; a login only runs the hash.
 //!
@@ -26,10 +28,14 @@
 //! - No password longer than [`MAX_PASSWORD_BYTES`] is ever hashed: [`hash_password`] refuses
 //!   it, and [`PasswordChecker`] refuses it before it waits for a permit.
 //! - Hashing is CPU-heavy: the request path uses [`PasswordChecker`], which runs checks on
-//!   tokio's blocking pool with bounded concurrency, under `SCHED_IDLE`, below the workers,
-//!   so a login burst cannot stall proxying: the kernel runs the workers first and hashing
-//!   takes what CPU is left (under a full proxy load logins slow down, proxied requests do
-//!   not).
+//!   a fixed set of hash worker threads (`password/workers.rs`, one per CPU) with bounded
+//!   concurrency, under `SCHED_IDLE`, below the async workers, so a login burst cannot stall
+//!   proxying: the kernel runs the async workers first and hashing takes what CPU is left
+//!   (under a full proxy load logins slow down, proxied requests do not).
+//! - argon2's working memory (`m_cost` KiB per hash) is owned by the hash worker and reused
+//!   from one check to the next while logins keep coming; it goes back to the kernel when the
+//!   worker is idle (`password/memory.rs` says how, with glibc's malloc). A flood holds at
+//!   most `workers × m_cost` of it.
 //! - A stored hash never appears in `Debug` output or in an error message.
 //!
 //! Not here: the users file and the decision of who may log in (`users.rs`, whose
@@ -42,22 +48,28 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use argon2::password_hash::Error as Argon2Error;
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use argon2::password_hash::phc::{Output, Salt};
+use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, Version};
 use thiserror::Error;
-use tokio::sync::AcquireError;
-use tokio::task::JoinError;
 
 use super::store::ThrottleKey;
 use super::users::{User, Users, UsersError};
+use memory::HashMemory;
 use queue::{FairQueue, QueueFull};
+use workers::HashWorkers;
 
+pub(crate) mod memory;
 mod queue;
+mod workers;
 
 /// Longest password, in bytes, that is ever hashed; longer ones are refused without hashing.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// Largest argon2 memory cost (KiB) accepted in the users file: 256 MiB per login in flight.
 pub const MAX_ARGON2_MEMORY_KIB: u32 = 256 * 1024;
+
+/// The longest password bcrypt hashes in full; it ignores every byte after these.
+pub const BCRYPT_MAX_PASSWORD_BYTES: usize = 72;
 
 /// bcrypt costs accepted in the users file (`htpasswd -C` allows the same range).
 const BCRYPT_COSTS: RangeInclusive<u32> = 4..=17;
@@ -90,18 +102,23 @@ pub enum CredentialsError {
     /// The password does not match.
     #[error("wrong password")]
     WrongPassword,
+    /// The user's hash is bcrypt, which would compare only the password's first
+    /// [`BCRYPT_MAX_PASSWORD_BYTES`] bytes; the password is longer, so it is refused (the
+    /// hash was verified all the same).
+    #[error("password is longer than bcrypt's {BCRYPT_MAX_PASSWORD_BYTES} bytes")]
+    PasswordTooLongForBcrypt,
     /// argon2 could not run the check (e.g. out of memory).
     #[error("argon2 verification failed")]
     Argon2Failed(#[source] Argon2Error),
     /// bcrypt could not run the check.
     #[error("bcrypt verification failed")]
     BcryptFailed(#[source] bcrypt::BcryptError),
-    /// The blocking task running the check panicked or was cancelled.
+    /// The hash worker running the check panicked in it.
     #[error("password check task failed")]
-    CheckTaskFailed(#[source] JoinError),
-    /// The checker's semaphore was closed.
-    #[error("password checker is closed")]
-    CheckerClosed(#[source] AcquireError),
+    CheckTaskFailed,
+    /// No hash worker thread could be started.
+    #[error("no password-hashing thread could be started")]
+    NoHashWorkers,
     /// This client already has as many checks waiting as one client may; nothing was hashed.
     #[error("too many password checks of this client are waiting")]
     ClientQueueFull,
@@ -117,11 +134,12 @@ impl CredentialsError {
             Self::PasswordTooLong
             | Self::UnknownUser
             | Self::UserDisabled
-            | Self::WrongPassword => true,
+            | Self::WrongPassword
+            | Self::PasswordTooLongForBcrypt => true,
             Self::Argon2Failed(_)
             | Self::BcryptFailed(_)
-            | Self::CheckTaskFailed(_)
-            | Self::CheckerClosed(_)
+            | Self::CheckTaskFailed
+            | Self::NoHashWorkers
             | Self::ClientQueueFull
             | Self::QueueFull => false,
         }
@@ -138,10 +156,89 @@ pub(super) struct StoredHash {
 /// The hash itself, in the form its verifier takes.
 #[derive(Clone)]
 enum Digest {
-    /// A PHC argon2id or argon2i hash; verification uses the parameters it carries.
-    Argon2(Box<PasswordHash>),
+    /// A PHC argon2id or argon2i hash, taken apart at load.
+    Argon2(Box<Argon2Digest>),
     /// A bcrypt hash string, already checked by `bcrypt::HashParts` and for its cost.
     Bcrypt(String),
+}
+
+/// An argon2 hash ready to verify: the hasher with the algorithm, version and parameters
+/// the PHC string carries (never `Argon2::default()`'s), its salt and the expected output.
+#[derive(Clone)]
+struct Argon2Digest {
+    hasher: Argon2<'static>,
+    salt: Salt,
+    expected: Output,
+}
+
+impl Argon2Digest {
+    /// Takes a parsed PHC string apart; `None` without a salt or an output.
+    fn new(
+        algorithm: Algorithm,
+        version: Version,
+        params: Params,
+        hash: &PasswordHash,
+    ) -> Option<Self> {
+        Some(Self {
+            hasher: Argon2::new(algorithm, version, params),
+            salt: hash.salt?,
+            expected: hash.hash?,
+        })
+    }
+
+    /// A new hash of `password` with a random salt, computed in a [`HashMemory`] of its own
+    /// (the dummy hash): an allocation of argon2's own would be freed with glibc's `free`
+    /// and, at startup, raise glibc's mmap and trim thresholds for the rest of the process,
+    /// so that the heap would keep tens of MiB of freed connection memory (see
+    /// `password/memory.rs`).
+    fn make(
+        algorithm: Algorithm,
+        version: Version,
+        params: Params,
+        password: &[u8],
+    ) -> Result<Self, Argon2Error> {
+        let salt = argon2::password_hash::try_generate_salt().map_err(Argon2Error::from)?;
+        let salt = Salt::new(&salt)?;
+        let hasher = Argon2::new(algorithm, version, params);
+        let mut memory = HashMemory::new();
+        let blocks = memory
+            .blocks(hasher.params().block_count())
+            .ok_or(Argon2Error::OutOfMemory)?;
+        let mut buffer = [0u8; Output::MAX_LENGTH];
+        let out = buffer
+            .get_mut(
+                ..hasher
+                    .params()
+                    .output_len()
+                    .unwrap_or(Params::DEFAULT_OUTPUT_LEN),
+            )
+            .ok_or(Argon2Error::OutputSize)?;
+        hasher.hash_password_into_with_memory(password, salt.as_ref(), &mut *out, blocks)?;
+        let expected = Output::new(out)?;
+        Ok(Self {
+            hasher,
+            salt,
+            expected,
+        })
+    }
+
+    /// Hashes `password` in `memory` and compares the output with the expected one in
+    /// constant time (`Output`'s `PartialEq`).
+    fn verify(&self, password: &[u8], memory: &mut HashMemory) -> Result<bool, CredentialsError> {
+        let failed = |e: argon2::Error| CredentialsError::Argon2Failed(e.into());
+        let blocks = memory
+            .blocks(self.hasher.params().block_count())
+            .ok_or(failed(argon2::Error::OutOfMemory))?;
+        let mut buffer = [0u8; Output::MAX_LENGTH];
+        let out = buffer
+            .get_mut(..self.expected.len())
+            .ok_or(failed(argon2::Error::OutputTooLong))?;
+        self.hasher
+            .hash_password_into_with_memory(password, self.salt.as_ref(), &mut *out, blocks)
+            .map_err(failed)?;
+        let computed = Output::new(out).map_err(|e| CredentialsError::Argon2Failed(e.into()))?;
+        Ok(computed == self.expected)
+    }
 }
 
 /// What verifying a hash costs: its algorithm and parameters, without salt or digest.
@@ -214,9 +311,6 @@ impl StoredHash {
         if params.m_cost() > MAX_ARGON2_MEMORY_KIB {
             return Err(HashProblem::Malformed("argon2 memory cost above 256 MiB"));
         }
-        if hash.salt.is_none() || hash.hash.is_none() {
-            return Err(HashProblem::Malformed("missing salt or hash"));
-        }
         let cost = HashCost::Argon2 {
             algorithm,
             version,
@@ -225,8 +319,10 @@ impl StoredHash {
             p_cost: params.p_cost(),
             output_len: params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN),
         };
+        let digest = Argon2Digest::new(algorithm, version, params, &hash)
+            .ok_or(HashProblem::Malformed("missing salt or hash"))?;
         Ok(Self {
-            digest: Digest::Argon2(Box::new(hash)),
+            digest: Digest::Argon2(Box::new(digest)),
             cost,
         })
     }
@@ -249,24 +345,31 @@ impl StoredHash {
         &self.cost
     }
 
-    /// Runs the hash; `Ok(false)` is a wrong password.
-    pub(super) fn verify(&self, password: &str) -> Result<bool, CredentialsError> {
+    /// Runs the hash, argon2 in `memory`; `Ok(false)` is a wrong password, and so is one
+    /// that [`StoredHash::truncates`].
+    pub(super) fn verify(
+        &self,
+        password: &str,
+        memory: &mut HashMemory,
+    ) -> Result<bool, CredentialsError> {
         #[cfg(test)]
         VERIFICATIONS.with(|count| count.set(count.get() + 1));
         match &self.digest {
-            // The algorithm, version and parameters come from the stored hash, not from
-            // `Argon2::default()`.
-            Digest::Argon2(hash) => {
-                match Argon2::default().verify_password(password.as_bytes(), hash.as_ref()) {
-                    Ok(()) => Ok(true),
-                    Err(Argon2Error::PasswordInvalid) => Ok(false),
-                    Err(e) => Err(CredentialsError::Argon2Failed(e)),
-                }
-            }
+            Digest::Argon2(digest) => digest.verify(password.as_bytes(), memory),
             Digest::Bcrypt(hash) => {
-                bcrypt::verify(password, hash).map_err(CredentialsError::BcryptFailed)
+                // The hash runs whatever the length (bcrypt itself only reads 72 bytes), so
+                // the refusal costs what any check costs.
+                let matches =
+                    bcrypt::verify(password, hash).map_err(CredentialsError::BcryptFailed)?;
+                Ok(matches && !self.truncates(password))
             }
         }
+    }
+
+    /// True when this hash would compare only a prefix of `password`: a bcrypt hash and a
+    /// password longer than [`BCRYPT_MAX_PASSWORD_BYTES`]. Such a password never matches.
+    pub(super) fn truncates(&self, password: &str) -> bool {
+        matches!(self.digest, Digest::Bcrypt(_)) && password.len() > BCRYPT_MAX_PASSWORD_BYTES
     }
 }
 
@@ -324,10 +427,9 @@ fn make_dummy(cost: HashCost) -> Result<StoredHash, UsersError> {
         } => {
             let params = Params::new(m_cost, t_cost, p_cost, Some(output_len))
                 .map_err(|e| UsersError::HashingFailed(e.into()))?;
-            let hash = Argon2::new(algorithm, version, params)
-                .hash_password(PASSWORD.as_bytes())
+            let digest = Argon2Digest::make(algorithm, version, params, PASSWORD.as_bytes())
                 .map_err(UsersError::HashingFailed)?;
-            Digest::Argon2(Box::new(hash))
+            Digest::Argon2(Box::new(digest))
         }
         HashCost::Bcrypt { cost } => {
             Digest::Bcrypt(bcrypt::hash(PASSWORD, cost).map_err(UsersError::BcryptHashingFailed)?)
@@ -374,8 +476,8 @@ pub fn hash_password(password: &str) -> Result<String, UsersError> {
         .map_err(UsersError::HashingFailed)
 }
 
-/// Moves the calling thread to `SCHED_IDLE`, once per thread (Linux: scheduling is per
-/// thread). `SCHED_IDLE` is the policy for work that should use only CPU nobody else wants:
+/// Moves the calling thread (a hash worker, at its start) to `SCHED_IDLE`, once per thread
+/// (Linux: scheduling is per thread). `SCHED_IDLE` is the policy for work that should use only CPU nobody else wants:
 /// a worker that wakes up preempts such a thread at once (one at nice 19 under the normal
 /// policy only when the scheduler's slice allows), and when the two compete the hashing
 /// thread gets a weight of 3 against a worker's 1,024 (nice has no effect under it).
@@ -386,10 +488,9 @@ pub fn hash_password(password: &str) -> Result<String, UsersError> {
 /// ×1.7–2.7. The price is that under a full proxy load logins wait until the load eases:
 /// proxied traffic comes first.
 ///
-/// Entering `SCHED_IDLE` needs no privilege; leaving it would, so a blocking-pool thread
-/// that ran a check stays there (the other blocking work on these pools, such as upstream
-/// DNS lookups, mostly waits rather than computes). A failure (a platform without the
-/// policy) is logged and otherwise ignored: the check still runs, at normal priority.
+/// Entering `SCHED_IDLE` needs no privilege; leaving it would, which is one reason the hash
+/// workers are threads of their own, running nothing else. A failure (a platform without
+/// the policy) is logged and otherwise ignored: the check still runs, at normal priority.
 fn lower_this_threads_priority() {
     use thread_priority::{
         NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
@@ -420,8 +521,9 @@ pub const MAX_QUEUED_CHECKS: usize = 256;
 /// for a large `max_failures` and for attempts keyed by device.
 pub const MAX_QUEUED_CHECKS_PER_CLIENT: usize = 8;
 
-/// Runs password checks on tokio's blocking pool, at most `max_concurrent` at a time and at
-/// a lower priority than the workers (`SCHED_IDLE`, see `lower_this_threads_priority`).
+/// Runs password checks on the hash workers ([`run_check`]), at most `max_concurrent` at a
+/// time and at a lower priority than the async workers (`SCHED_IDLE`, see
+/// `lower_this_threads_priority`).
 ///
 /// A login burst then queues here instead of occupying the async workers that proxy traffic.
 /// The queue is bounded ([`MAX_QUEUED_CHECKS`], [`MAX_QUEUED_CHECKS_PER_CLIENT`]; beyond,
@@ -474,14 +576,13 @@ impl PasswordChecker {
         self.verify_from(anyone, users, name, password).await
     }
 
-    /// [`Users::verify_password`] on the blocking pool, queued fairly by `client` (the
-    /// client address's throttle key); returns a copy of the user.
+    /// [`Users::verify_password`] on a hash worker, queued fairly by `client` (the client
+    /// address's throttle key); returns a copy of the user.
     ///
     /// # Errors
     ///
     /// As [`Users::verify_password`], plus [`CredentialsError::ClientQueueFull`] and
-    /// [`CredentialsError::QueueFull`] (nothing hashed), [`CredentialsError::CheckTaskFailed`]
-    /// and [`CredentialsError::CheckerClosed`].
+    /// [`CredentialsError::QueueFull`] (nothing hashed), and those of [`run_check`].
     pub async fn verify_from(
         &self,
         client: ThrottleKey,
@@ -497,16 +598,30 @@ impl PasswordChecker {
             QueueFull::Everyone => CredentialsError::QueueFull,
         })?;
         let permit = ticket.wait().await.ok_or(CredentialsError::QueueFull)?;
-        // The permit moves into the task: if the caller goes away (client disconnect), the
+        // The permit moves into the job: if the caller goes away (client disconnect), the
         // worker stays taken until the hash has actually finished.
-        tokio::task::spawn_blocking(move || {
+        run_check(move |memory| {
             let _permit = permit;
-            lower_this_threads_priority();
-            users.verify_password(&name, &password).cloned()
+            users.verify_password_in(memory, &name, &password).cloned()
         })
-        .await
-        .map_err(CredentialsError::CheckTaskFailed)?
+        .await?
     }
+}
+
+/// Runs `check` on one of the process's hash workers (one thread per CPU, under
+/// `SCHED_IDLE`) with that worker's argon2 memory, and returns its result.
+///
+/// # Errors
+///
+/// [`CredentialsError::CheckTaskFailed`] when the check panicked,
+/// [`CredentialsError::NoHashWorkers`] when no worker thread could be started.
+async fn run_check<T, F>(check: F) -> Result<T, CredentialsError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut HashMemory) -> T + Send + 'static,
+{
+    let workers = HashWorkers::shared().ok_or(CredentialsError::NoHashWorkers)?;
+    workers.run(check).await
 }
 
 #[cfg(test)]

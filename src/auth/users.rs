@@ -18,6 +18,17 @@
 //! why, is the business of the [`password`](super::password) module, which parses each one
 //! once, at load; this module only positions its verdict.
 //!
+//! # Names
+//!
+//! A name is Unicode text, and the same text can be written with different code points:
+//! `é` is one (U+00E9) or `e` and a combining accent (U+0065 U+0301), depending on the
+//! keyboard, the OS or the editor that wrote the file. Names are therefore NFC-normalized
+//! ([`normalized_name`]) when the file is loaded and in every lookup, so a user signs in
+//! however their system writes the name, and two entries equal after NFC are duplicates.
+//! Tokens carry the NFC form. Names that differ only in case or by compatibility forms
+//! (`Admin`/`admin`, fullwidth `ａｄｍｉｎ`, the ligature `ﬁ`) stay distinct users, but look
+//! alike to a person: [`Users::lookalikes`] lists them for `gateway check`.
+//!
 //! # Verification invariants
 //!
 //! - [`Users::verify_password`] has one code path: it always verifies the password against
@@ -30,14 +41,17 @@
 //! - A password longer than [`MAX_PASSWORD_BYTES`] is refused before any hashing, so a huge
 //!   password costs no CPU. That early answer depends only on the password's length, which the
 //!   client already knows: it says nothing about whether the user exists.
+//! - A password longer than bcrypt's 72 bytes, for a user with a bcrypt hash, is refused
+//!   after the hash has run (a warning is logged, naming the user, never the password).
 //! - [`Users::verify_password`] is CPU-heavy and blocking: the request path calls it through
-//!   [`PasswordChecker`](super::password::PasswordChecker), which runs it on tokio's blocking
-//!   pool with bounded concurrency.
+//!   [`PasswordChecker`](super::password::PasswordChecker), which runs it on a hash worker
+//!   thread with bounded concurrency.
 //!
-//! Not here: hash formats, hashing and the blocking pool (`password.rs`), throttling
+//! Not here: hash formats, hashing and the hash workers (`password.rs`), throttling
 //! (`store.rs`), the login endpoints (`login.rs`), reading the file from disk (the config
 //! loader does it, so relative paths and reload stay in one place).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
@@ -46,7 +60,9 @@ use argon2::password_hash::Error as Argon2Error;
 use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
+use super::password::memory::HashMemory;
 use super::password::{CredentialsError, HashProblem, MAX_PASSWORD_BYTES, StoredHash, dummy_hash};
 use crate::text_position::LineIndex;
 
@@ -89,7 +105,7 @@ pub enum UsersError {
         /// toml's message.
         message: String,
     },
-    /// Two `[[user]]` entries have the same name.
+    /// Two `[[user]]` entries have the same name (after NFC normalization).
     #[error("{position}: duplicate user {name:?} (first defined at {first})")]
     DuplicateUser {
         /// The second definition's name value.
@@ -188,7 +204,7 @@ impl UsersError {
 /// One user of the users file. The password hash is private and redacted from `Debug`.
 #[derive(Clone)]
 pub struct User {
-    /// Login name; unique, non-empty.
+    /// Login name, NFC-normalized; unique, non-empty.
     pub name: String,
     /// Group names; none empty, none containing `,`.
     pub groups: Vec<String>,
@@ -197,6 +213,18 @@ pub struct User {
     /// A disabled user cannot log in, and (with `require_known_user`) its tokens are refused.
     pub disabled: bool,
     hash: StoredHash,
+    /// Where the name is written in the file.
+    name_at: Position,
+}
+
+/// Two users whose names differ only in case or Unicode compatibility forms (see
+/// [`Users::lookalikes`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lookalike {
+    /// The name written first in the file, and where.
+    pub first: (String, Position),
+    /// The name written later, and where.
+    pub second: (String, Position),
 }
 
 impl fmt::Debug for User {
@@ -207,6 +235,7 @@ impl fmt::Debug for User {
             .field("email", &self.email)
             .field("disabled", &self.disabled)
             .field("hash", &self.hash)
+            .field("name_at", &self.name_at)
             .finish()
     }
 }
@@ -277,9 +306,32 @@ impl Users {
         Ok(Self { by_name, dummy })
     }
 
-    /// The user named `name`, disabled or not.
+    /// The user named `name` (in any Unicode normalization form), disabled or not.
     pub fn get(&self, name: &str) -> Option<&User> {
-        self.by_name.get(name)
+        self.by_name.get(normalized_name(name).as_ref())
+    }
+
+    /// Pairs of users whose names are equal after case folding and NFKC but are not the
+    /// same name (e.g. `Admin` and `admin`, or `ａｄｍｉｎ` and `admin`): distinct users to the
+    /// gateway, easy to mistake for each other to a person reading a log or a token. In
+    /// file order, each later name paired with the first one it looks like.
+    pub fn lookalikes(&self) -> Vec<Lookalike> {
+        let mut users: Vec<&User> = self.by_name.values().collect();
+        users.sort_by_key(|u| (u.name_at.line, u.name_at.column));
+        let mut seen: HashMap<String, &User> = HashMap::with_capacity(users.len());
+        let mut found = Vec::new();
+        for user in users {
+            match seen.get(&lookalike_key(&user.name)) {
+                Some(first) => found.push(Lookalike {
+                    first: (first.name.clone(), first.name_at),
+                    second: (user.name.clone(), user.name_at),
+                }),
+                None => {
+                    seen.insert(lookalike_key(&user.name), user);
+                }
+            }
+        }
+        found
     }
 
     /// Number of users in the file.
@@ -295,7 +347,7 @@ impl Users {
     /// Checks a login: returns the user when it exists, is not disabled and `password`
     /// matches its hash.
     ///
-    /// CPU-heavy (one password hash): call it through
+    /// CPU-heavy (one password hash, with its own argon2 memory): call it through
     /// [`PasswordChecker`](super::password::PasswordChecker) on the request path.
     ///
     /// # Errors
@@ -303,21 +355,61 @@ impl Users {
     /// A [`CredentialsError`]: a rejection (see [`CredentialsError::is_rejection`]) or a
     /// failure to run the hash.
     pub fn verify_password(&self, name: &str, password: &str) -> Result<&User, CredentialsError> {
+        self.verify_password_in(&mut HashMemory::new(), name, password)
+    }
+
+    /// [`Users::verify_password`] with argon2 working in `memory` (a hash worker's, reused
+    /// from one check to the next).
+    pub(crate) fn verify_password_in(
+        &self,
+        memory: &mut HashMemory,
+        name: &str,
+        password: &str,
+    ) -> Result<&User, CredentialsError> {
         // Length only: answered before the user is even looked up.
         if password.len() > MAX_PASSWORD_BYTES {
             return Err(CredentialsError::PasswordTooLong);
         }
-        let user = self.by_name.get(name);
+        let user = self.get(name);
         // The one code path: always verify against some hash, then decide.
         let hash = user.map_or(&self.dummy, |u| &u.hash);
-        let matches = hash.verify(password)?;
+        let matches = hash.verify(password, memory)?;
         match user {
             None => Err(CredentialsError::UnknownUser),
             Some(u) if u.disabled => Err(CredentialsError::UserDisabled),
+            Some(u) if u.hash.truncates(password) => {
+                tracing::warn!(
+                    user = %u.name,
+                    "login refused: the password is longer than the 72 bytes a bcrypt hash \
+                     compares (rehash the user with gateway hash-password to allow it)"
+                );
+                Err(CredentialsError::PasswordTooLongForBcrypt)
+            }
             Some(_) if !matches => Err(CredentialsError::WrongPassword),
             Some(u) => Ok(u),
         }
     }
+}
+
+/// `name` in Unicode Normalization Form C, the form names are stored and looked up in;
+/// borrowed when it already is (the usual case, checked without allocating).
+///
+/// The login throttle keys a username by this form too, so that writing a name another way
+/// does not buy a fresh budget of attempts.
+pub fn normalized_name(name: &str) -> Cow<'_, str> {
+    match is_nfc_quick(name.chars()) {
+        IsNormalized::Yes => Cow::Borrowed(name),
+        IsNormalized::No | IsNormalized::Maybe => Cow::Owned(name.nfc().collect()),
+    }
+}
+
+/// What two names that look alike have in common: full case folding (upper case, then
+/// lower case: `ß` → `SS` → `ss`, which `to_lowercase` alone misses) between NFKC
+/// normalizations (fullwidth letters, ligatures, superscripts → their plain forms).
+fn lookalike_key(name: &str) -> String {
+    let compatible: String = name.nfkc().collect();
+    let folded = compatible.to_uppercase().to_lowercase();
+    folded.nfkc().collect()
 }
 
 /// Refuses control characters in a value that ends up in a header.
@@ -342,7 +434,7 @@ fn validate_user(lines: &LineIndex<'_>, raw: RawUser) -> Result<(User, Position)
         return Err(UsersError::EmptyUserName { position: name_at });
     }
     printable(lines, &raw.name, "name")?;
-    let name = raw.name.into_inner();
+    let name = normalized_name(raw.name.get_ref()).into_owned();
     let mut groups = Vec::with_capacity(raw.groups.len());
     for group in raw.groups {
         let position = Position::of_span(lines, group.span());
@@ -387,6 +479,7 @@ fn validate_user(lines: &LineIndex<'_>, raw: RawUser) -> Result<(User, Position)
         email,
         disabled: raw.disabled,
         hash,
+        name_at,
     };
     Ok((user, name_at))
 }

@@ -2,6 +2,8 @@
 //! would want to know before going live. They never stop the gateway.
 //!
 //! - the demo user of the shipped `users.toml` is still present;
+//! - two users whose names look alike (equal after case folding and NFKC: `Admin`/`admin`,
+//!   fullwidth `ａｄｍｉｎ`), which a person reading a log or granting access may confuse;
 //! - cookies without `Secure`;
 //! - development conveniences left on (`generate_self_signed`, `generate_secret`);
 //! - a public route that carves a hole into a protected one (same hosts, a longer prefix);
@@ -12,9 +14,10 @@
 use std::fmt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::{Config, KeySource, Location, RouteSettings, Unmatched};
-use crate::auth::users::Users;
+use crate::auth::users::{Lookalike, Users};
 use crate::policy::Access;
 use crate::router::HostPattern;
 
@@ -95,15 +98,32 @@ pub fn warnings(config: &Config) -> Vec<Warning> {
     if let Some(users) = &config.users
         && let Ok(text) = std::fs::read_to_string(&users.file.value)
         && let Ok(parsed) = Users::from_toml_str(&text)
-        && parsed.get(DEMO_USER).is_some_and(|u| !u.disabled)
     {
-        warn(
-            Some(&users.file.at),
-            format!(
-                "the demo user {DEMO_USER:?} is in {}; remove it before going live",
-                users.file.value.display()
-            ),
-        );
+        if parsed.get(DEMO_USER).is_some_and(|u| !u.disabled) {
+            warn(
+                Some(&users.file.at),
+                format!(
+                    "the demo user {DEMO_USER:?} is in {}; remove it before going live",
+                    users.file.value.display()
+                ),
+            );
+        }
+        let file: Arc<str> = users.file.value.display().to_string().into();
+        for Lookalike { first, second } in parsed.lookalikes() {
+            let at = Location {
+                file: Arc::clone(&file),
+                line: second.1.line,
+                col: second.1.column,
+            };
+            warn(
+                Some(&at),
+                format!(
+                    "user {:?} looks like user {:?} (line {}): the names differ only in case \
+                     or Unicode compatibility forms; rename one",
+                    second.0, first.0, first.1.line
+                ),
+            );
+        }
     }
     if config.forward_auth.unmatched == Unmatched::Authenticated {
         warn(

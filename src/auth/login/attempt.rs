@@ -141,8 +141,8 @@ fn hashed(result: &Result<User, CredentialsError>) -> bool {
             CredentialsError::PasswordTooLong
                 | CredentialsError::ClientQueueFull
                 | CredentialsError::QueueFull
-                | CredentialsError::CheckerClosed(_)
-                | CredentialsError::CheckTaskFailed(_)
+                | CredentialsError::NoHashWorkers
+                | CredentialsError::CheckTaskFailed
         ),
     }
 }

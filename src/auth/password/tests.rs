@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
 
+use super::memory::HashMemory;
 use super::{
-    CredentialsError, Digest, HashCost, MAX_PASSWORD_BYTES, PasswordChecker, StoredHash,
-    ThrottleKey, dummy_hash, hash_password,
+    BCRYPT_MAX_PASSWORD_BYTES, CredentialsError, Digest, HashCost, MAX_PASSWORD_BYTES,
+    PasswordChecker, StoredHash, ThrottleKey, dummy_hash, hash_password,
 };
 use crate::auth::users::{Users, UsersError};
 
@@ -61,8 +62,56 @@ fn credentials_errors_tell_rejections_from_failures() {
     assert!(CredentialsError::UnknownUser.is_rejection());
     assert!(CredentialsError::UserDisabled.is_rejection());
     assert!(CredentialsError::PasswordTooLong.is_rejection());
+    assert!(CredentialsError::PasswordTooLongForBcrypt.is_rejection());
     let failure = CredentialsError::Argon2Failed(argon2::password_hash::Error::OutOfMemory);
     assert!(!failure.is_rejection());
+    assert!(!CredentialsError::CheckTaskFailed.is_rejection());
+    assert!(!CredentialsError::NoHashWorkers.is_rejection());
+}
+
+#[test]
+fn argon2_verifies_in_reused_memory_whatever_the_previous_hash_left_there() {
+    // Two hashes of different sizes and variants, verified in turn in one memory: each
+    // verdict is the one fresh memory gives.
+    let small = parse(&cheap_argon2(Algorithm::Argon2id, "one"));
+    let params = Params::new(64, 2, 2, None).expect("valid test params");
+    let large = Argon2::new(Algorithm::Argon2i, Version::V0x10, params)
+        .hash_password(b"two")
+        .expect("hashing works")
+        .to_string();
+    let large = parse(&large);
+    let mut memory = HashMemory::new();
+    for _ in 0..2 {
+        assert!(matches!(small.verify("one", &mut memory), Ok(true)));
+        assert!(matches!(small.verify("two", &mut memory), Ok(false)));
+        assert!(matches!(large.verify("two", &mut memory), Ok(true)));
+        assert!(matches!(large.verify("one", &mut memory), Ok(false)));
+    }
+    assert_eq!(
+        memory.held_bytes(),
+        64 * argon2::Block::SIZE,
+        "the larger hash's blocks"
+    );
+}
+
+#[test]
+fn bcrypt_refuses_a_password_past_72_bytes_that_shares_the_first_72() {
+    let base = "p".repeat(BCRYPT_MAX_PASSWORD_BYTES);
+    let hash = parse(&bcrypt::hash(&base, 4).expect("hash"));
+    let mut memory = HashMemory::new();
+    assert!(matches!(hash.verify(&base, &mut memory), Ok(true)));
+    assert!(!hash.truncates(&base));
+    let longer = format!("{base}x");
+    assert!(hash.truncates(&longer));
+    assert!(
+        matches!(hash.verify(&longer, &mut memory), Ok(false)),
+        "bcrypt alone would accept it"
+    );
+    assert!(bcrypt::verify(&longer, &digest(&hash)).is_ok_and(|ok| ok));
+    // argon2 reads every byte: no truncation to refuse.
+    let argon2 = parse(&cheap_argon2(Algorithm::Argon2id, &longer));
+    assert!(!argon2.truncates(&longer));
+    assert!(matches!(argon2.verify(&longer, &mut memory), Ok(true)));
 }
 
 #[tokio::test]
@@ -82,6 +131,25 @@ async fn password_checker_verifies_on_the_blocking_pool() {
     let long = "p".repeat(MAX_PASSWORD_BYTES + 1);
     let long = checker.verify(users, "alice".into(), long).await;
     assert!(matches!(long, Err(CredentialsError::PasswordTooLong)));
+}
+
+#[tokio::test]
+async fn password_checker_runs_checks_on_hash_workers_under_sched_idle() {
+    let hash = cheap_argon2(Algorithm::Argon2id, "pw");
+    let users = Arc::new(load(&one_user("alice", &hash, "")));
+    PasswordChecker::new(1)
+        .verify(Arc::clone(&users), "alice".into(), "pw".into())
+        .await
+        .expect("right password");
+    // The same workers run any check; ask one for its thread's name and policy.
+    let (name, policy) = super::run_check(|_| {
+        let name = std::thread::current().name().unwrap_or_default().to_owned();
+        (name, this_threads_policy())
+    })
+    .await
+    .expect("runs");
+    assert!(name.starts_with("gateway-hash-"), "{name}");
+    assert_eq!(policy, SCHED_IDLE);
 }
 
 #[tokio::test]
@@ -150,11 +218,11 @@ fn parse(hash: &str) -> StoredHash {
     StoredHash::parse(hash).unwrap_or_else(|_| panic!("a valid hash"))
 }
 
-/// The digest of a hash, for comparing two of them.
+/// The digest of a hash (salt and output for argon2), for comparing two of them.
 fn digest(hash: &StoredHash) -> String {
     match &hash.digest {
         Digest::Bcrypt(text) => text.clone(),
-        Digest::Argon2(hash) => hash.to_string(),
+        Digest::Argon2(argon2) => format!("{}${}", argon2.salt, argon2.expected),
     }
 }
 
@@ -167,15 +235,29 @@ fn a_dummy_hash_is_made_once_per_cost_and_verifies_like_the_hashes_it_stands_for
     let eve = parse(&bcrypt::hash("other", 4).expect("hash"));
     let again = dummy_hash(&[eve.cost().clone()]).expect("dummy");
     assert_eq!(digest(&again), digest(&dummy), "made once per cost");
-    assert!(matches!(dummy.verify("pw"), Ok(false)));
+    assert!(matches!(
+        dummy.verify("pw", &mut HashMemory::new()),
+        Ok(false)
+    ));
 
     let alice_hash = cheap_argon2(Algorithm::Argon2i, "pw");
     let alice = parse(&alice_hash);
     let dummy = dummy_hash(&[alice.cost().clone()]).expect("dummy");
     assert_eq!(dummy.cost(), alice.cost());
-    assert!(digest(&dummy).starts_with("$argon2i$v=19$m=8,t=1,p=1$"));
-    assert!(matches!(dummy.verify("pw"), Ok(false)));
-    assert_ne!(digest(&dummy), alice_hash, "a salt of its own");
+    assert!(matches!(
+        dummy.verify("pw", &mut HashMemory::new()),
+        Ok(false)
+    ));
+    assert!(
+        dummy
+            .verify(
+                "gateway dummy password for unknown users",
+                &mut HashMemory::new()
+            )
+            .is_ok_and(|matches| matches),
+        "a real argon2i hash of the dummy password"
+    );
+    assert_ne!(digest(&dummy), digest(&alice), "a salt of its own");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::cell::Cell;
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
 
-use super::{Position, Users, UsersError};
+use super::{Lookalike, Position, Users, UsersError, normalized_name};
 use crate::auth::password::{
     CredentialsError, HashCost, MAX_PASSWORD_BYTES, VERIFICATIONS, hash_password,
 };
@@ -95,7 +95,7 @@ fn bcrypt_hash_made_by_htpasswd_verifies() {
 }
 
 #[test]
-fn bcrypt_only_compares_the_first_72_bytes_of_a_password() {
+fn a_password_longer_than_bcrypts_72_bytes_is_refused_after_hashing() {
     let base = "a".repeat(72);
     let users = load(&one_user(
         "bob",
@@ -103,10 +103,44 @@ fn bcrypt_only_compares_the_first_72_bytes_of_a_password() {
         "",
     ));
     assert!(
-        users
-            .verify_password("bob", &format!("{base}anything"))
-            .is_ok()
+        users.verify_password("bob", &base).is_ok(),
+        "72 bytes: all compared"
     );
+    let before = verifications();
+    let result = users.verify_password("bob", &format!("{base}anything"));
+    assert!(
+        matches!(result, Err(CredentialsError::PasswordTooLongForBcrypt)),
+        "{result:?}"
+    );
+    assert!(
+        result.is_err_and(|e| e.is_rejection()),
+        "a 401, like a wrong password"
+    );
+    assert_eq!(
+        verifications(),
+        before + 1,
+        "the hash ran, as for any check"
+    );
+    // A long password that is wrong in its first 72 bytes is simply wrong.
+    assert!(matches!(
+        users.verify_password("bob", &"b".repeat(80)),
+        Err(CredentialsError::PasswordTooLongForBcrypt)
+    ));
+}
+
+#[test]
+fn a_long_password_is_still_fine_for_an_argon2_user() {
+    let long = "a".repeat(200);
+    let users = load(&one_user(
+        "alice",
+        &cheap_argon2(Algorithm::Argon2id, &long),
+        "",
+    ));
+    assert!(users.verify_password("alice", &long).is_ok());
+    assert!(matches!(
+        users.verify_password("alice", &long[..199]),
+        Err(CredentialsError::WrongPassword)
+    ));
 }
 
 #[test]
@@ -367,4 +401,93 @@ fn positions_count_characters_not_bytes() {
     assert_eq!(at("é = 1", 3), Position { line: 1, column: 3 });
     assert_eq!(at("a\nbé\nc", 6), Position { line: 3, column: 1 });
     assert_eq!(at("ab", 99), Position { line: 1, column: 3 });
+}
+
+/// "josé" with a precomposed é (NFC) and with e + a combining acute accent (NFD).
+const JOSE_NFC: &str = "jos\u{e9}";
+const JOSE_NFD: &str = "jose\u{301}";
+
+#[test]
+fn names_are_stored_in_nfc_and_found_in_any_normalization_form() {
+    let hash = cheap_argon2(Algorithm::Argon2id, "pw");
+    for written in [JOSE_NFC, JOSE_NFD] {
+        let users = load(&one_user(written, &hash, ""));
+        let user = users.get(JOSE_NFD).expect("found decomposed");
+        assert_eq!(user.name, JOSE_NFC, "stored (and put in tokens) as NFC");
+        assert!(users.get(JOSE_NFC).is_some(), "found composed");
+        for typed in [JOSE_NFC, JOSE_NFD] {
+            let user = users.verify_password(typed, "pw").expect("signs in");
+            assert_eq!(user.name, JOSE_NFC);
+        }
+    }
+    assert!(load(&one_user(JOSE_NFC, &hash, "")).get("jose").is_none());
+}
+
+#[test]
+fn two_entries_equal_after_nfc_are_duplicates() {
+    let hash = cheap_argon2(Algorithm::Argon2id, "pw");
+    let text = format!(
+        "{}{}",
+        one_user(JOSE_NFC, &hash, ""),
+        one_user(JOSE_NFD, &hash, "")
+    );
+    let err = load_err(&text);
+    assert!(
+        matches!(&err, UsersError::DuplicateUser { name, .. } if name == JOSE_NFC),
+        "{err}"
+    );
+}
+
+#[test]
+fn normalized_name_borrows_what_is_already_nfc() {
+    assert!(matches!(
+        normalized_name("alice"),
+        std::borrow::Cow::Borrowed("alice")
+    ));
+    assert!(matches!(
+        normalized_name(JOSE_NFC),
+        std::borrow::Cow::Borrowed(_)
+    ));
+    assert_eq!(normalized_name(JOSE_NFD), JOSE_NFC);
+    // Compatibility forms are left alone: NFC is not NFKC.
+    assert_eq!(normalized_name("\u{ff41}dmin"), "\u{ff41}dmin");
+}
+
+#[test]
+fn names_equal_after_case_folding_and_nfkc_are_lookalikes() {
+    let hash = cheap_argon2(Algorithm::Argon2id, "pw");
+    let names = [
+        "admin",
+        "Admin",        // case
+        "\u{ff41}dmin", // fullwidth a
+        "stra\u{df}e",  // ß
+        "STRASSE",      // folds to the same as straße
+        "\u{fb01}le",   // the ligature fi
+        "file",
+        "bob",
+    ];
+    let text: String = names.iter().map(|name| one_user(name, &hash, "")).collect();
+    let users = load(&text);
+    let pairs: Vec<(String, String)> = users
+        .lookalikes()
+        .into_iter()
+        .map(|Lookalike { first, second }| (first.0, second.0))
+        .collect();
+    let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+    assert_eq!(
+        pairs,
+        [
+            pair("admin", "Admin"),
+            pair("admin", "\u{ff41}dmin"),
+            pair("stra\u{df}e", "STRASSE"),
+            pair("\u{fb01}le", "file"),
+        ]
+    );
+    let first = &users.lookalikes()[0];
+    assert_eq!(
+        first.second.1,
+        Position { line: 6, column: 8 },
+        "where Admin is"
+    );
+    assert!(load(&one_user("alice", &hash, "")).lookalikes().is_empty());
 }

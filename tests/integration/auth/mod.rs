@@ -9,9 +9,11 @@
 mod credentials;
 mod csrf;
 mod endpoints;
+mod hash_memory;
 mod headers;
 mod interop;
 mod login;
+mod passwords;
 mod policy;
 mod redirects;
 mod sso;

@@ -2,6 +2,7 @@
 //! loopback ports, and a real TLS client. Every wait is bounded by [`within`].
 
 pub mod auth;
+pub mod binary;
 pub mod browser;
 pub mod certs;
 pub mod client;
