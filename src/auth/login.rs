@@ -44,6 +44,9 @@ pub const MAX_LOGIN_BODY: usize = 16 * 1024;
 /// Time a client has to send the login body.
 pub const LOGIN_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The one message a failed sign-in shows, whatever failed.
+/// `Retry-After` of a login refused because the revocation list is full: entries expire as
+/// sessions end, which takes a while.
+const REVOCATIONS_FULL_RETRY_AFTER: Duration = Duration::from_secs(60);
 const LOGIN_FAILED: &str = "Incorrect username or password.";
 /// Security headers of the HTML pages: nothing but inline styles may load, no framing.
 const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'";
@@ -268,6 +271,15 @@ async fn login(
         }
     };
 
+    // A full revocation list could not revoke the new session's tokens one by one: fail
+    // closed, before any password work.
+    if !auth.accepts_new_sessions(SystemTime::now()) {
+        warn!("login refused: the revocation list is full");
+        auth.metrics.login(LoginResult::RevocationsFull);
+        return Err(RequestError::LoginsBusy {
+            retry_after: REVOCATIONS_FULL_RETRY_AFTER,
+        });
+    }
     let user = match attempt::sign_in(
         auth,
         users,
@@ -373,12 +385,7 @@ async fn logout(
         let now = SystemTime::now();
         match auth.authenticate(credential.token, now) {
             Ok(token) => {
-                if let Some(jti) = &token.jti {
-                    auth.store
-                        .revoke(jti, token.exp, now)
-                        .await
-                        .map_err(internal)?;
-                }
+                auth.revoke(&token, now).await.map_err(internal)?;
                 info!(user = %token.user, "logout");
             }
             Err(failure) => debug!(reason = failure.reason(), "logout with an invalid token"),

@@ -52,7 +52,7 @@ pub use forward_auth::OriginalUrlError;
 use crate::config::{AuthSettings, KeySource, Located, Location, UsersSettings};
 use crate::error::RequestError;
 use jwt::{KeyError, Session, TokenError, TokenKeys, TokenSettings, VerifiedToken};
-use store::StateStore;
+use store::{Revocation, StateStore, StoreError, TokenRef};
 
 use crate::metrics::Metrics;
 use device::DeviceKey;
@@ -291,11 +291,7 @@ impl Auth {
                 verified
             }
         };
-        if verified
-            .jti
-            .as_deref()
-            .is_some_and(|jti| self.store.is_revoked(jti, now))
-        {
+        if self.store.is_revoked(revocation_ref(&verified), now) {
             return Err(AuthFailure::Revoked);
         }
         if self.settings.require_known_user {
@@ -345,10 +341,52 @@ impl Auth {
                 self.keys.issue_in(session, user, groups, email, ttl, now)
             }
             None => {
+                // After "signed out everywhere", a new session starts at the cutoff at the
+                // earliest (a fraction of a second ahead), so the cutoff does not cover it.
+                let signed_in = self
+                    .store
+                    .signed_out_before(user, now)
+                    .map_or(now, |cutoff| cutoff.max(now));
                 let ttl = ttl.min(self.settings.session_lifetime);
-                self.keys.issue(user, groups, email, ttl, now)
+                self.keys
+                    .issue_in(&Session::begin(signed_in)?, user, groups, email, ttl, now)
             }
         }
+    }
+
+    /// Signs `token` out: its session (every token renewed from the same sign-in) until the
+    /// session ends; a token without a session by its `jti` until it expires; one with
+    /// neither by signing its user out everywhere. Each lasts `leeway` longer, as the tokens
+    /// it covers do.
+    ///
+    /// # Errors
+    /// A [`StoreError`] from a shared store.
+    pub async fn revoke(&self, token: &VerifiedToken, now: SystemTime) -> Result<(), StoreError> {
+        let leeway = self.settings.leeway;
+        let user = token.user.as_str();
+        let revocation = match (&token.session, &token.jti) {
+            (Some(session), _) => Revocation::Session {
+                user,
+                sid: &session.id,
+                until: (session.signed_in + self.settings.session_lifetime).max(token.exp) + leeway,
+            },
+            (None, Some(jti)) => Revocation::Token {
+                user,
+                jti,
+                until: token.exp + leeway,
+            },
+            (None, None) => Revocation::User {
+                user,
+                before: now,
+                until: token.exp + leeway,
+            },
+        };
+        self.store.revoke(revocation, now).await
+    }
+
+    /// Whether a new session may start now (the revocation list has room).
+    pub fn accepts_new_sessions(&self, now: SystemTime) -> bool {
+        self.store.accepts_new_sessions(now)
     }
 
     /// How long `session` may still be renewed at `now` (zero once it is over), rounded up
@@ -382,6 +420,16 @@ impl Auth {
 struct DeviceCookies {
     key: DeviceKey,
     ttl: Duration,
+}
+
+/// What the revocation check needs of a verified token.
+fn revocation_ref(token: &VerifiedToken) -> TokenRef<'_> {
+    TokenRef {
+        user: &token.user,
+        jti: token.jti.as_deref(),
+        sid: token.session.as_ref().map(|s| s.id.as_str()),
+        signed_in: token.session.as_ref().map(|s| s.signed_in),
+    }
 }
 
 fn token_settings(settings: &AuthSettings) -> TokenSettings {
