@@ -32,7 +32,7 @@ use tracing::{debug, info, warn};
 
 use super::pages::{LoginPage, login_page, logout_page};
 use super::redirect::{FALLBACK_REDIRECT, origin_allowed, safe_redirect};
-use super::{Auth, cookie, forward_auth};
+use super::{Auth, CredentialSource, cookie, forward_auth};
 use crate::error::{LoginHint, RequestError};
 use crate::gateway::Snapshot;
 use crate::metrics::LoginResult;
@@ -381,14 +381,24 @@ async fn logout(
         .or_else(|| form.then(|| form_field(&body, "rd")).flatten())
         .unwrap_or_default();
 
+    // Every credential the request carries that verifies is signed out: the header's token,
+    // or every copy of our cookie (a stale or tossed copy must not survive the logout).
     if let Some(credential) = auth.credential(&headers)? {
         let now = SystemTime::now();
-        match auth.authenticate(credential.token, now) {
-            Ok(token) => {
-                auth.revoke(&token, now).await.map_err(internal)?;
-                info!(user = %token.user, "logout");
+        let copies: Vec<&str> = match credential.source {
+            CredentialSource::Header => vec![credential.token],
+            CredentialSource::Cookie => cookie::values(&headers, &auth.settings.cookie.name)
+                .filter_map(|value| std::str::from_utf8(value).ok())
+                .collect(),
+        };
+        for copy in copies {
+            match auth.authenticate(copy, now) {
+                Ok(token) => {
+                    auth.revoke(&token, now).await.map_err(internal)?;
+                    info!(user = %token.user, "logout");
+                }
+                Err(failure) => debug!(reason = failure.reason(), "logout with an invalid token"),
             }
-            Err(failure) => debug!(reason = failure.reason(), "logout with an invalid token"),
         }
     }
     let target = safe_redirect(&rd, &auth.settings.allowed_domains)
@@ -398,8 +408,9 @@ async fn logout(
         StatusCode::SEE_OTHER,
         HeaderValue::from_str(&target).map_err(internal)?,
     );
-    let clear = cookie::clear_cookie(&auth.settings.cookie, context.host).map_err(internal)?;
-    response.headers_mut().append(header::SET_COOKIE, clear);
+    for clear in cookie::clear_cookies(&auth.settings.cookie, context.host).map_err(internal)? {
+        response.headers_mut().append(header::SET_COOKIE, clear);
+    }
     Ok(response)
 }
 
@@ -407,12 +418,8 @@ fn me(auth: &Auth, headers: &HeaderMap) -> Result<Response<Body>, RequestError> 
     let credential = auth
         .credential(headers)?
         .ok_or(RequestError::Unauthenticated(LoginHint::None))?;
-    let token = auth
-        .authenticate(credential.token, SystemTime::now())
-        .map_err(|failure| RequestError::InvalidToken {
-            failure,
-            hint: LoginHint::None,
-        })?;
+    let token =
+        auth.verify_credential(&credential, headers, SystemTime::now(), || LoginHint::None)?;
     let expires_at = token
         .exp
         .duration_since(SystemTime::UNIX_EPOCH)

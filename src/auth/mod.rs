@@ -50,7 +50,7 @@ pub use credential::{Credential, CredentialSource, find_credential};
 pub use forward_auth::OriginalUrlError;
 
 use crate::config::{AuthSettings, KeySource, Located, Location, UsersSettings};
-use crate::error::RequestError;
+use crate::error::{LoginHint, RequestError};
 use jwt::{KeyError, Session, TokenError, TokenKeys, TokenSettings, VerifiedToken};
 use store::{Revocation, StateStore, StoreError, TokenRef};
 
@@ -250,8 +250,7 @@ impl Auth {
     /// JWT, else our cookie.
     ///
     /// # Errors
-    /// [`RequestError::DuplicateCredentials`] for two `Authorization` headers or two of our
-    /// cookies; [`RequestError::MalformedCookie`] for a cookie that is not text.
+    /// As [`find_credential`].
     pub fn credential<'a>(
         &self,
         headers: &'a HeaderMap,
@@ -261,6 +260,45 @@ impl Auth {
             &self.settings.cookie.name,
             self.settings.accept_raw_authorization,
         )
+    }
+
+    /// Verifies `credential` (see [`Auth::authenticate`]). A cookie credential stands for
+    /// every copy of our cookie the request carries: the first copy that verifies wins, so a
+    /// stale or tossed copy cannot lock its user out — unless copies for *different* users
+    /// verify, which only cookie tossing produces (a sibling subdomain planting its own
+    /// account's token for the parent domain, to make the victim act as the attacker): that
+    /// is refused as ambiguous.
+    ///
+    /// # Errors
+    /// [`RequestError::InvalidToken`] (with `hint`) when nothing verifies;
+    /// [`RequestError::DuplicateCredentials`] for copies naming different users.
+    pub fn verify_credential(
+        &self,
+        credential: &Credential<'_>,
+        headers: &HeaderMap,
+        now: SystemTime,
+        hint: impl FnOnce() -> LoginHint,
+    ) -> Result<Arc<VerifiedToken>, RequestError> {
+        let mut chosen = self.authenticate(credential.token, now);
+        if credential.source == CredentialSource::Header {
+            return chosen.map_err(|failure| invalid(failure, hint));
+        }
+        let others = cookie::values(headers, &self.settings.cookie.name)
+            .filter_map(|value| std::str::from_utf8(value).ok())
+            .filter(|token| *token != credential.token);
+        for other in others {
+            let Ok(verified) = self.check_token(other, now) else {
+                continue;
+            };
+            match &chosen {
+                Ok(winner) if winner.user != verified.user => {
+                    return Err(RequestError::DuplicateCredentials);
+                }
+                Ok(_) => {}
+                Err(_) => chosen = Ok(verified),
+            }
+        }
+        chosen.map_err(|failure| invalid(failure, hint))
     }
 
     /// Verifies `token` and applies revocation and the known-user rule.
@@ -420,6 +458,15 @@ impl Auth {
 struct DeviceCookies {
     key: DeviceKey,
     ttl: Duration,
+}
+
+/// A rejected credential, with where a browser should go to sign in.
+fn invalid(failure: AuthFailure, hint: impl FnOnce() -> LoginHint) -> RequestError {
+    tracing::debug!(reason = failure.reason(), "token rejected");
+    RequestError::InvalidToken {
+        failure,
+        hint: hint(),
+    }
 }
 
 /// What the revocation check needs of a verified token.

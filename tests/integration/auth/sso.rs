@@ -3,8 +3,9 @@
 use serde_json::json;
 
 use crate::support::auth::{
-    ALICE_PASSWORD, COOKIE, Env, Req, assert_invalid_token, assert_session_cookie_attributes,
-    claims, env, gateway_set_cookie, mint_hs256, now, sets_gateway_cookie, token_part, with_claim,
+    ALICE_PASSWORD, COOKIE, Env, Req, SetCookie, assert_invalid_token,
+    assert_session_cookie_attributes, claims, env, gateway_set_cookie, mint_hs256, now,
+    set_cookies, sets_gateway_cookie, token_part, with_claim,
 };
 use crate::support::upstream::Upstream;
 
@@ -127,15 +128,19 @@ async fn assert_logout_revokes_everywhere(env: &Env, token: &str, logout: Req) {
     assert_eq!(response.status, 303, "{}", response.text());
     let location = response.headers["location"].to_str().expect("location");
     assert!(location.starts_with("/.auth/login"), "{location}");
-    let expired = gateway_set_cookie(&response.headers);
-    assert_eq!(expired.value_of("max-age"), Some("0"), "{expired:?}");
-    assert_eq!(
-        expired.value_of("domain"),
-        Some("example.test"),
-        "{expired:?}"
-    );
-    assert_eq!(expired.value_of("path"), Some("/"), "{expired:?}");
-    assert!(!expired.value.contains(token), "{expired:?}");
+    // Every variant the gateway may have set on this host is expired: Domain=example.test
+    // (the one it sets now, first) and host-only (before cookie.domains was configured).
+    let expired: Vec<SetCookie> = set_cookies(&response.headers)
+        .into_iter()
+        .filter(|c| c.name == COOKIE)
+        .collect();
+    let domains: Vec<Option<&str>> = expired.iter().map(|c| c.value_of("domain")).collect();
+    assert_eq!(domains, [Some("example.test"), None], "{expired:?}");
+    for cookie in &expired {
+        assert_eq!(cookie.value_of("max-age"), Some("0"), "{cookie:?}");
+        assert_eq!(cookie.value_of("path"), Some("/"), "{cookie:?}");
+        assert!(cookie.value.is_empty(), "{cookie:?}");
+    }
 
     // The same token, replayed by anyone who kept it, is dead on every host in every form.
     let before = env.upstream_count();
