@@ -273,16 +273,9 @@ fn authorize<B>(
     let credential = auth.credential(request.headers())?;
     let identity = match &credential {
         None => None,
-        Some(credential) => Some(
-            auth.authenticate(credential.token, SystemTime::now())
-                .map_err(|failure| {
-                    debug!(reason = failure.reason(), "token rejected");
-                    RequestError::InvalidToken {
-                        failure,
-                        hint: hint(),
-                    }
-                })?,
-        ),
+        Some(credential) => {
+            Some(auth.verify_credential(credential, request.headers(), SystemTime::now(), hint)?)
+        }
     };
     match decide(&route.access, identity.as_deref()) {
         Decision::Allow => {}

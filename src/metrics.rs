@@ -13,7 +13,7 @@
 //! | `gateway_request_duration_seconds` | | time to the response head |
 //! | `gateway_upstream_errors_total` | `kind` | `connect`, `timeout`, `protocol` |
 //! | `gateway_auth_total` | `outcome` | `valid` or the rejection reason (`expired`, `bad_signature`, `revoked`, …) |
-//! | `gateway_logins_total` | `result` | `success`, `failure`, `throttled` (429: locked out, or the key's budget taken by attempts in flight), `busy` (503: the password checker's queue is full) |
+//! | `gateway_logins_total` | `result` | `success`, `failure`, `throttled` (429: locked out, or the key's budget taken by attempts in flight), `busy` (503: the password checker's queue is full), `revocations_full` (503: the revocation list is full, so no new session starts) |
 //! | `gateway_password_checks_total` | | password hashes run (at most `max_failures` per throttle key and window) |
 //! | `gateway_open_connections` | | client connections open now |
 //! | `gateway_tls_handshake_failures_total` | | failed or timed-out handshakes |
@@ -98,6 +98,8 @@ pub enum LoginResult {
     Throttled,
     /// Refused because the password checker's queue is full (503).
     Busy,
+    /// Refused because the revocation list is full (503): no new session could be revoked.
+    RevocationsFull,
 }
 
 impl Default for Metrics {
@@ -224,6 +226,7 @@ impl Metrics {
             LoginResult::Failure => "failure",
             LoginResult::Throttled => "throttled",
             LoginResult::Busy => "busy",
+            LoginResult::RevocationsFull => "revocations_full",
         };
         self.logins.get_or_create(&[("result", result)]).inc();
     }

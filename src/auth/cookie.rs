@@ -149,24 +149,29 @@ fn unquote(value: &[u8]) -> &[u8] {
 /// [`CookieError::Duplicate`] when it appears twice with a value; [`CookieError::ValueNotText`]
 /// when its value is not UTF-8.
 pub fn find_token<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, CookieError> {
-    let mut found: Option<&'a [u8]> = None;
-    for header in headers.get_all(COOKIE) {
-        for pair in header.as_bytes().split(|&b| b == b';') {
-            let Some((pair_name, value)) = split_pair(pair) else {
-                continue;
-            };
-            let value = unquote(value);
-            if pair_name != name.as_bytes() || value.is_empty() {
-                continue;
-            }
-            if found.replace(value).is_some() {
-                return Err(CookieError::Duplicate);
-            }
-        }
+    let mut values = values(headers, name);
+    let found = values.next();
+    if values.next().is_some() {
+        return Err(CookieError::Duplicate);
     }
     found
         .map(|value| std::str::from_utf8(value).map_err(|_| CookieError::ValueNotText))
         .transpose()
+}
+
+/// Every non-empty value of the cookie `name`, unquoted, in the order the client sent them
+/// (browsers put longer paths first, then older cookies).
+pub fn values<'h>(headers: &'h HeaderMap, name: &str) -> impl Iterator<Item = &'h [u8]> {
+    let name = name.as_bytes();
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .flat_map(|header| header.as_bytes().split(|&b| b == b';'))
+        .filter_map(move |pair| {
+            let (pair_name, value) = split_pair(pair)?;
+            let value = unquote(value);
+            (pair_name == name && !value.is_empty()).then_some(value)
+        })
 }
 
 /// Removes the cookie `name` from every `Cookie` header, keeping the other pairs (and the
@@ -228,10 +233,15 @@ pub fn cookie_domain<'s>(settings: &'s CookieSettings, host: &str) -> Option<&'s
         .map(String::as_str)
 }
 
-/// Appends the attributes shared by setting and clearing.
+/// Appends the attributes shared by setting and clearing, for a response to `host`.
 fn push_attributes(out: &mut String, settings: &CookieSettings, host: &str) {
+    push_attributes_for(out, settings, cookie_domain(settings, host));
+}
+
+/// Appends the attributes, with `Domain=domain` (`None`: host-only).
+fn push_attributes_for(out: &mut String, settings: &CookieSettings, domain: Option<&str>) {
     out.push_str("; Path=/");
-    if let Some(domain) = cookie_domain(settings, host) {
+    if let Some(domain) = domain {
         out.push_str("; Domain=");
         out.push_str(domain);
     }
@@ -266,19 +276,40 @@ pub fn set_cookie(
     HeaderValue::from_str(&out).map_err(SetCookieError::InvalidSettings)
 }
 
-/// The `Set-Cookie` value that removes our cookie: empty value, `Max-Age=0`, an `Expires` in
-/// the past (for old clients), and the same `Domain`/`Path` it was set with.
+/// The `Set-Cookie` values that remove our cookie from `host` in every variant the gateway
+/// may have set there: the one it sets now first, then host-only and each other configured
+/// domain `host` is on (a `cookie.domains` change leaves the old variant in the browser).
+/// Each has an empty value, `Max-Age=0`, an `Expires` in the past (for old clients), and
+/// the `Domain`/`Path` of its variant.
 ///
 /// # Errors
 ///
 /// [`SetCookieError::InvalidSettings`] if the settings cannot form a header.
-pub fn clear_cookie(settings: &CookieSettings, host: &str) -> Result<HeaderValue, SetCookieError> {
-    let mut out = format!(
-        "{}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
-        settings.name
-    );
-    push_attributes(&mut out, settings, host);
-    HeaderValue::from_str(&out).map_err(SetCookieError::InvalidSettings)
+pub fn clear_cookies(
+    settings: &CookieSettings,
+    host: &str,
+) -> Result<Vec<HeaderValue>, SetCookieError> {
+    let current = cookie_domain(settings, host);
+    let bare = host.strip_suffix('.').unwrap_or(host);
+    let others = settings
+        .domains
+        .iter()
+        .map(String::as_str)
+        .filter(|domain| host_is_on(bare, domain) && Some(*domain) != current)
+        .map(Some);
+    let host_only = current.is_some().then_some(None);
+    std::iter::once(current)
+        .chain(host_only)
+        .chain(others)
+        .map(|domain| {
+            let mut out = format!(
+                "{}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+                settings.name
+            );
+            push_attributes_for(&mut out, settings, domain);
+            HeaderValue::from_str(&out).map_err(SetCookieError::InvalidSettings)
+        })
+        .collect()
 }
 
 /// The device cookie's name: the session cookie's name with `_device` appended.

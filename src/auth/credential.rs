@@ -1,9 +1,13 @@
 //! Which credential a request carries: an `Authorization` header (`Bearer <jwt>`, or a bare
-//! JWT with `accept_raw_authorization`) wins over our cookie; two `Authorization` headers or
-//! two of our cookies are refused, and so is a `Bearer` scheme with no token (RFC 6750
-//! §3.1 `invalid_request`: a client that meant to send a token and has none, which must not
-//! fall back to a cookie it may not know it sends). Verifying the token is
-//! [`Auth`](super::Auth)'s business.
+//! JWT with `accept_raw_authorization`) wins over our cookie; two `Authorization` headers
+//! are refused, and so is a `Bearer` scheme with no token (RFC 6750 §3.1 `invalid_request`:
+//! a client that meant to send a token and has none, which must not fall back to a cookie
+//! it may not know it sends). Verifying the token is [`Auth`](super::Auth)'s business.
+//!
+//! Our cookie may come more than once — after a `cookie.domains` change, or tossed by a
+//! sibling subdomain — and the client cannot tell which copy is which (only `name=value`
+//! is sent). The credential is the first copy that is text; [`Auth::verify_credential`]
+//! (super::Auth::verify_credential) tries the others when it does not verify.
 
 use http::{HeaderMap, header};
 
@@ -33,8 +37,8 @@ pub struct Credential<'a> {
 /// for the fuzz targets.
 ///
 /// # Errors
-/// [`RequestError::DuplicateCredentials`] for two `Authorization` headers or two of our
-/// cookies; [`RequestError::MalformedCookie`] for a cookie that is not text;
+/// [`RequestError::DuplicateCredentials`] for two `Authorization` headers;
+/// [`RequestError::MalformedCookie`] when every copy of our cookie is not text;
 /// [`RequestError::EmptyBearer`] for `Authorization: Bearer` without a token.
 #[doc(hidden)]
 pub fn find_credential<'a>(
@@ -50,20 +54,25 @@ pub fn find_credential<'a>(
     if first.is_some_and(is_empty_bearer) {
         return Err(RequestError::EmptyBearer);
     }
-    let from_cookie = cookie::find_token(headers, cookie_name).map_err(|e| match e {
-        cookie::CookieError::Duplicate => RequestError::DuplicateCredentials,
-        cookie::CookieError::ValueNotText => RequestError::MalformedCookie,
-    })?;
     if let Some(token) = first.and_then(|v| authorization_token(v, accept_raw_authorization)) {
         return Ok(Some(Credential {
             token,
             source: CredentialSource::Header,
         }));
     }
-    Ok(from_cookie.map(|token| Credential {
-        token,
-        source: CredentialSource::Cookie,
-    }))
+    let mut copies = cookie::values(headers, cookie_name).peekable();
+    if copies.peek().is_none() {
+        return Ok(None);
+    }
+    copies
+        .find_map(|value| std::str::from_utf8(value).ok())
+        .map(|token| {
+            Some(Credential {
+                token,
+                source: CredentialSource::Cookie,
+            })
+        })
+        .ok_or(RequestError::MalformedCookie)
 }
 
 /// `Bearer <jwt>` (scheme case-insensitive, one space), or a bare JWT when

@@ -95,16 +95,9 @@ pub(super) fn verify(
     let credential = auth.credential(headers)?;
     let identity = match &credential {
         None => None,
-        Some(credential) => Some(
-            auth.authenticate(credential.token, SystemTime::now())
-                .map_err(|failure| {
-                    debug!(reason = failure.reason(), "forward-auth token rejected");
-                    RequestError::InvalidToken {
-                        failure,
-                        hint: hint(),
-                    }
-                })?,
-        ),
+        Some(credential) => {
+            Some(auth.verify_credential(credential, headers, SystemTime::now(), hint)?)
+        }
     };
     match decide(access, identity.as_deref()) {
         Decision::Allow => {}

@@ -203,6 +203,19 @@ pub struct Session {
     pub signed_in: SystemTime,
 }
 
+impl Session {
+    /// A new session (a fresh random id) signed in at `signed_in`.
+    ///
+    /// # Errors
+    /// [`TokenError::RandomFailed`] when the system random generator fails.
+    pub fn begin(signed_in: SystemTime) -> Result<Session, TokenError> {
+        Ok(Session {
+            id: new_id()?,
+            signed_in,
+        })
+    }
+}
+
 /// Why a token was not issued or not accepted. The caller logs [`TokenError::reason`];
 /// clients never see it.
 #[derive(Debug, thiserror::Error)]
@@ -407,11 +420,7 @@ impl TokenKeys {
         ttl: Duration,
         now: SystemTime,
     ) -> Result<String, TokenError> {
-        let session = Session {
-            id: new_id()?,
-            signed_in: now,
-        };
-        self.issue_in(&session, user, groups, email, ttl, now)
+        self.issue_in(&Session::begin(now)?, user, groups, email, ttl, now)
     }
 
     /// Mints a token for `user` in `session` (a renewal keeps the session's `sid` and

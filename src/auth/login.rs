@@ -32,7 +32,7 @@ use tracing::{debug, info, warn};
 
 use super::pages::{LoginPage, login_page, logout_page};
 use super::redirect::{FALLBACK_REDIRECT, origin_allowed, safe_redirect};
-use super::{Auth, cookie, forward_auth, users};
+use super::{Auth, CredentialSource, cookie, forward_auth, users};
 use crate::error::{LoginHint, RequestError};
 use crate::gateway::Snapshot;
 use crate::metrics::LoginResult;
@@ -44,6 +44,9 @@ pub const MAX_LOGIN_BODY: usize = 16 * 1024;
 /// Time a client has to send the login body.
 pub const LOGIN_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The one message a failed sign-in shows, whatever failed.
+/// `Retry-After` of a login refused because the revocation list is full: entries expire as
+/// sessions end, which takes a while.
+const REVOCATIONS_FULL_RETRY_AFTER: Duration = Duration::from_secs(60);
 const LOGIN_FAILED: &str = "Incorrect username or password.";
 /// Security headers of the HTML pages: nothing but inline styles may load, no framing.
 const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'";
@@ -268,6 +271,15 @@ async fn login(
         }
     };
 
+    // A full revocation list could not revoke the new session's tokens one by one: fail
+    // closed, before any password work.
+    if !auth.accepts_new_sessions(SystemTime::now()) {
+        warn!("login refused: the revocation list is full");
+        auth.metrics.login(LoginResult::RevocationsFull);
+        return Err(RequestError::LoginsBusy {
+            retry_after: REVOCATIONS_FULL_RETRY_AFTER,
+        });
+    }
     let user = match attempt::sign_in(
         auth,
         users,
@@ -371,19 +383,24 @@ async fn logout(
         .or_else(|| form.then(|| form_field(&body, "rd")).flatten())
         .unwrap_or_default();
 
+    // Every credential the request carries that verifies is signed out: the header's token,
+    // or every copy of our cookie (a stale or tossed copy must not survive the logout).
     if let Some(credential) = auth.credential(&headers)? {
         let now = SystemTime::now();
-        match auth.authenticate(credential.token, now) {
-            Ok(token) => {
-                if let Some(jti) = &token.jti {
-                    auth.store
-                        .revoke(jti, token.exp, now)
-                        .await
-                        .map_err(internal)?;
+        let copies: Vec<&str> = match credential.source {
+            CredentialSource::Header => vec![credential.token],
+            CredentialSource::Cookie => cookie::values(&headers, &auth.settings.cookie.name)
+                .filter_map(|value| std::str::from_utf8(value).ok())
+                .collect(),
+        };
+        for copy in copies {
+            match auth.authenticate(copy, now) {
+                Ok(token) => {
+                    auth.revoke(&token, now).await.map_err(internal)?;
+                    info!(user = %token.user, "logout");
                 }
-                info!(user = %token.user, "logout");
+                Err(failure) => debug!(reason = failure.reason(), "logout with an invalid token"),
             }
-            Err(failure) => debug!(reason = failure.reason(), "logout with an invalid token"),
         }
     }
     let target = safe_redirect(&rd, &auth.settings.allowed_domains)
@@ -393,8 +410,9 @@ async fn logout(
         StatusCode::SEE_OTHER,
         HeaderValue::from_str(&target).map_err(internal)?,
     );
-    let clear = cookie::clear_cookie(&auth.settings.cookie, context.host).map_err(internal)?;
-    response.headers_mut().append(header::SET_COOKIE, clear);
+    for clear in cookie::clear_cookies(&auth.settings.cookie, context.host).map_err(internal)? {
+        response.headers_mut().append(header::SET_COOKIE, clear);
+    }
     Ok(response)
 }
 
@@ -402,12 +420,8 @@ fn me(auth: &Auth, headers: &HeaderMap) -> Result<Response<Body>, RequestError> 
     let credential = auth
         .credential(headers)?
         .ok_or(RequestError::Unauthenticated(LoginHint::None))?;
-    let token = auth
-        .authenticate(credential.token, SystemTime::now())
-        .map_err(|failure| RequestError::InvalidToken {
-            failure,
-            hint: LoginHint::None,
-        })?;
+    let token =
+        auth.verify_credential(&credential, headers, SystemTime::now(), || LoginHint::None)?;
     let expires_at = token
         .exp
         .duration_since(SystemTime::UNIX_EPOCH)

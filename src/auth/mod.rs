@@ -50,9 +50,9 @@ pub use credential::{Credential, CredentialSource, find_credential};
 pub use forward_auth::OriginalUrlError;
 
 use crate::config::{AuthSettings, KeySource, Located, Location, UsersSettings};
-use crate::error::RequestError;
+use crate::error::{LoginHint, RequestError};
 use jwt::{KeyError, Session, TokenError, TokenKeys, TokenSettings, VerifiedToken};
-use store::StateStore;
+use store::{Revocation, StateStore, StoreError, TokenRef};
 
 use crate::metrics::Metrics;
 use device::DeviceKey;
@@ -250,8 +250,7 @@ impl Auth {
     /// JWT, else our cookie.
     ///
     /// # Errors
-    /// [`RequestError::DuplicateCredentials`] for two `Authorization` headers or two of our
-    /// cookies; [`RequestError::MalformedCookie`] for a cookie that is not text.
+    /// As [`find_credential`].
     pub fn credential<'a>(
         &self,
         headers: &'a HeaderMap,
@@ -261,6 +260,45 @@ impl Auth {
             &self.settings.cookie.name,
             self.settings.accept_raw_authorization,
         )
+    }
+
+    /// Verifies `credential` (see [`Auth::authenticate`]). A cookie credential stands for
+    /// every copy of our cookie the request carries: the first copy that verifies wins, so a
+    /// stale or tossed copy cannot lock its user out — unless copies for *different* users
+    /// verify, which only cookie tossing produces (a sibling subdomain planting its own
+    /// account's token for the parent domain, to make the victim act as the attacker): that
+    /// is refused as ambiguous.
+    ///
+    /// # Errors
+    /// [`RequestError::InvalidToken`] (with `hint`) when nothing verifies;
+    /// [`RequestError::DuplicateCredentials`] for copies naming different users.
+    pub fn verify_credential(
+        &self,
+        credential: &Credential<'_>,
+        headers: &HeaderMap,
+        now: SystemTime,
+        hint: impl FnOnce() -> LoginHint,
+    ) -> Result<Arc<VerifiedToken>, RequestError> {
+        let mut chosen = self.authenticate(credential.token, now);
+        if credential.source == CredentialSource::Header {
+            return chosen.map_err(|failure| invalid(failure, hint));
+        }
+        let others = cookie::values(headers, &self.settings.cookie.name)
+            .filter_map(|value| std::str::from_utf8(value).ok())
+            .filter(|token| *token != credential.token);
+        for other in others {
+            let Ok(verified) = self.check_token(other, now) else {
+                continue;
+            };
+            match &chosen {
+                Ok(winner) if winner.user != verified.user => {
+                    return Err(RequestError::DuplicateCredentials);
+                }
+                Ok(_) => {}
+                Err(_) => chosen = Ok(verified),
+            }
+        }
+        chosen.map_err(|failure| invalid(failure, hint))
     }
 
     /// Verifies `token` and applies revocation and the known-user rule.
@@ -291,11 +329,7 @@ impl Auth {
                 verified
             }
         };
-        if verified
-            .jti
-            .as_deref()
-            .is_some_and(|jti| self.store.is_revoked(jti, now))
-        {
+        if self.store.is_revoked(revocation_ref(&verified), now) {
             return Err(AuthFailure::Revoked);
         }
         if self.settings.require_known_user {
@@ -345,10 +379,52 @@ impl Auth {
                 self.keys.issue_in(session, user, groups, email, ttl, now)
             }
             None => {
+                // After "signed out everywhere", a new session starts at the cutoff at the
+                // earliest (a fraction of a second ahead), so the cutoff does not cover it.
+                let signed_in = self
+                    .store
+                    .signed_out_before(user, now)
+                    .map_or(now, |cutoff| cutoff.max(now));
                 let ttl = ttl.min(self.settings.session_lifetime);
-                self.keys.issue(user, groups, email, ttl, now)
+                self.keys
+                    .issue_in(&Session::begin(signed_in)?, user, groups, email, ttl, now)
             }
         }
+    }
+
+    /// Signs `token` out: its session (every token renewed from the same sign-in) until the
+    /// session ends; a token without a session by its `jti` until it expires; one with
+    /// neither by signing its user out everywhere. Each lasts `leeway` longer, as the tokens
+    /// it covers do.
+    ///
+    /// # Errors
+    /// A [`StoreError`] from a shared store.
+    pub async fn revoke(&self, token: &VerifiedToken, now: SystemTime) -> Result<(), StoreError> {
+        let leeway = self.settings.leeway;
+        let user = token.user.as_str();
+        let revocation = match (&token.session, &token.jti) {
+            (Some(session), _) => Revocation::Session {
+                user,
+                sid: &session.id,
+                until: (session.signed_in + self.settings.session_lifetime).max(token.exp) + leeway,
+            },
+            (None, Some(jti)) => Revocation::Token {
+                user,
+                jti,
+                until: token.exp + leeway,
+            },
+            (None, None) => Revocation::User {
+                user,
+                before: now,
+                until: token.exp + leeway,
+            },
+        };
+        self.store.revoke(revocation, now).await
+    }
+
+    /// Whether a new session may start now (the revocation list has room).
+    pub fn accepts_new_sessions(&self, now: SystemTime) -> bool {
+        self.store.accepts_new_sessions(now)
     }
 
     /// How long `session` may still be renewed at `now` (zero once it is over), rounded up
@@ -382,6 +458,25 @@ impl Auth {
 struct DeviceCookies {
     key: DeviceKey,
     ttl: Duration,
+}
+
+/// A rejected credential, with where a browser should go to sign in.
+fn invalid(failure: AuthFailure, hint: impl FnOnce() -> LoginHint) -> RequestError {
+    tracing::debug!(reason = failure.reason(), "token rejected");
+    RequestError::InvalidToken {
+        failure,
+        hint: hint(),
+    }
+}
+
+/// What the revocation check needs of a verified token.
+fn revocation_ref(token: &VerifiedToken) -> TokenRef<'_> {
+    TokenRef {
+        user: &token.user,
+        jti: token.jti.as_deref(),
+        sid: token.session.as_ref().map(|s| s.id.as_str()),
+        signed_in: token.session.as_ref().map(|s| s.signed_in),
+    }
 }
 
 fn token_settings(settings: &AuthSettings) -> TokenSettings {

@@ -1,4 +1,4 @@
-//! Per-instance auth state behind one small interface: revoked token ids and login throttling.
+//! Per-instance auth state behind one small interface: revocations and login throttling.
 //!
 //! [`StateStore`] is what the request path sees; [`MemoryStore`] is today's implementation. A
 //! store shared by several gateway instances (Redis) is meant to slot in behind the same trait
@@ -21,7 +21,7 @@
 //!
 //! # Clocks
 //!
-//! Revocations expire at a token's `exp`, wall-clock time: [`SystemTime`]. Throttling
+//! Revocations expire when nothing they cover can be valid, wall-clock time: [`SystemTime`]. Throttling
 //! windows are durations on the caller's monotonic clock: [`Instant`] (a shared store would
 //! use the server's key expiry instead). Every method takes `now` so tests never sleep.
 //!
@@ -52,9 +52,11 @@
 //!
 //! # Bounded memory
 //!
-//! - Revocations: at most [`MAX_REVOCATIONS`] live entries; expired ones are dropped on each
-//!   revoke. At the cap, the entry that expires soonest is dropped (with a warning): that
-//!   token becomes usable again for the short time it had left.
+//! - Revocations: at most [`MAX_REVOCATIONS`] session and token entries, and at most
+//!   [`PER_USER_CAP`] per user; a live revocation is never dropped to make room: past a cap
+//!   the user's entries collapse into a "signed out everywhere" cutoff, and at the global
+//!   cap new sessions are refused ([`StateStore::accepts_new_sessions`]) until entries
+//!   expire (see `revocations.rs`).
 //! - Throttling: at most [`MAX_THROTTLE_KEYS`] keys. At the cap, idle counters (window over,
 //!   not locked, no reservation pending) are swept; if still full, the oldest sixteenth is
 //!   dropped, unlocked counters without pending reservations first, so a spray of random
@@ -73,9 +75,10 @@ use std::time::{Duration, Instant, SystemTime};
 use thiserror::Error;
 
 use revocations::Revocations;
+pub use revocations::{PER_USER_CAP, Revocation, TokenRef};
 use throttle::Throttle;
 
-/// Most live revocations a [`MemoryStore`] keeps.
+/// Most live session and token revocations a [`MemoryStore`] keeps.
 pub const MAX_REVOCATIONS: usize = 100_000;
 
 /// Most throttling keys a [`MemoryStore`] tracks.
@@ -166,17 +169,20 @@ pub struct ThrottleSettings {
 
 /// The per-instance (or shared) auth state. See the module docs for the sync/async split.
 pub trait StateStore: Send + Sync {
-    /// Is this token id revoked at `now`? Hot path: answers from memory, never blocks on I/O.
-    fn is_revoked(&self, jti: &str, now: SystemTime) -> bool;
+    /// Is this token revoked at `now` — its session, its `jti`, or every token of its user
+    /// signed in before a cutoff? Hot path: answers from memory, never blocks on I/O.
+    fn is_revoked(&self, token: TokenRef<'_>, now: SystemTime) -> bool;
 
-    /// Revokes `jti` until `until` (the token's `exp`); `now` lets the store drop expired
-    /// entries.
-    fn revoke<'a>(
-        &'a self,
-        jti: &'a str,
-        until: SystemTime,
-        now: SystemTime,
-    ) -> StoreFuture<'a, ()>;
+    /// Records `revocation`; `now` lets the store drop expired entries.
+    fn revoke<'a>(&'a self, revocation: Revocation<'a>, now: SystemTime) -> StoreFuture<'a, ()>;
+
+    /// The instant before which `user` was signed out everywhere, if such a cutoff is live:
+    /// a new session of the user must not start before it.
+    fn signed_out_before(&self, user: &str, now: SystemTime) -> Option<SystemTime>;
+
+    /// Whether a new session may start: false while the revocation list is full, since
+    /// its tokens could not be revoked one by one.
+    fn accepts_new_sessions(&self, now: SystemTime) -> bool;
 
     /// How long `key` stays locked out, if it is (for 429 + `Retry-After`).
     fn locked_for<'a>(
@@ -208,7 +214,6 @@ pub trait StateStore: Send + Sync {
 /// In-process [`StateStore`]: a revocation list and failure counters, bounded in size.
 #[derive(Debug)]
 pub struct MemoryStore {
-    max_revocations: usize,
     revocations: RwLock<Revocations>,
     throttle: Throttle,
 }
@@ -231,19 +236,25 @@ impl MemoryStore {
             ..settings
         };
         Self {
-            max_revocations: max_revocations.max(1),
-            revocations: RwLock::default(),
+            revocations: RwLock::new(Revocations::new(max_revocations)),
             throttle: Throttle::new(settings, max_throttle_keys.max(1)),
         }
     }
 
-    /// Number of revocations held (expired ones not yet dropped included).
+    /// Session and token revocations held (expired ones not yet dropped included).
     pub fn revocation_count(&self) -> usize {
-        let revocations = self
-            .revocations
+        self.read_revocations().len()
+    }
+
+    /// Users with a "signed out everywhere" cutoff.
+    pub fn cutoff_count(&self) -> usize {
+        self.read_revocations().cutoff_count()
+    }
+
+    fn read_revocations(&self) -> std::sync::RwLockReadGuard<'_, Revocations> {
+        self.revocations
             .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        revocations.until_by_jti.len()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Number of throttling keys tracked.
@@ -253,29 +264,28 @@ impl MemoryStore {
 }
 
 impl StateStore for MemoryStore {
-    fn is_revoked(&self, jti: &str, now: SystemTime) -> bool {
-        let revocations = self
-            .revocations
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        revocations
-            .until_by_jti
-            .get(jti)
-            .is_some_and(|until| *until > now)
+    fn is_revoked(&self, token: TokenRef<'_>, now: SystemTime) -> bool {
+        self.read_revocations().covers(token, now)
     }
 
-    fn revoke<'a>(
-        &'a self,
-        jti: &'a str,
-        until: SystemTime,
-        now: SystemTime,
-    ) -> StoreFuture<'a, ()> {
-        let mut revocations = self
+    fn revoke<'a>(&'a self, revocation: Revocation<'a>, now: SystemTime) -> StoreFuture<'a, ()> {
+        self.revocations
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(revocation, now);
+        Box::pin(ready(Ok(())))
+    }
+
+    fn signed_out_before(&self, user: &str, now: SystemTime) -> Option<SystemTime> {
+        self.read_revocations().signed_out_before(user, now)
+    }
+
+    fn accepts_new_sessions(&self, now: SystemTime) -> bool {
+        !self
             .revocations
             .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        revocations.insert(jti, until, now, self.max_revocations);
-        Box::pin(ready(Ok(())))
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_full(now)
     }
 
     fn locked_for<'a>(

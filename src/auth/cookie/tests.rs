@@ -6,7 +6,7 @@ use http::header::COOKIE;
 use http::{HeaderMap, HeaderValue};
 
 use super::{
-    CookieError, CookieSettings, SameSite, SetCookieError, clear_cookie, cookie_domain,
+    CookieError, CookieSettings, SameSite, SetCookieError, clear_cookies, cookie_domain,
     device_cookie_name, find_token, is_valid_cookie_name, set_cookie, set_device_cookie,
     strip_ours,
 };
@@ -280,8 +280,9 @@ fn the_token_appears_only_as_the_cookie_value() {
     assert_eq!(text.matches(token).count(), 1);
     let first_attribute = text.split(';').next().expect("one part");
     assert_eq!(first_attribute, format!("{NAME}={token}"));
-    let cleared = clear_cookie(&settings(&["example.com"]), "app.example.com").expect("valid");
-    assert!(!cleared.to_str().expect("ascii").contains(token));
+    for cleared in clear_cookies(&settings(&["example.com"]), "app.example.com").expect("valid") {
+        assert!(!cleared.to_str().expect("ascii").contains(token));
+    }
 }
 
 #[test]
@@ -299,17 +300,37 @@ fn set_cookie_refuses_a_token_that_could_inject_attributes() {
 }
 
 #[test]
-fn clear_cookie_expires_it_with_the_same_domain_and_path() {
-    let value = clear_cookie(&settings(&["example.com"]), "app.example.com").expect("valid");
-    assert_eq!(
-        value.to_str().expect("ascii"),
+fn clearing_expires_every_variant_the_gateway_may_have_set_current_first() {
+    let texts = |domains: &[&str], host: &str| -> Vec<String> {
+        clear_cookies(&settings(domains), host)
+            .expect("valid")
+            .iter()
+            .map(|v| v.to_str().expect("ascii").to_owned())
+            .collect()
+    };
+    let expired = |domain: &str| {
         format!(
-            "{NAME}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/; \
-             Domain=example.com; HttpOnly; Secure; SameSite=Lax"
+            "{NAME}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/;{domain} \
+             HttpOnly; Secure; SameSite=Lax"
         )
+    };
+    assert_eq!(
+        texts(
+            &["example.com", "app.example.com", "other.net"],
+            "app.example.com"
+        ),
+        [
+            expired(" Domain=app.example.com;"),
+            expired(""),
+            expired(" Domain=example.com;"),
+        ]
     );
-    let host_only = clear_cookie(&settings(&["example.com"]), "other.net").expect("valid");
-    assert!(!host_only.to_str().expect("ascii").contains("Domain="));
+    assert_eq!(
+        texts(&["example.com"], "other.net"),
+        [expired("")],
+        "host-only only"
+    );
+    assert_eq!(texts(&[], "h"), [expired("")]);
 }
 
 #[test]
@@ -317,7 +338,7 @@ fn a_cookie_name_that_cannot_form_a_header_is_an_error_not_a_panic() {
     let mut s = settings(&[]);
     s.name = "bad\nname".to_owned();
     assert!(matches!(
-        clear_cookie(&s, "h"),
+        clear_cookies(&s, "h"),
         Err(SetCookieError::InvalidSettings(_))
     ));
 }

@@ -6,8 +6,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{
-    MAX_USERNAME_KEY_BYTES, MemoryStore, PENDING_RETRY_AFTER, Reservation, StateStore, StoreFuture,
-    ThrottleKey, ThrottleSettings,
+    MAX_USERNAME_KEY_BYTES, MemoryStore, PENDING_RETRY_AFTER, PER_USER_CAP, Reservation,
+    Revocation, StateStore, StoreFuture, ThrottleKey, ThrottleSettings, TokenRef,
 };
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -39,48 +39,99 @@ fn user(name: &str) -> ThrottleKey {
     ThrottleKey::username(name)
 }
 
+fn token<'a>(user: &'a str, jti: &'a str, until: u64) -> Revocation<'a> {
+    Revocation::Token {
+        user,
+        jti,
+        until: epoch(until),
+    }
+}
+
+fn session<'a>(user: &'a str, sid: &'a str, until: u64) -> Revocation<'a> {
+    Revocation::Session {
+        user,
+        sid,
+        until: epoch(until),
+    }
+}
+
+/// A token of `user` with this `jti` and no session.
+fn bare<'a>(user: &'a str, jti: &'a str) -> TokenRef<'a> {
+    TokenRef {
+        user,
+        jti: Some(jti),
+        sid: None,
+        signed_in: None,
+    }
+}
+
+/// A token of `user`'s session `sid`, signed in at `signed_in` (seconds), with its own jti.
+fn in_session<'a>(user: &'a str, sid: &'a str, signed_in: u64) -> TokenRef<'a> {
+    TokenRef {
+        user,
+        jti: Some("another-jti"),
+        sid: Some(sid),
+        signed_in: Some(epoch(signed_in)),
+    }
+}
+
 #[test]
 fn a_revoked_jti_is_revoked_until_its_expiry() {
     let store = MemoryStore::new(settings());
-    done(store.revoke("jti-1", epoch(1000), epoch(100)));
-    assert!(store.is_revoked("jti-1", epoch(100)));
-    assert!(store.is_revoked("jti-1", epoch(999)));
-    assert!(!store.is_revoked("jti-1", epoch(1000)));
-    assert!(!store.is_revoked("jti-2", epoch(100)));
+    done(store.revoke(token("alice", "jti-1", 1000), epoch(100)));
+    assert!(store.is_revoked(bare("alice", "jti-1"), epoch(100)));
+    assert!(store.is_revoked(bare("alice", "jti-1"), epoch(999)));
+    assert!(!store.is_revoked(bare("alice", "jti-1"), epoch(1000)));
+    assert!(!store.is_revoked(bare("alice", "jti-2"), epoch(100)));
+}
+
+#[test]
+fn a_revoked_session_covers_every_token_renewed_from_it() {
+    let store = MemoryStore::new(settings());
+    done(store.revoke(session("alice", "s-1", 1000), epoch(100)));
+    assert!(store.is_revoked(in_session("alice", "s-1", 90), epoch(500)));
+    assert!(
+        !store.is_revoked(in_session("alice", "s-2", 90), epoch(500)),
+        "another sign-in"
+    );
+    assert!(
+        !store.is_revoked(in_session("alice", "s-1", 90), epoch(1000)),
+        "ended"
+    );
 }
 
 #[test]
 fn expired_revocations_are_purged_on_the_next_revoke() {
     let store = MemoryStore::new(settings());
-    done(store.revoke("a", epoch(200), epoch(100)));
-    done(store.revoke("b", epoch(300), epoch(100)));
+    done(store.revoke(token("u", "a", 200), epoch(100)));
+    done(store.revoke(session("u", "b", 300), epoch(100)));
     assert_eq!(store.revocation_count(), 2);
-    done(store.revoke("c", epoch(900), epoch(250)));
+    done(store.revoke(token("u", "c", 900), epoch(250)));
     assert_eq!(
         store.revocation_count(),
         2,
         "a expired at 200 and was purged"
     );
-    assert!(store.is_revoked("b", epoch(250)));
+    assert!(store.is_revoked(in_session("u", "b", 0), epoch(250)));
 }
 
 #[test]
 fn revoking_an_already_expired_token_stores_nothing() {
     let store = MemoryStore::new(settings());
-    done(store.revoke("old", epoch(50), epoch(100)));
+    done(store.revoke(token("u", "old", 50), epoch(100)));
     assert_eq!(store.revocation_count(), 0);
 }
 
 #[test]
 fn revoking_twice_keeps_the_later_expiry() {
     let store = MemoryStore::new(settings());
-    done(store.revoke("j", epoch(500), epoch(0)));
-    done(store.revoke("j", epoch(300), epoch(0)));
-    assert!(store.is_revoked("j", epoch(400)));
-    done(store.revoke("j", epoch(800), epoch(0)));
-    assert!(store.is_revoked("j", epoch(700)));
+    done(store.revoke(token("u", "j", 500), epoch(0)));
+    done(store.revoke(token("u", "j", 300), epoch(0)));
+    assert!(store.is_revoked(bare("u", "j"), epoch(400)));
+    done(store.revoke(token("u", "j", 800), epoch(0)));
+    assert!(store.is_revoked(bare("u", "j"), epoch(700)));
     assert_eq!(store.revocation_count(), 1);
-    done(store.revoke("k", epoch(900), epoch(801)));
+    done(store.revoke(token("u", "k", 900), epoch(801)));
     assert_eq!(
         store.revocation_count(),
         1,
@@ -88,20 +139,85 @@ fn revoking_twice_keeps_the_later_expiry() {
     );
 }
 
+/// The attack the old eviction allowed: one user fills the list (renew, log out, repeat)
+/// until someone else's revocation is dropped. Now the flooding user collapses into a
+/// cutoff at 100 entries and every other revocation stays.
 #[test]
-fn at_the_revocation_cap_the_soonest_expiring_entry_is_dropped() {
-    let store = MemoryStore::with_caps(settings(), 3, 10);
-    done(store.revoke("late", epoch(900), epoch(0)));
-    done(store.revoke("soon", epoch(100), epoch(0)));
-    done(store.revoke("mid", epoch(500), epoch(0)));
-    done(store.revoke("new", epoch(700), epoch(0)));
-    assert_eq!(store.revocation_count(), 3);
-    assert!(!store.is_revoked("soon", epoch(50)));
-    for jti in ["late", "mid", "new"] {
-        assert!(store.is_revoked(jti, epoch(50)), "{jti}");
+fn one_user_logging_out_in_a_loop_never_un_revokes_another() {
+    let store = MemoryStore::with_caps(settings(), 1000, 10);
+    done(store.revoke(session("bob", "bob-1", 10_000), epoch(0)));
+    let sids: Vec<String> = (0..5000).map(|n| format!("mallory-{n}")).collect();
+    for sid in &sids {
+        done(store.revoke(session("mallory", sid, 10_000), epoch(100)));
     }
+    assert!(store.is_revoked(in_session("bob", "bob-1", 0), epoch(100)));
+    assert!(
+        store.revocation_count() <= PER_USER_CAP + 1,
+        "{}",
+        store.revocation_count()
+    );
+    assert_eq!(store.cutoff_count(), 1);
+    for sid in &sids {
+        assert!(
+            store.is_revoked(in_session("mallory", sid, 99), epoch(100)),
+            "{sid}"
+        );
+    }
+    assert!(store.accepts_new_sessions(epoch(100)));
 }
 
+#[test]
+fn past_the_per_user_cap_the_user_is_signed_out_everywhere() {
+    let store = MemoryStore::new(settings());
+    let sids: Vec<String> = (0..=PER_USER_CAP).map(|n| format!("s-{n}")).collect();
+    for sid in &sids {
+        done(store.revoke(
+            session("alice", sid, 5000),
+            SystemTime::UNIX_EPOCH + Duration::from_millis(100_500),
+        ));
+    }
+    assert_eq!(store.revocation_count(), 0, "collapsed into one cutoff");
+    assert_eq!(store.cutoff_count(), 1);
+    // The cutoff is 100.5 s rounded up: sessions signed in at or before 100 s are covered,
+    // including one never revoked, and one signed in at 101 s is not.
+    assert!(store.is_revoked(in_session("alice", "s-0", 100), epoch(200)));
+    assert!(store.is_revoked(in_session("alice", "never-revoked", 100), epoch(200)));
+    assert!(!store.is_revoked(in_session("alice", "later", 101), epoch(200)));
+    assert!(
+        store.is_revoked(bare("alice", "no-session"), epoch(200)),
+        "no sign-in time"
+    );
+    assert_eq!(
+        store.signed_out_before("alice", epoch(200)),
+        Some(epoch(101))
+    );
+    assert_eq!(store.signed_out_before("bob", epoch(200)), None);
+    // It lasts as long as the longest entry it replaced.
+    assert!(store.is_revoked(in_session("alice", "s-0", 100), epoch(4999)));
+    assert!(!store.is_revoked(in_session("alice", "s-0", 100), epoch(5000)));
+}
+
+#[test]
+fn at_the_global_cap_revocations_collapse_and_new_sessions_are_refused() {
+    let store = MemoryStore::with_caps(settings(), 3, 10);
+    for (user, sid) in [("a", "a-1"), ("b", "b-1"), ("c", "c-1")] {
+        done(store.revoke(session(user, sid, 900), epoch(0)));
+    }
+    assert!(!store.accepts_new_sessions(epoch(10)), "full");
+    done(store.revoke(session("d", "d-1", 700), epoch(10)));
+    assert_eq!(
+        store.revocation_count(),
+        3,
+        "d became a cutoff, not an entry"
+    );
+    for (user, sid) in [("a", "a-1"), ("b", "b-1"), ("c", "c-1"), ("d", "d-1")] {
+        assert!(
+            store.is_revoked(in_session(user, sid, 0), epoch(50)),
+            "{sid}"
+        );
+    }
+    assert!(store.accepts_new_sessions(epoch(900)), "entries expired");
+}
 #[test]
 fn failures_below_the_limit_do_not_lock() {
     let store = MemoryStore::new(settings());
@@ -289,8 +405,8 @@ fn zero_max_failures_acts_as_one() {
 #[test]
 fn the_store_works_as_a_shared_trait_object() {
     let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new(settings()));
-    done(store.revoke("j", epoch(10), epoch(0)));
-    assert!(store.is_revoked("j", epoch(5)));
+    done(store.revoke(token("u", "j", 10), epoch(0)));
+    assert!(store.is_revoked(bare("u", "j"), epoch(5)));
 }
 
 /// What parallel attempts of one key see: `max_failures` reservations, then refusals.

@@ -1,5 +1,5 @@
-//! Which credentials count: exactly one `Authorization` header, at most one gateway cookie,
-//! the header before the cookie, `Bearer` in any case, the raw form only when enabled, and
+//! Which credentials count: exactly one `Authorization` header, gateway cookies of at most
+//! one user (the first copy that verifies wins), the header before the cookie, `Bearer` in any case, the raw form only when enabled, and
 //! other schemes left alone; `Bearer` without a token is a malformed credential.
 
 use crate::support::auth::{
@@ -30,8 +30,10 @@ async fn two_authorization_headers_get_400() {
     assert_eq!(env.upstream_count(), before);
 }
 
+/// Two gateway cookies for *different users* verify only when one was tossed by a sibling
+/// subdomain to make the victim act as the attacker: refused as ambiguous, in any shape.
 #[tokio::test]
-async fn two_gateway_cookies_get_400() {
+async fn two_valid_gateway_cookies_of_different_users_get_400() {
     let env = env().await;
     let alice = mint_hs256(&claims("alice"));
     let bob = mint_hs256(&claims("bob"));
@@ -50,7 +52,7 @@ async fn two_gateway_cookies_get_400() {
             "two Cookie headers",
             Req::get("app1.example.test", "/")
                 .cookie(&alice)
-                .cookie(&alice),
+                .cookie(&bob),
         ),
     ] {
         let response = env.send(request).await;
@@ -71,6 +73,56 @@ async fn two_gateway_cookies_get_400() {
         "two cookie fields over HTTP/2",
     );
     assert_eq!(env.upstream_count(), before);
+}
+
+/// A stale copy of the cookie (left by a `cookie.domains` change, expired, revoked) or
+/// garbage tossed by a sibling subdomain never locks its user out: the first copy that
+/// verifies wins, wherever it stands; copies of one user are no ambiguity.
+#[tokio::test]
+async fn a_stale_or_garbage_copy_of_the_cookie_does_not_lock_the_user_out() {
+    let env = env().await;
+    let alice = mint_hs256(&claims("alice"));
+    let alice_again = mint_hs256(&claims("alice"));
+    let expired = mint_hs256(&with_claim(
+        claims("bob"),
+        "exp",
+        serde_json::json!(now() - 600),
+    ));
+    for (what, cookie) in [
+        (
+            "garbage first",
+            format!("{COOKIE}=garbage; {COOKIE}={alice}"),
+        ),
+        ("garbage last", format!("{COOKIE}={alice}; {COOKIE}=x.y.z")),
+        (
+            "another user's expired token first",
+            format!("{COOKIE}={expired}; {COOKIE}={alice}"),
+        ),
+        (
+            "the same token twice",
+            format!("{COOKIE}={alice}; {COOKIE}={alice}"),
+        ),
+        (
+            "two tokens of one user",
+            format!("{COOKIE}={alice_again}; {COOKIE}={alice}"),
+        ),
+    ] {
+        let response = env
+            .send(Req::get("app1.example.test", "/").header("cookie", &cookie))
+            .await;
+        assert_eq!(response.status, 200, "{what}: {}", response.text());
+        assert_eq!(
+            env.app1.last().headers["x-forwarded-user"],
+            "alice",
+            "{what}"
+        );
+    }
+    let response = env
+        .send(
+            Req::get("app1.example.test", "/").header("cookie", &format!("{COOKIE}=a; {COOKIE}=b")),
+        )
+        .await;
+    assert_invalid_token(&response, "no copy verifies");
 }
 
 #[tokio::test]

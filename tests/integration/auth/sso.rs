@@ -3,8 +3,9 @@
 use serde_json::json;
 
 use crate::support::auth::{
-    ALICE_PASSWORD, COOKIE, Env, Req, assert_invalid_token, assert_session_cookie_attributes,
-    claims, env, gateway_set_cookie, mint_hs256, now, sets_gateway_cookie, token_part, with_claim,
+    ALICE_PASSWORD, COOKIE, Env, Req, SetCookie, assert_invalid_token,
+    assert_session_cookie_attributes, claims, env, gateway_set_cookie, mint_hs256, now,
+    set_cookies, sets_gateway_cookie, token_part, with_claim,
 };
 use crate::support::upstream::Upstream;
 
@@ -127,15 +128,19 @@ async fn assert_logout_revokes_everywhere(env: &Env, token: &str, logout: Req) {
     assert_eq!(response.status, 303, "{}", response.text());
     let location = response.headers["location"].to_str().expect("location");
     assert!(location.starts_with("/.auth/login"), "{location}");
-    let expired = gateway_set_cookie(&response.headers);
-    assert_eq!(expired.value_of("max-age"), Some("0"), "{expired:?}");
-    assert_eq!(
-        expired.value_of("domain"),
-        Some("example.test"),
-        "{expired:?}"
-    );
-    assert_eq!(expired.value_of("path"), Some("/"), "{expired:?}");
-    assert!(!expired.value.contains(token), "{expired:?}");
+    // Every variant the gateway may have set on this host is expired: Domain=example.test
+    // (the one it sets now, first) and host-only (before cookie.domains was configured).
+    let expired: Vec<SetCookie> = set_cookies(&response.headers)
+        .into_iter()
+        .filter(|c| c.name == COOKIE)
+        .collect();
+    let domains: Vec<Option<&str>> = expired.iter().map(|c| c.value_of("domain")).collect();
+    assert_eq!(domains, [Some("example.test"), None], "{expired:?}");
+    for cookie in &expired {
+        assert_eq!(cookie.value_of("max-age"), Some("0"), "{cookie:?}");
+        assert_eq!(cookie.value_of("path"), Some("/"), "{cookie:?}");
+        assert!(cookie.value.is_empty(), "{cookie:?}");
+    }
 
     // The same token, replayed by anyone who kept it, is dead on every host in every form.
     let before = env.upstream_count();
@@ -164,7 +169,7 @@ async fn logout_expires_the_cookie_and_revokes_the_token_on_every_host() {
         .cookie(&cookie)
         .origin("https://app2.example.test");
     assert_logout_revokes_everywhere(&env, &cookie, logout).await;
-    // Another session of the same user is untouched: revocation is per token.
+    // Another session of the same user is untouched: revocation is per session.
     let (other, _) = env.login("alice", ALICE_PASSWORD).await;
     let response = env
         .send(Req::get("app1.example.test", "/").bearer(&other))
@@ -180,6 +185,78 @@ async fn logout_with_a_bearer_token_revokes_that_token_even_one_minted_elsewhere
         .bearer(&token)
         .origin("https://app1.example.test");
     assert_logout_revokes_everywhere(&env, &token, logout).await;
+}
+
+/// Logout ends the session, not just the token presented: every token renewed from the same
+/// sign-in (T1 → T2, and T2b renewed from a copy of T1 in another tab) dies with it, and none
+/// of them can renew itself past the logout.
+#[tokio::test]
+async fn logout_ends_every_token_of_the_session_renewed_ones_included() {
+    let env = env().await;
+    let session = claims("alice");
+    let expiring_copy = || {
+        let near = with_claim(session.clone(), "exp", json!(now() + 60));
+        mint_hs256(&with_claim(
+            near,
+            "jti",
+            json!(crate::support::auth::unique_jti()),
+        ))
+    };
+    let renew = |token: String| {
+        let env = &env;
+        async move {
+            let response = env
+                .send(Req::get("app1.example.test", "/").cookie(&token))
+                .await;
+            assert_eq!(response.status, 200, "{}", response.text());
+            gateway_set_cookie(&response.headers).value
+        }
+    };
+    let t1 = expiring_copy();
+    let t2 = renew(t1.clone()).await;
+    let t1b = expiring_copy();
+    let t2b = renew(t1b.clone()).await;
+    assert_eq!(token_part(&t2, 1)["sid"], session["sid"]);
+    assert_eq!(token_part(&t2b, 1)["sid"], session["sid"]);
+    let other_session = mint_hs256(&claims("alice"));
+
+    let response = env
+        .send(
+            Req::post("app1.example.test", "/.auth/logout")
+                .cookie(&t2)
+                .origin("https://app1.example.test"),
+        )
+        .await;
+    assert_eq!(response.status, 303, "{}", response.text());
+    let before = env.upstream_count();
+    for (what, token) in [("T1", &t1), ("T1b", &t1b), ("T2", &t2), ("T2b", &t2b)] {
+        let response = env
+            .send(Req::get("app2.example.test", "/").cookie(token))
+            .await;
+        assert_invalid_token(&response, &format!("{what} after logout"));
+        assert!(
+            !sets_gateway_cookie(&response.headers),
+            "{what} was renewed after logout"
+        );
+        let response = env
+            .send(Req::get("app1.example.test", "/").bearer(token))
+            .await;
+        assert_invalid_token(&response, &format!("{what} as bearer after logout"));
+    }
+    assert_eq!(
+        env.upstream_count(),
+        before,
+        "a revoked session reached an upstream"
+    );
+    let response = env
+        .send(Req::get("app1.example.test", "/").bearer(&other_session))
+        .await;
+    assert_eq!(
+        response.status,
+        200,
+        "another sign-in of alice: {}",
+        response.text()
+    );
 }
 
 #[tokio::test]
