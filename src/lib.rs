@@ -151,9 +151,12 @@ impl CheckSummary {
 /// The first [`Error`] found: config problems (all of them, positioned) or a TLS file problem.
 pub fn check(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<CheckSummary> {
     let config = Config::load(path)?;
-    if let Some(settings) = &config.auth {
-        Auth::check(settings, config.users.as_ref(), env)?;
-    }
+    // Loaded once, for the check and for its warnings: a users file of 100,000 users takes
+    // a second to parse.
+    let users = match &config.auth {
+        Some(settings) => Auth::check(settings, config.users.as_ref(), env)?,
+        None => None,
+    };
     let tls = &config.tls;
     let self_signed_pending =
         tls.generate_self_signed && !tls.cert.value.exists() && !tls.key.value.exists();
@@ -161,7 +164,7 @@ pub fn check(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<CheckS
         TlsAcceptor::load(tls)?;
     }
     Ok(CheckSummary {
-        warnings: config::warnings(&config),
+        warnings: config::warnings(&config, users.as_ref()),
         config,
         self_signed_pending,
     })

@@ -213,7 +213,8 @@ impl Auth {
     }
 
     /// Validates keys and the users file like [`Auth::load`], without creating a missing
-    /// generated secret (`gateway check` writes nothing).
+    /// generated secret (`gateway check` writes nothing); returns the users, for the
+    /// warnings.
     ///
     /// # Errors
     /// As [`Auth::load`].
@@ -221,15 +222,12 @@ impl Auth {
         settings: &AuthSettings,
         users: Option<&UsersSettings>,
         env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<(), AuthError> {
+    ) -> Result<Option<Users>, AuthError> {
         let pending_secret = matches!(&settings.key, KeySource::SecretFile { path, generate: true } if !path.value.exists());
         if !pending_secret {
             load_keys(settings, env)?;
         }
-        if let Some(users) = users {
-            load_users(&users.file)?;
-        }
-        Ok(())
+        users.map(|users| load_users(&users.file)).transpose()
     }
 
     /// Whether `name` is in the users file and enabled (or, without a users file, whether

@@ -42,9 +42,10 @@ impl fmt::Display for Warning {
     }
 }
 
-/// Everything worth a warning in `config` (which is valid). Reads file modes and the users
-/// file; unreadable files are not warned about here (loading reports them as errors).
-pub fn warnings(config: &Config) -> Vec<Warning> {
+/// Everything worth a warning in `config` (which is valid) and in its users file, as the
+/// caller loaded it (`None`: no users file, or not loaded). Reads file modes; unreadable
+/// files are not warned about here (loading reports them as errors).
+pub fn warnings(config: &Config, users: Option<&Users>) -> Vec<Warning> {
     let mut found = Vec::new();
     let mut warn = |at: Option<&Location>, message: String| {
         found.push(Warning {
@@ -95,10 +96,7 @@ pub fn warnings(config: &Config) -> Vec<Warning> {
             );
         }
     }
-    if let Some(users) = &config.users
-        && let Ok(text) = std::fs::read_to_string(&users.file.value)
-        && let Ok(parsed) = Users::from_toml_str(&text)
-    {
+    if let (Some(users), Some(parsed)) = (&config.users, users) {
         if parsed.get(DEMO_USER).is_some_and(|u| !u.disabled) {
             warn(
                 Some(&users.file.at),
@@ -248,7 +246,7 @@ mod tests {
                 std::path::Path::new("/nonexistent"),
             )
             .expect("valid");
-            super::warnings(&config)
+            super::warnings(&config, None)
                 .into_iter()
                 .filter(|w| w.message.contains("[forward_auth]"))
                 .map(|w| w.to_string())
