@@ -31,6 +31,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def freeports(count):
+    """`count` distinct free TCP ports on 127.0.0.1 (bound, then released)."""
     socks, ports = [], []
     while len(ports) < count:
         s = socket.socket()
@@ -41,18 +42,19 @@ def freeports(count):
             ports.append(port)
     for s in socks:
         s.close()
-    print(" ".join(map(str, ports)))
+    return ports
 
 
-def wait_port(port, seconds):
+def port_accepts(port, seconds):
+    """True once 127.0.0.1:`port` accepts a connection, False after `seconds`."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return 0
+                return True
         except OSError:
             time.sleep(0.05)
-    return 1
+    return False
 
 
 def _status_kib(pid, key):
@@ -334,9 +336,9 @@ def main(argv):
         return 2
     command, args = argv[1], argv[2:]
     if command == "freeports":
-        freeports(int(args[0]))
+        print(" ".join(map(str, freeports(int(args[0])))))
     elif command == "wait-port":
-        return wait_port(int(args[0]), float(args[1]))
+        return 0 if port_accepts(int(args[0]), float(args[1])) else 1
     elif command == "procstat":
         procstat(args)
     elif command == "reset-peak":

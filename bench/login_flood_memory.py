@@ -13,19 +13,21 @@ a wrong password, each on its own TLS connection, and prints from /proc/PID/stat
   after Ns  VmRSS 1, 2, 5 and 10 s after the last answer
 
 Standard library only. The numbers are for docs/security.md and the issue note; the
-regression test (tests/integration/auth/memory.rs) asserts the bounds deterministically.
+regression test (tests/integration/auth/hash_memory.rs) asserts the bounds deterministically.
 """
 
 import asyncio
 import json
 import os
-import socket
 import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import freeports, port_accepts  # noqa: E402
 
 
 def status_kib(pid, key):
@@ -34,23 +36,6 @@ def status_kib(pid, key):
             if line.startswith(key + ":"):
                 return int(line.split()[1])
     raise KeyError(key)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 async def login(port, context, password):
@@ -98,7 +83,7 @@ def main(argv):
         ).stdout.decode().strip()
         with open(os.path.join(folder, "users.toml"), "w") as f:
             f.write(f'[[user]]\nname = "alice"\npassword = "{hashed}"\n')
-        port = free_port()
+        port = freeports(1)[0]
         with open(os.path.join(folder, "gateway.toml"), "w") as f:
             f.write(
                 f'[server]\nlisten = "127.0.0.1:{port}"\n'
@@ -116,7 +101,7 @@ def main(argv):
             env={"PATH": os.environ.get("PATH", ""), "RUST_LOG": "warn"},
         )
         try:
-            if not wait_port(port, 30):
+            if not port_accepts(port, 30):
                 sys.exit("gateway did not start")
             asyncio.run(flood(port, 1))
             time.sleep(2)

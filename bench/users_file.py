@@ -15,34 +15,15 @@ on 127.0.0.1 on free ports and is stopped on exit.
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import freeports, port_accepts  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
-def wait_port(port, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def write_files(folder, gateway, users):
@@ -57,7 +38,7 @@ def write_files(folder, gateway, users):
                 f'groups = ["staff"]\nemail = "user{n:06}@example.test"\n\n'
             )
     os.chmod(os.path.join(folder, "users.toml"), 0o600)
-    https, admin = free_ports(2)
+    https, admin = freeports(2)
     with open(os.path.join(folder, "gateway.toml"), "w") as out:
         out.write(
             f'[server]\nlisten = "127.0.0.1:{https}"\nadmin_listen = "127.0.0.1:{admin}"\n'
@@ -86,7 +67,7 @@ def measure(gateway, users):
                 env={**os.environ, "RUST_LOG": "info"},
             )
         try:
-            if not wait_port(admin, 600):
+            if not port_accepts(admin, 600):
                 sys.exit("the gateway did not start:\n" + open(log_path).read())
             before = open(log_path).read().count("configuration reloaded")
             started = time.monotonic()

@@ -204,13 +204,7 @@ async fn logout_ends_every_token_of_the_session_renewed_ones_included() {
     };
     let renew = |token: String| {
         let env = &env;
-        async move {
-            let response = env
-                .send(Req::get("app1.example.test", "/").cookie(&token))
-                .await;
-            assert_eq!(response.status, 200, "{}", response.text());
-            gateway_set_cookie(&response.headers).value
-        }
+        async move { renewed_cookie(env, &token).await.expect("renewed") }
     };
     let t1 = expiring_copy();
     let t2 = renew(t1.clone()).await;
@@ -361,14 +355,9 @@ async fn renewal_stops_at_the_session_lifetime_and_never_outlives_it() {
     let renewed = |token: String| {
         let env = &env;
         async move {
-            let response = env
-                .send(Req::get("app1.example.test", "/").cookie(&token))
-                .await;
-            assert_eq!(response.status, 200, "{}", response.text());
-            sets_gateway_cookie(&response.headers).then(|| {
-                let token = gateway_set_cookie(&response.headers).value;
-                (token_part(&token, 1), token)
-            })
+            renewed_cookie(env, &token)
+                .await
+                .map(|token| (token_part(&token, 1), token))
         }
     };
     // Signed in a day ago: renewed for a whole token_ttl (2 h by default).
@@ -401,6 +390,16 @@ async fn renewal_stops_at_the_session_lifetime_and_never_outlives_it() {
         json!(null),
     );
     assert_eq!(renewed(mint_hs256(&foreign)).await, None);
+}
+
+/// The token of the cookie the gateway renewed on a request to app1 with `token` as the
+/// cookie (which must pass), if it renewed it.
+async fn renewed_cookie(env: &Env, token: &str) -> Option<String> {
+    let response = env
+        .send(Req::get("app1.example.test", "/").cookie(token))
+        .await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    sets_gateway_cookie(&response.headers).then(|| gateway_set_cookie(&response.headers).value)
 }
 
 fn claims_with_hours_left(hours: i64) -> serde_json::Value {
