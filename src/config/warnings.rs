@@ -9,7 +9,9 @@
 //! - a public route that carves a hole into a protected one (same hosts, a longer prefix);
 //! - a secret or private key file that group or others can read;
 //! - `[forward_auth] unmatched = "authenticated"`: forward-auth vouches for any signed-in user
-//!   on hosts and paths no route names.
+//!   on hosts and paths no route names;
+//! - `upstream_timeout` shorter than `body_read_timeout`: a request body that stops arriving
+//!   is then answered 504, blaming the upstream, before its own 408 could fire.
 
 use std::fmt;
 use std::os::unix::fs::PermissionsExt;
@@ -129,6 +131,18 @@ pub fn warnings(config: &Config, users: Option<&Users>) -> Vec<Warning> {
             "[forward_auth] unmatched = \"authenticated\": /.auth/verify lets any signed-in user \
              through to hosts and paths no route names; \"deny\" refuses them"
                 .to_owned(),
+        );
+    }
+    let server = &config.server;
+    if server.upstream_timeout < server.body_read_timeout {
+        warn(
+            None,
+            format!(
+                "[server] upstream_timeout ({:?}) is shorter than body_read_timeout ({:?}): a \
+                 request body that stops arriving is answered 504, blaming the upstream, \
+                 instead of 408",
+                server.upstream_timeout, server.body_read_timeout
+            ),
         );
     }
     for (public, protected) in holes(&config.routes) {
@@ -262,5 +276,27 @@ mod tests {
             ),
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn an_upstream_timeout_below_the_body_read_timeout_is_warned_about() {
+        let messages = |server: &str| {
+            let config = crate::config::Config::from_toml_str(
+                &format!(
+                    "[server]\n{server}\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n\
+                     [[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n"
+                ),
+                std::path::Path::new("/nonexistent"),
+            )
+            .expect("valid");
+            super::warnings(&config, None)
+                .into_iter()
+                .filter(|w| w.message.contains("body_read_timeout"))
+                .count()
+        };
+        assert_eq!(messages(""), 0, "the defaults: 60s and 30s");
+        assert_eq!(messages("upstream_timeout = \"30s\""), 0);
+        assert_eq!(messages("upstream_timeout = \"10s\""), 1);
+        assert_eq!(messages("body_read_timeout = \"2m\""), 1);
     }
 }
