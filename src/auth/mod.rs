@@ -3,6 +3,7 @@
 //!
 //! | module | concept |
 //! |---|---|
+//! | `loading` | the token keys, the device-cookie key and the users file, read from config |
 //! | [`jwt`] | keys built once from config; issue and verify with every check pinned |
 //! | `token_cache` | verified tokens kept until their `exp`, so hot clients skip signature checks |
 //! | [`users`] | the users file: names, groups, email, disabled; one-code-path login check |
@@ -18,8 +19,8 @@
 //!
 //! The order of checks for a token, in [`Auth::authenticate`]: signature and claims (or a
 //! cache hit, which only exists for a token that passed them and has not expired), then
-//! revocation of its `jti`, then — with `require_known_user` — that its user still exists and
-//! is enabled. The last two are never cached, so a logout or a disabled user takes effect on
+//! revocation (its session, its `jti`, its user's "signed out everywhere" cutoff), then —
+//! with `require_known_user` — that its user still exists and is enabled. The last two are never cached, so a logout or a disabled user takes effect on
 //! the very next request.
 
 pub mod cookie;
@@ -27,6 +28,7 @@ mod credential;
 mod device;
 mod forward_auth;
 pub mod jwt;
+mod loading;
 mod login;
 mod pages;
 pub mod password;
@@ -39,8 +41,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use http::HeaderMap;
 
 pub(crate) use login::{EndpointContext, handle as handle_endpoint, same_site_request};
@@ -49,21 +49,20 @@ pub(crate) use pages::escape_html;
 pub use credential::{Credential, CredentialSource, find_credential};
 pub use forward_auth::OriginalUrlError;
 
-use crate::config::{AuthSettings, KeySource, Located, Location, UsersSettings};
+use crate::config::{AuthSettings, KeySource, Location, UsersSettings};
 use crate::error::{LoginHint, RequestError};
-use jwt::{KeyError, Session, TokenError, TokenKeys, TokenSettings, VerifiedToken};
+use jwt::{KeyError, Session, TokenError, TokenKeys, VerifiedToken};
 use store::{Revocation, StateStore, StoreError, TokenRef};
 
 use crate::metrics::Metrics;
 use device::DeviceKey;
+use loading::{load_keys, load_users};
 use password::PasswordChecker;
 use token_cache::TokenCache;
 use users::{Users, UsersError};
 
 /// How many verified tokens are kept.
 const TOKEN_CACHE_CAPACITY: usize = 10_000;
-/// Random bytes in a generated HMAC secret.
-const GENERATED_SECRET_BYTES: usize = 64;
 
 /// Why the authentication state could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -475,101 +474,4 @@ fn revocation_ref(token: &VerifiedToken) -> TokenRef<'_> {
         sid: token.session.as_ref().map(|s| s.id.as_str()),
         signed_in: token.session.as_ref().map(|s| s.signed_in),
     }
-}
-
-fn token_settings(settings: &AuthSettings) -> TokenSettings {
-    TokenSettings {
-        algorithm: settings.algorithm,
-        issuer: settings.issuer.clone(),
-        audience: settings.audience.clone(),
-        leeway: settings.leeway,
-        token_ttl: settings.token_ttl,
-        user_claim: settings.user_claim.clone(),
-    }
-}
-
-fn read(located: &Located<PathBuf>) -> Result<Vec<u8>, AuthError> {
-    std::fs::read(&located.value).map_err(|source| AuthError::ReadFile {
-        at: located.at.clone(),
-        path: located.value.clone(),
-        source,
-    })
-}
-
-/// The token keys, and the device-cookie key derived from the same key material.
-fn load_keys(
-    settings: &AuthSettings,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(TokenKeys, DeviceKey), AuthError> {
-    let token_settings = token_settings(settings);
-    let (secret, at) = match &settings.key {
-        KeySource::SecretFile { path, generate } => {
-            if *generate && !path.value.exists() {
-                generate_secret(path)?;
-            }
-            (read(path)?, path.at.clone())
-        }
-        KeySource::SecretEnv(name) => {
-            let value = env(&name.value).ok_or_else(|| AuthError::SecretEnvMissing {
-                at: name.at.clone(),
-                name: name.value.clone(),
-            })?;
-            (value.into_bytes(), name.at.clone())
-        }
-        KeySource::PrivateKey(path) => {
-            let private_pem = read(path)?;
-            let verify_keys = settings
-                .verify_keys
-                .iter()
-                .map(|(kid, key)| read(key).map(|pem| (kid.clone(), pem)))
-                .collect::<Result<Vec<_>, _>>()?;
-            let keys = TokenKeys::from_pem(token_settings, &private_pem, &verify_keys).map_err(
-                |source| AuthError::Key {
-                    at: path.at.clone(),
-                    source,
-                },
-            )?;
-            return Ok((keys, DeviceKey::derive(&private_pem)));
-        }
-    };
-    let secret = trim_ascii(&secret);
-    let keys = TokenKeys::from_secret(token_settings, secret)
-        .map_err(|source| AuthError::Key { at, source })?;
-    Ok((keys, DeviceKey::derive(secret)))
-}
-
-fn trim_ascii(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(start, |i| i + 1);
-    &bytes[start..end]
-}
-
-fn generate_secret(path: &Located<PathBuf>) -> Result<(), AuthError> {
-    let mut random = [0u8; GENERATED_SECRET_BYTES];
-    let error = |source| AuthError::GenerateSecret {
-        at: path.at.clone(),
-        path: path.value.clone(),
-        source,
-    };
-    aws_lc_rs::rand::fill(&mut random)
-        .map_err(|_| error(std::io::Error::other("random generator failed")))?;
-    let text = format!("{}\n", STANDARD.encode(random));
-    crate::tls::write_file(&path.value, text.as_bytes(), 0o600).map_err(error)?;
-    tracing::warn!(path = %path.value.display(), "generated a new JWT secret; tokens survive restarts while this file is kept");
-    Ok(())
-}
-
-fn load_users(file: &Located<PathBuf>) -> Result<Users, AuthError> {
-    let bytes = read(file)?;
-    let text = String::from_utf8_lossy(&bytes);
-    Users::from_toml_str(&text).map_err(|error| AuthError::Users {
-        path: file.value.clone(),
-        error,
-    })
 }

@@ -19,7 +19,7 @@
 //!
 //! - New hashes ([`hash_password`]) come from one hasher, argon2id with the default
 //!   parameters.
-//! - The dummy hash that [`Users::verify_password`] checks for an unknown user has the
+//! - The dummy hash that [`Users::verify_password`](super::users::Users::verify_password) checks for an unknown user has the
 //!   [`HashCost`] (algorithm and parameters) most of the file's hashes have — argon2id with
 //!   the default parameters for a file of `gateway hash-password` hashes, bcrypt at cost 5
 //!   for one imported from `htpasswd -B` — so an unknown user costs what a typical known user
@@ -39,28 +39,28 @@
 //! - A stored hash never appears in `Debug` output or in an error message.
 //!
 //! Not here: the users file and the decision of who may log in (`users.rs`, whose
-//! [`Users::verify_password`] is the one code path of a login check), throttling
+//! [`Users::verify_password`](super::users::Users::verify_password) is the one code path of a login check), throttling
 //! (`store.rs`), the login endpoints (`login.rs`).
 
 use std::fmt;
 use std::ops::RangeInclusive;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use argon2::password_hash::Error as Argon2Error;
 use argon2::password_hash::phc::{Output, Salt};
 use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, Version};
 use thiserror::Error;
 
-use super::store::ThrottleKey;
-use super::users::{User, Users, UsersError};
+use super::users::UsersError;
 use memory::HashMemory;
-use queue::{FairQueue, QueueFull};
-use workers::HashWorkers;
 
+mod checker;
 pub(crate) mod memory;
 mod queue;
 mod workers;
+
+pub use checker::{MAX_QUEUED_CHECKS, MAX_QUEUED_CHECKS_PER_CLIENT, PasswordChecker};
 
 /// Longest password, in bytes, that is ever hashed; longer ones are refused without hashing.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
@@ -474,154 +474,6 @@ pub fn hash_password(password: &str) -> Result<String, UsersError> {
         .hash_password(password.as_bytes())
         .map(|hash| hash.to_string())
         .map_err(UsersError::HashingFailed)
-}
-
-/// Moves the calling thread (a hash worker, at its start) to `SCHED_IDLE`, once per thread
-/// (Linux: scheduling is per thread). `SCHED_IDLE` is the policy for work that should use only CPU nobody else wants:
-/// a worker that wakes up preempts such a thread at once (one at nice 19 under the normal
-/// policy only when the scheduler's slice allows), and when the two compete the hashing
-/// thread gets a weight of 3 against a worker's 1,024 (nice has no effect under it).
-///
-/// Measured with 8 clients logging in non-stop beside a 16-connection HTTP/1.1 load on two
-/// cores (docs/performance.md, hot spot 9): at nice 19 proxied throughput fell by 13–35 %
-/// and p99 rose ×2.2–3.2; under `SCHED_IDLE` throughput moved −14 to +7 % and p99 rose
-/// ×1.7–2.7. The price is that under a full proxy load logins wait until the load eases:
-/// proxied traffic comes first.
-///
-/// Entering `SCHED_IDLE` needs no privilege; leaving it would, which is one reason the hash
-/// workers are threads of their own, running nothing else. A failure (a platform without
-/// the policy) is logged and otherwise ignored: the check still runs, at normal priority.
-fn lower_this_threads_priority() {
-    use thread_priority::{
-        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
-        set_thread_priority_and_policy, thread_native_id,
-    };
-    thread_local! {
-        static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    }
-    if LOWERED.with(|lowered| lowered.replace(true)) {
-        return;
-    }
-    // The unit tests read the policy back from /proc.
-    let set = set_thread_priority_and_policy(
-        thread_native_id(),
-        ThreadPriority::Min,
-        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
-    );
-    if let Err(error) = set {
-        tracing::debug!(%error, "cannot lower the priority of a password-hashing thread");
-    }
-}
-
-/// Checks waiting for a worker, at most, across all clients (beyond: 503).
-pub const MAX_QUEUED_CHECKS: usize = 256;
-
-/// Checks waiting for a worker, at most, from one client address (beyond: 429). The
-/// throttle's reservations usually bound a client lower (`max_failures`); this holds also
-/// for a large `max_failures` and for attempts keyed by device.
-pub const MAX_QUEUED_CHECKS_PER_CLIENT: usize = 8;
-
-/// Runs password checks on the hash workers ([`run_check`]), at most `max_concurrent` at a
-/// time and at a lower priority than the async workers (`SCHED_IDLE`, see
-/// `lower_this_threads_priority`).
-///
-/// A login burst then queues here instead of occupying the async workers that proxy traffic.
-/// The queue is bounded ([`MAX_QUEUED_CHECKS`], [`MAX_QUEUED_CHECKS_PER_CLIENT`]; beyond,
-/// [`CredentialsError::QueueFull`] / [`CredentialsError::ClientQueueFull`] without hashing)
-/// and fair: one client address never takes every worker (with two or more), and a free
-/// worker goes to the address served least recently, so one address's flood does not hold
-/// up another address's sign-in (see `queue.rs`).
-/// It takes the users per call (rather than holding them) so that a reload (SIGHUP) can swap
-/// the users file while one queue keeps bounding the checks of that generation.
-#[derive(Clone, Debug)]
-pub struct PasswordChecker {
-    queue: FairQueue<ThrottleKey>,
-}
-
-impl PasswordChecker {
-    /// A checker running at most `max_concurrent` checks at once (at least 1), with the
-    /// default queue bounds.
-    pub fn new(max_concurrent: usize) -> Self {
-        Self::with_queue(
-            max_concurrent,
-            MAX_QUEUED_CHECKS,
-            MAX_QUEUED_CHECKS_PER_CLIENT,
-        )
-    }
-
-    /// A checker with explicit bounds: running, waiting overall, waiting per client.
-    pub fn with_queue(max_concurrent: usize, max_waiting: usize, per_client: usize) -> Self {
-        Self {
-            queue: FairQueue::new(max_concurrent, max_waiting, per_client),
-        }
-    }
-
-    /// A checker bounded by the number of CPUs available to the process.
-    pub fn with_available_parallelism() -> Self {
-        Self::new(std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
-    }
-
-    /// [`PasswordChecker::verify_from`] for a check that speaks for no client in particular.
-    ///
-    /// # Errors
-    ///
-    /// As [`PasswordChecker::verify_from`].
-    pub async fn verify(
-        &self,
-        users: Arc<Users>,
-        name: String,
-        password: String,
-    ) -> Result<User, CredentialsError> {
-        let anyone = ThrottleKey::Username(String::new());
-        self.verify_from(anyone, users, name, password).await
-    }
-
-    /// [`Users::verify_password`] on a hash worker, queued fairly by `client` (the client
-    /// address's throttle key); returns a copy of the user.
-    ///
-    /// # Errors
-    ///
-    /// As [`Users::verify_password`], plus [`CredentialsError::ClientQueueFull`] and
-    /// [`CredentialsError::QueueFull`] (nothing hashed), and those of [`run_check`].
-    pub async fn verify_from(
-        &self,
-        client: ThrottleKey,
-        users: Arc<Users>,
-        name: String,
-        password: String,
-    ) -> Result<User, CredentialsError> {
-        if password.len() > MAX_PASSWORD_BYTES {
-            return Err(CredentialsError::PasswordTooLong);
-        }
-        let ticket = self.queue.acquire(client).map_err(|full| match full {
-            QueueFull::Client => CredentialsError::ClientQueueFull,
-            QueueFull::Everyone => CredentialsError::QueueFull,
-        })?;
-        let permit = ticket.wait().await.ok_or(CredentialsError::QueueFull)?;
-        // The permit moves into the job: if the caller goes away (client disconnect), the
-        // worker stays taken until the hash has actually finished.
-        run_check(move |memory| {
-            let _permit = permit;
-            users.verify_password_in(memory, &name, &password).cloned()
-        })
-        .await?
-    }
-}
-
-/// Runs `check` on one of the process's hash workers (one thread per CPU, under
-/// `SCHED_IDLE`) with that worker's argon2 memory, and returns its result.
-///
-/// # Errors
-///
-/// [`CredentialsError::CheckTaskFailed`] when the check panicked,
-/// [`CredentialsError::NoHashWorkers`] when no worker thread could be started.
-async fn run_check<T, F>(check: F) -> Result<T, CredentialsError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut HashMemory) -> T + Send + 'static,
-{
-    let workers = HashWorkers::shared().ok_or(CredentialsError::NoHashWorkers)?;
-    workers.run(check).await
 }
 
 #[cfg(test)]

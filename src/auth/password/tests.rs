@@ -9,8 +9,9 @@ use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
 use super::memory::HashMemory;
 use super::{
     BCRYPT_MAX_PASSWORD_BYTES, CredentialsError, Digest, HashCost, MAX_PASSWORD_BYTES,
-    PasswordChecker, StoredHash, ThrottleKey, dummy_hash, hash_password,
+    PasswordChecker, StoredHash, dummy_hash, hash_password,
 };
+use crate::auth::store::ThrottleKey;
 use crate::auth::users::{Users, UsersError};
 
 /// A cheap argon2 hash (tests only: real hashes use the default parameters).
@@ -142,7 +143,7 @@ async fn password_checker_runs_checks_on_hash_workers_under_sched_idle() {
         .await
         .expect("right password");
     // The same workers run any check; ask one for its thread's name and policy.
-    let (name, policy) = super::run_check(|_| {
+    let (name, policy) = super::checker::run_check(|_| {
         let name = std::thread::current().name().unwrap_or_default().to_owned();
         (name, this_threads_policy())
     })
@@ -284,8 +285,8 @@ fn a_thread_that_hashes_runs_under_sched_idle_and_others_keep_their_policy() {
     let before = this_threads_policy();
     assert_ne!(before, SCHED_IDLE, "the test runs under another policy");
     let hashing = std::thread::spawn(|| {
-        super::lower_this_threads_priority();
-        super::lower_this_threads_priority(); // once per thread: still the same
+        super::workers::lower_this_threads_priority();
+        super::workers::lower_this_threads_priority(); // once per thread: still the same
         this_threads_policy()
     })
     .join()

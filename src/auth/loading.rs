@@ -1,0 +1,116 @@
+//! Loading what `[auth]` and `[users]` name: the token keys (an HMAC secret from a file or
+//! the environment, generated on first start when asked; or a PEM private key and the
+//! verify-only public keys), the device-cookie key derived from the same material, and the
+//! users file. Everything is read and checked before any port is bound; errors carry the
+//! config position of the setting that named the file.
+
+use std::path::PathBuf;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::AuthError;
+use super::device::DeviceKey;
+use super::jwt::{TokenKeys, TokenSettings};
+use super::users::Users;
+use crate::config::{AuthSettings, KeySource, Located};
+
+/// Random bytes in a generated HMAC secret.
+const GENERATED_SECRET_BYTES: usize = 64;
+
+fn token_settings(settings: &AuthSettings) -> TokenSettings {
+    TokenSettings {
+        algorithm: settings.algorithm,
+        issuer: settings.issuer.clone(),
+        audience: settings.audience.clone(),
+        leeway: settings.leeway,
+        token_ttl: settings.token_ttl,
+        user_claim: settings.user_claim.clone(),
+    }
+}
+
+fn read(located: &Located<PathBuf>) -> Result<Vec<u8>, AuthError> {
+    std::fs::read(&located.value).map_err(|source| AuthError::ReadFile {
+        at: located.at.clone(),
+        path: located.value.clone(),
+        source,
+    })
+}
+
+/// The token keys, and the device-cookie key derived from the same key material.
+pub(super) fn load_keys(
+    settings: &AuthSettings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(TokenKeys, DeviceKey), AuthError> {
+    let token_settings = token_settings(settings);
+    let (secret, at) = match &settings.key {
+        KeySource::SecretFile { path, generate } => {
+            if *generate && !path.value.exists() {
+                generate_secret(path)?;
+            }
+            (read(path)?, path.at.clone())
+        }
+        KeySource::SecretEnv(name) => {
+            let value = env(&name.value).ok_or_else(|| AuthError::SecretEnvMissing {
+                at: name.at.clone(),
+                name: name.value.clone(),
+            })?;
+            (value.into_bytes(), name.at.clone())
+        }
+        KeySource::PrivateKey(path) => {
+            let private_pem = read(path)?;
+            let verify_keys = settings
+                .verify_keys
+                .iter()
+                .map(|(kid, key)| read(key).map(|pem| (kid.clone(), pem)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let keys = TokenKeys::from_pem(token_settings, &private_pem, &verify_keys).map_err(
+                |source| AuthError::Key {
+                    at: path.at.clone(),
+                    source,
+                },
+            )?;
+            return Ok((keys, DeviceKey::derive(&private_pem)));
+        }
+    };
+    let secret = trim_ascii(&secret);
+    let keys = TokenKeys::from_secret(token_settings, secret)
+        .map_err(|source| AuthError::Key { at, source })?;
+    Ok((keys, DeviceKey::derive(secret)))
+}
+
+fn trim_ascii(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+fn generate_secret(path: &Located<PathBuf>) -> Result<(), AuthError> {
+    let mut random = [0u8; GENERATED_SECRET_BYTES];
+    let error = |source| AuthError::GenerateSecret {
+        at: path.at.clone(),
+        path: path.value.clone(),
+        source,
+    };
+    aws_lc_rs::rand::fill(&mut random)
+        .map_err(|_| error(std::io::Error::other("random generator failed")))?;
+    let text = format!("{}\n", STANDARD.encode(random));
+    crate::tls::write_file(&path.value, text.as_bytes(), 0o600).map_err(error)?;
+    tracing::warn!(path = %path.value.display(), "generated a new JWT secret; tokens survive restarts while this file is kept");
+    Ok(())
+}
+
+pub(super) fn load_users(file: &Located<PathBuf>) -> Result<Users, AuthError> {
+    let bytes = read(file)?;
+    let text = String::from_utf8_lossy(&bytes);
+    Users::from_toml_str(&text).map_err(|error| AuthError::Users {
+        path: file.value.clone(),
+        error,
+    })
+}
