@@ -30,6 +30,9 @@ pub struct Credential<'a> {
     pub token: &'a str,
     /// Where it came from.
     pub source: CredentialSource,
+    /// Whether more copies of our cookie follow this one (only then are they tried when
+    /// this one does not verify, so the common single cookie is scanned for once).
+    pub more_copies: bool,
 }
 
 /// The gateway credential of `headers`, as [`Auth::credential`](super::Auth::credential)
@@ -58,21 +61,21 @@ pub fn find_credential<'a>(
         return Ok(Some(Credential {
             token,
             source: CredentialSource::Header,
+            more_copies: false,
         }));
     }
     let mut copies = cookie::values(headers, cookie_name).peekable();
     if copies.peek().is_none() {
         return Ok(None);
     }
-    copies
+    let token = copies
         .find_map(|value| std::str::from_utf8(value).ok())
-        .map(|token| {
-            Some(Credential {
-                token,
-                source: CredentialSource::Cookie,
-            })
-        })
-        .ok_or(RequestError::MalformedCookie)
+        .ok_or(RequestError::MalformedCookie)?;
+    Ok(Some(Credential {
+        token,
+        source: CredentialSource::Cookie,
+        more_copies: copies.next().is_some(),
+    }))
 }
 
 /// `Bearer <jwt>` (scheme case-insensitive, one space), or a bare JWT when

@@ -277,7 +277,7 @@ impl Auth {
         hint: impl FnOnce() -> LoginHint,
     ) -> Result<Arc<VerifiedToken>, RequestError> {
         let mut chosen = self.authenticate(credential.token, now);
-        if credential.source == CredentialSource::Header {
+        if credential.source == CredentialSource::Header || !credential.more_copies {
             return chosen.map_err(|failure| invalid(failure, hint));
         }
         let others = cookie::values(headers, &self.settings.cookie.name)
