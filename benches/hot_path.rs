@@ -16,13 +16,12 @@ use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_ma
 use http::header::{self, HeaderMap, HeaderValue};
 
 use gateway::Config;
-use gateway::auth::Auth;
-use gateway::auth::jwt::{TokenKeys, TokenSettings, VerifiedToken};
-use gateway::auth::store::MemoryStore;
-use gateway::bench::{ClientSide, ProtectedHeaders, inject_identity, prepare_upstream_request};
+use gateway::bench::{
+    Auth, ClientSide, HostPattern, Identity, MemoryStore, Metrics, ProtectedHeaders, Router,
+    TokenKeys, TokenSettings, hash_password, inject_identity, normalize_host, normalize_path,
+    parse_route_prefix, prepare_upstream_request, strip_ours,
+};
 use gateway::config::{IdentityHeaders, default_throttle};
-use gateway::metrics::Metrics;
-use gateway::router::{HostPattern, Router, normalize_host, normalize_path, parse_route_prefix};
 use jsonwebtoken::Algorithm;
 
 const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/keys");
@@ -105,7 +104,7 @@ fn auth(algorithm: &str, key_line: &str, users_dir: &Path) -> Auth {
 
 fn users_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    let hash = gateway::auth::password::hash_password("bench-password").expect("hash");
+    let hash = hash_password("bench-password").expect("hash");
     let users =
         format!("[[user]]\nname = \"{USER}\"\npassword = \"{hash}\"\ngroups = [\"staff\"]\n");
     std::fs::write(dir.path().join("users.toml"), users).expect("users file");
@@ -263,13 +262,10 @@ fn header_rewriting(c: &mut Criterion) {
         peer_trusted: false,
         host: &host,
     };
-    let identity = VerifiedToken {
+    let identity = Identity {
         user: USER.to_owned(),
         groups: vec!["staff".to_owned(), "ops".to_owned()],
         email: Some("bench@example.com".to_owned()),
-        jti: None,
-        session: None,
-        exp: SystemTime::now() + Duration::from_secs(3600),
     };
     let request = browser_headers("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9.c2ln");
     let mut group = c.benchmark_group("headers");
@@ -279,7 +275,7 @@ fn header_rewriting(c: &mut Criterion) {
             || request.clone(),
             |headers| {
                 prepare_upstream_request(headers, &protected, client, false);
-                gateway::auth::cookie::strip_ours(headers, "gateway_token");
+                strip_ours(headers, "gateway_token");
                 headers.remove(header::AUTHORIZATION);
                 inject_identity(headers, &identity_headers, &identity).expect("valid identity");
             },

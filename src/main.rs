@@ -103,7 +103,7 @@ fn main() -> ExitCode {
 }
 
 fn check(path: &Path) -> anyhow::Result<()> {
-    let summary = gateway::check(path, &env_var).map_err(config_error)?;
+    let summary = gateway::commands::check(path, &env_var).map_err(config_error)?;
     println!("{summary}");
     for warning in summary.warnings() {
         println!("{warning}");
@@ -142,14 +142,15 @@ fn hash_password() -> anyhow::Result<()> {
         let trimmed = line.strip_suffix('\n').unwrap_or(&line);
         trimmed.strip_suffix('\r').unwrap_or(trimmed).to_owned()
     };
-    let hash = gateway::auth::password::hash_password(&password)?;
+    let hash = gateway::commands::hash_password(&password)?;
     writeln!(std::io::stdout(), "{hash}")?;
     Ok(())
 }
 
 fn token(path: &Path, user: &str, ttl: Option<std::time::Duration>) -> anyhow::Result<()> {
     let config = Config::load(path).map_err(|e| config_error(e.into()))?;
-    let token = gateway::mint_token(&config, user, ttl, &env_var).map_err(config_error)?;
+    let token =
+        gateway::commands::mint_token(&config, user, ttl, &env_var).map_err(config_error)?;
     println!("{token}");
     Ok(())
 }
@@ -177,7 +178,7 @@ fn init_logging(format: LogFormat) -> anyhow::Result<FlushGuard> {
 fn run(path: &Path, log_format: LogFormat) -> anyhow::Result<()> {
     let _flush_on_exit = init_logging(log_format)?;
     let config = Config::load(path).map_err(|e| config_error(e.into()))?;
-    let gateway = Gateway::new(config, &env_var).map_err(config_error)?;
+    let gateway = Gateway::new(config, &env_var).map_err(|e| config_error(e.into()))?;
     // Worker 0: `gateway::run` starts the other workers, each on a runtime of its own.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -249,7 +250,7 @@ fn healthcheck(path: &Path) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(gateway::healthcheck(path))?;
+    runtime.block_on(gateway::commands::healthcheck(path))?;
     Ok(())
 }
 
@@ -261,7 +262,7 @@ fn local_addr(listener: &TcpListener) -> String {
 
 /// Binds one listener with the configured accept-queue length.
 fn bind(addr: std::net::SocketAddr, backlog: u32) -> anyhow::Result<TcpListener> {
-    gateway::server::bind(addr, backlog).map_err(|source| Error::Bind { addr, source }.into())
+    gateway::bind(addr, backlog).map_err(|source| Error::Bind { addr, source }.into())
 }
 
 /// Completes on SIGINT or SIGTERM.

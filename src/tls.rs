@@ -11,9 +11,6 @@
 //! and 1.2; nothing older exists in rustls), with its default cipher suites.
 
 use std::collections::HashMap;
-use std::fs;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -25,6 +22,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
 use crate::config::{Located, Location, TlsSettings};
+use crate::files::write_file;
 
 /// Names the development certificate is valid for.
 const SELF_SIGNED_NAMES: [&str; 2] = ["localhost", "127.0.0.1"];
@@ -225,22 +223,10 @@ fn generate_self_signed_if_missing(
     Ok(())
 }
 
-/// Creates `path` (and its folder) with `mode`, refusing to overwrite an existing file.
-pub(crate) fn write_file(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir)?;
-    }
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
-}
-
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
     use crate::config::Location;
 

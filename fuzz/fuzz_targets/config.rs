@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
         // Rendering the positioned errors is part of the parser's job too.
         let _ = error.to_string();
     }
-    if let Err(error) = gateway::auth::users::Users::from_toml_str(text) {
+    if let Err(error) = gateway::fuzzing::Users::from_toml_str(text) {
         let _ = error.to_string();
     }
     let _ = gateway::config::parse_duration(text);

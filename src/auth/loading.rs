@@ -9,11 +9,63 @@ use std::path::PathBuf;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use super::AuthError;
-use super::device::DeviceKey;
-use super::jwt::{TokenKeys, TokenSettings};
-use super::users::Users;
-use crate::config::{AuthSettings, KeySource, Located};
+use super::session::device::DeviceKey;
+use super::token::{KeyError, TokenKeys, TokenSettings};
+use super::users::{Users, UsersError};
+use crate::config::{AuthSettings, KeySource, Located, Location};
+use crate::files::write_file;
+
+/// Why the authentication state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// A key or secret file could not be read.
+    #[error("{at}: cannot read {}", path.display())]
+    ReadFile {
+        /// Where it is configured.
+        at: Location,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `secret_env` names a variable that is not set.
+    #[error("{at}: environment variable {name} is not set (secret_env)")]
+    SecretEnvMissing {
+        /// Where it is configured.
+        at: Location,
+        /// The variable.
+        name: String,
+    },
+    /// `generate_secret` could not write the secret file.
+    #[error("{at}: cannot create the JWT secret {}", path.display())]
+    GenerateSecret {
+        /// Where it is configured.
+        at: Location,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The key material is unusable (too short, wrong kind, malformed).
+    #[error("{at}: unusable signing or verification key")]
+    Key {
+        /// Where the key is configured.
+        at: Location,
+        /// Why.
+        #[source]
+        source: KeyError,
+    },
+    /// The users file is invalid; the message carries `line:col`.
+    #[error("{}:{error}", path.display())]
+    Users {
+        /// The users file.
+        path: PathBuf,
+        /// What is wrong, positioned.
+        error: UsersError,
+    },
+}
 
 /// Random bytes in a generated HMAC secret.
 const GENERATED_SECRET_BYTES: usize = 64;
@@ -101,7 +153,7 @@ fn generate_secret(path: &Located<PathBuf>) -> Result<(), AuthError> {
     aws_lc_rs::rand::fill(&mut random)
         .map_err(|_| error(std::io::Error::other("random generator failed")))?;
     let text = format!("{}\n", STANDARD.encode(random));
-    crate::tls::write_file(&path.value, text.as_bytes(), 0o600).map_err(error)?;
+    write_file(&path.value, text.as_bytes(), 0o600).map_err(error)?;
     tracing::warn!(path = %path.value.display(), "generated a new JWT secret; tokens survive restarts while this file is kept");
     Ok(())
 }

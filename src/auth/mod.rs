@@ -1,120 +1,52 @@
-//! Authentication: which credential a request carries, whether it is valid, and the state
-//! that decides it (keys, verified-token cache, users, revocations, throttling).
+//! Authentication, the domain: who a request's credential says it is, whether that holds,
+//! and the state that decides it. Nothing here builds a response or names an HTTP status:
+//! every function returns a typed error, and the edge (`request/`) chooses the answer.
 //!
 //! | module | concept |
 //! |---|---|
+//! | [`access`] | the access decision, once: credential → token → route rule → CSRF |
+//! | [`token`] | keys built once from config; issue and verify with every check pinned; the cache |
+//! | [`users`] | the users file, password hash formats, the bounded pool that checks passwords |
+//! | [`session`] | the request's credential, our cookies, `rd=` validation, the CSRF origin check |
+//! | [`state`] | revocations and login throttling behind one interface |
+//! | `sign_in` | one throttled sign-in attempt: reserve keys, check the password, settle |
 //! | `loading` | the token keys, the device-cookie key and the users file, read from config |
-//! | [`jwt`] | keys built once from config; issue and verify with every check pinned |
-//! | `token_cache` | verified tokens kept until their `exp`, so hot clients skip signature checks |
-//! | [`users`] | the users file: names, groups, email, disabled; one-code-path login check |
-//! | [`password`] | password hashes (argon2id, bcrypt): parsing, hashing, off-runtime checking |
-//! | `credential` | which token a request carries: `Authorization` first, else our cookie |
-//! | [`cookie`] | our cookie: find it, strip it before forwarding, build `Set-Cookie` |
-//! | `device` | device cookies: signed "this browser signed in as this user", for throttling |
-//! | [`redirect`] | `rd=` validation and the Origin/Referer (CSRF) check; pure |
-//! | [`store`] | revocations and login throttling behind one interface |
-//! | `login` | the endpoints under `auth.prefix` |
-//! | `forward_auth` | `verify`: the answer to nginx/Traefik/Caddy forward-auth requests |
-//! | `pages` | the login and logout pages |
 //!
-//! The order of checks for a token, in [`Auth::authenticate`]: signature and claims (or a
-//! cache hit, which only exists for a token that passed them and has not expired), then
-//! revocation (its session, its `jti`, its user's "signed out everywhere" cutoff), then —
-//! with `require_known_user` — that its user still exists and is enabled. The last two are never cached, so a logout or a disabled user takes effect on
-//! the very next request.
+//! [`Auth`] (this file) ties them together for one config generation. The order of checks
+//! for a token, in [`Auth::authenticate`]: signature and claims (or a cache hit, which only
+//! exists for a token that passed them and has not expired), then revocation (its session,
+//! its `jti`, its user's "signed out everywhere" cutoff), then — with `require_known_user` —
+//! that its user still exists and is enabled. The last two are never cached, so a logout or
+//! a disabled user takes effect on the very next request.
 
-pub mod cookie;
-mod credential;
-mod device;
-mod forward_auth;
-pub mod jwt;
+pub mod access;
 mod loading;
-mod login;
-mod pages;
-pub mod password;
-pub mod redirect;
-pub mod store;
-mod token_cache;
+pub mod session;
+mod sign_in;
+pub mod state;
+pub mod token;
 pub mod users;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
 
-pub(crate) use login::{EndpointContext, handle as handle_endpoint, same_site_request};
-pub(crate) use pages::escape_html;
+pub use loading::AuthError;
+pub use sign_in::SignInError;
 
-pub use credential::{Credential, CredentialSource, find_credential};
-pub use forward_auth::OriginalUrlError;
-
-use crate::config::{AuthSettings, KeySource, Location, UsersSettings};
-use crate::error::{LoginHint, RequestError};
-use jwt::{KeyError, Session, TokenError, TokenKeys, VerifiedToken};
-use store::{Revocation, StateStore, StoreError, TokenRef};
-
+use crate::config::{AuthSettings, KeySource, UsersSettings};
 use crate::metrics::Metrics;
-use device::DeviceKey;
 use loading::{load_keys, load_users};
-use password::PasswordChecker;
-use token_cache::TokenCache;
-use users::{Users, UsersError};
+use session::device::DeviceKey;
+use session::redirect::origin_allowed;
+use session::{Credential, CredentialError, find_credential};
+use state::{Revocation, StateStore, StoreError, TokenRef};
+use token::{Session, TokenCache, TokenError, TokenKeys, VerifiedToken};
+use users::{PasswordChecker, Users};
 
 /// How many verified tokens are kept.
 const TOKEN_CACHE_CAPACITY: usize = 10_000;
-
-/// Why the authentication state could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum AuthError {
-    /// A key or secret file could not be read.
-    #[error("{at}: cannot read {}", path.display())]
-    ReadFile {
-        /// Where it is configured.
-        at: Location,
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// `secret_env` names a variable that is not set.
-    #[error("{at}: environment variable {name} is not set (secret_env)")]
-    SecretEnvMissing {
-        /// Where it is configured.
-        at: Location,
-        /// The variable.
-        name: String,
-    },
-    /// `generate_secret` could not write the secret file.
-    #[error("{at}: cannot create the JWT secret {}", path.display())]
-    GenerateSecret {
-        /// Where it is configured.
-        at: Location,
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The key material is unusable (too short, wrong kind, malformed).
-    #[error("{at}: unusable signing or verification key")]
-    Key {
-        /// Where the key is configured.
-        at: Location,
-        /// Why.
-        #[source]
-        source: KeyError,
-    },
-    /// The users file is invalid; the message carries `line:col`.
-    #[error("{}:{error}", path.display())]
-    Users {
-        /// The users file.
-        path: PathBuf,
-        /// What is wrong, positioned.
-        error: UsersError,
-    },
-}
 
 /// Why a presented token was not accepted (401 `invalid_token`; the reason is only logged).
 #[derive(Debug, thiserror::Error)]
@@ -238,6 +170,12 @@ impl Auth {
         }
     }
 
+    /// CSRF: whether the request's `Origin` (else `Referer`) is on one of our sites — a
+    /// cookie domain, an allowed redirect domain, or `host` itself.
+    pub fn is_same_site(&self, headers: &HeaderMap, host: &str) -> bool {
+        origin_allowed(headers, &self.csrf_domains) || origin_allowed(headers, &[host.to_owned()])
+    }
+
     /// The settings this state was built from.
     pub fn settings(&self) -> &AuthSettings {
         &self.settings
@@ -251,51 +189,12 @@ impl Auth {
     pub fn credential<'a>(
         &self,
         headers: &'a HeaderMap,
-    ) -> Result<Option<Credential<'a>>, RequestError> {
+    ) -> Result<Option<Credential<'a>>, CredentialError> {
         find_credential(
             headers,
             &self.settings.cookie.name,
             self.settings.accept_raw_authorization,
         )
-    }
-
-    /// Verifies `credential` (see [`Auth::authenticate`]). A cookie credential stands for
-    /// every copy of our cookie the request carries: the first copy that verifies wins, so a
-    /// stale or tossed copy cannot lock its user out — unless copies for *different* users
-    /// verify, which only cookie tossing produces (a sibling subdomain planting its own
-    /// account's token for the parent domain, to make the victim act as the attacker): that
-    /// is refused as ambiguous.
-    ///
-    /// # Errors
-    /// [`RequestError::InvalidToken`] (with `hint`) when nothing verifies;
-    /// [`RequestError::DuplicateCredentials`] for copies naming different users.
-    pub fn verify_credential(
-        &self,
-        credential: &Credential<'_>,
-        headers: &HeaderMap,
-        now: SystemTime,
-        hint: impl FnOnce() -> LoginHint,
-    ) -> Result<Arc<VerifiedToken>, RequestError> {
-        let mut chosen = self.authenticate(credential.token, now);
-        if credential.source == CredentialSource::Header || !credential.more_copies {
-            return chosen.map_err(|failure| invalid(failure, hint));
-        }
-        let others = cookie::values(headers, &self.settings.cookie.name)
-            .filter_map(|value| std::str::from_utf8(value).ok())
-            .filter(|token| *token != credential.token);
-        for other in others {
-            let Ok(verified) = self.check_token(other, now) else {
-                continue;
-            };
-            match &chosen {
-                Ok(winner) if winner.user != verified.user => {
-                    return Err(RequestError::DuplicateCredentials);
-                }
-                Ok(_) => {}
-                Err(_) => chosen = Ok(verified),
-            }
-        }
-        chosen.map_err(|failure| invalid(failure, hint))
     }
 
     /// Verifies `token` and applies revocation and the known-user rule.
@@ -315,7 +214,11 @@ impl Auth {
         outcome
     }
 
-    fn check_token(&self, token: &str, now: SystemTime) -> Result<Arc<VerifiedToken>, AuthFailure> {
+    pub(crate) fn check_token(
+        &self,
+        token: &str,
+        now: SystemTime,
+    ) -> Result<Arc<VerifiedToken>, AuthFailure> {
         let cached = self.cache.get(token, now);
         self.metrics.token_cache(cached.is_some());
         let verified = match cached {
@@ -330,7 +233,11 @@ impl Auth {
             return Err(AuthFailure::Revoked);
         }
         if self.settings.require_known_user {
-            match self.users.as_ref().and_then(|u| u.get(&verified.user)) {
+            match self
+                .users
+                .as_ref()
+                .and_then(|u| u.get(&verified.identity.user))
+            {
                 None => return Err(AuthFailure::UnknownUser),
                 Some(user) if user.disabled => return Err(AuthFailure::DisabledUser),
                 Some(_) => {}
@@ -364,11 +271,13 @@ impl Auth {
         let known = self.users.as_ref().and_then(|u| u.get(user));
         let groups = match known {
             Some(known) => known.groups.as_slice(),
-            None => renewing.map(|f| f.groups.as_slice()).unwrap_or_default(),
+            None => renewing
+                .map(|f| f.identity.groups.as_slice())
+                .unwrap_or_default(),
         };
         let email = match known {
             Some(known) => known.email.as_deref(),
-            None => renewing.and_then(|f| f.email.as_deref()),
+            None => renewing.and_then(|f| f.identity.email.as_deref()),
         };
         match renewing.and_then(|token| token.session.as_ref()) {
             Some(session) => {
@@ -398,7 +307,7 @@ impl Auth {
     /// A [`StoreError`] from a shared store.
     pub async fn revoke(&self, token: &VerifiedToken, now: SystemTime) -> Result<(), StoreError> {
         let leeway = self.settings.leeway;
-        let user = token.user.as_str();
+        let user = token.identity.user.as_str();
         let revocation = match (&token.session, &token.jti) {
             (Some(session), _) => Revocation::Session {
                 user,
@@ -450,6 +359,32 @@ impl Auth {
     }
 }
 
+impl Auth {
+    /// The public keys as a JWK Set, for `jwks.json`; `None` for HS algorithms.
+    pub fn jwks(&self) -> Option<serde_json::Value> {
+        self.keys.jwks()
+    }
+
+    /// A fresh device cookie for `user` (a new device id on every sign-in), when device
+    /// cookies are on. Failing to make one is logged and the sign-in goes on without it.
+    pub fn new_device_cookie(&self, user: &str) -> Option<http::HeaderValue> {
+        let devices = self.devices.as_ref()?;
+        let made = devices
+            .key
+            .issue(user, SystemTime::now())
+            .map_err(|error| tracing::warn!(%error, "no device cookie"))
+            .ok()?;
+        session::cookie::set_device_cookie(
+            &self.settings.cookie,
+            &self.settings.prefix,
+            &made,
+            devices.ttl,
+        )
+        .map_err(|error| tracing::warn!(%error, "no device cookie"))
+        .ok()
+    }
+}
+
 /// The device-cookie key and lifetime.
 #[derive(Debug)]
 struct DeviceCookies {
@@ -457,19 +392,10 @@ struct DeviceCookies {
     ttl: Duration,
 }
 
-/// A rejected credential, with where a browser should go to sign in.
-fn invalid(failure: AuthFailure, hint: impl FnOnce() -> LoginHint) -> RequestError {
-    tracing::debug!(reason = failure.reason(), "token rejected");
-    RequestError::InvalidToken {
-        failure,
-        hint: hint(),
-    }
-}
-
 /// What the revocation check needs of a verified token.
 fn revocation_ref(token: &VerifiedToken) -> TokenRef<'_> {
     TokenRef {
-        user: &token.user,
+        user: &token.identity.user,
         jti: token.jti.as_deref(),
         sid: token.session.as_ref().map(|s| s.id.as_str()),
         signed_in: token.session.as_ref().map(|s| s.signed_in),

@@ -14,10 +14,8 @@ use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::cookie::{CookieSettings, SameSite, is_valid_cookie_name};
 use super::{ConfigDuration, Located, Problems};
-use crate::auth::cookie::{CookieSettings, SameSite, is_valid_cookie_name};
-use crate::auth::jwt::DEFAULT_USER_CLAIM;
-use crate::auth::store::ThrottleSettings;
 use crate::router::normalize_path;
 
 /// Default lifetime of issued tokens.
@@ -536,6 +534,20 @@ fn is_reserved_header(name: &HeaderName) -> bool {
         UPGRADE,
     ]
     .contains(name)
+}
+
+/// The claim that names the user unless configured otherwise.
+pub const DEFAULT_USER_CLAIM: &str = "sub";
+
+/// The `[users]` throttling settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThrottleSettings {
+    /// Failures within `failure_window` that lock a key (the config refuses 0; 0 acts as 1).
+    pub max_failures: u32,
+    /// Window, from a key's first failure, in which failures add up.
+    pub failure_window: Duration,
+    /// How long a key stays locked.
+    pub lockout: Duration,
 }
 
 /// Throttling defaults, for a gateway without `[users]` (no logins to throttle).

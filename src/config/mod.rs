@@ -12,8 +12,10 @@
 //! [`crate::tls`] before any port is bound. It never reads environment variables (only
 //! `main.rs` does), and relative paths are resolved against the config file's folder.
 
+mod access;
 mod auth;
 mod cidr;
+mod cookie;
 mod duration;
 mod forward_auth;
 mod hsts;
@@ -33,8 +35,13 @@ use toml::Spanned;
 
 use crate::text_position::LineIndex;
 
-pub use auth::{AuthSettings, IdentityHeaders, KeySource, UsersSettings, default_throttle};
+pub use access::Access;
+pub use auth::{
+    AuthSettings, DEFAULT_USER_CLAIM, IdentityHeaders, KeySource, ThrottleSettings, UsersSettings,
+    default_throttle,
+};
 pub use cidr::Cidr;
+pub use cookie::{CookieSettings, SameSite, is_valid_cookie_name};
 pub use duration::{ConfigDuration, parse_duration};
 pub use forward_auth::{ForwardAuthSettings, Unmatched, UrlSource};
 pub use routes::RouteSettings;

@@ -10,7 +10,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use toml::Spanned;
 
 use super::{AuthSettings, Location, Problem, Problems, Upstream};
-use crate::policy::Access;
+use crate::config::Access;
 use crate::router::{HostPattern, lenient_route_prefix, parse_route_prefix};
 
 /// One `[[route]]`.

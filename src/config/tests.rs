@@ -248,7 +248,7 @@ fn routes_are_protected_by_default_and_need_an_auth_section() {
     .expect("valid");
     assert_eq!(
         config.routes[0].access,
-        crate::policy::Access::Authenticated
+        crate::config::Access::Authenticated
     );
 }
 
@@ -259,10 +259,10 @@ fn access_forms_parse_and_bad_ones_are_positioned() {
 [[route]]\npath = \"/b\"\naccess = {{ groups = [\"admins\", \"ops\"] }}\nupstream = \"builtin:whoami\"\n"
     ))
     .expect("valid");
-    assert_eq!(config.routes[0].access, crate::policy::Access::Public);
+    assert_eq!(config.routes[0].access, crate::config::Access::Public);
     assert_eq!(
         config.routes[1].access,
-        crate::policy::Access::Groups(vec!["admins".to_owned(), "ops".to_owned()])
+        crate::config::Access::Groups(vec!["admins".to_owned(), "ops".to_owned()])
     );
     let errors = problems(&format!(
         "{AUTH}{TLS}[[route]]\naccess = \"everyone\"\nupstream = \"builtin:whoami\"\n"

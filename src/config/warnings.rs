@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use super::{Config, KeySource, Location, RouteSettings, Unmatched};
 use crate::auth::users::{Lookalike, Users};
-use crate::policy::Access;
+use crate::config::Access;
 use crate::router::HostPattern;
 
 /// The user name of the shipped development users file.

@@ -25,7 +25,7 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper::service::{HttpService, Service, service_fn};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_rustls::server::TlsStream;
@@ -33,40 +33,9 @@ use tracing::{debug, warn};
 
 use super::activity::{Activity, Guarded, drive};
 use super::write_timeout::WriteTimeout;
-use crate::config::ServerSettings;
 use crate::gateway::{Gateway, Snapshot};
-use crate::handler::{ConnInfo, handle};
-use crate::response::Body;
-
-/// The hyper server settings for client connections, one builder per protocol.
-pub struct HttpBuilders {
-    http1: http1::Builder,
-    http2: http2::Builder<TokioExecutor>,
-}
-
-impl HttpBuilders {
-    /// Both builders from `[server]`: the header-read timeout and header limits for
-    /// HTTP/1.1; the header-list size and the stream and reset limits for HTTP/2 (the rapid
-    /// reset and CONTINUATION defences the adversarial tests exercise).
-    pub fn new(settings: &ServerSettings) -> HttpBuilders {
-        let mut http1 = http1::Builder::new();
-        http1
-            .timer(TokioTimer::new())
-            .header_read_timeout(settings.header_read_timeout)
-            .max_buf_size(settings.max_request_header_bytes)
-            .max_headers(settings.max_headers);
-        let mut http2 = http2::Builder::new(TokioExecutor::new());
-        http2
-            .timer(TokioTimer::new())
-            .max_header_list_size(
-                u32::try_from(settings.max_request_header_bytes).unwrap_or(u32::MAX),
-            )
-            .max_concurrent_streams(Some(256))
-            .max_pending_accept_reset_streams(Some(64))
-            .max_local_error_reset_streams(Some(256));
-        HttpBuilders { http1, http2 }
-    }
-}
+use crate::http::Body;
+use crate::request::ConnInfo;
 
 /// Serves one client connection until it closes, is idle too long, or shutdown finishes it.
 pub(super) async fn serve_https(
@@ -209,7 +178,11 @@ fn serve_connection(
         // handler's whole state (about 4 KiB), for one allocation per request. The request
         // stays in flight until its response body is sent (or dropped).
         async move {
-            let response = Box::pin(handle(gateway, conn, request)).await;
+            // The config generation this request uses from start to finish, even across a
+            // reload.
+            let snapshot = gateway.snapshot();
+            let id = gateway.next_request_id();
+            let response = Box::pin(snapshot.pipeline.handle(id, conn, request)).await;
             Ok::<_, Infallible>(response.map(|body| Guarded::new(body, in_flight)))
         }
     });

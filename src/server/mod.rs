@@ -4,7 +4,7 @@
 //! |---|---|
 //! | this one | [`run`], the accept loops, the redirect and admin connection tasks |
 //! | `https` | one HTTPS connection: handshake, protocol by ALPN, its memory per connection |
-//! | `workers` | thread per core: the worker threads and [`current_worker`] |
+//! | `workers` | thread per core: the worker threads, each marked with `worker::set_current` |
 //! | `activity` | connection deadlines: requests in flight, idle time, driving a connection |
 //! | `write_timeout` | the stream wrapper that ends a write making no progress |
 //!
@@ -53,15 +53,13 @@ mod workers;
 mod write_timeout;
 
 use activity::{Activity, Guarded, drive};
-pub use https::HttpBuilders;
 use https::serve_https;
-pub use workers::current_worker;
 use workers::start_workers;
 use write_timeout::WriteTimeout;
 
 use crate::admin;
 use crate::gateway::{Gateway, Snapshot};
-use crate::response::{Body, empty};
+use crate::http::{Body, empty};
 use crate::router::normalize_host;
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.

@@ -5,13 +5,12 @@
 //! HTTPS listening socket (a duplicated descriptor: the kernel hands each new connection to
 //! whichever worker accepts first, so a busy worker takes fewer). A connection lives on the
 //! worker that accepted it: its TLS, its HTTP tasks, and the upstream connections it uses —
-//! the proxy keeps one upstream pool per worker ([`current_worker`]) — so a request never
+//! the proxy keeps one upstream pool per worker ([`current_worker`](crate::worker::current_worker)) — so a request never
 //! crosses threads and no lock or wake-up is shared between workers on the hot path. Worker
 //! 0 is the runtime that calls [`run`](super::run) (it also serves the redirect and admin
 //! listeners); this module starts the others. One `max_connections` semaphore is shared by
 //! all HTTPS workers.
 
-use std::cell::Cell;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
@@ -21,17 +20,6 @@ use tracing::warn;
 
 use super::serve_https_listener;
 use crate::gateway::Gateway;
-
-thread_local! {
-    /// The index of the worker whose thread this is; 0 off the worker threads.
-    static WORKER: Cell<usize> = const { Cell::new(0) };
-}
-
-/// The index of the worker running the caller (0 for worker 0 and off the worker threads),
-/// for state kept per worker such as the upstream connection pools.
-pub fn current_worker() -> usize {
-    WORKER.with(Cell::get)
-}
 
 /// Starts workers 1..`workers`, each on its own thread with a duplicate of the `https`
 /// descriptor (worker 0 keeps `https` itself); returns one receiver per started worker that
@@ -59,7 +47,7 @@ pub(super) fn start_workers(
         let spawned = std::thread::Builder::new()
             .name(format!("gateway-w{index}"))
             .spawn(move || {
-                WORKER.with(|worker| worker.set(index));
+                crate::worker::set_current(index);
                 let runtime = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()

@@ -7,7 +7,7 @@ use std::cell::Cell;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
 
 use super::{Lookalike, Position, Users, UsersError, normalized_name};
-use crate::auth::password::{
+use crate::auth::users::password::{
     CredentialsError, HashCost, MAX_PASSWORD_BYTES, VERIFICATIONS, hash_password,
 };
 

@@ -83,7 +83,7 @@ pub async fn start_with_tls(
     let backlog = config.server.listen_backlog;
     let gateway = Gateway::new(config, &|_| None).expect("gateway builds");
     let bind = |what: &str| {
-        gateway::server::bind(([127, 0, 0, 1], 0).into(), backlog)
+        gateway::bind(([127, 0, 0, 1], 0).into(), backlog)
             .unwrap_or_else(|e| panic!("bind {what}: {e}"))
     };
     let (https, redirect, admin) = (bind("https"), bind("http"), bind("admin"));

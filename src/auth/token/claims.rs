@@ -1,0 +1,136 @@
+//! What a token says: the payload the gateway issues and reads ([`Claims`], dates as
+//! NumericDate seconds, strings refused), what a verified token tells the rest of the
+//! gateway ([`VerifiedToken`]), and the sign-in a token belongs to ([`Session`]).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::error::TokenError;
+use crate::identity::Identity;
+
+/// The payload of a token. Dates are seconds since the Unix epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Issuer; a single string (jsonwebtoken alone would accept an array).
+    pub iss: String,
+    /// Subject: the user name in the gateway's own tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// Audience: a string when one, an array when several, absent when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<Audience>,
+    /// Issued at.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_date"
+    )]
+    pub iat: Option<u64>,
+    /// Not before.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_date"
+    )]
+    pub nbf: Option<u64>,
+    /// Expiry.
+    #[serde(deserialize_with = "date")]
+    pub exp: u64,
+    /// Token id, used for revocation; tokens minted elsewhere may lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// Session id (OpenID Connect's `sid`): the same in every token renewed from one
+    /// sign-in, so that signing out revokes them all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// When the user signed in (OpenID Connect's `auth_time`); renewal stops
+    /// `session_lifetime` after it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "opt_date"
+    )]
+    pub auth_time: Option<u64>,
+    /// Group names, from the users file at issue.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// E-mail address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// The `aud` claim, in either of its RFC 7519 shapes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    /// `"aud": "x"`
+    One(String),
+    /// `"aud": ["x", "y"]`
+    Many(Vec<String>),
+}
+
+/// What a valid token says about its bearer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedToken {
+    /// Who the token names: the user from [`TokenSettings::user_claim`], groups (empty when
+    /// the token has none), e-mail if it has one.
+    pub identity: Identity,
+    /// Token id, if the token has one (revocation needs it).
+    pub jti: Option<String>,
+    /// The sign-in this token continues, when it has both `sid` and `auth_time` (the
+    /// gateway's own tokens always do; tokens minted elsewhere may not).
+    pub session: Option<Session>,
+    /// Expiry, without leeway.
+    pub exp: SystemTime,
+}
+
+/// One sign-in: every token renewed from it carries the same id and sign-in time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// `sid`: 128 random bits as hex.
+    pub id: String,
+    /// `auth_time`: when the user signed in.
+    pub signed_in: SystemTime,
+}
+
+impl Session {
+    /// A new session (a fresh random id) signed in at `signed_in`.
+    ///
+    /// # Errors
+    /// [`TokenError::RandomFailed`] when the system random generator fails.
+    pub fn begin(signed_in: SystemTime) -> Result<Session, TokenError> {
+        Ok(Session {
+            id: new_id()?,
+            signed_in,
+        })
+    }
+}
+
+/// A NumericDate: a non-negative JSON number (fractions dropped). Strings are refused.
+fn date<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let number = serde_json::Number::deserialize(d)?;
+    let float = || number.as_f64().filter(|f| f.is_finite() && *f >= 0.0);
+    number
+        .as_u64()
+        .or_else(|| float().map(|f| f as u64))
+        .ok_or_else(|| serde::de::Error::custom("NumericDate must be a non-negative number"))
+}
+
+fn opt_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Date(#[serde(deserialize_with = "date")] u64);
+    Ok(Option::<Date>::deserialize(d)?.map(|Date(secs)| secs))
+}
+
+/// 128 random bits from aws-lc-rs's system RNG, as 32 hex digits: a `jti` or a `sid`.
+pub(super) fn new_id() -> Result<String, TokenError> {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| TokenError::RandomFailed)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Seconds since the epoch; a clock before 1970 reads as 0 (tokens then look expired).
+pub(super) fn unix_seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,25 @@
+//! The subcommands' work, one file each; `main.rs` parses the command line, reads the
+//! environment and the terminal, and calls them. [`Error`] (startup and command failures)
+//! lives here, at the top of the crate, where every layer's error can be wrapped.
+//!
+//! | module | command |
+//! |---|---|
+//! | `check` | `gateway check`: validate everything, bind nothing |
+//! | `token` | `gateway token`: mint a token for a user |
+//! | `healthcheck` | `gateway healthcheck`: probe the admin `/healthz` |
+//! | `error` | [`Error`], what stops a start or a command |
+//!
+//! `gateway run` is `main.rs` calling [`crate::run`]; `gateway hash-password` is
+//! [`hash_password`] on a password read from the terminal.
+
+mod check;
+mod error;
+pub mod healthcheck;
+mod token;
+
+pub use check::{CheckSummary, check};
+pub use error::{Error, Result};
+pub use healthcheck::{HealthError, healthcheck};
+pub use token::mint_token;
+
+pub use crate::auth::users::password::hash_password;

@@ -1,0 +1,24 @@
+//! HTTP vocabulary shared by every layer that answers a request: the body type, the
+//! replies the gateway writes itself with their security headers, the lingering-close
+//! drain of a refused body, and HTML escaping. A leaf: it knows nothing of routes, tokens
+//! or configuration.
+//!
+//! | module | concept |
+//! |---|---|
+//! | `body` | [`Body`], the body of every response, and its constructors |
+//! | `reply` | JSON, HTML and redirect replies with their security headers |
+//! | `drain` | reading a refused request's body on before answering (RFC 9112 §9.6) |
+//! | `html` | escaping text for element content and quoted attributes |
+//! | `upgrade` | whether a request asks to become a WebSocket |
+
+mod body;
+mod drain;
+mod html;
+mod reply;
+mod upgrade;
+
+pub use body::{Body, empty, full};
+pub use drain::{discard_body, discard_unread_body};
+pub use html::escape_html;
+pub use reply::{html, json, json_text, redirect};
+pub use upgrade::is_websocket_upgrade;

@@ -1,0 +1,465 @@
+//! [`RequestError`]: everything that ends one request early, and the one place it is
+//! built from the domains' errors (`From` impls: a credential, the access decision, a
+//! sign-in, forwarding, path and host parsing).
+//!
+//! A `RequestError` is grouped by who caused it — the client, the upstream, or the gateway
+//! itself — and knows its HTTP status and its stable `error` code (the JSON `error` field and
+//! the HTML page both use it). Both mappings are exhaustive matches on purpose: a new variant
+//! does not compile until someone decides what the client sees. The reason behind an error
+//! (which path rule failed, which upstream refused) goes to the log, never into the body.
+
+use std::time::Duration;
+
+use http::{HeaderValue, StatusCode};
+
+use super::original_url::OriginalUrlError;
+use crate::auth::access::AccessError;
+use crate::auth::session::CredentialError;
+use crate::auth::{AuthFailure, SignInError};
+use crate::router::{HostError, PathError};
+use crate::upstream::ForwardError;
+
+/// Why one request was answered by the gateway instead of an upstream.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    // Caused by the client.
+    /// The path is ambiguous or malformed (DESIGN: path normalization).
+    #[error("invalid request path")]
+    InvalidPath(#[source] PathError),
+    /// The host is malformed.
+    #[error("invalid host")]
+    InvalidHost(#[source] HostError),
+    /// No `Host` header and no authority in the request target.
+    #[error("missing host")]
+    MissingHost,
+    /// More than one `Host` header.
+    #[error("duplicate host header")]
+    DuplicateHost,
+    /// HTTP/2 `:authority` and `Host` disagree.
+    #[error("host header disagrees with :authority")]
+    ConflictingHost,
+    /// Asterisk-form or authority-form target (`OPTIONS *`, `CONNECT`): nothing to route.
+    #[error("unsupported request target")]
+    UnsupportedTarget,
+    /// The connection's SNI chose a dedicated certificate for another host.
+    #[error("request host does not match the connection's TLS server name")]
+    MisdirectedRequest,
+    /// No route matches the host and path (or no endpoint under the auth prefix).
+    #[error("no route")]
+    NoRoute,
+    /// Two `Authorization` headers or two gateway cookies: ambiguous credentials.
+    #[error("more than one credential")]
+    DuplicateCredentials,
+    /// The gateway cookie's value is not text.
+    #[error("malformed gateway cookie")]
+    MalformedCookie,
+    /// `Authorization: Bearer` with no token (RFC 6750 §3.1 `invalid_request`).
+    #[error("bearer scheme without a token")]
+    EmptyBearer,
+    /// `TRACE` or `TRACK`: a request the gateway never forwards (cross-site tracing).
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// A login or logout request the endpoint cannot read (type, size, fields).
+    #[error("malformed login request: {0}")]
+    MalformedLogin(&'static str),
+    /// A forward-auth request whose original URL headers are missing or do not parse.
+    #[error("invalid original URL")]
+    InvalidOriginalUrl(#[source] OriginalUrlError),
+    /// The request body broke while it was streamed to the upstream (a malformed chunk, a
+    /// client that stopped sending); the upstream is not at fault.
+    #[error("request body failed")]
+    RequestBodyFailed(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The request body stopped arriving mid-way for `body_read_timeout`; the upstream
+    /// request was aborted.
+    #[error("request body timed out")]
+    RequestBodyTimeout,
+    /// No credential where one is required.
+    #[error("no credentials")]
+    Unauthenticated(LoginHint),
+    /// A credential that failed verification; the reason is only logged.
+    #[error("invalid token")]
+    InvalidToken {
+        /// Why, for the log.
+        #[source]
+        failure: AuthFailure,
+        /// Where a browser should go.
+        hint: LoginHint,
+    },
+    /// Wrong user name or password at login.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// A valid user outside the route's groups.
+    #[error("forbidden")]
+    Forbidden,
+    /// An unsafe cookie-authenticated request, or a login/logout POST, without an allowed
+    /// `Origin`/`Referer`.
+    #[error("cross-site request rejected")]
+    CsrfRejected,
+    /// Login throttled.
+    #[error("too many failed logins")]
+    TooManyRequests {
+        /// When to try again.
+        retry_after: Duration,
+    },
+    /// Too many logins are waiting for a password check: 503 + `Retry-After`.
+    #[error("too many logins waiting")]
+    LoginsBusy {
+        /// When to try again.
+        retry_after: Duration,
+    },
+
+    // Caused by the upstream.
+    /// The upstream refused the connection or broke it before answering.
+    #[error("upstream unreachable")]
+    UpstreamUnreachable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The upstream did not send its response head within `upstream_timeout`.
+    #[error("upstream timed out")]
+    UpstreamTimeout,
+
+    // Caused by the gateway.
+    /// A response could not be built; a bug, not a client's fault.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl RequestError {
+    /// The status the client receives.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            RequestError::InvalidPath(_)
+            | RequestError::InvalidHost(_)
+            | RequestError::MissingHost
+            | RequestError::DuplicateHost
+            | RequestError::ConflictingHost
+            | RequestError::UnsupportedTarget
+            | RequestError::DuplicateCredentials
+            | RequestError::MalformedCookie
+            | RequestError::MalformedLogin(_)
+            | RequestError::InvalidOriginalUrl(_)
+            | RequestError::RequestBodyFailed(_) => StatusCode::BAD_REQUEST,
+            RequestError::RequestBodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            RequestError::MisdirectedRequest => StatusCode::MISDIRECTED_REQUEST,
+            RequestError::NoRoute => StatusCode::NOT_FOUND,
+            RequestError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            RequestError::Unauthenticated(_)
+            | RequestError::EmptyBearer
+            | RequestError::InvalidToken { .. }
+            | RequestError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            RequestError::Forbidden | RequestError::CsrfRejected => StatusCode::FORBIDDEN,
+            RequestError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            RequestError::LoginsBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            RequestError::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
+            RequestError::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            RequestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable `error` code of the body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RequestError::InvalidPath(_)
+            | RequestError::InvalidHost(_)
+            | RequestError::MissingHost
+            | RequestError::DuplicateHost
+            | RequestError::ConflictingHost
+            | RequestError::UnsupportedTarget
+            | RequestError::DuplicateCredentials
+            | RequestError::MalformedCookie
+            | RequestError::MalformedLogin(_)
+            | RequestError::InvalidOriginalUrl(_)
+            | RequestError::RequestBodyFailed(_) => "bad_request",
+            RequestError::RequestBodyTimeout => "request_timeout",
+            RequestError::MisdirectedRequest => "misdirected_request",
+            RequestError::NoRoute => "not_found",
+            RequestError::MethodNotAllowed => "method_not_allowed",
+            RequestError::EmptyBearer => "invalid_request",
+            RequestError::Unauthenticated(_) => "unauthorized",
+            RequestError::InvalidToken { .. } => "invalid_token",
+            RequestError::InvalidCredentials => "invalid_credentials",
+            RequestError::Forbidden => "forbidden",
+            RequestError::CsrfRejected => "csrf_rejected",
+            RequestError::TooManyRequests { .. } => "too_many_requests",
+            RequestError::LoginsBusy { .. } => "service_unavailable",
+            RequestError::UpstreamUnreachable(_) => "bad_gateway",
+            RequestError::UpstreamTimeout => "gateway_timeout",
+            RequestError::Internal(_) => "internal",
+        }
+    }
+
+    /// A sentence for the HTML error page; never names an upstream or a reason.
+    pub fn title(&self) -> &'static str {
+        match self.status() {
+            StatusCode::BAD_REQUEST => "Bad request",
+            StatusCode::REQUEST_TIMEOUT => "The request took too long to arrive",
+            StatusCode::MISDIRECTED_REQUEST => "Wrong host for this connection",
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::METHOD_NOT_ALLOWED => "Method not allowed",
+            StatusCode::UNAUTHORIZED => "Sign-in required",
+            StatusCode::FORBIDDEN => "Access denied",
+            StatusCode::TOO_MANY_REQUESTS => "Too many attempts; try again later",
+            StatusCode::SERVICE_UNAVAILABLE => "Too many sign-ins at once; try again shortly",
+            StatusCode::BAD_GATEWAY => "The service is unavailable",
+            StatusCode::GATEWAY_TIMEOUT => "The service took too long to answer",
+            _ => "Something went wrong",
+        }
+    }
+}
+
+impl RequestError {
+    /// The refusal of the access decision, with `hint` saying where a browser should go to
+    /// sign in (used for 401s only).
+    pub fn denied(error: AccessError, hint: impl FnOnce() -> LoginHint) -> RequestError {
+        match error {
+            AccessError::Credential(error) => error.into(),
+            AccessError::InvalidToken(failure) => RequestError::InvalidToken {
+                failure,
+                hint: hint(),
+            },
+            AccessError::ConflictingCookies => RequestError::DuplicateCredentials,
+            AccessError::Unauthenticated => RequestError::Unauthenticated(hint()),
+            AccessError::Forbidden => RequestError::Forbidden,
+            AccessError::CrossSite => RequestError::CsrfRejected,
+        }
+    }
+}
+
+impl From<AccessError> for RequestError {
+    /// A refusal for an API endpoint: no login hint.
+    fn from(error: AccessError) -> RequestError {
+        RequestError::denied(error, || LoginHint::None)
+    }
+}
+
+impl From<CredentialError> for RequestError {
+    fn from(error: CredentialError) -> RequestError {
+        match error {
+            CredentialError::TwoAuthorizationHeaders => RequestError::DuplicateCredentials,
+            CredentialError::CookieNotText => RequestError::MalformedCookie,
+            CredentialError::EmptyBearer => RequestError::EmptyBearer,
+        }
+    }
+}
+
+impl From<SignInError> for RequestError {
+    fn from(error: SignInError) -> RequestError {
+        match error {
+            SignInError::NoUsers => RequestError::NoRoute,
+            SignInError::Rejected => RequestError::InvalidCredentials,
+            SignInError::Throttled { retry_after } => RequestError::TooManyRequests { retry_after },
+            SignInError::Busy { retry_after } => RequestError::LoginsBusy { retry_after },
+            SignInError::Failed(cause) => RequestError::Internal(cause),
+        }
+    }
+}
+
+impl From<ForwardError> for RequestError {
+    fn from(error: ForwardError) -> RequestError {
+        match error {
+            ForwardError::Unreachable(cause) => RequestError::UpstreamUnreachable(cause),
+            ForwardError::Timeout => RequestError::UpstreamTimeout,
+            ForwardError::RequestBodyFailed(cause) => RequestError::RequestBodyFailed(cause),
+            ForwardError::RequestBodyTimeout => RequestError::RequestBodyTimeout,
+            ForwardError::Internal(cause) => RequestError::Internal(cause),
+        }
+    }
+}
+
+impl From<OriginalUrlError> for RequestError {
+    fn from(error: OriginalUrlError) -> RequestError {
+        RequestError::InvalidOriginalUrl(error)
+    }
+}
+
+/// Where an unauthenticated client should go to sign in.
+#[derive(Debug, Clone)]
+pub enum LoginHint {
+    /// Nowhere: an API endpoint answers a bare 401.
+    None,
+    /// A browser navigation is redirected to this same-host login URL (`/.auth/login?rd=…`).
+    Navigate(String),
+    /// Forward-auth: every 401 carries this absolute login URL as `Location`.
+    Location(HeaderValue),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io_error() -> Box<dyn std::error::Error + Send + Sync> {
+        Box::new(std::io::Error::other("x"))
+    }
+
+    #[test]
+    fn each_variant_has_its_status_and_code() {
+        let cases: Vec<(RequestError, u16, &str)> = vec![
+            (
+                RequestError::InvalidPath(PathError::Backslash),
+                400,
+                "bad_request",
+            ),
+            (
+                RequestError::InvalidHost(HostError::Empty),
+                400,
+                "bad_request",
+            ),
+            (RequestError::MissingHost, 400, "bad_request"),
+            (RequestError::DuplicateHost, 400, "bad_request"),
+            (RequestError::ConflictingHost, 400, "bad_request"),
+            (RequestError::UnsupportedTarget, 400, "bad_request"),
+            (RequestError::MisdirectedRequest, 421, "misdirected_request"),
+            (RequestError::NoRoute, 404, "not_found"),
+            (RequestError::DuplicateCredentials, 400, "bad_request"),
+            (RequestError::MalformedCookie, 400, "bad_request"),
+            (RequestError::EmptyBearer, 401, "invalid_request"),
+            (RequestError::MethodNotAllowed, 405, "method_not_allowed"),
+            (RequestError::MalformedLogin("x"), 400, "bad_request"),
+            (
+                RequestError::InvalidOriginalUrl(OriginalUrlError::Method {
+                    header: "x-forwarded-method",
+                }),
+                400,
+                "bad_request",
+            ),
+            (RequestError::RequestBodyTimeout, 408, "request_timeout"),
+            (
+                RequestError::RequestBodyFailed("truncated chunk".into()),
+                400,
+                "bad_request",
+            ),
+            (
+                RequestError::Unauthenticated(LoginHint::None),
+                401,
+                "unauthorized",
+            ),
+            (
+                RequestError::InvalidToken {
+                    failure: AuthFailure::Revoked,
+                    hint: LoginHint::None,
+                },
+                401,
+                "invalid_token",
+            ),
+            (RequestError::InvalidCredentials, 401, "invalid_credentials"),
+            (RequestError::Forbidden, 403, "forbidden"),
+            (RequestError::CsrfRejected, 403, "csrf_rejected"),
+            (
+                RequestError::TooManyRequests {
+                    retry_after: Duration::from_secs(1),
+                },
+                429,
+                "too_many_requests",
+            ),
+            (
+                RequestError::LoginsBusy {
+                    retry_after: Duration::from_secs(1),
+                },
+                503,
+                "service_unavailable",
+            ),
+            (
+                RequestError::UpstreamUnreachable(io_error()),
+                502,
+                "bad_gateway",
+            ),
+            (RequestError::UpstreamTimeout, 504, "gateway_timeout"),
+            (RequestError::Internal(io_error()), 500, "internal"),
+        ];
+        for (error, status, code) in cases {
+            assert_eq!(error.status().as_u16(), status, "{error:?}");
+            assert_eq!(error.code(), code, "{error:?}");
+            assert!(!error.title().is_empty());
+        }
+    }
+
+    #[test]
+    fn domain_errors_become_the_documented_answers() {
+        let credential: Vec<(CredentialError, u16, &str)> = vec![
+            (CredentialError::TwoAuthorizationHeaders, 400, "bad_request"),
+            (CredentialError::CookieNotText, 400, "bad_request"),
+            (CredentialError::EmptyBearer, 401, "invalid_request"),
+        ];
+        for (error, status, code) in credential {
+            let error = RequestError::from(error);
+            assert_eq!((error.status().as_u16(), error.code()), (status, code));
+        }
+        let access: Vec<(AccessError, u16, &str)> = vec![
+            (
+                AccessError::InvalidToken(AuthFailure::Revoked),
+                401,
+                "invalid_token",
+            ),
+            (AccessError::ConflictingCookies, 400, "bad_request"),
+            (AccessError::Unauthenticated, 401, "unauthorized"),
+            (AccessError::Forbidden, 403, "forbidden"),
+            (AccessError::CrossSite, 403, "csrf_rejected"),
+        ];
+        for (error, status, code) in access {
+            let error = RequestError::denied(error, || LoginHint::Navigate("/login".into()));
+            assert_eq!((error.status().as_u16(), error.code()), (status, code));
+        }
+        let sign_in: Vec<(SignInError, u16, &str)> = vec![
+            (SignInError::NoUsers, 404, "not_found"),
+            (SignInError::Rejected, 401, "invalid_credentials"),
+            (
+                SignInError::Throttled {
+                    retry_after: Duration::from_secs(1),
+                },
+                429,
+                "too_many_requests",
+            ),
+            (
+                SignInError::Busy {
+                    retry_after: Duration::from_secs(1),
+                },
+                503,
+                "service_unavailable",
+            ),
+            (SignInError::Failed(io_error()), 500, "internal"),
+        ];
+        for (error, status, code) in sign_in {
+            let error = RequestError::from(error);
+            assert_eq!((error.status().as_u16(), error.code()), (status, code));
+        }
+        let forward: Vec<(ForwardError, u16, &str)> = vec![
+            (ForwardError::Unreachable(io_error()), 502, "bad_gateway"),
+            (ForwardError::Timeout, 504, "gateway_timeout"),
+            (
+                ForwardError::RequestBodyFailed(io_error()),
+                400,
+                "bad_request",
+            ),
+            (ForwardError::RequestBodyTimeout, 408, "request_timeout"),
+            (ForwardError::Internal(io_error()), 500, "internal"),
+        ];
+        for (error, status, code) in forward {
+            let error = RequestError::from(error);
+            assert_eq!((error.status().as_u16(), error.code()), (status, code));
+        }
+    }
+
+    #[test]
+    fn a_refused_credential_carries_the_login_hint_only_when_it_is_a_401() {
+        let unauthenticated = RequestError::denied(AccessError::Unauthenticated, || {
+            LoginHint::Navigate("/l".into())
+        });
+        assert!(matches!(
+            unauthenticated,
+            RequestError::Unauthenticated(LoginHint::Navigate(ref url)) if url == "/l"
+        ));
+        let invalid = RequestError::denied(AccessError::InvalidToken(AuthFailure::Revoked), || {
+            LoginHint::Navigate("/l".into())
+        });
+        assert!(matches!(
+            invalid,
+            RequestError::InvalidToken {
+                hint: LoginHint::Navigate(_),
+                ..
+            }
+        ));
+        let api = RequestError::from(AccessError::Unauthenticated);
+        assert!(matches!(
+            api,
+            RequestError::Unauthenticated(LoginHint::None)
+        ));
+    }
+}

@@ -1,0 +1,236 @@
+//! The request pipeline, in DESIGN.md's order and with its numbering, one function per
+//! step:
+//!
+//! 1. [`request_target`](super::target): the request head — method (`TRACE`/`TRACK` →
+//!    405), host (HTTP/1.1 absolute-form and HTTP/2 `:authority` rules, SNI consistency →
+//!    421) and path, normalized once (TLS and HTTP parsing happened in `server/`);
+//! 2. [`own_endpoint`]: a path under `auth.prefix` goes to the portal;
+//! 3. [`route`]: host + longest prefix → route, else 404;
+//! 4. and 5. [`authorize`]: the access decision (`auth::access`: credential,
+//!    verification, the route's rule, CSRF), whose refusal becomes 401 or 403;
+//! 6. unauthenticated: the 401 carries a [`LoginHint`] back to this exact page, which
+//!    `render` turns into a redirect for a browser navigation;
+//! 7. [`forward`]: header hygiene, identity injection, streaming (`upstream/`);
+//! 8. [`renew`]: a fresh cookie when a cookie-authenticated token nears expiry;
+//! 9. the access event, emitted once when the response head is ready, from the
+//!    [`AccessRecord`] the steps fill in.
+//!
+//! [`Pipeline::handle`] is the outer function: it renders any [`RequestError`] (JSON, HTML
+//! or a login redirect) and logs the request; it never fails, so the service handed to
+//! hyper is infallible. A request refused before its body was read has that body drained
+//! first (`http::discard_unread_body`), in exactly one place: here.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use http::header;
+use http::uri::PathAndQuery;
+use http::{Request, Response};
+use hyper::body::Incoming;
+use tracing::{Instrument, debug, info_span};
+
+use super::error::{LoginHint, RequestError};
+use super::portal::{self, EndpointContext};
+use super::record::AccessRecord;
+use super::render::{ClientKind, error_response};
+use super::target::{ConnInfo, Target, request_target};
+use super::{Pipeline, RouteTarget};
+use crate::auth::Auth;
+use crate::auth::access::{AccessRequest, Granted, decide};
+use crate::auth::session::CredentialSource;
+use crate::auth::session::cookie;
+use crate::http::{Body, discard_unread_body};
+use crate::upstream::Forward;
+use crate::upstream::headers::{ClientSide, client_ip};
+
+impl Pipeline {
+    /// Handles one request; always answers. `id` is the request's id for the logs.
+    pub async fn handle(
+        &self,
+        id: u64,
+        conn: Arc<ConnInfo>,
+        request: Request<Incoming>,
+    ) -> Response<Body> {
+        let started = Instant::now();
+        let span = info_span!("request", id);
+        let client = ClientKind::of(request.method(), request.headers());
+        let mut record = AccessRecord::new(request.method().clone(), &self.unrouted_metrics);
+        let result = match request_target(&request, &conn) {
+            Ok(target) => {
+                let result = self
+                    .handle_target(&conn, request, &target, &mut record)
+                    .instrument(span.clone())
+                    .await;
+                record.target = Some(target);
+                result
+            }
+            Err(error) => {
+                discard_unread_body(request).await;
+                Err(error)
+            }
+        };
+        let mut response = result.unwrap_or_else(|error| {
+            debug!(parent: &span, error = %error, cause = ?std::error::Error::source(&error), "request rejected");
+            error_response(&error, client)
+        });
+        if let Some(hsts) = &self.hsts {
+            // The upstream's own policy, if it sends one, is the one its users get.
+            response
+                .headers_mut()
+                .entry(header::STRICT_TRANSPORT_SECURITY)
+                .or_insert_with(|| hsts.clone());
+        }
+        // Step 9.
+        record.emit(&span, &self.metrics, response.status(), started.elapsed());
+        response
+    }
+
+    /// Steps 2–8 for a request whose target is valid; `record` learns the route (whose
+    /// metrics then count the response, errors included), the user and the upstream.
+    async fn handle_target<'s>(
+        &'s self,
+        conn: &ConnInfo,
+        request: Request<Incoming>,
+        target: &Target,
+        record: &mut AccessRecord<'s>,
+    ) -> Result<Response<Body>, RequestError> {
+        let client_ip = client_ip(request.headers(), conn.peer.ip(), |ip| {
+            self.is_trusted_proxy(ip)
+        });
+        if let Some((auth, endpoint)) = self.own_endpoint(target) {
+            record.route = Some("auth");
+            record.metrics = &self.endpoint_metrics;
+            let context = EndpointContext {
+                host: &target.host,
+                endpoint,
+                client_ip,
+            };
+            // Boxed: the endpoints' state (reading a login form, checking a password) is
+            // the largest part of this future, and proxied requests would otherwise carry it.
+            return Box::pin(portal::handle(self, auth, request, context)).await;
+        }
+        let checked = self.route(target).and_then(|route| {
+            record.route = Some(route.name.as_str());
+            record.metrics = &route.metrics;
+            Ok((route, self.authorize(route, &request, target)?))
+        });
+        let (route, granted) = match checked {
+            Ok(passed) => passed,
+            Err(error) => {
+                discard_unread_body(request).await;
+                return Err(error);
+            }
+        };
+        record.user.clone_from(&granted.token);
+        let mut response = self
+            .forward(conn, route, request, target, &granted, record)
+            .await?;
+        if let Some(auth) = &self.auth {
+            renew(auth, &granted, &target.host, &mut response);
+        }
+        Ok(response)
+    }
+
+    /// Step 2: the auth state and the endpoint part of the path (`/.auth/login` →
+    /// `/login`) when the path is under `auth.prefix`.
+    fn own_endpoint<'t>(&self, target: &'t Target) -> Option<(&Auth, &'t str)> {
+        let auth = self.auth.as_ref()?;
+        let rest = target
+            .path()
+            .strip_prefix(auth.settings().prefix.as_str())?;
+        (rest.is_empty() || rest.starts_with('/')).then_some((auth, rest))
+    }
+
+    /// Step 3: the route of the target's host and path.
+    fn route(&self, target: &Target) -> Result<&RouteTarget, RequestError> {
+        self.router
+            .route(&target.host, target.path())
+            .map_err(RequestError::InvalidPath)?
+            .ok_or(RequestError::NoRoute)
+    }
+
+    /// Steps 4–6: the access decision for `route`; a 401 knows the way back to this page.
+    fn authorize<B>(
+        &self,
+        route: &RouteTarget,
+        request: &Request<B>,
+        target: &Target,
+    ) -> Result<Granted, RequestError> {
+        let asked = AccessRequest {
+            headers: request.headers(),
+            method: request.method(),
+            host: &target.host,
+        };
+        decide(self.auth.as_ref(), &route.access, asked).map_err(|error| {
+            RequestError::denied(error, || {
+                let prefix = self
+                    .auth
+                    .as_ref()
+                    .map_or("", |a| a.settings().prefix.as_str());
+                LoginHint::Navigate(login_url(prefix, &target.path_and_query))
+            })
+        })
+    }
+
+    /// Step 7: the request, cleaned and with the identity injected, to one of the route's
+    /// upstreams.
+    async fn forward<'s>(
+        &'s self,
+        conn: &ConnInfo,
+        route: &'s RouteTarget,
+        request: Request<Incoming>,
+        target: &Target,
+        granted: &Granted,
+        record: &mut AccessRecord<'s>,
+    ) -> Result<Response<Body>, RequestError> {
+        let peer = conn.peer.ip();
+        let forward = Forward {
+            balancer: &route.balancer,
+            client: ClientSide {
+                peer,
+                peer_trusted: self.is_trusted_proxy(peer),
+                host: &target.authority,
+            },
+            path_and_query: target.path_and_query.clone(),
+            identity: granted.identity(),
+            strip_authorization: granted.source == Some(CredentialSource::Header),
+        };
+        Ok(self
+            .upstream
+            .forward(request, forward, &mut record.upstream)
+            .await?)
+    }
+}
+
+/// `<prefix>/login?rd=<path?query>`: back to exactly this page after signing in.
+fn login_url(prefix: &str, path_and_query: &PathAndQuery) -> String {
+    let rd: String = form_urlencoded::byte_serialize(path_and_query.as_str().as_bytes()).collect();
+    format!("{prefix}/login?rd={rd}")
+}
+
+/// Step 8: a cookie whose token has less than `renew_before` left is replaced.
+fn renew(auth: &Auth, granted: &Granted, host: &str, response: &mut Response<Body>) {
+    let (Some(token), Some(CredentialSource::Cookie)) = (&granted.token, granted.source) else {
+        return;
+    };
+    let now = SystemTime::now();
+    if !auth.needs_renewal(token, now) {
+        return;
+    }
+    let ttl = auth.settings().token_ttl;
+    let renewed = auth
+        .issue_for(&token.identity.user, Some(token), ttl, now)
+        .map_err(|e| e.to_string())
+        .and_then(|token| {
+            cookie::set_cookie(&auth.settings().cookie, host, &token, ttl)
+                .map_err(|e| e.to_string())
+        });
+    match renewed {
+        Ok(set_cookie) => {
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, set_cookie);
+        }
+        Err(error) => tracing::warn!(%error, "cookie renewal failed"),
+    }
+}

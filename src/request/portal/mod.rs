@@ -1,0 +1,143 @@
+//! The gateway's own endpoints under `auth.prefix` (default `/.auth`), on every host: step
+//! 2 of the pipeline. The path and method are parsed once into an [`Endpoint`], then
+//! dispatched; each endpoint has a file of its own.
+//!
+//! | endpoint | file | |
+//! |---|---|---|
+//! | `GET login` | `login` | the sign-in page |
+//! | `POST login` | `login` | form → 303 + cookie; JSON → 200 token + cookie; throttled → 429 |
+//! | `GET logout` | `logout` | a confirmation page (a GET never signs anybody out) |
+//! | `POST logout` | `logout` | revoke the session, expire the cookie, 303 |
+//! | `GET me` | `me` | the current identity as JSON, or 401 |
+//! | `* verify` | `verify` | forward-auth for nginx `auth_request`, Traefik, Caddy |
+//! | `GET jwks.json` | `jwks` | public keys (asymmetric algorithms only) |
+//!
+//! `form` reads bodies and fields for login and logout; `pages` writes the HTML. Anything
+//! else under the prefix is 404. Logs name the user and the outcome, never a password or a
+//! token.
+
+mod form;
+mod jwks;
+mod login;
+mod logout;
+mod me;
+mod pages;
+mod verify;
+
+use std::net::IpAddr;
+
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
+
+use super::Pipeline;
+use super::error::RequestError;
+use crate::auth::Auth;
+use crate::http::Body;
+
+/// What the endpoints need to know about the request besides the request itself.
+#[derive(Debug)]
+pub(super) struct EndpointContext<'a> {
+    /// Normalized host.
+    pub host: &'a str,
+    /// The endpoint: the normalized path after the prefix (`/login`, `/me`, …).
+    pub endpoint: &'a str,
+    /// Client address for throttling (trusted proxies applied).
+    pub client_ip: IpAddr,
+}
+
+/// One of the gateway's own endpoints, by path and method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    /// `GET login`.
+    LoginPage,
+    /// `POST login`.
+    Login,
+    /// `GET logout`.
+    LogoutPage,
+    /// `POST logout`.
+    Logout,
+    /// `GET me`.
+    Me,
+    /// `verify`, any method (the proxy may ask with the original one).
+    Verify,
+    /// `GET jwks.json`.
+    Jwks,
+}
+
+impl Endpoint {
+    /// The endpoint at `path` (after the prefix) for `method`; `HEAD` goes where `GET` does.
+    fn parse(path: &str, method: &Method) -> Option<Endpoint> {
+        let read = *method == Method::GET || *method == Method::HEAD;
+        let post = *method == Method::POST;
+        match path {
+            "/login" if read => Some(Endpoint::LoginPage),
+            "/login" if post => Some(Endpoint::Login),
+            "/logout" if read => Some(Endpoint::LogoutPage),
+            "/logout" if post => Some(Endpoint::Logout),
+            "/me" if read => Some(Endpoint::Me),
+            "/verify" => Some(Endpoint::Verify),
+            "/jwks.json" if read => Some(Endpoint::Jwks),
+            _ => None,
+        }
+    }
+}
+
+/// Dispatches a request under the prefix.
+///
+/// # Errors
+/// Any [`RequestError`]; the caller renders it.
+pub(super) async fn handle(
+    pipeline: &Pipeline,
+    auth: &Auth,
+    request: Request<Incoming>,
+    context: EndpointContext<'_>,
+) -> Result<Response<Body>, RequestError> {
+    match Endpoint::parse(context.endpoint, request.method()).ok_or(RequestError::NoRoute)? {
+        Endpoint::LoginPage => Ok(login::show(auth, &request, &context)),
+        Endpoint::Login => login::sign_in(auth, request, &context).await,
+        Endpoint::LogoutPage => Ok(logout::show(auth, &request, &context)),
+        Endpoint::Logout => logout::sign_out(auth, request, &context).await,
+        Endpoint::Me => me::respond(auth, request.headers(), context.host),
+        Endpoint::Verify => verify::respond(pipeline, auth, request.headers()),
+        Endpoint::Jwks => jwks::respond(auth),
+    }
+}
+
+/// A failure of the gateway itself inside an endpoint (500); logged here.
+fn internal<E: std::error::Error + Send + Sync + 'static>(error: E) -> RequestError {
+    tracing::warn!(error = %error, "auth endpoint failed");
+    RequestError::Internal(Box::new(error))
+}
+
+#[cfg(test)]
+mod tests {
+    use http::Method;
+
+    use super::Endpoint;
+
+    #[test]
+    fn each_endpoint_answers_its_methods_only() {
+        let cases = [
+            ("/login", Method::GET, Some(Endpoint::LoginPage)),
+            ("/login", Method::HEAD, Some(Endpoint::LoginPage)),
+            ("/login", Method::POST, Some(Endpoint::Login)),
+            ("/login", Method::PUT, None),
+            ("/logout", Method::GET, Some(Endpoint::LogoutPage)),
+            ("/logout", Method::POST, Some(Endpoint::Logout)),
+            ("/logout", Method::DELETE, None),
+            ("/me", Method::GET, Some(Endpoint::Me)),
+            ("/me", Method::POST, None),
+            ("/verify", Method::GET, Some(Endpoint::Verify)),
+            ("/verify", Method::POST, Some(Endpoint::Verify)),
+            ("/jwks.json", Method::GET, Some(Endpoint::Jwks)),
+            ("/jwks.json", Method::POST, None),
+            ("", Method::GET, None),
+            ("/", Method::GET, None),
+            ("/login/", Method::GET, None),
+            ("/LOGIN", Method::GET, None),
+        ];
+        for (path, method, endpoint) in cases {
+            assert_eq!(Endpoint::parse(path, &method), endpoint, "{method} {path}");
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Step 9 of the pipeline: one access event per request, and the route counters.
+//!
+//! The steps fill an [`AccessRecord`] as far as the request gets (its route, user and
+//! upstream); the event is emitted once, when the response head is ready, carrying every
+//! field. (Recording the fields on the request span one by one made the log formatter
+//! re-render the span at each step; the span carries only the request id, which every
+//! other event of the request shows.)
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use tracing::{Span, field, info};
+
+use super::target::Target;
+use crate::auth::token::VerifiedToken;
+use crate::config::Upstream;
+use crate::metrics::{Metrics, RouteMetrics};
+
+/// What the access event reports and which route's counters count the response.
+pub(super) struct AccessRecord<'s> {
+    /// The request's method.
+    method: Method,
+    /// The target, once step 1 accepted it.
+    pub(super) target: Option<Target>,
+    /// The route's metrics, the endpoints', or (until routed) "no route".
+    pub(super) metrics: &'s RouteMetrics,
+    /// The route's name, or `auth` for the gateway's own endpoints.
+    pub(super) route: Option<&'s str>,
+    /// The authenticated user.
+    pub(super) user: Option<Arc<VerifiedToken>>,
+    /// The upstream tried last.
+    pub(super) upstream: Option<&'s Upstream>,
+}
+
+impl<'s> AccessRecord<'s> {
+    /// A record of a request that has not been routed yet.
+    pub(super) fn new(method: Method, metrics: &'s RouteMetrics) -> Self {
+        Self {
+            method,
+            target: None,
+            metrics,
+            route: None,
+            user: None,
+            upstream: None,
+        }
+    }
+
+    /// Counts the response and emits the access event under `span`.
+    pub(super) fn emit(
+        &self,
+        span: &Span,
+        metrics: &Metrics,
+        status: StatusCode,
+        elapsed: Duration,
+    ) {
+        let (status, elapsed) = (status.as_u16(), elapsed.as_secs_f64());
+        self.metrics.record(status);
+        metrics.observe_duration(elapsed);
+        info!(
+            parent: span,
+            method = %self.method,
+            host = self.target.as_ref().map(|t| t.host.as_str()),
+            path = self.target.as_ref().map(Target::path),
+            route = self.route,
+            user = self.user.as_ref().map(|token| token.identity.user.as_str()),
+            upstream = self.upstream.map(field::display),
+            status,
+            duration_ms = elapsed * 1000.0,
+            "access"
+        );
+    }
+}
