@@ -36,7 +36,7 @@ LAYERS = [
     ("edge", ["request"]),
     ("composition root", ["gateway"]),
     ("runtime", ["server", "admin"]),
-    ("top", ["commands", "error"]),  # error: the startup error, beside main.rs
+    ("top", ["commands"]),  # the subcommands and the startup Error, beside main.rs
 ]
 NO_NAMES_BELOW = "edge"  # modules in the layers below this one never name:
 FORBIDDEN_NAMES = ("RequestError", "Snapshot", "Gateway")

@@ -20,6 +20,7 @@
 //! a disabled user takes effect on the very next request.
 
 pub mod access;
+mod failure;
 mod loading;
 pub mod session;
 mod sign_in;
@@ -32,6 +33,7 @@ use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
 
+pub use failure::AuthFailure;
 pub use loading::AuthError;
 pub use sign_in::SignInError;
 
@@ -47,35 +49,6 @@ use users::{PasswordChecker, Users};
 
 /// How many verified tokens are kept.
 const TOKEN_CACHE_CAPACITY: usize = 10_000;
-
-/// Why a presented token was not accepted (401 `invalid_token`; the reason is only logged).
-#[derive(Debug, thiserror::Error)]
-pub enum AuthFailure {
-    /// Signature or claims.
-    #[error(transparent)]
-    Token(#[from] TokenError),
-    /// Its `jti` was revoked by a logout.
-    #[error("token was revoked")]
-    Revoked,
-    /// Its user is not in the users file.
-    #[error("token names an unknown user")]
-    UnknownUser,
-    /// Its user is disabled.
-    #[error("token names a disabled user")]
-    DisabledUser,
-}
-
-impl AuthFailure {
-    /// A stable label for logs and metrics.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            AuthFailure::Token(e) => e.reason(),
-            AuthFailure::Revoked => "revoked",
-            AuthFailure::UnknownUser => "unknown_user",
-            AuthFailure::DisabledUser => "disabled_user",
-        }
-    }
-}
 
 /// The authentication state, built once from config.
 pub struct Auth {

@@ -39,7 +39,6 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tracing::debug;
 
-use super::stopped;
 use crate::config::ServerSettings;
 
 /// Runs a connection to completion, asking it to finish on shutdown or when idle, and
@@ -318,6 +317,12 @@ impl<B: Body<Data = Bytes>> Body for Guarded<B> {
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
     }
+}
+
+/// Completes once shutdown has been signalled (or the sender is gone). The `watch` guard is
+/// dropped inside, so callers' futures stay `Send`.
+pub(super) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
 #[cfg(test)]

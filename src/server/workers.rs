@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot, watch};
 use tracing::warn;
 
-use super::serve_https_listener;
+use super::accept::serve_https_listener;
 use crate::gateway::Gateway;
 
 /// Starts workers 1..`workers`, each on its own thread with a duplicate of the `https`

@@ -47,153 +47,35 @@
 //!   [`PasswordChecker`], which runs it on a hash worker
 //!   thread with bounded concurrency.
 //!
+//! | module | concept |
+//! |---|---|
+//! | `file` | [`Users::from_toml_str`]: the file's shape, each entry validated and positioned |
+//! | `names` | the NFC form of names, and when two names look alike |
+//! | `error` | [`UsersError`] and its position |
+//! | [`password`] | hash formats: parsing, verifying, making new ones |
+//! | `pool` | [`PasswordChecker`]: the bounded, fair pool of hash workers |
+//!
 //! Not here: hash formats and hashing (`password/`), the hash workers (`pool/`), throttling
 //! (`auth/state/`), the login endpoints (`request/portal/login.rs`), reading the file from disk (the config
 //! loader does it, so relative paths and reload stay in one place).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
-use std::ops::Range;
 
-use serde::Deserialize;
-use thiserror::Error;
-use toml::Spanned;
-use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
-
-use crate::text_position::LineIndex;
+use error::Position;
+use names::lookalike_key;
 use password::memory::HashMemory;
-use password::{
-    CredentialsError, HashError, HashProblem, MAX_PASSWORD_BYTES, StoredHash, dummy_hash,
-};
+use password::{CredentialsError, MAX_PASSWORD_BYTES, StoredHash};
 
+mod error;
+mod file;
+mod names;
 pub mod password;
 mod pool;
 
+pub use error::UsersError;
+pub use names::normalized_name;
 pub use pool::PasswordChecker;
-
-/// A 1-based line and column (in characters) inside the users file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Position {
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column, counted in characters.
-    pub column: usize,
-}
-
-impl Position {
-    /// The position of the value at `span` in the indexed text.
-    fn of_span(lines: &LineIndex<'_>, span: Range<usize>) -> Self {
-        let (line, column) = lines.line_column(span.start);
-        Self { line, column }
-    }
-}
-
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.line, self.column)
-    }
-}
-
-/// Why the users file was refused, or why a password could not be hashed.
-///
-/// Messages never include a password hash.
-#[derive(Debug, Error)]
-pub enum UsersError {
-    /// The file is not valid TOML, or does not have the users file's shape (unknown key,
-    /// wrong type, missing field). `message` is toml's one-line description; its multi-line
-    /// rendering with a source excerpt is not kept, since `gateway check` prints
-    /// `file:line:col: message`.
-    #[error("{}: {message}", position.map_or_else(|| "?:?".to_owned(), |p| p.to_string()))]
-    Syntax {
-        /// Where toml found the problem, when it knows.
-        position: Option<Position>,
-        /// toml's message.
-        message: String,
-    },
-    /// Two `[[user]]` entries have the same name (after NFC normalization).
-    #[error("{position}: duplicate user {name:?} (first defined at {first})")]
-    DuplicateUser {
-        /// The second definition's name value.
-        position: Position,
-        /// The repeated name.
-        name: String,
-        /// The first definition's name value.
-        first: Position,
-    },
-    /// A user's `name` is empty.
-    #[error("{position}: user name is empty")]
-    EmptyUserName {
-        /// The name value.
-        position: Position,
-    },
-    /// A group name is empty.
-    #[error("{position}: empty group name for user {user:?}")]
-    EmptyGroup {
-        /// The group value.
-        position: Position,
-        /// The user it belongs to.
-        user: String,
-    },
-    /// A group name contains `,`, the separator of `X-Forwarded-Groups`.
-    #[error("{position}: group {group:?} contains ','")]
-    GroupHasComma {
-        /// The group value.
-        position: Position,
-        /// The group name.
-        group: String,
-    },
-    /// A name, group or email contains a control character (it would end up in a header).
-    #[error("{position}: {field} contains a control character")]
-    ControlCharacter {
-        /// The offending value.
-        position: Position,
-        /// `"name"`, `"group"` or `"email"`.
-        field: &'static str,
-    },
-    /// The password is neither a PHC argon2id/argon2i string nor a bcrypt `$2b$`/`$2y$`/`$2a$`
-    /// hash (a plain-text password lands here too).
-    #[error(
-        "{position}: password of user {user:?} is not an accepted hash \
-         ($argon2id$, $argon2i$, $2b$, $2y$ or $2a$; make one with `gateway hash-password`)"
-    )]
-    UnsupportedHash {
-        /// The password value.
-        position: Position,
-        /// The user it belongs to.
-        user: String,
-    },
-    /// The password looks like an accepted hash but is malformed or out of bounds.
-    #[error("{position}: password hash of user {user:?} is invalid: {reason}")]
-    MalformedHash {
-        /// The password value.
-        position: Position,
-        /// The user it belongs to.
-        user: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// The dummy hash for unknown users could not be made.
-    #[error(transparent)]
-    Hash(#[from] HashError),
-}
-
-impl UsersError {
-    /// Where in the users file the problem is, for `file:line:col` messages.
-    pub fn position(&self) -> Option<Position> {
-        match self {
-            Self::Syntax { position, .. } => *position,
-            Self::DuplicateUser { position, .. }
-            | Self::EmptyUserName { position }
-            | Self::EmptyGroup { position, .. }
-            | Self::GroupHasComma { position, .. }
-            | Self::ControlCharacter { position, .. }
-            | Self::UnsupportedHash { position, .. }
-            | Self::MalformedHash { position, .. } => Some(*position),
-            Self::Hash(_) => None,
-        }
-    }
-}
 
 /// One user of the users file. The password hash is private and redacted from `Debug`.
 #[derive(Clone)]
@@ -243,63 +125,7 @@ pub struct Users {
     dummy: StoredHash,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UsersFile {
-    #[serde(default)]
-    user: Vec<RawUser>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawUser {
-    name: Spanned<String>,
-    password: Spanned<String>,
-    #[serde(default)]
-    groups: Vec<Spanned<String>>,
-    #[serde(default)]
-    email: Option<Spanned<String>>,
-    #[serde(default)]
-    disabled: bool,
-}
-
 impl Users {
-    /// Parses and validates a users file's text.
-    ///
-    /// Also picks the dummy hash used for unknown users: one with the cost most of the
-    /// file's hashes have, made once per process and cost (one hash on a first load).
-    ///
-    /// # Errors
-    ///
-    /// A [`UsersError`] with the position of the first problem found.
-    pub fn from_toml_str(text: &str) -> Result<Self, UsersError> {
-        // One index for the whole file: each value's position is then a binary search.
-        let lines = LineIndex::new(text);
-        let file: UsersFile = toml::from_str(text).map_err(|e| UsersError::Syntax {
-            position: e.span().map(|span| Position::of_span(&lines, span)),
-            message: e.message().to_owned(),
-        })?;
-        let mut by_name: HashMap<String, User> = HashMap::with_capacity(file.user.len());
-        let mut first_seen: HashMap<String, Position> = HashMap::with_capacity(file.user.len());
-        // In file order, so that the dummy's cost does not depend on hash-map order.
-        let mut costs = Vec::with_capacity(file.user.len());
-        for raw in file.user {
-            let (user, position) = validate_user(&lines, raw)?;
-            if let Some(first) = first_seen.insert(user.name.clone(), position) {
-                let name = user.name;
-                return Err(UsersError::DuplicateUser {
-                    position,
-                    name,
-                    first,
-                });
-            }
-            costs.push(user.hash.cost().clone());
-            by_name.insert(user.name.clone(), user);
-        }
-        let dummy = dummy_hash(&costs)?;
-        Ok(Self { by_name, dummy })
-    }
-
     /// The user named `name` (in any Unicode normalization form), disabled or not.
     pub fn get(&self, name: &str) -> Option<&User> {
         self.by_name.get(normalized_name(name).as_ref())
@@ -383,99 +209,6 @@ impl Users {
             Some(u) => Ok(u),
         }
     }
-}
-
-/// `name` in Unicode Normalization Form C, the form names are stored and looked up in;
-/// borrowed when it already is (the usual case, checked without allocating).
-///
-/// The login throttle keys a username by this form too, so that writing a name another way
-/// does not buy a fresh budget of attempts.
-pub fn normalized_name(name: &str) -> Cow<'_, str> {
-    match is_nfc_quick(name.chars()) {
-        IsNormalized::Yes => Cow::Borrowed(name),
-        IsNormalized::No | IsNormalized::Maybe => Cow::Owned(name.nfc().collect()),
-    }
-}
-
-/// What two names that look alike have in common: full case folding (upper case, then
-/// lower case: `ß` → `SS` → `ss`, which `to_lowercase` alone misses) between NFKC
-/// normalizations (fullwidth letters, ligatures, superscripts → their plain forms).
-fn lookalike_key(name: &str) -> String {
-    let compatible: String = name.nfkc().collect();
-    let folded = compatible.to_uppercase().to_lowercase();
-    folded.nfkc().collect()
-}
-
-/// Refuses control characters in a value that ends up in a header.
-fn printable(
-    lines: &LineIndex<'_>,
-    value: &Spanned<String>,
-    field: &'static str,
-) -> Result<(), UsersError> {
-    if value.get_ref().chars().any(char::is_control) {
-        return Err(UsersError::ControlCharacter {
-            position: Position::of_span(lines, value.span()),
-            field,
-        });
-    }
-    Ok(())
-}
-
-/// Validates one entry; returns it with the position of its name (for duplicate reports).
-fn validate_user(lines: &LineIndex<'_>, raw: RawUser) -> Result<(User, Position), UsersError> {
-    let name_at = Position::of_span(lines, raw.name.span());
-    if raw.name.get_ref().is_empty() {
-        return Err(UsersError::EmptyUserName { position: name_at });
-    }
-    printable(lines, &raw.name, "name")?;
-    let name = normalized_name(raw.name.get_ref()).into_owned();
-    let mut groups = Vec::with_capacity(raw.groups.len());
-    for group in raw.groups {
-        let position = Position::of_span(lines, group.span());
-        if group.get_ref().is_empty() {
-            return Err(UsersError::EmptyGroup {
-                position,
-                user: name,
-            });
-        }
-        if group.get_ref().contains(',') {
-            let group = group.into_inner();
-            return Err(UsersError::GroupHasComma { position, group });
-        }
-        printable(lines, &group, "group")?;
-        groups.push(group.into_inner());
-    }
-    if let Some(email) = &raw.email {
-        printable(lines, email, "email")?;
-    }
-    let position = Position::of_span(lines, raw.password.span());
-    let hash = match StoredHash::parse(raw.password.get_ref()) {
-        Ok(hash) => hash,
-        Err(HashProblem::Unsupported) => {
-            return Err(UsersError::UnsupportedHash {
-                position,
-                user: name,
-            });
-        }
-        Err(HashProblem::Malformed(reason)) => {
-            let user = name;
-            return Err(UsersError::MalformedHash {
-                position,
-                user,
-                reason,
-            });
-        }
-    };
-    let email = raw.email.map(Spanned::into_inner);
-    let user = User {
-        name,
-        groups,
-        email,
-        disabled: raw.disabled,
-        hash,
-        name_at,
-    };
-    Ok((user, name_at))
 }
 
 #[cfg(test)]

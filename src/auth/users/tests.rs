@@ -7,8 +7,9 @@ use std::cell::Cell;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
 
 use super::{Lookalike, Position, Users, UsersError, normalized_name};
+use crate::auth::users::password::stored::HashCost;
 use crate::auth::users::password::{
-    CredentialsError, HashCost, MAX_PASSWORD_BYTES, VERIFICATIONS, hash_password,
+    CredentialsError, MAX_PASSWORD_BYTES, VERIFICATIONS, hash_password,
 };
 
 /// Made by `htpasswd -bnBC 10 bob secret` (apache2-utils 2.4).

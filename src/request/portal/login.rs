@@ -14,9 +14,9 @@ use hyper::body::Incoming;
 use serde::Deserialize;
 use tracing::info;
 
+use super::context::{EndpointContext, internal};
 use super::form::{FormKind, content_kind, form_field, query_param, read_body};
 use super::pages::{LoginPage, login_page};
-use super::{EndpointContext, internal};
 use crate::auth::session::cookie;
 use crate::auth::session::redirect::{FALLBACK_REDIRECT, safe_redirect};
 use crate::auth::{Auth, SignInError};

@@ -9,9 +9,9 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use tracing::{debug, info};
 
+use super::context::{EndpointContext, internal};
 use super::form::{FormKind, content_kind, form_field, query_param, read_body};
 use super::pages::logout_page;
-use super::{EndpointContext, internal};
 use crate::auth::Auth;
 use crate::auth::session::redirect::safe_redirect;
 use crate::auth::session::{CredentialSource, cookie};

@@ -12,10 +12,12 @@
 //! | `* verify` | `verify` | forward-auth for nginx `auth_request`, Traefik, Caddy |
 //! | `GET jwks.json` | `jwks` | public keys (asymmetric algorithms only) |
 //!
-//! `form` reads bodies and fields for login and logout; `pages` writes the HTML. Anything
+//! `context` is what every endpoint is given; `form` reads bodies and fields for login and
+//! logout; `pages` writes the HTML. Anything
 //! else under the prefix is 404. Logs name the user and the outcome, never a password or a
 //! token.
 
+mod context;
 mod form;
 mod jwks;
 mod login;
@@ -24,8 +26,6 @@ mod me;
 mod pages;
 mod verify;
 
-use std::net::IpAddr;
-
 use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
@@ -33,17 +33,7 @@ use super::Pipeline;
 use super::error::RequestError;
 use crate::auth::Auth;
 use crate::http::Body;
-
-/// What the endpoints need to know about the request besides the request itself.
-#[derive(Debug)]
-pub(super) struct EndpointContext<'a> {
-    /// Normalized host.
-    pub host: &'a str,
-    /// The endpoint: the normalized path after the prefix (`/login`, `/me`, …).
-    pub endpoint: &'a str,
-    /// Client address for throttling (trusted proxies applied).
-    pub client_ip: IpAddr,
-}
+pub(super) use context::EndpointContext;
 
 /// One of the gateway's own endpoints, by path and method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,12 +91,6 @@ pub(super) async fn handle(
         Endpoint::Verify => verify::respond(pipeline, auth, request.headers()),
         Endpoint::Jwks => jwks::respond(auth),
     }
-}
-
-/// A failure of the gateway itself inside an endpoint (500); logged here.
-fn internal<E: std::error::Error + Send + Sync + 'static>(error: E) -> RequestError {
-    tracing::warn!(error = %error, "auth endpoint failed");
-    RequestError::Internal(Box::new(error))
 }
 
 #[cfg(test)]

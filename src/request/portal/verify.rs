@@ -19,7 +19,7 @@
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use tracing::{debug, warn};
 
-use super::internal;
+use super::context::internal;
 use crate::auth::Auth;
 use crate::auth::access::{AccessRequest, decide};
 use crate::config::{Access, Unmatched};

@@ -5,9 +5,10 @@
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
 
 use super::memory::HashMemory;
+use super::stored::{Digest, HashCost};
 use super::{
-    BCRYPT_MAX_PASSWORD_BYTES, CredentialsError, Digest, HashCost, HashError, MAX_PASSWORD_BYTES,
-    StoredHash, dummy_hash, hash_password,
+    BCRYPT_MAX_PASSWORD_BYTES, CredentialsError, HashError, MAX_PASSWORD_BYTES, StoredHash,
+    dummy_hash, hash_password,
 };
 use crate::auth::users::Users;
 
