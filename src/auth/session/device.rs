@@ -14,8 +14,8 @@
 //! its own label ([`DeviceKey::derive`]), so a device cookie is never a token, nor a token a
 //! device cookie, and the JWT secret itself never signs anything but tokens.
 //!
-//! Not here: the cookie's attributes (`cookie.rs`), the throttling (`store.rs`), deciding
-//! which keys an attempt uses (`login/attempt.rs`).
+//! Not here: the cookie's attributes (`cookie.rs`), the throttling (`auth/state/`), deciding
+//! which keys an attempt uses (`auth/sign_in.rs`).
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
