@@ -46,7 +46,7 @@ pub use duration::{ConfigDuration, parse_duration};
 pub use forward_auth::{ForwardAuthSettings, Unmatched, UrlSource};
 pub use routes::RouteSettings;
 pub use upstream::Upstream;
-pub use warnings::{Warning, warnings};
+pub use warnings::{DEMO_USER, LookalikeNames, UsersFacts, Warning, warnings};
 
 /// Default HTTPS listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
