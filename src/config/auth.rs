@@ -15,7 +15,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::cookie::{CookieSettings, SameSite, is_valid_cookie_name};
-use super::{ConfigDuration, Located, Problems};
+use super::duration::ConfigDuration;
+use super::location::{Located, Problems};
 use crate::router::normalize_path;
 
 /// Default lifetime of issued tokens.

@@ -23,8 +23,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Config, KeySource, Location, RouteSettings, Unmatched};
-use crate::config::Access;
+use super::access::Access;
+use super::auth::KeySource;
+use super::forward_auth::Unmatched;
+use super::load::Config;
+use super::location::Location;
+use super::routes::RouteSettings;
 use crate::router::HostPattern;
 
 /// The user name of the shipped development users file.
