@@ -10,13 +10,14 @@ use std::sync::Arc;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::auth::{self, AuthSettings, UsersSettings};
+use super::auth::{self, AuthSettings};
 use super::error::ConfigError;
 use super::forward_auth::{self, ForwardAuthSettings};
 use super::location::{Locator, Problem, Problems};
 use super::routes::{self, RouteSettings};
 use super::server::{self, ServerSettings};
 use super::tls::{self, TlsSettings};
+use super::users::{self, UsersSettings};
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -79,7 +80,7 @@ struct RawConfig {
     #[serde(default)]
     route: Vec<Spanned<routes::RawRoute>>,
     auth: Option<Spanned<auth::RawAuth>>,
-    users: Option<Spanned<auth::RawUsers>>,
+    users: Option<Spanned<users::RawUsers>>,
     forward_auth: Option<forward_auth::RawForwardAuth>,
 }
 
@@ -104,7 +105,7 @@ fn validate(raw: RawConfig, base_dir: &Path, locator: &Locator<'_>) -> Result<Co
     let users_offset = raw.users.as_ref().map(|u| u.span().start);
     let users = raw
         .users
-        .map(|u| auth::validate_users(u.into_inner(), base_dir, &mut problems));
+        .map(|u| users::validate_users(u.into_inner(), base_dir, &mut problems));
     let forward_auth = forward_auth::validate_forward_auth(raw.forward_auth, locator);
     routes::check_auth_coverage(
         &routes,

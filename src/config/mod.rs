@@ -33,25 +33,27 @@ mod cookie;
 mod duration;
 mod error;
 mod forward_auth;
+mod headers;
 mod hsts;
+mod keys;
 mod load;
 mod location;
 mod routes;
 mod server;
 mod tls;
 mod upstream;
+mod users;
 mod warnings;
 
 pub use access::Access;
-pub use auth::{
-    AuthSettings, DEFAULT_USER_CLAIM, IdentityHeaders, KeySource, ThrottleSettings, UsersSettings,
-    default_throttle,
-};
+pub use auth::{AuthSettings, DEFAULT_USER_CLAIM};
 pub use cidr::Cidr;
 pub use cookie::{CookieSettings, SameSite, is_valid_cookie_name};
 pub use duration::{ConfigDuration, parse_duration};
 pub use error::ConfigError;
 pub use forward_auth::{ForwardAuthSettings, Unmatched, UrlSource};
+pub use headers::IdentityHeaders;
+pub use keys::KeySource;
 pub use load::Config;
 pub use location::{Located, Location, Problem};
 pub use routes::RouteSettings;
@@ -64,6 +66,7 @@ pub use server::{
 };
 pub use tls::{SniSettings, TlsSettings};
 pub use upstream::Upstream;
+pub use users::{ThrottleSettings, UsersSettings, default_throttle};
 pub use warnings::{DEMO_USER, LookalikeNames, UsersFacts, Warning, warnings};
 
 #[cfg(test)]

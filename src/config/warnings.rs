@@ -24,8 +24,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::access::Access;
-use super::auth::KeySource;
 use super::forward_auth::Unmatched;
+use super::keys::KeySource;
 use super::load::Config;
 use super::location::Location;
 use super::routes::RouteSettings;
