@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::error::Result;
 use crate::auth::Auth;
+use crate::auth::users::{Lookalike, Users};
 use crate::config::{self, Config};
 use crate::tls::TlsAcceptor;
 
@@ -45,10 +46,28 @@ pub fn check(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<CheckS
         TlsAcceptor::load(tls)?;
     }
     Ok(CheckSummary {
-        warnings: config::warnings(&config, users.as_ref()),
+        warnings: config::warnings(&config, users.as_ref().map(users_facts).as_ref()),
         config,
         self_signed_pending,
     })
+}
+
+/// What the config's warnings need to know about the loaded users file (the config layer
+/// cannot read it).
+fn users_facts(users: &Users) -> config::UsersFacts {
+    config::UsersFacts {
+        demo_user_enabled: users.get(config::DEMO_USER).is_some_and(|u| !u.disabled),
+        lookalikes: users
+            .lookalikes()
+            .into_iter()
+            .map(|Lookalike { first, second }| config::LookalikeNames {
+                first: first.0,
+                first_line: first.1.line,
+                second: second.0,
+                second_at: (second.1.line, second.1.column),
+            })
+            .collect(),
+    }
 }
 
 impl fmt::Display for CheckSummary {

@@ -66,7 +66,7 @@ pub struct ForwardAuthSettings {
     /// What a URL no route matches gets.
     pub unmatched: Unmatched,
     /// Where `unmatched` was written, for `check`'s warning.
-    pub unmatched_at: Option<super::Location>,
+    pub unmatched_at: Option<super::location::Location>,
 }
 
 /// `[forward_auth]` as written.
@@ -114,7 +114,7 @@ impl<'de> Deserialize<'de> for Unmatched {
 /// The settings of `raw` (absent: the defaults). Nothing here can fail after parsing.
 pub(super) fn validate_forward_auth(
     raw: Option<RawForwardAuth>,
-    locator: &super::Locator<'_>,
+    locator: &super::location::Locator<'_>,
 ) -> ForwardAuthSettings {
     let raw = raw.unwrap_or_default();
     let (unmatched, unmatched_at) = match raw.unmatched {

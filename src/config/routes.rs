@@ -9,8 +9,10 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use toml::Spanned;
 
-use super::{AuthSettings, Location, Problem, Problems, Upstream};
-use crate::config::Access;
+use super::access::Access;
+use super::auth::AuthSettings;
+use super::location::{Location, Problem, Problems};
+use super::upstream::Upstream;
 use crate::router::{HostPattern, lenient_route_prefix, parse_route_prefix};
 
 /// One `[[route]]`.

@@ -12,19 +12,49 @@
 //!   on hosts and paths no route names;
 //! - `upstream_timeout` shorter than `body_read_timeout`: a request body that stops arriving
 //!   is then answered 504, blaming the upstream, before its own 408 could fire.
+//!
+//! The users file is read by `crate::auth`, a layer above this one, so the config cannot look
+//! inside it: the caller (`gateway check`) states what it found there as [`UsersFacts`] —
+//! whether the demo user is enabled, which names look alike and where — and the warnings
+//! about it are worded and placed here, in order with the others.
 
 use std::fmt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Config, KeySource, Location, RouteSettings, Unmatched};
-use crate::auth::users::{Lookalike, Users};
-use crate::config::Access;
+use super::access::Access;
+use super::forward_auth::Unmatched;
+use super::keys::KeySource;
+use super::load::Config;
+use super::location::Location;
+use super::routes::RouteSettings;
 use crate::router::HostPattern;
 
 /// The user name of the shipped development users file.
-const DEMO_USER: &str = "demo";
+pub const DEMO_USER: &str = "demo";
+
+/// What the caller found in the users file, for the warnings about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsersFacts {
+    /// [`DEMO_USER`] is in the file and not disabled.
+    pub demo_user_enabled: bool,
+    /// Pairs of user names that look alike, in file order.
+    pub lookalikes: Vec<LookalikeNames>,
+}
+
+/// Two user names in the users file that differ only in case or Unicode compatibility forms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookalikeNames {
+    /// The name written first in the file.
+    pub first: String,
+    /// The 1-based line of `first`.
+    pub first_line: usize,
+    /// The name written later.
+    pub second: String,
+    /// The 1-based line and column (in characters) of `second`: where the warning points.
+    pub second_at: (usize, usize),
+}
 
 /// One piece of advice, with where it applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,9 +75,9 @@ impl fmt::Display for Warning {
 }
 
 /// Everything worth a warning in `config` (which is valid) and in its users file, as the
-/// caller loaded it (`None`: no users file, or not loaded). Reads file modes; unreadable
+/// caller found it (`None`: no users file, or not loaded). Reads file modes; unreadable
 /// files are not warned about here (loading reports them as errors).
-pub fn warnings(config: &Config, users: Option<&Users>) -> Vec<Warning> {
+pub fn warnings(config: &Config, users: Option<&UsersFacts>) -> Vec<Warning> {
     let mut found = Vec::new();
     let mut warn = |at: Option<&Location>, message: String| {
         found.push(Warning {
@@ -98,8 +128,8 @@ pub fn warnings(config: &Config, users: Option<&Users>) -> Vec<Warning> {
             );
         }
     }
-    if let (Some(users), Some(parsed)) = (&config.users, users) {
-        if parsed.get(DEMO_USER).is_some_and(|u| !u.disabled) {
+    if let (Some(users), Some(facts)) = (&config.users, users) {
+        if facts.demo_user_enabled {
             warn(
                 Some(&users.file.at),
                 format!(
@@ -109,18 +139,19 @@ pub fn warnings(config: &Config, users: Option<&Users>) -> Vec<Warning> {
             );
         }
         let file: Arc<str> = users.file.value.display().to_string().into();
-        for Lookalike { first, second } in parsed.lookalikes() {
+        for pair in &facts.lookalikes {
+            let (line, col) = pair.second_at;
             let at = Location {
                 file: Arc::clone(&file),
-                line: second.1.line,
-                col: second.1.column,
+                line,
+                col,
             };
             warn(
                 Some(&at),
                 format!(
                     "user {:?} looks like user {:?} (line {}): the names differ only in case \
                      or Unicode compatibility forms; rename one",
-                    second.0, first.0, first.1.line
+                    pair.second, pair.first, pair.first_line
                 ),
             );
         }
