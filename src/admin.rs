@@ -20,7 +20,7 @@ use hyper::body::Incoming;
 
 use crate::config::Upstream;
 use crate::gateway::Gateway;
-use crate::http::{Body, full};
+use crate::http::{Body, text};
 
 /// How long one upstream host name may take to resolve during `/readyz`.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -79,17 +79,4 @@ async fn readiness(gateway: &Gateway) -> Response<Body> {
             format!("not ready: cannot resolve {}\n", unresolved.join(", ")),
         )
     }
-}
-
-fn text(status: StatusCode, body: String) -> Response<Body> {
-    let mut response = Response::new(full(body));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }

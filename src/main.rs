@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use gateway::log_writer::{BatchedStdout, FlushGuard};
-use gateway::{Config, Error, Gateway, Listeners};
+use gateway::{Config, Error, Gateway, Listeners, LoadError};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -115,14 +115,16 @@ fn check(path: &Path) -> anyhow::Result<()> {
 /// Config problems are already `file:line:col: message` lines; print them bare.
 fn config_error(e: Error) -> anyhow::Error {
     match e {
-        Error::Config(gateway::config::ConfigError::Invalid { problems }) => anyhow::anyhow!(
-            "invalid configuration\n{}",
-            problems
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        ),
+        Error::Load(LoadError::Config(gateway::config::ConfigError::Invalid { problems })) => {
+            anyhow::anyhow!(
+                "invalid configuration\n{}",
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        }
         other => anyhow::Error::new(other),
     }
 }

@@ -12,15 +12,10 @@ use crate::tls::TlsError;
 /// Why the gateway could not start or a command could not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The config file is unreadable or invalid.
+    /// The config, a certificate or key, or the keys and users it names could not be
+    /// loaded.
     #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// A certificate or key could not be loaded.
-    #[error(transparent)]
-    Tls(#[from] TlsError),
-    /// Keys, secrets or the users file could not be loaded.
-    #[error(transparent)]
-    Auth(#[from] AuthError),
+    Load(#[from] LoadError),
     /// `gateway token` for a user that is not in the users file or is disabled.
     #[error("user {name:?} is not in the users file or is disabled")]
     UnknownUser {
@@ -50,12 +45,20 @@ pub enum Error {
 /// `Result` with the gateway's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-impl From<LoadError> for Error {
-    fn from(error: LoadError) -> Error {
-        match error {
-            LoadError::Config(e) => Error::Config(e),
-            LoadError::Tls(e) => Error::Tls(e),
-            LoadError::Auth(e) => Error::Auth(e),
-        }
+impl From<ConfigError> for Error {
+    fn from(error: ConfigError) -> Error {
+        Error::Load(error.into())
+    }
+}
+
+impl From<TlsError> for Error {
+    fn from(error: TlsError) -> Error {
+        Error::Load(error.into())
+    }
+}
+
+impl From<AuthError> for Error {
+    fn from(error: AuthError) -> Error {
+        Error::Load(error.into())
     }
 }

@@ -6,7 +6,7 @@
 //! | module | concept |
 //! |---|---|
 //! | `body` | [`Body`], the body of every response, and its constructors |
-//! | `reply` | JSON, HTML and redirect replies with their security headers |
+//! | `reply` | JSON, HTML, text and redirect replies with their security headers |
 //! | `drain` | reading a refused request's body on before answering (RFC 9112 §9.6) |
 //! | `html` | escaping text for element content and quoted attributes |
 //! | `upgrade` | whether a request asks to become a WebSocket |
@@ -17,8 +17,21 @@ mod html;
 mod reply;
 mod upgrade;
 
-pub use body::{Body, empty, full};
+pub use body::{Body, empty};
 pub use drain::{discard_body, discard_unread_body};
 pub use html::escape_html;
-pub use reply::{html, json, json_text, redirect};
+pub use reply::{html, json, json_text, redirect, text};
 pub use upgrade::is_websocket_upgrade;
+
+/// A header map of `(name, value)` pairs, in order, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_headers(pairs: &[(&str, &str)]) -> http::HeaderMap {
+    let mut map = http::HeaderMap::new();
+    for (name, value) in pairs {
+        map.append(
+            http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+            http::HeaderValue::from_str(value).expect("value"),
+        );
+    }
+    map
+}

@@ -13,19 +13,26 @@ const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src d
 
 /// A JSON reply of `body` (already serialized).
 pub fn json_text(status: StatusCode, body: String) -> Response<Body> {
+    reply(status, body, "application/json")
+}
+
+/// `body` as `content_type`, never cached, never sniffed.
+fn reply(status: StatusCode, body: String, content_type: &'static str) -> Response<Body> {
     let mut response = Response::new(full(body));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
     response
+}
+
+/// A plain-text reply of `body`.
+pub fn text(status: StatusCode, body: String) -> Response<Body> {
+    reply(status, body, "text/plain; charset=utf-8")
 }
 
 /// A JSON reply of `value`.
@@ -35,23 +42,13 @@ pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
 
 /// An HTML page, whose every interpolated value the caller has escaped.
 pub fn html(status: StatusCode, page: String) -> Response<Body> {
-    let mut response = Response::new(full(page));
-    *response.status_mut() = status;
+    let mut response = reply(status, page, "text/html; charset=utf-8");
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(PAGE_CSP),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
@@ -79,6 +76,7 @@ mod tests {
         let replies = [
             json(StatusCode::OK, &serde_json::json!({})),
             html(StatusCode::OK, String::new()),
+            text(StatusCode::OK, String::new()),
         ];
         for reply in &replies {
             assert_eq!(reply.headers()[header::CACHE_CONTROL], "no-store");

@@ -7,9 +7,9 @@
 
 use std::fmt::Write;
 
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use http::{Request, Response, StatusCode};
 
-use crate::http::{Body, full};
+use crate::http::{Body, text as reply};
 
 /// Renders the whoami page for a request prepared for an upstream.
 pub fn respond<B>(request: &Request<B>) -> Response<Body> {
@@ -21,19 +21,7 @@ pub fn respond<B>(request: &Request<B>) -> Response<Body> {
         let value = String::from_utf8_lossy(value.as_bytes());
         let _ = writeln!(text, "{name}: {value}");
     }
-    let mut response = Response::new(full(text));
-    *response.status_mut() = StatusCode::OK;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+    reply(StatusCode::OK, text)
 }
 
 #[cfg(test)]

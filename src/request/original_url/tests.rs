@@ -1,21 +1,11 @@
 //! Which headers `/.auth/verify` reads: only the configured set, each exactly once, all
 //! required, every value well-formed.
 
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::{HeaderValue, Method};
 
 use super::{Original, OriginalUrlError};
 use crate::config::UrlSource;
-
-fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (name, value) in pairs {
-        map.append(
-            HeaderName::from_bytes(name.as_bytes()).expect("name"),
-            HeaderValue::from_str(value).expect("value"),
-        );
-    }
-    map
-}
+use crate::http::test_headers as headers;
 
 /// What Traefik, Caddy and the nginx example send for `GET https://app.example.com/admin/x?a=1`.
 const X_FORWARDED: [(&str, &str); 4] = [

@@ -2,20 +2,10 @@
 
 use super::*;
 use crate::http::is_websocket_upgrade;
+use crate::http::test_headers as headers;
 
 fn protected() -> ProtectedHeaders {
     ProtectedHeaders::new(&IdentityHeaders::default())
-}
-
-fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-    let mut map = HeaderMap::new();
-    for (name, value) in pairs {
-        map.append(
-            HeaderName::from_bytes(name.as_bytes()).expect("name"),
-            HeaderValue::from_str(value).expect("value"),
-        );
-    }
-    map
 }
 
 fn client(host: &HeaderValue, trusted: bool) -> ClientSide<'_> {
