@@ -16,14 +16,15 @@ use futures_util::{SinkExt, StreamExt};
 use http::Request;
 use http_body_util::Full;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::support::client::{Protocol, read};
+use crate::support::client::{Protocol, get_h2, http2};
 use crate::support::gateway::{public_route, start};
 use crate::support::process::GatewayProcess;
+use crate::support::raw::{opened_with, plain_get};
 use crate::support::{STEP_TIMEOUT, upstream, within};
 
 /// `idle_timeout` of the CPU tests.
@@ -103,14 +104,7 @@ async fn idle_websocket_tunnel_costs_no_cpu_and_still_echoes() {
 
 /// `gateway_open_connections` from the admin listener.
 async fn open_connections(admin: SocketAddr) -> u64 {
-    let mut tcp = within(TcpStream::connect(admin))
-        .await
-        .expect("connect admin");
-    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("write");
-    let mut text = String::new();
-    within(tcp.read_to_string(&mut text)).await.expect("read");
+    let text = plain_get(admin, "admin", "/metrics").await;
     text.lines()
         .find_map(|line| line.strip_prefix("gateway_open_connections "))
         .and_then(|value| value.trim().parse().ok())
@@ -154,39 +148,30 @@ async fn silent_clients_cannot_exhaust_max_connections() {
     let mut silent = Vec::new();
     for _ in 0..10 {
         // TLS and the HTTP/2 preface, then nothing, and never a read (no PING answered).
-        let mut tls = client.connect("localhost", Protocol::Http2).await;
-        within(tls.write_all(H2_PREFACE)).await.expect("preface");
-        silent.push(tls);
+        silent.push(opened_with(&client, Protocol::Http2, H2_PREFACE).await);
     }
     for _ in 0..10 {
         // TLS with ALPN h2, then not even the preface.
         silent.push(client.connect("localhost", Protocol::Http2).await);
     }
     for _ in 0..10 {
-        let mut tls = client.connect("localhost", Protocol::Http1).await;
-        within(tls.write_all(NEVER_READ)).await.expect("request");
-        silent.push(tls);
+        silent.push(opened_with(&client, Protocol::Http1, NEVER_READ).await);
     }
 
     // All 30 slots are taken: this client waits in the backlog until the deadlines free
     // one, then is served, and the gauge comes back to its connection alone.
     let tls = client.connect("localhost", Protocol::Http2).await;
-    let (mut sender, connection) = within(hyper::client::conn::http2::handshake(
-        TokioExecutor::new(),
-        TokioIo::new(tls),
-    ))
-    .await
-    .expect("handshake");
-    tokio::spawn(connection);
-    let get = |path: &str| {
-        Request::get(format!("https://localhost:{}{path}", gateway.addr.port()))
-            .body(Full::<Bytes>::default())
-            .expect("request")
-    };
-    let response = read(within(sender.send_request(get("/"))).await.expect("served")).await;
+    let (mut sender, _connection) = http2(tls).await;
+    let response = get_h2(&mut sender, gateway.addr.port(), "/").await;
     assert_eq!(response.status, 200);
     // A long request keeps the normal connection open (and not idle) while we look.
-    let held = tokio::spawn(sender.send_request(get("/slow?ms=30000")));
+    let slow = Request::get(format!(
+        "https://localhost:{}/slow?ms=30000",
+        gateway.addr.port()
+    ))
+    .body(Full::<Bytes>::default())
+    .expect("request");
+    let held = tokio::spawn(sender.send_request(slow));
     wait_for_open_connections(gateway.admin_addr, 1).await;
     held.abort();
     drop(silent);
@@ -202,8 +187,7 @@ async fn http2_client_that_never_sends_the_preface_is_cut() {
 #[tokio::test]
 async fn http2_client_that_never_answers_the_goaway_is_cut() {
     let gateway = start(&deadlines("1s", "", "builtin:whoami")).await;
-    let mut silent = gateway.client().connect("localhost", Protocol::Http2).await;
-    within(silent.write_all(H2_PREFACE)).await.expect("preface");
+    let _silent = opened_with(&gateway.client(), Protocol::Http2, H2_PREFACE).await;
     wait_for_open_connections(gateway.admin_addr, 0).await;
 }
 
@@ -220,15 +204,7 @@ async fn http2_client_that_only_pings_is_closed_at_idle_timeout() {
         .await
         .expect("handshake");
     let connection = tokio::spawn(connection);
-    let request = Request::get(format!("https://localhost:{}/", gateway.addr.port()))
-        .body(Full::<Bytes>::default())
-        .expect("request");
-    let response = read(
-        within(sender.send_request(request))
-            .await
-            .expect("response"),
-    )
-    .await;
+    let response = get_h2(&mut sender, gateway.addr.port(), "/").await;
     assert_eq!(response.status, 200);
     // Bytes keep moving, but no request is in flight: GOAWAY, and the client goes.
     let _ = within(connection).await.expect("connection task");
@@ -244,8 +220,7 @@ async fn client_that_stops_reading_is_cut_at_write_timeout() {
         public_route(&app.url())
     ))
     .await;
-    let mut reader = gateway.client().connect("localhost", Protocol::Http1).await;
-    within(reader.write_all(NEVER_READ)).await.expect("request");
+    let reader = opened_with(&gateway.client(), Protocol::Http1, NEVER_READ).await;
     wait_for_open_connections(gateway.admin_addr, 0).await;
     drop(reader);
 }
@@ -304,13 +279,13 @@ async fn request_body_that_stops_arriving_gets_408_and_the_upstream_request_is_a
         public_route(&format!("http://{upstream}"))
     ))
     .await;
-    let mut tls = gateway.client().connect("localhost", Protocol::Http1).await;
     // A chunked body whose last chunk never comes.
-    within(tls.write_all(
+    let mut tls = opened_with(
+        &gateway.client(),
+        Protocol::Http1,
         b"POST /upload HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
-    ))
-    .await
-    .expect("write");
+    )
+    .await;
     let mut head = [0u8; 12];
     within(tls.read_exact(&mut head)).await.expect("response");
     assert_eq!(String::from_utf8_lossy(&head), "HTTP/1.1 408");
@@ -357,13 +332,7 @@ async fn http2_request_body_that_stops_arriving_gets_408_and_the_upstream_reques
     ))
     .await;
     let tls = gateway.client().connect("localhost", Protocol::Http2).await;
-    let (mut sender, connection) = within(hyper::client::conn::http2::handshake(
-        TokioExecutor::new(),
-        TokioIo::new(tls),
-    ))
-    .await
-    .expect("handshake");
-    tokio::spawn(connection);
+    let (mut sender, _connection) = http2(tls).await;
     let request = Request::post(format!("https://localhost:{}/upload", gateway.addr.port()))
         .body(StalledBody { sent: false })
         .expect("request");

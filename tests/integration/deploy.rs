@@ -26,6 +26,7 @@ use crate::support::dockerfile::{
     BuildReplay, DOCKERIGNORE, Dockerfile, Instruction, copy_context, dockerignored,
 };
 use crate::support::process::{KillOnDrop, free_addrs};
+use crate::support::raw::plain_get;
 use crate::support::yaml::Yaml;
 use crate::support::{STEP_TIMEOUT, within};
 
@@ -582,23 +583,6 @@ fn compose_example_config_passes_gateway_check() {
     assert!(output.status.success(), "{}", output_text(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("configuration ok"), "{stdout}");
-}
-
-/// `GET path` over plain HTTP/1.1 on a new connection; the whole response as text.
-async fn plain_get(addr: SocketAddr, host: &str, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = within(tokio::net::TcpStream::connect(addr))
-        .await
-        .expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    within(stream.write_all(request.as_bytes()))
-        .await
-        .expect("write request");
-    let mut out = Vec::new();
-    within(stream.read_to_end(&mut out))
-        .await
-        .expect("read response");
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A `gateway` child process; killed on drop.

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use http::Method;
 
-use super::{Tally, raw, refused};
+use super::{Tally, refused};
 use crate::support::auth::{
     COOKIE, Env, Req, assert_error, claims, env, json_login, mint_hs256, sets_gateway_cookie,
 };
 use crate::support::client::TestResponse;
+use crate::support::raw::raw;
 
 /// Asserts a 400 `bad_request` (ambiguous credentials) and that nothing was forwarded.
 async fn ambiguous(env: &Env, tally: &mut Tally, what: &str, request: Req) {

@@ -10,9 +10,10 @@
 
 use std::time::Duration;
 
-use super::{Tally, raw, raw_sni};
+use super::Tally;
 use crate::support::auth::{Env, claims, env, mint_hs256};
 use crate::support::gateway::start_with;
+use crate::support::raw::{raw, raw_sni};
 use crate::support::upstream;
 
 /// A raw GET for `target` on `host`, with bob's token when given.

@@ -9,10 +9,11 @@
 
 use std::time::Duration;
 
-use super::{Tally, raw};
+use super::Tally;
 use crate::support::auth::{
     ALICE_PASSWORD, Env, Req, claims, env, gateway_set_cookie, mint_hs256, percent_encode,
 };
+use crate::support::raw::raw;
 
 /// Targets that leave the allowed domains (or the https scheme), each as the raw `rd`.
 const OFF_SITE: &[&str] = &[

@@ -27,10 +27,11 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 
-use super::{RawExchange, Tally, raw, raw_expecting};
+use super::Tally;
 use crate::support::auth::{auth_config, claims, mint_hs256};
 use crate::support::client::TestClient;
 use crate::support::gateway::{TestGateway, start_with};
+use crate::support::raw::{RawExchange, raw, raw_expecting};
 
 /// One request as the tap parsed it.
 #[derive(Debug, Clone)]

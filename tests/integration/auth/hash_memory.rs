@@ -9,11 +9,11 @@
 use std::time::Duration;
 
 use argon2::{Argon2, Params, PasswordHasher};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::auth::hash_password;
 use crate::support::binary::GatewayBinary;
-use crate::support::client::{Protocol, TestClient};
+use crate::support::client::TestClient;
+use crate::support::raw::raw;
 
 /// Concurrent wrong-password logins in the flood.
 const FLOOD: usize = 200;
@@ -46,12 +46,8 @@ async fn login(client: &TestClient, user: &str, password: &str, client_ip: &str)
          Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    let mut tls = client.connect("localhost", Protocol::Http1).await;
-    tls.write_all(request.as_bytes()).await.expect("write");
-    let mut response = Vec::new();
-    // No per-request bound: queued logins wait their turn; the flood as a whole is bounded.
-    let _ = tls.read_to_end(&mut response).await;
-    let text = String::from_utf8_lossy(&response);
+    // Bounded by the flood's own bound: queued logins wait their turn.
+    let text = raw(client, request.as_bytes(), FLOOD_TIMEOUT).await.text();
     text.split(' ')
         .nth(1)
         .and_then(|code| code.parse().ok())

@@ -9,6 +9,7 @@ pub mod client;
 pub mod dockerfile;
 pub mod gateway;
 pub mod process;
+pub mod raw;
 pub mod traefik;
 pub mod upstream;
 pub mod yaml;
