@@ -5,10 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::support::auth::{ALICE_PASSWORD, Req, claims, env, mint_hs256, now, with_claim};
 use crate::support::client::Protocol;
+use crate::support::env::env;
 use crate::support::gateway::{public_route, start};
 use crate::support::raw::{plain, plain_get};
+use crate::support::requests::Req;
+use crate::support::tokens::{claims, mint_hs256, now, with_claim};
+use crate::support::users::ALICE_PASSWORD;
 use crate::support::{upstream, within};
 
 /// `GET path` on the admin listener; returns (status, body).
@@ -331,7 +334,7 @@ async fn reload_picks_up_a_new_user_and_keeps_revocations() {
     let users = std::fs::read_to_string(dir.join("users.toml")).expect("users");
     let dora = format!(
         "{users}\n[[user]]\nname = \"dora\"\npassword = \"{}\"\n",
-        crate::support::auth::hash_password("dora-pass")
+        crate::support::users::hash_password("dora-pass")
     );
     std::fs::write(dir.join("users.toml"), dora).expect("write users");
     env.gateway

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 
 use super::{Tally, assert_still_serving};
-use crate::support::auth::{Env, claims, env_with, mint_hs256};
 use crate::support::client::Protocol;
+use crate::support::env::{Env, env_with};
 use crate::support::raw::{raw, read_until_closed, tcp_opened_with, trickle};
+use crate::support::tokens::{claims, mint_hs256};
 use crate::support::within;
 
 /// Timeouts short enough to test: 1 s for the TLS handshake and the request head, 2 s for

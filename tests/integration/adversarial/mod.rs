@@ -42,8 +42,9 @@ mod smuggling;
 mod tls;
 mod tokens;
 
-use crate::support::auth::{Env, Req};
 use crate::support::client::TestResponse;
+use crate::support::env::Env;
+use crate::support::requests::Req;
 use crate::support::within;
 use std::io::Write as _;
 use std::sync::Mutex;

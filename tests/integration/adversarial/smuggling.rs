@@ -28,10 +28,11 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 
 use super::Tally;
-use crate::support::auth::{auth_config, claims, mint_hs256};
+use crate::support::auth_config::auth_config;
 use crate::support::client::TestClient;
-use crate::support::gateway::{TestGateway, start_with};
+use crate::support::gateway::TestGateway;
 use crate::support::raw::{RawExchange, raw, raw_expecting};
+use crate::support::tokens::{claims, mint_hs256};
 
 /// One request as the tap parsed it.
 #[derive(Debug, Clone)]
@@ -174,10 +175,10 @@ struct SmuggleEnv {
 
 async fn smuggle_env() -> SmuggleEnv {
     let tap = Tap::start().await;
-    let config = auth_config(&tap.url(), &tap.url()).server("upstream_timeout = \"5s\"");
-    let files = config.files();
-    let borrowed: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (*n, c.as_slice())).collect();
-    let gateway = start_with(&config.text(), &[], &borrowed).await;
+    let gateway = auth_config(&tap.url(), &tap.url())
+        .server("upstream_timeout = \"5s\"")
+        .start()
+        .await;
     SmuggleEnv {
         client: gateway.client(),
         _gateway: gateway,

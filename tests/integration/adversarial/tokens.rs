@@ -8,13 +8,14 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
 use super::{Tally, refused};
-use crate::support::auth::{
-    ALICE_PASSWORD, Env, RSA_OLD_PRIVATE_PEM, RSA_PRIVATE_PEM, RSA_PUBLIC_PEM, Req,
-    assert_token_accepted, assert_token_rejected, auth_config, b64url, claims, env, env_with, mint,
-    mint_hs256, mint_rs256, now, secret_key, sign_message, sign_raw, token_part, with_claim,
+use crate::support::env::{Env, env, env_with};
+use crate::support::rejections::{assert_token_accepted, assert_token_rejected};
+use crate::support::requests::Req;
+use crate::support::tokens::{
+    RSA_OLD_PRIVATE_PEM, RSA_PRIVATE_PEM, RSA_PUBLIC_PEM, b64url, claims, mint, mint_hs256,
+    mint_rs256, now, secret_key, sign_message, sign_raw, token_part, with_claim,
 };
-use crate::support::gateway::start_with;
-use crate::support::upstream;
+use crate::support::users::ALICE_PASSWORD;
 
 /// The ES256 key of `tests/fixtures/keys/` (P-256).
 const EC_P256_PRIVATE_PEM: &[u8] = include_bytes!("../../fixtures/keys/ec-p256-private.pem");
@@ -55,30 +56,7 @@ fn with_signature(token: &str, signature: &[u8]) -> String {
 
 /// A gateway signing and verifying ES256 with the fixture P-256 key.
 async fn es256_env() -> Env {
-    let app1 = upstream::start("app1").await;
-    let app2 = upstream::start("app2").await;
-    let config = auth_config(&app1.url(), &app2.url()).rs256();
-    let text = config
-        .text()
-        .replace("algorithm = \"RS256\"", "algorithm = \"ES256\"");
-    assert!(text.contains("algorithm = \"ES256\""), "{text}");
-    let files: Vec<(&str, Vec<u8>)> = config
-        .files()
-        .into_iter()
-        .map(|(name, contents)| match name {
-            "jwt.pem" => (name, EC_P256_PRIVATE_PEM.to_vec()),
-            _ => (name, contents),
-        })
-        .collect();
-    let borrowed: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (*n, c.as_slice())).collect();
-    let gateway = start_with(&text, &[], &borrowed).await;
-    let client = gateway.client();
-    Env {
-        gateway,
-        client,
-        app1,
-        app2,
-    }
+    env_with(|c| c.signing("ES256", EC_P256_PRIVATE_PEM)).await
 }
 
 /// The `kid` the gateway puts in its own asymmetric tokens.
@@ -468,7 +446,7 @@ async fn key_header_tricks_are_ignored() {
         rejected(&env, &mut tally, &token, &what).await;
     }
     // crit makes a token's meaning depend on extensions the gateway does not know.
-    let env = crate::support::auth::env().await;
+    let env = crate::support::env::env().await;
     let header = r#"{"alg":"HS256","crit":["exp"],"exp":0}"#;
     let token = sign_raw(
         header,
@@ -641,10 +619,10 @@ async fn wrong_claim_types_are_refused() {
         ("nbf", json!("0")),
         ("iat", json!("0")),
         ("iat", json!(now() + 86400)),
-        ("iss", json!([crate::support::auth::ISSUER])),
-        ("iss", json!({ "value": crate::support::auth::ISSUER })),
+        ("iss", json!([crate::support::tokens::ISSUER])),
+        ("iss", json!({ "value": crate::support::tokens::ISSUER })),
         ("aud", json!(7)),
-        ("aud", json!({ "aud": crate::support::auth::AUDIENCE })),
+        ("aud", json!({ "aud": crate::support::tokens::AUDIENCE })),
         ("sub", json!(["alice"])),
         ("sub", json!({ "name": "alice" })),
         ("sub", json!("")),

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use argon2::{Argon2, Params, PasswordHasher};
 
-use crate::support::auth::hash_password;
 use crate::support::binary::GatewayBinary;
 use crate::support::client::TestClient;
 use crate::support::raw::raw;
+use crate::support::users::hash_password;
 
 /// Concurrent wrong-password logins in the flood.
 const FLOOD: usize = 200;

@@ -5,12 +5,16 @@
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::support::auth::{
-    ALICE_PASSWORD, Env, RSA_OLD_PRIVATE_PEM, RSA_PRIVATE_PEM, RSA_PUBLIC_PEM, Req,
-    assert_token_accepted, assert_token_rejected, assert_unauthorized, b64url, claims, env,
-    env_with, mint, mint_hs256, mint_rs256, now, secret_key, sign_message, sign_raw, token_part,
-    with_claim,
+use crate::support::env::{Env, env, env_with};
+use crate::support::rejections::{
+    assert_token_accepted, assert_token_rejected, assert_unauthorized,
 };
+use crate::support::requests::Req;
+use crate::support::tokens::{
+    RSA_OLD_PRIVATE_PEM, RSA_PRIVATE_PEM, RSA_PUBLIC_PEM, b64url, claims, mint, mint_hs256,
+    mint_rs256, now, secret_key, sign_message, sign_raw, token_part, with_claim,
+};
+use crate::support::users::ALICE_PASSWORD;
 
 /// The standard JWT header of an HS256 token, as text.
 const HS256_HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;

@@ -11,10 +11,13 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::auth::{ALICE_PASSWORD, AuthConfig, Req, assert_invalid_token, auth_config};
+use crate::support::auth_config::{AuthConfig, auth_config};
 use crate::support::browser::{Browser, SentRequest};
 use crate::support::client::Protocol;
+use crate::support::rejections::assert_invalid_token;
+use crate::support::requests::Req;
 use crate::support::upstream;
+use crate::support::users::ALICE_PASSWORD;
 
 use super::site::{self, File};
 use super::{
@@ -78,19 +81,16 @@ async fn spa_signs_in_with_json_calls_the_api_with_bearer_and_after_expiry_signs
     ])
     .await;
     let config = spa_config(&site, &api.url());
-    let gateway = super::start_gateway(
-        &config,
-        |text| {
+    let gateway = config
+        .start_edited(|text| {
             let text = replace_once(
                 &text,
                 "token_ttl = \"2h\"",
                 &format!("token_ttl = \"{TOKEN_TTL_SECS}s\""),
             );
             replace_once(&text, "leeway = \"30s\"", "leeway = \"0s\"")
-        },
-        &[],
-    )
-    .await;
+        })
+        .await;
     let browser = Browser::launch(&gateway).await;
     let spa = origin(&gateway, "spa.example.test");
 

@@ -15,16 +15,16 @@ use http_body_util::Full;
 use super::spoofing::the_client_cannot_choose_the_url_that_is_judged;
 use super::{
     APP_HOST, Proxy, UNROUTED_HOST, browsers_go_to_login_and_apis_get_a_401, gateway_and_app,
-    json_login, only_the_gateways_identity_reaches_the_app, rd_of, session_cookie, start_gateway,
-    substitute,
+    only_the_gateways_identity_reaches_the_app, rd_of, session_cookie, start_gateway, substitute,
 };
 use crate::support::STEP_TIMEOUT;
-use crate::support::auth::ALICE_PASSWORD;
 use crate::support::client::Protocol;
 use crate::support::gateway::TestGateway;
 use crate::support::process::tool;
 use crate::support::raw::{RawResponse, raw_sni};
+use crate::support::requests::login_json;
 use crate::support::upstream::Upstream;
+use crate::support::users::ALICE_PASSWORD;
 
 /// The example users copy; the nginx tests run exactly this, with addresses substituted.
 const EXAMPLE: &str = include_str!("../../../examples/nginx/gateway-forward-auth.conf");
@@ -148,7 +148,7 @@ async fn htpasswd_bcrypt_hash_logs_in() {
     let gateway = start_gateway(&users, REDIRECT_CONFIG).await;
     let client = gateway.client();
 
-    let response = json_login(&client, APP_HOST, "dave", "s3cret pass").await;
+    let response = login_json(&client, APP_HOST, "dave", "s3cret pass").await;
     assert_eq!(response.status, 200, "{}", response.text());
     let body = response.json();
     let token = body["access_token"]
@@ -169,7 +169,7 @@ async fn htpasswd_bcrypt_hash_logs_in() {
     assert_eq!(me.status, 200, "{}", me.text());
     assert_eq!(me.json()["user"], "dave", "{}", me.text());
 
-    let response = json_login(&client, APP_HOST, "dave", "s3cret pasS").await;
+    let response = login_json(&client, APP_HOST, "dave", "s3cret pasS").await;
     assert_eq!(response.status, 401, "{}", response.text());
     assert_eq!(response.json()["error"], "invalid_credentials");
     assert!(response.headers.get("set-cookie").is_none());
@@ -234,7 +234,7 @@ fn nginx_verify_request(original_host: &str, original_uri: &str, cookie: Option<
 #[tokio::test]
 async fn verify_accepts_the_exact_request_shape_nginx_sends() {
     let (gateway, _app) = gateway_and_app(REDIRECT_CONFIG).await;
-    let login = json_login(&gateway.client(), APP_HOST, "alice", ALICE_PASSWORD).await;
+    let login = login_json(&gateway.client(), APP_HOST, "alice", ALICE_PASSWORD).await;
     assert_eq!(login.status, 200, "{}", login.text());
     let cookie = session_cookie(&login);
     let original_host = format!("{APP_HOST}:8443");
