@@ -31,8 +31,8 @@ use crate::support::dockerfile::{
 };
 use crate::support::process::{KillOnDrop, free_addrs};
 use crate::support::raw::plain_get;
-use crate::support::yaml::Yaml;
 use crate::support::within;
+use crate::support::yaml::Yaml;
 
 #[test]
 fn image_runs_the_binary_the_release_build_produces() {
