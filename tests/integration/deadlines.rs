@@ -137,6 +137,23 @@ fn deadlines(idle: &str, extra: &str, upstream: &str) -> String {
     )
 }
 
+/// Only `write_timeout` short (1 s): idle and header deadlines cannot be what ends a test.
+fn only_write_timeout(upstream: &str) -> String {
+    format!(
+        "[server]\nheader_read_timeout = \"60s\"\nidle_timeout = \"60s\"\nwrite_timeout = \"1s\"\n{}",
+        public_route(upstream)
+    )
+}
+
+/// `body_read_timeout` 1 s and `upstream_timeout` long enough that only the body deadline
+/// can answer in time, in front of the upstream at `upstream`.
+fn only_body_read_timeout(upstream: SocketAddr) -> String {
+    format!(
+        "[server]\nbody_read_timeout = \"1s\"\nupstream_timeout = \"60s\"\n{}",
+        public_route(&format!("http://{upstream}"))
+    )
+}
+
 /// A large download the client asks for and never reads.
 const NEVER_READ: &[u8] = b"GET /download?bytes=4000000000 HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
@@ -215,11 +232,7 @@ async fn http2_client_that_only_pings_is_closed_at_idle_timeout() {
 async fn client_that_stops_reading_is_cut_at_write_timeout() {
     let app = upstream::start("app").await;
     // Only write_timeout is short: idle and header deadlines cannot be what ends it.
-    let gateway = start(&format!(
-        "[server]\nheader_read_timeout = \"60s\"\nidle_timeout = \"60s\"\nwrite_timeout = \"1s\"\n{}",
-        public_route(&app.url())
-    ))
-    .await;
+    let gateway = start(&only_write_timeout(&app.url())).await;
     let reader = opened_with(&gateway.client(), Protocol::Http1, NEVER_READ).await;
     wait_for_open_connections(gateway.admin_addr, 0).await;
     drop(reader);
@@ -228,11 +241,7 @@ async fn client_that_stops_reading_is_cut_at_write_timeout() {
 #[tokio::test]
 async fn http2_client_that_never_opens_its_window_is_cut_at_write_timeout() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!(
-        "[server]\nheader_read_timeout = \"60s\"\nidle_timeout = \"60s\"\nwrite_timeout = \"1s\"\n{}",
-        public_route(&app.url())
-    ))
-    .await;
+    let gateway = start(&only_write_timeout(&app.url())).await;
     let tls = gateway.client().connect("localhost", Protocol::Http2).await;
     let (mut sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
         .initial_stream_window_size(65_535)
@@ -270,15 +279,24 @@ async fn recording_upstream() -> (SocketAddr, tokio::task::JoinHandle<Vec<u8>>) 
     (addr, task)
 }
 
+/// Asserts the upstream of [`recording_upstream`] saw the `/upload` request start, with its
+/// first chunk, and its connection closed before the body ended.
+async fn assert_upload_aborted(received: tokio::task::JoinHandle<Vec<u8>>) {
+    let received = within(received).await.expect("upstream task");
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("POST /upload HTTP/1.1\r\n"), "{text}");
+    assert!(text.contains("hello"), "{text}");
+    assert!(
+        !text.ends_with("0\r\n\r\n"),
+        "the body was completed: {text}"
+    );
+}
+
 #[tokio::test]
 async fn request_body_that_stops_arriving_gets_408_and_the_upstream_request_is_aborted() {
     let (upstream, received) = recording_upstream().await;
     // upstream_timeout is long enough that only the body deadline can answer in time.
-    let gateway = start(&format!(
-        "[server]\nbody_read_timeout = \"1s\"\nupstream_timeout = \"60s\"\n{}",
-        public_route(&format!("http://{upstream}"))
-    ))
-    .await;
+    let gateway = start(&only_body_read_timeout(upstream)).await;
     // A chunked body whose last chunk never comes.
     let mut tls = opened_with(
         &gateway.client(),
@@ -290,14 +308,7 @@ async fn request_body_that_stops_arriving_gets_408_and_the_upstream_request_is_a
     within(tls.read_exact(&mut head)).await.expect("response");
     assert_eq!(String::from_utf8_lossy(&head), "HTTP/1.1 408");
     // The upstream saw the request start and its connection closed before the body ended.
-    let received = within(received).await.expect("upstream task");
-    let text = String::from_utf8_lossy(&received);
-    assert!(text.starts_with("POST /upload HTTP/1.1\r\n"), "{text}");
-    assert!(text.contains("hello"), "{text}");
-    assert!(
-        !text.ends_with("0\r\n\r\n"),
-        "the body was completed: {text}"
-    );
+    assert_upload_aborted(received).await;
 }
 
 /// A request body that sends one chunk and then nothing, never ending.
@@ -326,11 +337,7 @@ impl hyper::body::Body for StalledBody {
 #[tokio::test]
 async fn http2_request_body_that_stops_arriving_gets_408_and_the_upstream_request_is_aborted() {
     let (upstream, received) = recording_upstream().await;
-    let gateway = start(&format!(
-        "[server]\nbody_read_timeout = \"1s\"\nupstream_timeout = \"60s\"\n{}",
-        public_route(&format!("http://{upstream}"))
-    ))
-    .await;
+    let gateway = start(&only_body_read_timeout(upstream)).await;
     let tls = gateway.client().connect("localhost", Protocol::Http2).await;
     let (mut sender, _connection) = http2(tls).await;
     let request = Request::post(format!("https://localhost:{}/upload", gateway.addr.port()))
@@ -340,14 +347,7 @@ async fn http2_request_body_that_stops_arriving_gets_408_and_the_upstream_reques
         .await
         .expect("response");
     assert_eq!(response.status(), 408);
-    let received = within(received).await.expect("upstream task");
-    let text = String::from_utf8_lossy(&received);
-    assert!(text.starts_with("POST /upload HTTP/1.1\r\n"), "{text}");
-    assert!(text.contains("hello"), "{text}");
-    assert!(
-        !text.ends_with("0\r\n\r\n"),
-        "the body was completed: {text}"
-    );
+    assert_upload_aborted(received).await;
 }
 
 #[tokio::test]

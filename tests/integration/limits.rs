@@ -10,18 +10,16 @@ use crate::support::{upstream, within};
 #[tokio::test]
 async fn slowloris_trickling_headers_is_cut_at_header_read_timeout() {
     let gateway = start("[server]\nheader_read_timeout = \"500ms\"\nidle_timeout = \"30s\"\n[[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n").await;
-    let tls = gateway.client().connect("localhost", Protocol::Http1).await;
-    let started = Instant::now();
-    let (mut reader, trickling) = trickle(
-        tls,
+    let slow = trickle(
+        &gateway.client(),
+        "localhost",
         b"GET / HTTP/1.1\r\nHost: localhost\r\n",
         b"X-Slow: a\r\n",
         Duration::from_millis(100),
         100,
     )
     .await;
-    let (_, closed) = read_until_closed(&mut reader, started, Duration::from_secs(5)).await;
-    trickling.abort();
+    let (_, closed) = slow.until_closed(Duration::from_secs(5)).await;
     let closed_after = closed.expect("connection must be closed by the header read timeout");
     assert!(
         closed_after >= Duration::from_millis(400),

@@ -72,18 +72,16 @@ async fn slowloris_heads_and_bodies_are_cut_off() {
         ),
     ] {
         let before = env.upstream_count();
-        let tls = env.client.connect("localhost", Protocol::Http1).await;
-        let started = Instant::now();
-        let (mut reader, trickling) = trickle(
-            tls,
+        let slow = trickle(
+            &env.client,
+            "localhost",
             first.as_bytes(),
             piece.as_bytes(),
             Duration::from_millis(200),
             100,
         )
         .await;
-        let (out, closed) = read_until_closed(&mut reader, started, Duration::from_secs(8)).await;
-        trickling.abort();
+        let (out, closed) = slow.until_closed(Duration::from_secs(8)).await;
         assert_cut(closed, one, six, what);
         let text = String::from_utf8_lossy(&out);
         assert!(
@@ -96,19 +94,20 @@ async fn slowloris_heads_and_bodies_are_cut_off() {
 
     // A body trickled to an upstream that waits for all of it: the upstream timeout ends
     // the request (504) and the connection.
-    let tls = env
-        .client
-        .connect("app1.example.test", Protocol::Http1)
-        .await;
-    let started = Instant::now();
     let head = format!(
         "POST /upload HTTP/1.1\r\nHost: app1.example.test\r\nAuthorization: Bearer {alice}\r\n\
          Content-Length: 100000\r\n\r\nx"
     );
-    let (mut reader, trickling) =
-        trickle(tls, head.as_bytes(), b"x", Duration::from_millis(200), 200).await;
-    let (out, closed) = read_until_closed(&mut reader, started, Duration::from_secs(10)).await;
-    trickling.abort();
+    let slow = trickle(
+        &env.client,
+        "app1.example.test",
+        head.as_bytes(),
+        b"x",
+        Duration::from_millis(200),
+        200,
+    )
+    .await;
+    let (out, closed) = slow.until_closed(Duration::from_secs(10)).await;
     let text = String::from_utf8_lossy(&out);
     assert!(
         text.starts_with("HTTP/1.1 504"),
@@ -124,13 +123,9 @@ async fn slowloris_heads_and_bodies_are_cut_off() {
 
     // A protected route answers 401 at once, without waiting for the body it will not use.
     let before = env.upstream_count();
-    let tls = env
-        .client
-        .connect("app1.example.test", Protocol::Http1)
-        .await;
-    let started = Instant::now();
-    let (mut reader, trickling) = trickle(
-        tls,
+    let mut slow = trickle(
+        &env.client,
+        "app1.example.test",
         b"POST /secret HTTP/1.1\r\nHost: app1.example.test\r\nContent-Length: 1000000\r\n\r\nxx",
         b"x",
         Duration::from_millis(200),
@@ -138,15 +133,16 @@ async fn slowloris_heads_and_bodies_are_cut_off() {
     )
     .await;
     let mut first = [0u8; 12];
-    within(reader.read_exact(&mut first)).await.expect("answer");
+    within(slow.reader.read_exact(&mut first))
+        .await
+        .expect("answer");
     assert_eq!(&first, b"HTTP/1.1 401", "slow body, no credentials");
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        slow.started.elapsed() < Duration::from_secs(2),
         "401 waited for the body: {:?}",
-        started.elapsed()
+        slow.started.elapsed()
     );
-    let (_, closed) = read_until_closed(&mut reader, started, Duration::from_secs(10)).await;
-    trickling.abort();
+    let (_, closed) = slow.until_closed(Duration::from_secs(10)).await;
     assert_cut(
         closed,
         Duration::ZERO,
@@ -157,13 +153,9 @@ async fn slowloris_heads_and_bodies_are_cut_off() {
     tally.refused();
 
     // The login body: the endpoint reads it itself, within its own time limit (10 s).
-    let tls = env
-        .client
-        .connect("app1.example.test", Protocol::Http1)
-        .await;
-    let started = Instant::now();
-    let (mut reader, trickling) = trickle(
-        tls,
+    let slow = trickle(
+        &env.client,
+        "app1.example.test",
         b"POST /.auth/login HTTP/1.1\r\nHost: app1.example.test\r\nContent-Type: application/json\r\n\
           Content-Length: 1000\r\nConnection: close\r\n\r\n{\"username\":",
         b" ",
@@ -171,8 +163,7 @@ async fn slowloris_heads_and_bodies_are_cut_off() {
         100,
     )
     .await;
-    let (out, closed) = read_until_closed(&mut reader, started, Duration::from_secs(16)).await;
-    trickling.abort();
+    let (out, closed) = slow.until_closed(Duration::from_secs(16)).await;
     let text = String::from_utf8_lossy(&out);
     assert!(text.starts_with("HTTP/1.1 400"), "slow login body: {text}");
     assert_cut(

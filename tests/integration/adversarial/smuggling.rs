@@ -18,12 +18,12 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::support::upstream::serve_http1;
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 
@@ -60,26 +60,17 @@ impl Tap {
             requests: Arc::default(),
         };
         let state = tap.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
+        serve_http1(listener, move |stream| {
+            let state = state.clone();
+            let io = Recording {
+                inner: stream,
+                log: state.raw.clone(),
+            };
+            let service = service_fn(move |request| {
                 let state = state.clone();
-                tokio::spawn(async move {
-                    let io = Recording {
-                        inner: stream,
-                        log: state.raw.clone(),
-                    };
-                    let service = service_fn(move |request| {
-                        let state = state.clone();
-                        async move { Ok::<_, Infallible>(state.answer(request).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(io), service)
-                        .await;
-                });
-            }
+                async move { Ok::<_, Infallible>(state.answer(request).await) }
+            });
+            (io, service)
         });
         tap
     }

@@ -13,9 +13,8 @@ use crate::support::rejections::{assert_token_accepted, assert_token_rejected};
 use crate::support::requests::Req;
 use crate::support::tokens::{
     RSA_OLD_PRIVATE_PEM, RSA_PRIVATE_PEM, RSA_PUBLIC_PEM, b64url, claims, mint, mint_hs256,
-    mint_rs256, now, secret_key, sign_message, sign_raw, token_part, with_claim,
+    mint_rs256, now, secret_key, sign_message, sign_raw, with_claim,
 };
-use crate::support::users::ALICE_PASSWORD;
 
 /// The ES256 key of `tests/fixtures/keys/` (P-256).
 const EC_P256_PRIVATE_PEM: &[u8] = include_bytes!("../../fixtures/keys/ec-p256-private.pem");
@@ -57,15 +56,6 @@ fn with_signature(token: &str, signature: &[u8]) -> String {
 /// A gateway signing and verifying ES256 with the fixture P-256 key.
 async fn es256_env() -> Env {
     env_with(|c| c.signing("ES256", EC_P256_PRIVATE_PEM)).await
-}
-
-/// The `kid` the gateway puts in its own asymmetric tokens.
-async fn gateway_kid(env: &Env) -> String {
-    let (issued, _) = env.login("alice", ALICE_PASSWORD).await;
-    token_part(&issued, 0)["kid"]
-        .as_str()
-        .expect("asymmetric tokens carry a kid")
-        .to_owned()
 }
 
 #[tokio::test]
@@ -134,7 +124,7 @@ async fn algorithm_confusion_and_none_are_refused() {
     // An RS256 gateway: the public key is public, so it must never work as an HMAC secret,
     // and the right private key under a sibling algorithm is still the wrong algorithm.
     let env = env_with(|c| c.rs256()).await;
-    let kid = gateway_kid(&env).await;
+    let kid = env.issued_kid().await;
     let valid = mint_rs256(&claims("alice"), RSA_PRIVATE_PEM, Some(&kid));
     assert_token_accepted(&env, &valid, "alice", "control: RS256").await;
     let trimmed = std::str::from_utf8(RSA_PUBLIC_PEM).expect("pem").trim();
@@ -276,7 +266,7 @@ async fn psychic_ecdsa_signatures_are_refused() {
     // CVE-2022-21449: Java's ECDSA accepted r = s = 0 for every message and key.
     let mut tally = Tally::new("tokens::psychic_ecdsa_signatures_are_refused");
     let env = es256_env().await;
-    let kid = gateway_kid(&env).await;
+    let kid = env.issued_kid().await;
     let key = EncodingKey::from_ec_pem(EC_P256_PRIVATE_PEM).expect("ec key");
     let mut header = Header::new(Algorithm::ES256);
     header.kid = Some(kid.clone());
@@ -410,7 +400,7 @@ async fn key_header_tricks_are_ignored() {
 
     // RS256: keys come from the config only; jku, x5u, x5c and jwk are never followed.
     let env = env_with(|c| c.rs256()).await;
-    let kid = gateway_kid(&env).await;
+    let kid = env.issued_kid().await;
     let attacker = EncodingKey::from_rsa_pem(RSA_OLD_PRIVATE_PEM).expect("attacker key");
     let attacker_jwk = Jwk::from_encoding_key(&attacker, Algorithm::RS256).expect("jwk");
     let forge = |header: Header| mint(&header, &claims("alice"), &attacker);

@@ -12,9 +12,8 @@ use crate::support::rejections::{
 use crate::support::requests::Req;
 use crate::support::tokens::{
     RSA_OLD_PRIVATE_PEM, RSA_PRIVATE_PEM, RSA_PUBLIC_PEM, b64url, claims, mint, mint_hs256,
-    mint_rs256, now, secret_key, sign_message, sign_raw, token_part, with_claim,
+    mint_rs256, now, secret_key, sign_message, sign_raw, with_claim,
 };
-use crate::support::users::ALICE_PASSWORD;
 
 /// The standard JWT header of an HS256 token, as text.
 const HS256_HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
@@ -168,11 +167,7 @@ async fn token_signed_with_another_hs_algorithm_is_rejected() {
 async fn hs256_token_signed_with_the_rsa_public_key_is_rejected_by_an_rs256_gateway() {
     let env = env_with(|c| c.rs256()).await;
     // Control: a real RS256 token with the gateway's kid is accepted.
-    let (issued, _) = env.login("alice", ALICE_PASSWORD).await;
-    let kid = token_part(&issued, 0)["kid"]
-        .as_str()
-        .expect("RS256 tokens carry a kid")
-        .to_owned();
+    let kid = env.issued_kid().await;
     let valid = mint_rs256(&claims("alice"), RSA_PRIVATE_PEM, Some(&kid));
     assert_token_accepted(
         &env,
@@ -203,11 +198,7 @@ async fn hs256_token_signed_with_the_rsa_public_key_is_rejected_by_an_rs256_gate
 #[tokio::test]
 async fn unknown_kid_and_other_keys_are_rejected_by_an_asymmetric_gateway() {
     let env = env_with(|c| c.rs256()).await;
-    let (issued, _) = env.login("alice", ALICE_PASSWORD).await;
-    let kid = token_part(&issued, 0)["kid"]
-        .as_str()
-        .expect("RS256 tokens carry a kid")
-        .to_owned();
+    let kid = env.issued_kid().await;
     let valid = mint_rs256(&claims("alice"), RSA_PRIVATE_PEM, Some(&kid));
     assert_token_accepted(&env, &valid, "alice", "control: the gateway's kid").await;
 

@@ -7,7 +7,9 @@ use super::client::{Protocol, TestClient, TestResponse, http2};
 use super::cookies::gateway_set_cookie;
 use super::gateway::TestGateway;
 use super::requests::{Req, login_json};
+use super::tokens::token_part;
 use super::upstream::{self, Upstream};
+use super::users::ALICE_PASSWORD;
 
 /// A gateway with the common config in front of two upstreams.
 pub struct Env {
@@ -74,6 +76,15 @@ impl Env {
             .to_owned();
         let cookie = gateway_set_cookie(&response.headers).value;
         (token, cookie)
+    }
+
+    /// The `kid` the gateway puts in the asymmetric tokens it issues (from a login of alice).
+    pub async fn issued_kid(&self) -> String {
+        let (issued, _) = self.login("alice", ALICE_PASSWORD).await;
+        token_part(&issued, 0)["kid"]
+            .as_str()
+            .expect("asymmetric tokens carry a kid")
+            .to_owned()
     }
 
     /// Form login on `host` with `Origin: https://{host}`.

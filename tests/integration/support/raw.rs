@@ -154,23 +154,41 @@ where
     (reader, writing)
 }
 
-/// Splits `stream`, writes `first` on it, then writes `piece` every `every` in the
-/// background, at most `times` times and until a write fails: a slowloris client. Returns
-/// the read half and the writing task (abort it when done; it keeps the write half open).
-pub async fn trickle<S>(
-    stream: S,
+/// A slowloris client: a TLS connection on which [`trickle`] wrote its first bytes and
+/// keeps writing more, a piece at a time, in the background.
+pub struct Trickle {
+    pub reader: ReadHalf<TlsStream<TcpStream>>,
+    /// When the connection was up, just before the first write.
+    pub started: Instant,
+    writing: JoinHandle<WriteHalf<TlsStream<TcpStream>>>,
+}
+
+impl Trickle {
+    /// [`read_until_closed`] from [`Trickle::started`], then stops writing.
+    pub async fn until_closed(mut self, wait: Duration) -> (Vec<u8>, Option<Duration>) {
+        let read = read_until_closed(&mut self.reader, self.started, wait).await;
+        self.writing.abort();
+        read
+    }
+}
+
+/// Opens an HTTP/1.1 TLS connection with SNI `sni`, writes `first` on it, then writes
+/// `piece` every `every` in the background, at most `times` times and until a write fails.
+/// The writing task keeps the write half open until it is stopped.
+pub async fn trickle(
+    client: &TestClient,
+    sni: &str,
     first: &[u8],
     piece: &[u8],
     every: Duration,
     times: usize,
-) -> (ReadHalf<S>, JoinHandle<WriteHalf<S>>)
-where
-    S: AsyncRead + AsyncWrite + Send + 'static,
-{
-    let (reader, mut writer) = tokio::io::split(stream);
+) -> Trickle {
+    let tls = client.connect(sni, Protocol::Http1).await;
+    let started = Instant::now();
+    let (reader, mut writer) = tokio::io::split(tls);
     writer.write_all(first).await.expect("write");
     let piece = piece.to_vec();
-    let trickling = tokio::spawn(async move {
+    let writing = tokio::spawn(async move {
         for _ in 0..times {
             tokio::time::sleep(every).await;
             if writer.write_all(&piece).await.is_err() {
@@ -179,7 +197,11 @@ where
         }
         writer
     });
-    (reader, trickling)
+    Trickle {
+        reader,
+        started,
+        writing,
+    }
 }
 
 /// Reads until EOF, a read error or `wait` after `started`; returns the bytes and, if the
