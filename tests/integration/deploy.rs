@@ -20,9 +20,10 @@ use std::time::Duration;
 
 use http::Uri;
 
+use crate::support::binary::BIN;
 use crate::support::client::TestClient;
 use crate::support::compose::{
-    BIN, COMPOSE_GATEWAY_TOML, COMPOSE_YAML, ImageProcess, cargo_bin_name, compose_dir,
+    COMPOSE_GATEWAY_TOML, COMPOSE_YAML, ImageProcess, cargo_bin_name, compose_dir,
     compose_folder_with_user_files, compose_gateway_config, compose_listeners, healthcheck_passes,
     image_command, output_of, output_text,
 };

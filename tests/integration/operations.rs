@@ -280,12 +280,7 @@ async fn reload_under_load_applies_new_routes_users_and_certificates_without_fai
         .reload_from(&gateway.config_path, &|_| None)
         .expect("reload");
     // Polled, bounded by `within`: the load reaches the new upstream once the route moved.
-    within(async {
-        while green.received().is_empty() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    green.wait_for_request().await;
     let after_route_change = green.received().len();
     assert!(after_route_change > 0, "new route not used");
 

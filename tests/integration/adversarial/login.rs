@@ -6,7 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-use argon2::{Argon2, PasswordHasher};
 use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full};
@@ -21,7 +20,9 @@ use crate::support::env::{Env, env, env_with};
 use crate::support::rejections::{assert_error, assert_throttled};
 use crate::support::requests::{Req, json_login, login_via};
 use crate::support::tokens::token_part;
-use crate::support::users::{ALICE_PASSWORD, BOB_PASSWORD, CAROL_PASSWORD, hash_password};
+use crate::support::users::{
+    ALICE_PASSWORD, BOB_PASSWORD, CAROL_PASSWORD, default_argon2id, hash_password,
+};
 use crate::support::within;
 
 /// A gateway whose users file is `users` (the rest as `change` makes it).
@@ -131,11 +132,7 @@ async fn measured_ratio(env: &Env, what: &str) -> f64 {
 /// alice's hash with the parameters `gateway hash-password` writes (argon2id m=19456, t=2,
 /// p=1), the ones the dummy hash for unknown users is made with.
 fn argon2id_users() -> String {
-    let hash = Argon2::default()
-        .hash_password_with_salt(ALICE_PASSWORD.as_bytes(), b"timing-test-salt")
-        .expect("hash")
-        .to_string();
-    users_with_alice(&hash)
+    users_with_alice(&default_argon2id(ALICE_PASSWORD))
 }
 
 /// A users file imported from `htpasswd -B` (bcrypt, cost 5 by default), as in use.

@@ -8,12 +8,12 @@
 
 use std::time::Duration;
 
-use argon2::{Argon2, Params, PasswordHasher};
+use argon2::Params;
 
 use crate::support::binary::GatewayBinary;
 use crate::support::client::TestClient;
 use crate::support::raw::raw;
-use crate::support::users::hash_password;
+use crate::support::users::{default_argon2id, hash_password};
 
 /// Concurrent wrong-password logins in the flood.
 const FLOOD: usize = 200;
@@ -25,15 +25,6 @@ const BACK_WITHIN_KIB: u64 = 20 * 1024;
 /// the CPU nothing else wants.
 const FLOOD_TIMEOUT: Duration = Duration::from_secs(600);
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// An argon2id hash with the default parameters (m=19456 KiB, t=2, p=1), as
-/// `gateway hash-password` makes it.
-fn default_argon2id(password: &str) -> String {
-    Argon2::default()
-        .hash_password_with_salt(password.as_bytes(), b"hash-memory-test")
-        .expect("hash")
-        .to_string()
-}
 
 /// A JSON login for `user` from `client_ip` (the gateway trusts the loopback proxy's
 /// `X-Forwarded-For`, so that per-address limits see many clients), answered on its own TLS

@@ -2,13 +2,10 @@
 //! `htpasswd -B` users file (refused, and logged without the password), user names in any
 //! Unicode normalization form, and `gateway check`'s warning about look-alike names.
 
-use std::process::Command;
-
 use crate::support::binary::{GatewayBinary, check};
 use crate::support::client::Protocol;
-use crate::support::process::tool;
 use crate::support::requests::{Req, login_json};
-use crate::support::users::hash_password;
+use crate::support::users::{hash_password, htpasswd_bcrypt};
 
 /// The config around a users file (`users.toml`), with one route behind a login.
 const CONFIG: &str = "[auth]\nissuer = \"https://localhost\"\nsecret_file = \"jwt.secret\"\n\
@@ -25,20 +22,6 @@ async fn start(users: &str) -> GatewayBinary {
         &[("users.toml", users.as_bytes()), ("jwt.secret", SECRET)],
     )
     .await
-}
-
-/// `htpasswd -nbB user password`'s line, as `(user, hash)`.
-fn htpasswd_bcrypt(user: &str, password: &str) -> String {
-    let output = Command::new(tool("htpasswd"))
-        .args(["-nbB", user, password])
-        .output()
-        .expect("run htpasswd");
-    assert!(output.status.success(), "{output:?}");
-    let line = String::from_utf8(output.stdout).expect("utf-8");
-    let (name, hash) = line.trim().split_once(':').expect("user:hash");
-    assert_eq!(name, user);
-    assert!(hash.starts_with("$2y$"), "{hash}");
-    hash.to_owned()
 }
 
 #[tokio::test]

@@ -24,7 +24,7 @@ use crate::support::process::tool;
 use crate::support::raw::{RawResponse, raw_sni};
 use crate::support::requests::login_json;
 use crate::support::upstream::Upstream;
-use crate::support::users::ALICE_PASSWORD;
+use crate::support::users::{ALICE_PASSWORD, htpasswd_bcrypt};
 
 /// The example users copy; the nginx tests run exactly this, with addresses substituted.
 const EXAMPLE: &str = include_str!("../../../examples/nginx/gateway-forward-auth.conf");
@@ -122,24 +122,7 @@ async fn nginx_setup() -> (TestGateway, Upstream, Proxy) {
 
 #[tokio::test]
 async fn htpasswd_bcrypt_hash_logs_in() {
-    let htpasswd = tool("htpasswd");
-    let output = Command::new(&htpasswd)
-        .args(["-nbB", "-C", "5", "dave", "s3cret pass"])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", htpasswd.display()));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "htpasswd failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let hash = stdout
-        .lines()
-        .next()
-        .and_then(|line| line.strip_prefix("dave:"))
-        .unwrap_or_else(|| panic!("unexpected htpasswd output: {stdout:?}"))
-        .trim()
-        .to_owned();
+    let hash = htpasswd_bcrypt("dave", "s3cret pass");
     assert!(hash.starts_with("$2y$05$"), "not a bcrypt hash: {hash}");
 
     let users = format!(

@@ -5,14 +5,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
+use super::binary::{BIN, run_with_stdin};
 use super::certs::TestCa;
 use super::process::KillOnDrop;
 use super::{STEP_TIMEOUT, within};
-
-pub const BIN: &str = env!("CARGO_BIN_EXE_gateway");
 
 pub const CARGO_TOML: &str = include_str!("../../../Cargo.toml");
 pub const COMPOSE_YAML: &str = include_str!("../../../examples/docker-compose/compose.yaml");
@@ -89,21 +88,7 @@ pub fn compose_folder_with_user_files() -> (tempfile::TempDir, TestCa) {
     set_mode(&secret, 0o600);
 
     // Step 4: users.toml from the example, with real hashes.
-    let mut child = Command::new(BIN)
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run gateway hash-password");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin
-            .write_all(b"a long example password\n")
-            .expect("write password");
-    }
-    let output = child.wait_with_output().expect("hash-password");
+    let output = run_with_stdin(&["hash-password"], "a long example password\n");
     assert!(output.status.success(), "{output:?}");
     let hash = String::from_utf8(output.stdout).expect("utf-8");
     let hash = hash.trim();

@@ -28,30 +28,26 @@ pub fn json_of(response: &TestResponse, what: &str) -> Value {
 /// Asserts a 401 for a request without usable credentials: `unauthorized` and a bare
 /// challenge.
 pub fn assert_unauthorized(response: &TestResponse, what: &str) {
+    assert_401(response, "unauthorized", CHALLENGE, what);
+}
+
+/// Asserts a 401 with the JSON error `code` and the `WWW-Authenticate` `challenge`.
+fn assert_401(response: &TestResponse, code: &str, challenge: &str, what: &str) {
     assert_eq!(response.status, 401, "{what}: {}", response.text());
-    assert_eq!(json_of(response, what)["error"], "unauthorized", "{what}");
+    assert_eq!(json_of(response, what)["error"], code, "{what}");
     assert_eq!(
         response
             .headers
             .get("www-authenticate")
             .and_then(|v| v.to_str().ok()),
-        Some(CHALLENGE),
+        Some(challenge),
         "{what}"
     );
 }
 
 /// Asserts a 401 `invalid_token` with the RFC 6750 `error="invalid_token"` challenge.
 pub fn assert_invalid_token(response: &TestResponse, what: &str) {
-    assert_eq!(response.status, 401, "{what}: {}", response.text());
-    assert_eq!(json_of(response, what)["error"], "invalid_token", "{what}");
-    assert_eq!(
-        response
-            .headers
-            .get("www-authenticate")
-            .and_then(|v| v.to_str().ok()),
-        Some(INVALID_TOKEN_CHALLENGE),
-        "{what}"
-    );
+    assert_401(response, "invalid_token", INVALID_TOKEN_CHALLENGE, what);
     assert!(
         !sets_gateway_cookie(&response.headers),
         "{what}: a rejected token must not be renewed"

@@ -28,6 +28,8 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 
+use super::within;
+
 type TestBody = BoxBody<Bytes, Infallible>;
 
 /// One request as the upstream received it.
@@ -56,6 +58,16 @@ impl Upstream {
     /// Every request received so far.
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().expect("lock").clone()
+    }
+
+    /// Waits, polling and bounded by [`within`], until this upstream has received a request.
+    pub async fn wait_for_request(&self) {
+        within(async {
+            while self.received().is_empty() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
     }
 
     /// The last request received; panics when there was none.
