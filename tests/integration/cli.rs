@@ -7,10 +7,9 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::support::binary::{BIN, run_with_stdin};
 use crate::support::certs::TestCa;
 use crate::support::client::TestClient;
-
-const BIN: &str = env!("CARGO_BIN_EXE_gateway");
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
@@ -299,25 +298,6 @@ fn check_warns_about_settings_that_work_but_need_attention() {
         )),
         "{stdout}"
     );
-}
-
-fn run_with_stdin(args: &[&str], stdin: &str) -> std::process::Output {
-    use std::io::Write;
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_remove("GATEWAY_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("output")
 }
 
 #[test]

@@ -16,14 +16,15 @@ use futures_util::{SinkExt, StreamExt};
 use http::Request;
 use http_body_util::Full;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::support::client::{Protocol, read};
+use crate::support::client::{Protocol, get_h2, http2};
 use crate::support::gateway::{public_route, start};
 use crate::support::process::GatewayProcess;
+use crate::support::raw::{opened_with, plain_get};
 use crate::support::{STEP_TIMEOUT, upstream, within};
 
 /// `idle_timeout` of the CPU tests.
@@ -103,14 +104,7 @@ async fn idle_websocket_tunnel_costs_no_cpu_and_still_echoes() {
 
 /// `gateway_open_connections` from the admin listener.
 async fn open_connections(admin: SocketAddr) -> u64 {
-    let mut tcp = within(TcpStream::connect(admin))
-        .await
-        .expect("connect admin");
-    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("write");
-    let mut text = String::new();
-    within(tcp.read_to_string(&mut text)).await.expect("read");
+    let text = plain_get(admin, "admin", "/metrics").await;
     text.lines()
         .find_map(|line| line.strip_prefix("gateway_open_connections "))
         .and_then(|value| value.trim().parse().ok())
@@ -143,6 +137,23 @@ fn deadlines(idle: &str, extra: &str, upstream: &str) -> String {
     )
 }
 
+/// Only `write_timeout` short (1 s): idle and header deadlines cannot be what ends a test.
+fn only_write_timeout(upstream: &str) -> String {
+    format!(
+        "[server]\nheader_read_timeout = \"60s\"\nidle_timeout = \"60s\"\nwrite_timeout = \"1s\"\n{}",
+        public_route(upstream)
+    )
+}
+
+/// `body_read_timeout` 1 s and `upstream_timeout` long enough that only the body deadline
+/// can answer in time, in front of the upstream at `upstream`.
+fn only_body_read_timeout(upstream: SocketAddr) -> String {
+    format!(
+        "[server]\nbody_read_timeout = \"1s\"\nupstream_timeout = \"60s\"\n{}",
+        public_route(&format!("http://{upstream}"))
+    )
+}
+
 /// A large download the client asks for and never reads.
 const NEVER_READ: &[u8] = b"GET /download?bytes=4000000000 HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
@@ -154,39 +165,30 @@ async fn silent_clients_cannot_exhaust_max_connections() {
     let mut silent = Vec::new();
     for _ in 0..10 {
         // TLS and the HTTP/2 preface, then nothing, and never a read (no PING answered).
-        let mut tls = client.connect("localhost", Protocol::Http2).await;
-        within(tls.write_all(H2_PREFACE)).await.expect("preface");
-        silent.push(tls);
+        silent.push(opened_with(&client, Protocol::Http2, H2_PREFACE).await);
     }
     for _ in 0..10 {
         // TLS with ALPN h2, then not even the preface.
         silent.push(client.connect("localhost", Protocol::Http2).await);
     }
     for _ in 0..10 {
-        let mut tls = client.connect("localhost", Protocol::Http1).await;
-        within(tls.write_all(NEVER_READ)).await.expect("request");
-        silent.push(tls);
+        silent.push(opened_with(&client, Protocol::Http1, NEVER_READ).await);
     }
 
     // All 30 slots are taken: this client waits in the backlog until the deadlines free
     // one, then is served, and the gauge comes back to its connection alone.
     let tls = client.connect("localhost", Protocol::Http2).await;
-    let (mut sender, connection) = within(hyper::client::conn::http2::handshake(
-        TokioExecutor::new(),
-        TokioIo::new(tls),
-    ))
-    .await
-    .expect("handshake");
-    tokio::spawn(connection);
-    let get = |path: &str| {
-        Request::get(format!("https://localhost:{}{path}", gateway.addr.port()))
-            .body(Full::<Bytes>::default())
-            .expect("request")
-    };
-    let response = read(within(sender.send_request(get("/"))).await.expect("served")).await;
+    let (mut sender, _connection) = http2(tls).await;
+    let response = get_h2(&mut sender, gateway.addr.port(), "/").await;
     assert_eq!(response.status, 200);
     // A long request keeps the normal connection open (and not idle) while we look.
-    let held = tokio::spawn(sender.send_request(get("/slow?ms=30000")));
+    let slow = Request::get(format!(
+        "https://localhost:{}/slow?ms=30000",
+        gateway.addr.port()
+    ))
+    .body(Full::<Bytes>::default())
+    .expect("request");
+    let held = tokio::spawn(sender.send_request(slow));
     wait_for_open_connections(gateway.admin_addr, 1).await;
     held.abort();
     drop(silent);
@@ -202,8 +204,7 @@ async fn http2_client_that_never_sends_the_preface_is_cut() {
 #[tokio::test]
 async fn http2_client_that_never_answers_the_goaway_is_cut() {
     let gateway = start(&deadlines("1s", "", "builtin:whoami")).await;
-    let mut silent = gateway.client().connect("localhost", Protocol::Http2).await;
-    within(silent.write_all(H2_PREFACE)).await.expect("preface");
+    let _silent = opened_with(&gateway.client(), Protocol::Http2, H2_PREFACE).await;
     wait_for_open_connections(gateway.admin_addr, 0).await;
 }
 
@@ -220,15 +221,7 @@ async fn http2_client_that_only_pings_is_closed_at_idle_timeout() {
         .await
         .expect("handshake");
     let connection = tokio::spawn(connection);
-    let request = Request::get(format!("https://localhost:{}/", gateway.addr.port()))
-        .body(Full::<Bytes>::default())
-        .expect("request");
-    let response = read(
-        within(sender.send_request(request))
-            .await
-            .expect("response"),
-    )
-    .await;
+    let response = get_h2(&mut sender, gateway.addr.port(), "/").await;
     assert_eq!(response.status, 200);
     // Bytes keep moving, but no request is in flight: GOAWAY, and the client goes.
     let _ = within(connection).await.expect("connection task");
@@ -239,13 +232,8 @@ async fn http2_client_that_only_pings_is_closed_at_idle_timeout() {
 async fn client_that_stops_reading_is_cut_at_write_timeout() {
     let app = upstream::start("app").await;
     // Only write_timeout is short: idle and header deadlines cannot be what ends it.
-    let gateway = start(&format!(
-        "[server]\nheader_read_timeout = \"60s\"\nidle_timeout = \"60s\"\nwrite_timeout = \"1s\"\n{}",
-        public_route(&app.url())
-    ))
-    .await;
-    let mut reader = gateway.client().connect("localhost", Protocol::Http1).await;
-    within(reader.write_all(NEVER_READ)).await.expect("request");
+    let gateway = start(&only_write_timeout(&app.url())).await;
+    let reader = opened_with(&gateway.client(), Protocol::Http1, NEVER_READ).await;
     wait_for_open_connections(gateway.admin_addr, 0).await;
     drop(reader);
 }
@@ -253,11 +241,7 @@ async fn client_that_stops_reading_is_cut_at_write_timeout() {
 #[tokio::test]
 async fn http2_client_that_never_opens_its_window_is_cut_at_write_timeout() {
     let app = upstream::start("app").await;
-    let gateway = start(&format!(
-        "[server]\nheader_read_timeout = \"60s\"\nidle_timeout = \"60s\"\nwrite_timeout = \"1s\"\n{}",
-        public_route(&app.url())
-    ))
-    .await;
+    let gateway = start(&only_write_timeout(&app.url())).await;
     let tls = gateway.client().connect("localhost", Protocol::Http2).await;
     let (mut sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
         .initial_stream_window_size(65_535)
@@ -295,26 +279,9 @@ async fn recording_upstream() -> (SocketAddr, tokio::task::JoinHandle<Vec<u8>>) 
     (addr, task)
 }
 
-#[tokio::test]
-async fn request_body_that_stops_arriving_gets_408_and_the_upstream_request_is_aborted() {
-    let (upstream, received) = recording_upstream().await;
-    // upstream_timeout is long enough that only the body deadline can answer in time.
-    let gateway = start(&format!(
-        "[server]\nbody_read_timeout = \"1s\"\nupstream_timeout = \"60s\"\n{}",
-        public_route(&format!("http://{upstream}"))
-    ))
-    .await;
-    let mut tls = gateway.client().connect("localhost", Protocol::Http1).await;
-    // A chunked body whose last chunk never comes.
-    within(tls.write_all(
-        b"POST /upload HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
-    ))
-    .await
-    .expect("write");
-    let mut head = [0u8; 12];
-    within(tls.read_exact(&mut head)).await.expect("response");
-    assert_eq!(String::from_utf8_lossy(&head), "HTTP/1.1 408");
-    // The upstream saw the request start and its connection closed before the body ended.
+/// Asserts the upstream of [`recording_upstream`] saw the `/upload` request start, with its
+/// first chunk, and its connection closed before the body ended.
+async fn assert_upload_aborted(received: tokio::task::JoinHandle<Vec<u8>>) {
     let received = within(received).await.expect("upstream task");
     let text = String::from_utf8_lossy(&received);
     assert!(text.starts_with("POST /upload HTTP/1.1\r\n"), "{text}");
@@ -323,6 +290,25 @@ async fn request_body_that_stops_arriving_gets_408_and_the_upstream_request_is_a
         !text.ends_with("0\r\n\r\n"),
         "the body was completed: {text}"
     );
+}
+
+#[tokio::test]
+async fn request_body_that_stops_arriving_gets_408_and_the_upstream_request_is_aborted() {
+    let (upstream, received) = recording_upstream().await;
+    // upstream_timeout is long enough that only the body deadline can answer in time.
+    let gateway = start(&only_body_read_timeout(upstream)).await;
+    // A chunked body whose last chunk never comes.
+    let mut tls = opened_with(
+        &gateway.client(),
+        Protocol::Http1,
+        b"POST /upload HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+    )
+    .await;
+    let mut head = [0u8; 12];
+    within(tls.read_exact(&mut head)).await.expect("response");
+    assert_eq!(String::from_utf8_lossy(&head), "HTTP/1.1 408");
+    // The upstream saw the request start and its connection closed before the body ended.
+    assert_upload_aborted(received).await;
 }
 
 /// A request body that sends one chunk and then nothing, never ending.
@@ -351,19 +337,9 @@ impl hyper::body::Body for StalledBody {
 #[tokio::test]
 async fn http2_request_body_that_stops_arriving_gets_408_and_the_upstream_request_is_aborted() {
     let (upstream, received) = recording_upstream().await;
-    let gateway = start(&format!(
-        "[server]\nbody_read_timeout = \"1s\"\nupstream_timeout = \"60s\"\n{}",
-        public_route(&format!("http://{upstream}"))
-    ))
-    .await;
+    let gateway = start(&only_body_read_timeout(upstream)).await;
     let tls = gateway.client().connect("localhost", Protocol::Http2).await;
-    let (mut sender, connection) = within(hyper::client::conn::http2::handshake(
-        TokioExecutor::new(),
-        TokioIo::new(tls),
-    ))
-    .await
-    .expect("handshake");
-    tokio::spawn(connection);
+    let (mut sender, _connection) = http2(tls).await;
     let request = Request::post(format!("https://localhost:{}/upload", gateway.addr.port()))
         .body(StalledBody { sent: false })
         .expect("request");
@@ -371,14 +347,7 @@ async fn http2_request_body_that_stops_arriving_gets_408_and_the_upstream_reques
         .await
         .expect("response");
     assert_eq!(response.status(), 408);
-    let received = within(received).await.expect("upstream task");
-    let text = String::from_utf8_lossy(&received);
-    assert!(text.starts_with("POST /upload HTTP/1.1\r\n"), "{text}");
-    assert!(text.contains("hello"), "{text}");
-    assert!(
-        !text.ends_with("0\r\n\r\n"),
-        "the body was completed: {text}"
-    );
+    assert_upload_aborted(received).await;
 }
 
 #[tokio::test]

@@ -14,41 +14,26 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use http::Uri;
 
-use crate::support::certs::TestCa;
+use crate::support::binary::BIN;
 use crate::support::client::TestClient;
+use crate::support::compose::{
+    COMPOSE_GATEWAY_TOML, COMPOSE_YAML, ImageProcess, cargo_bin_name, compose_dir,
+    compose_folder_with_user_files, compose_gateway_config, compose_listeners, healthcheck_passes,
+    image_command, output_of, output_text,
+};
 use crate::support::dockerfile::{
     BuildReplay, DOCKERIGNORE, Dockerfile, Instruction, copy_context, dockerignored,
 };
 use crate::support::process::{KillOnDrop, free_addrs};
+use crate::support::raw::plain_get;
+use crate::support::within;
 use crate::support::yaml::Yaml;
-use crate::support::{STEP_TIMEOUT, within};
-
-const BIN: &str = env!("CARGO_BIN_EXE_gateway");
-
-const CARGO_TOML: &str = include_str!("../../Cargo.toml");
-const COMPOSE_YAML: &str = include_str!("../../examples/docker-compose/compose.yaml");
-const COMPOSE_GATEWAY_TOML: &str = include_str!("../../examples/docker-compose/gateway.toml");
-const COMPOSE_USERS_EXAMPLE: &str =
-    include_str!("../../examples/docker-compose/users.toml.example");
-
-/// The compose example's folder, as users copy it.
-fn compose_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/docker-compose")
-}
-
-/// `[[bin]] name` from Cargo.toml.
-fn cargo_bin_name() -> String {
-    let manifest: toml::Table = toml::from_str(CARGO_TOML).expect("Cargo.toml parses");
-    let bins = manifest["bin"].as_array().expect("[[bin]] in Cargo.toml");
-    assert_eq!(bins.len(), 1, "one [[bin]] expected: {bins:?}");
-    bins[0]["name"].as_str().expect("bin name").to_owned()
-}
 
 #[test]
 fn image_runs_the_binary_the_release_build_produces() {
@@ -283,27 +268,6 @@ fn dockerignore_keeps_secrets_and_build_output_out_of_the_context() {
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// The compose example.
-
-fn compose_gateway_config() -> toml::Table {
-    toml::from_str(COMPOSE_GATEWAY_TOML).expect("examples/docker-compose/gateway.toml parses")
-}
-
-/// The listeners of the compose example's gateway.toml: https, redirect, admin.
-fn compose_listeners() -> [SocketAddr; 3] {
-    let config = compose_gateway_config();
-    let server = config["server"].as_table().expect("[server]");
-    ["listen", "redirect_http", "admin_listen"].map(|key| {
-        server
-            .get(key)
-            .and_then(|v| v.as_str())
-            .unwrap_or_else(|| panic!("compose gateway.toml: [server] {key} is required"))
-            .parse()
-            .unwrap_or_else(|e| panic!("[server] {key}: {e}"))
-    })
-}
-
 #[test]
 fn image_exposes_and_compose_publishes_the_ports_the_config_listens_on() {
     let listeners = compose_listeners();
@@ -477,97 +441,6 @@ fn compose_apps_are_the_gateway_routes_upstreams() {
     }
 }
 
-/// A copy of the compose example folder with the files its README has users create:
-/// `certs/example.test.{crt,key}`, `secrets/jwt.secret` (0600), and `users.toml` from
-/// `users.toml.example` with hashes made by the real `gateway hash-password`. Returns the
-/// folder and the CA that signed the certificate.
-fn compose_folder_with_user_files() -> (tempfile::TempDir, TestCa) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    for name in ["gateway.toml", "users.toml.example", "compose.yaml"] {
-        std::fs::copy(compose_dir().join(name), dir.path().join(name)).expect("copy example");
-    }
-    let config = compose_gateway_config();
-    let path_of = |value: &toml::Value| dir.path().join(value.as_str().expect("path"));
-
-    // Step 2: one certificate for both hosts.
-    let cert = path_of(&config["tls"]["cert"]);
-    let key = path_of(&config["tls"]["key"]);
-    std::fs::create_dir_all(cert.parent().expect("certs folder")).expect("mkdir certs");
-    let ca = TestCa::new();
-    let leaf = ca.leaf(
-        cert.parent().expect("certs folder"),
-        "leaf",
-        &["app1.example.test", "app2.example.test"],
-    );
-    std::fs::rename(&leaf.cert, &cert).expect("place cert");
-    std::fs::rename(&leaf.key, &key).expect("place key");
-    set_mode(&key, 0o600);
-
-    // Step 3: the JWT secret, like `openssl rand -base64 48`.
-    let secret = path_of(&config["auth"]["secret_file"]);
-    std::fs::create_dir_all(secret.parent().expect("secrets folder")).expect("mkdir secrets");
-    std::fs::write(
-        &secret,
-        "q3V9bW0k3JmHqYw0u4c1rVxN2sT8pLzA6eGf5hDjKiOnRtUyXwZ7aBcE9dF2gH4j\n",
-    )
-    .expect("write secret");
-    set_mode(&secret, 0o600);
-
-    // Step 4: users.toml from the example, with real hashes.
-    let mut child = Command::new(BIN)
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run gateway hash-password");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin
-            .write_all(b"a long example password\n")
-            .expect("write password");
-    }
-    let output = child.wait_with_output().expect("hash-password");
-    assert!(output.status.success(), "{output:?}");
-    let hash = String::from_utf8(output.stdout).expect("utf-8");
-    let hash = hash.trim();
-    assert!(hash.starts_with("$argon2id$"), "{hash}");
-    let mut replaced = 0;
-    let users: String = COMPOSE_USERS_EXAMPLE
-        .lines()
-        .map(|line| {
-            if line.starts_with("password = ") && line.contains("REPLACE") {
-                replaced += 1;
-                format!("password = \"{hash}\"\n")
-            } else {
-                format!("{line}\n")
-            }
-        })
-        .collect();
-    assert_eq!(
-        replaced, 2,
-        "users.toml.example: two users with placeholder hashes"
-    );
-    let users_file = path_of(&config["users"]["file"]);
-    std::fs::write(&users_file, users).expect("write users.toml");
-    (dir, ca)
-}
-
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
-}
-
-fn output_text(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 #[test]
 fn compose_example_config_passes_gateway_check() {
     let (dir, _ca) = compose_folder_with_user_files();
@@ -582,85 +455,6 @@ fn compose_example_config_passes_gateway_check() {
     assert!(output.status.success(), "{}", output_text(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("configuration ok"), "{stdout}");
-}
-
-/// `GET path` over plain HTTP/1.1 on a new connection; the whole response as text.
-async fn plain_get(addr: SocketAddr, host: &str, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = within(tokio::net::TcpStream::connect(addr))
-        .await
-        .expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    within(stream.write_all(request.as_bytes()))
-        .await
-        .expect("write request");
-    let mut out = Vec::new();
-    within(stream.read_to_end(&mut out))
-        .await
-        .expect("read response");
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A `gateway` child process; killed on drop.
-struct GatewayProcess {
-    child: KillOnDrop,
-    log: PathBuf,
-}
-
-impl GatewayProcess {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{signal}"), self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{signal} failed");
-    }
-}
-
-/// Runs `gateway <args>` as the image does: config from `GATEWAY_CONFIG`, in the config's
-/// folder.
-fn image_command(folder: &Path, args: &[String]) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .args(args)
-        .current_dir(folder)
-        .env("GATEWAY_CONFIG", folder.join("gateway.toml"))
-        .env("RUST_LOG", "info");
-    command
-}
-
-/// Runs `command` to completion on the blocking pool.
-async fn output_of(mut command: Command) -> std::io::Result<Output> {
-    tokio::task::spawn_blocking(move || command.output())
-        .await
-        .expect("command task")
-}
-
-/// Runs the image's HEALTHCHECK command until it exits `0` (true), or until `gateway`
-/// exits or `STEP_TIMEOUT` passes (false).
-async fn healthcheck_passes(
-    folder: &Path,
-    healthcheck: &[String],
-    gateway: &mut GatewayProcess,
-) -> bool {
-    let deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
-    loop {
-        let output = within(output_of(image_command(folder, healthcheck)))
-            .await
-            .expect("run healthcheck");
-        if output.status.success() {
-            return true;
-        }
-        let exited = gateway.child.try_wait().expect("try_wait").is_some();
-        if exited || tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]
@@ -692,7 +486,7 @@ async fn image_command_serves_and_passes_its_healthcheck_and_reloads_on_sighup()
             .stderr(std::fs::File::create(folder.path().join("gateway.err")).expect("log"))
             .spawn()
             .expect("run gateway");
-        let mut gateway = GatewayProcess {
+        let mut gateway = ImageProcess {
             child: KillOnDrop::new(child),
             log,
         };

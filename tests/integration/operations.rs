@@ -5,26 +5,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-use crate::support::auth::{ALICE_PASSWORD, Req, claims, env, mint_hs256, now, with_claim};
 use crate::support::client::Protocol;
+use crate::support::env::env;
 use crate::support::gateway::{public_route, start};
+use crate::support::raw::{plain, plain_get};
+use crate::support::requests::Req;
+use crate::support::tokens::{claims, mint_hs256, now, with_claim};
+use crate::support::users::ALICE_PASSWORD;
 use crate::support::{upstream, within};
 
 /// `GET path` on the admin listener; returns (status, body).
 async fn admin_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    let mut tcp = within(TcpStream::connect(addr))
-        .await
-        .expect("connect admin");
-    tcp.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .expect("write");
-    let mut text = String::new();
-    within(tcp.read_to_string(&mut text)).await.expect("read");
+    let text = plain_get(addr, "admin", path).await;
     let status = text
         .get(9..12)
         .and_then(|s| s.parse().ok())
@@ -122,13 +114,7 @@ async fn metrics_count_a_known_sequence_of_requests() {
         401
     );
     // A TLS handshake that fails: plain text on the TLS port.
-    let mut tcp = within(TcpStream::connect(env.gateway.addr))
-        .await
-        .expect("connect");
-    tcp.write_all(b"GET / HTTP/1.1\r\n\r\n")
-        .await
-        .expect("write");
-    let _ = within(tcp.read_to_end(&mut Vec::new())).await;
+    plain(env.gateway.addr, b"GET / HTTP/1.1\r\n\r\n").await;
 
     let (status, text) = admin_get(admin, "/metrics").await;
     assert_eq!(status, 200);
@@ -293,7 +279,8 @@ async fn reload_under_load_applies_new_routes_users_and_certificates_without_fai
         .gateway
         .reload_from(&gateway.config_path, &|_| None)
         .expect("reload");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Polled, bounded by `within`: the load reaches the new upstream once the route moved.
+    green.wait_for_request().await;
     let after_route_change = green.received().len();
     assert!(after_route_change > 0, "new route not used");
 
@@ -348,7 +335,7 @@ async fn reload_picks_up_a_new_user_and_keeps_revocations() {
     let users = std::fs::read_to_string(dir.join("users.toml")).expect("users");
     let dora = format!(
         "{users}\n[[user]]\nname = \"dora\"\npassword = \"{}\"\n",
-        crate::support::auth::hash_password("dora-pass")
+        crate::support::users::hash_password("dora-pass")
     );
     std::fs::write(dir.join("users.toml"), dora).expect("write users");
     env.gateway

@@ -8,6 +8,7 @@ use http_body_util::Full;
 
 use crate::support::client::Protocol;
 use crate::support::gateway::{public_route, start};
+use crate::support::raw::raw;
 use crate::support::upstream;
 use crate::support::within;
 
@@ -165,12 +166,13 @@ async fn ambiguous_paths_are_rejected_before_any_upstream_sees_them() {
         assert_eq!(response.json()["error"], "bad_request", "{path}");
     }
     // A raw backslash, which no well-behaved client library would send.
-    let text = client
-        .raw(
-            b"GET /a\\b HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-            Duration::from_secs(5),
-        )
-        .await;
+    let text = raw(
+        &client,
+        b"GET /a\\b HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await
+    .text();
     assert!(text.starts_with("HTTP/1.1 400"), "{text}");
     assert!(app.received().is_empty(), "{:?}", app.received());
 }
@@ -181,13 +183,13 @@ async fn raw_fragment_is_dropped_by_the_parser_and_never_forwarded() {
     // path that is routed is the path without it — and that is exactly what is forwarded.
     let app = upstream::start("app").await;
     let gateway = start(&public_route(&app.url())).await;
-    let text = gateway
-        .client()
-        .raw(
-            b"GET /a#/../admin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-            Duration::from_secs(5),
-        )
-        .await;
+    let text = raw(
+        &gateway.client(),
+        b"GET /a#/../admin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await
+    .text();
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert_eq!(app.last().target, "/a");
 }
@@ -202,13 +204,13 @@ async fn absolute_form_target_routes_by_its_authority() {
         app2.url()
     ))
     .await;
-    let text = gateway
-        .client()
-        .raw(
-            b"GET https://app2.example.test/x HTTP/1.1\r\nHost: app1.example.test\r\nConnection: close\r\n\r\n",
-            Duration::from_secs(5),
-        )
-        .await;
+    let text = raw(
+        &gateway.client(),
+        b"GET https://app2.example.test/x HTTP/1.1\r\nHost: app1.example.test\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await
+    .text();
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
     assert!(text.contains("\"upstream\":\"app2\""), "{text}");
     assert_eq!(app2.last().headers["host"], "app2.example.test");

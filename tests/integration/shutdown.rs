@@ -19,12 +19,7 @@ async fn request_in_flight_when_shutdown_starts_still_completes() {
         async move { client.get("localhost", "/slow?ms=700").await }
     });
     // Wait until the upstream has the request, so it is truly in flight.
-    within(async {
-        while app.received().is_empty() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    app.wait_for_request().await;
     gateway.shutdown();
     let response = within(in_flight).await.expect("task");
     assert_eq!(response.status, 200);
@@ -48,12 +43,7 @@ async fn shutdown_cuts_connections_still_busy_after_the_grace_period() {
         let client = client.clone();
         async move { client.get("localhost", "/slow?ms=30000").await }
     });
-    within(async {
-        while app.received().is_empty() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    app.wait_for_request().await;
     let started = std::time::Instant::now();
     gateway.shutdown();
     gateway.join().await;

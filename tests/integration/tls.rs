@@ -1,16 +1,13 @@
 //! TLS termination: ALPN, SNI certificate selection, 421, the HTTP → HTTPS redirect, and
 //! `Strict-Transport-Security`.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::support::client::{Protocol, read, send_on};
 use crate::support::gateway::{public_route, start, start_with, start_with_tls};
+use crate::support::raw::{exchange_on, plain, plain_get};
 use crate::support::{upstream, within};
 
 #[tokio::test]
@@ -44,23 +41,21 @@ async fn without_alpn_the_connection_is_http1() {
     let gateway = start(&public_route(&app.url())).await;
     let client = gateway.client();
 
-    let mut tls = client.connect_without_alpn("localhost").await;
+    let tls = client.connect_without_alpn("localhost").await;
     assert_eq!(tls.get_ref().1.alpn_protocol(), None);
-    tls.write_all(b"GET /plain HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("write");
-    let mut answer = Vec::new();
-    within(tls.read_to_end(&mut answer)).await.expect("read");
+    let (answer, ended) = exchange_on(
+        tls,
+        b"GET /plain HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    ended.expect("read");
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert_eq!(app.received().len(), 1);
 
-    let mut tls = client.connect_without_alpn("localhost").await;
-    tls.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
-        .await
-        .expect("write");
-    let mut answer = Vec::new();
-    let _ = within(tls.read_to_end(&mut answer)).await;
+    let tls = client.connect_without_alpn("localhost").await;
+    let (answer, _) =
+        exchange_on(tls, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0").await;
     // Closed, or refused the HTTP/1.1 way; an HTTP/2 server would have sent SETTINGS.
     assert!(
         answer.is_empty() || answer.starts_with(b"HTTP/1.1 "),
@@ -107,14 +102,7 @@ async fn request_for_another_host_on_a_dedicated_sni_connection_gets_421() {
 #[tokio::test]
 async fn plain_http_listener_redirects_to_https_with_308() {
     let gateway = start("[[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n").await;
-    let mut tcp = within(TcpStream::connect(gateway.redirect_addr))
-        .await
-        .expect("connect");
-    tcp.write_all(b"GET /a/b?c=1 HTTP/1.1\r\nHost: app.example.test\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("write");
-    let mut out = String::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_string(&mut out)).await;
+    let out = plain_get(gateway.redirect_addr, "app.example.test", "/a/b?c=1").await;
     assert!(out.starts_with("HTTP/1.1 308"), "{out}");
     let expected = format!(
         "location: https://app.example.test:{}/a/b?c=1\r\n",
@@ -126,14 +114,7 @@ async fn plain_http_listener_redirects_to_https_with_308() {
 #[tokio::test]
 async fn failed_handshake_does_not_stop_the_listener() {
     let gateway = start("[[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n").await;
-    let mut tcp = within(TcpStream::connect(gateway.addr))
-        .await
-        .expect("connect");
-    tcp.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .await
-        .expect("write");
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut out)).await;
+    plain(gateway.addr, b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").await;
     assert_eq!(gateway.client().get("localhost", "/").await.status, 200);
 }
 
@@ -189,14 +170,7 @@ async fn hsts_is_sent_on_every_https_response_unless_the_upstream_sets_its_own()
         "the upstream's own policy is kept, not doubled"
     );
 
-    let mut tcp = within(TcpStream::connect(gateway.redirect_addr))
-        .await
-        .expect("connect");
-    tcp.write_all(b"GET / HTTP/1.1\r\nHost: public.example.test\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("write");
-    let mut out = String::new();
-    let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_string(&mut out)).await;
+    let out = plain_get(gateway.redirect_addr, "public.example.test", "/").await;
     assert!(out.starts_with("HTTP/1.1 308"), "{out}");
     assert!(
         !out.to_ascii_lowercase()

@@ -7,11 +7,14 @@ use std::time::Duration;
 
 use http::Method;
 
-use super::{Tally, raw, refused};
-use crate::support::auth::{
-    COOKIE, Env, Req, assert_error, claims, env, json_login, mint_hs256, sets_gateway_cookie,
-};
+use super::{Tally, refused};
 use crate::support::client::TestResponse;
+use crate::support::cookies::{COOKIE, sets_gateway_cookie};
+use crate::support::env::{Env, env};
+use crate::support::raw::raw;
+use crate::support::rejections::assert_error;
+use crate::support::requests::{Req, json_login};
+use crate::support::tokens::{claims, mint_hs256};
 
 /// Asserts a 400 `bad_request` (ambiguous credentials) and that nothing was forwarded.
 async fn ambiguous(env: &Env, tally: &mut Tally, what: &str, request: Req) {
@@ -363,7 +366,7 @@ fn assert_no_session(response: &TestResponse, status: u16, what: &str) {
 async fn cross_site_login_and_logout_are_refused() {
     let mut tally = Tally::new("csrf::cross_site_login_and_logout_are_refused");
     let env = env().await;
-    let password = crate::support::auth::BOB_PASSWORD;
+    let password = crate::support::users::BOB_PASSWORD;
     let form = |origin: Option<&str>, referer: Option<&str>| {
         let mut request = Req::post("app1.example.test", "/.auth/login")
             .accept("text/html")

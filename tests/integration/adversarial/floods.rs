@@ -5,12 +5,13 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncReadExt;
 
-use super::{Tally, assert_still_serving, raw, read_until_closed};
-use crate::support::auth::{Env, claims, env_with, mint_hs256};
+use super::{Tally, assert_still_serving};
 use crate::support::client::Protocol;
+use crate::support::env::{Env, env_with};
+use crate::support::raw::{raw, read_until_closed, tcp_opened_with, trickle};
+use crate::support::tokens::{claims, mint_hs256};
 use crate::support::within;
 
 /// Timeouts short enough to test: 1 s for the TLS handshake and the request head, 2 s for
@@ -49,16 +50,15 @@ async fn slowloris_heads_and_bodies_are_cut_off() {
             &[0x16, 0x03, 0x01, 0x02, 0x00][..],
         ),
     ] {
-        let mut tcp = TcpStream::connect(env.gateway.addr).await.expect("connect");
         let started = Instant::now();
-        tcp.write_all(bytes).await.expect("write");
+        let mut tcp = tcp_opened_with(env.gateway.addr, bytes).await;
         let (_, closed) = read_until_closed(&mut tcp, started, Duration::from_secs(8)).await;
         assert_cut(closed, one, six, what);
         tally.refused();
     }
 
     // The request head, on an established TLS connection.
-    for (what, first, trickle) in [
+    for (what, first, piece) in [
         (
             "headers trickled one per 200 ms",
             "GET /public/x HTTP/1.1\r\nHost: app1.example.test\r\n",
@@ -72,25 +72,16 @@ async fn slowloris_heads_and_bodies_are_cut_off() {
         ),
     ] {
         let before = env.upstream_count();
-        let tls = env.client.connect("localhost", Protocol::Http1).await;
-        let (mut reader, mut writer) = tokio::io::split(tls);
-        let started = Instant::now();
-        writer.write_all(first.as_bytes()).await.expect("write");
-        let trickle = trickle.to_owned();
-        let trickling = tokio::spawn(async move {
-            if trickle.is_empty() {
-                return writer;
-            }
-            for _ in 0..100 {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                if writer.write_all(trickle.as_bytes()).await.is_err() {
-                    break;
-                }
-            }
-            writer
-        });
-        let (out, closed) = read_until_closed(&mut reader, started, Duration::from_secs(8)).await;
-        trickling.abort();
+        let slow = trickle(
+            &env.client,
+            "localhost",
+            first.as_bytes(),
+            piece.as_bytes(),
+            Duration::from_millis(200),
+            100,
+        )
+        .await;
+        let (out, closed) = slow.until_closed(Duration::from_secs(8)).await;
         assert_cut(closed, one, six, what);
         let text = String::from_utf8_lossy(&out);
         assert!(
@@ -103,27 +94,20 @@ async fn slowloris_heads_and_bodies_are_cut_off() {
 
     // A body trickled to an upstream that waits for all of it: the upstream timeout ends
     // the request (504) and the connection.
-    let tls = env
-        .client
-        .connect("app1.example.test", Protocol::Http1)
-        .await;
-    let (mut reader, mut writer) = tokio::io::split(tls);
-    let started = Instant::now();
     let head = format!(
         "POST /upload HTTP/1.1\r\nHost: app1.example.test\r\nAuthorization: Bearer {alice}\r\n\
          Content-Length: 100000\r\n\r\nx"
     );
-    writer.write_all(head.as_bytes()).await.expect("write");
-    let trickling = tokio::spawn(async move {
-        for _ in 0..200 {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            if writer.write_all(b"x").await.is_err() {
-                break;
-            }
-        }
-    });
-    let (out, closed) = read_until_closed(&mut reader, started, Duration::from_secs(10)).await;
-    trickling.abort();
+    let slow = trickle(
+        &env.client,
+        "app1.example.test",
+        head.as_bytes(),
+        b"x",
+        Duration::from_millis(200),
+        200,
+    )
+    .await;
+    let (out, closed) = slow.until_closed(Duration::from_secs(10)).await;
     let text = String::from_utf8_lossy(&out);
     assert!(
         text.starts_with("HTTP/1.1 504"),
@@ -139,36 +123,26 @@ async fn slowloris_heads_and_bodies_are_cut_off() {
 
     // A protected route answers 401 at once, without waiting for the body it will not use.
     let before = env.upstream_count();
-    let tls = env
-        .client
-        .connect("app1.example.test", Protocol::Http1)
-        .await;
-    let (mut reader, mut writer) = tokio::io::split(tls);
-    let started = Instant::now();
-    writer
-        .write_all(
-            b"POST /secret HTTP/1.1\r\nHost: app1.example.test\r\nContent-Length: 1000000\r\n\r\nxx",
-        )
-        .await
-        .expect("write");
-    let trickling = tokio::spawn(async move {
-        for _ in 0..200 {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            if writer.write_all(b"x").await.is_err() {
-                break;
-            }
-        }
-    });
+    let mut slow = trickle(
+        &env.client,
+        "app1.example.test",
+        b"POST /secret HTTP/1.1\r\nHost: app1.example.test\r\nContent-Length: 1000000\r\n\r\nxx",
+        b"x",
+        Duration::from_millis(200),
+        200,
+    )
+    .await;
     let mut first = [0u8; 12];
-    within(reader.read_exact(&mut first)).await.expect("answer");
+    within(slow.reader.read_exact(&mut first))
+        .await
+        .expect("answer");
     assert_eq!(&first, b"HTTP/1.1 401", "slow body, no credentials");
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        slow.started.elapsed() < Duration::from_secs(2),
         "401 waited for the body: {:?}",
-        started.elapsed()
+        slow.started.elapsed()
     );
-    let (_, closed) = read_until_closed(&mut reader, started, Duration::from_secs(10)).await;
-    trickling.abort();
+    let (_, closed) = slow.until_closed(Duration::from_secs(10)).await;
     assert_cut(
         closed,
         Duration::ZERO,
@@ -179,29 +153,17 @@ async fn slowloris_heads_and_bodies_are_cut_off() {
     tally.refused();
 
     // The login body: the endpoint reads it itself, within its own time limit (10 s).
-    let tls = env
-        .client
-        .connect("app1.example.test", Protocol::Http1)
-        .await;
-    let (mut reader, mut writer) = tokio::io::split(tls);
-    let started = Instant::now();
-    writer
-        .write_all(
-            b"POST /.auth/login HTTP/1.1\r\nHost: app1.example.test\r\nContent-Type: application/json\r\n\
-              Content-Length: 1000\r\nConnection: close\r\n\r\n{\"username\":",
-        )
-        .await
-        .expect("write");
-    let trickling = tokio::spawn(async move {
-        for _ in 0..100 {
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            if writer.write_all(b" ").await.is_err() {
-                break;
-            }
-        }
-    });
-    let (out, closed) = read_until_closed(&mut reader, started, Duration::from_secs(16)).await;
-    trickling.abort();
+    let slow = trickle(
+        &env.client,
+        "app1.example.test",
+        b"POST /.auth/login HTTP/1.1\r\nHost: app1.example.test\r\nContent-Type: application/json\r\n\
+          Content-Length: 1000\r\nConnection: close\r\n\r\n{\"username\":",
+        b" ",
+        Duration::from_millis(250),
+        100,
+    )
+    .await;
+    let (out, closed) = slow.until_closed(Duration::from_secs(16)).await;
     let text = String::from_utf8_lossy(&out);
     assert!(text.starts_with("HTTP/1.1 400"), "slow login body: {text}");
     assert_cut(
@@ -332,10 +294,9 @@ async fn silent_connection_is_cut_at_header_read_timeout() {
             .server("idle_timeout = \"30s\"")
     })
     .await;
-    let tls = env.client.connect("localhost", Protocol::Http1).await;
-    let (mut reader, _writer) = tokio::io::split(tls);
+    let mut tls = env.client.connect("localhost", Protocol::Http1).await;
     let started = Instant::now();
-    let (_, closed) = read_until_closed(&mut reader, started, Duration::from_secs(8)).await;
+    let (_, closed) = read_until_closed(&mut tls, started, Duration::from_secs(8)).await;
     assert_cut(
         closed,
         Duration::from_millis(700),

@@ -16,8 +16,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
 use super::{Tally, assert_still_serving};
-use crate::support::auth::{Env, claims, env, env_with, mint_hs256};
 use crate::support::client::Protocol;
+use crate::support::env::{Env, env, env_with};
+use crate::support::tokens::{claims, mint_hs256};
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const DATA: u8 = 0x0;

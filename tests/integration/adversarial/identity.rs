@@ -9,8 +9,11 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{Tally, raw, refused};
-use crate::support::auth::{Env, Req, claims, env, mint_hs256};
+use super::{Tally, refused};
+use crate::support::env::{Env, env};
+use crate::support::raw::raw;
+use crate::support::requests::Req;
+use crate::support::tokens::{claims, mint_hs256};
 use crate::support::upstream::Received;
 
 /// Lower-case with `_` and `.` as `-`: how CGI/WSGI-style backends fold header names.

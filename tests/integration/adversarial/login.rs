@@ -6,7 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-use argon2::{Argon2, PasswordHasher};
 use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full};
@@ -14,36 +13,21 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 
 use super::{Tally, refused};
-use crate::support::auth::{
-    ALICE_PASSWORD, AuthConfig, BOB_PASSWORD, CAROL_PASSWORD, Env, Req, assert_error, auth_config,
-    env, env_with, hash_password, json_login, sets_gateway_cookie, token_part,
-};
+use crate::support::auth_config::AuthConfig;
 use crate::support::client::Protocol;
-use crate::support::gateway::start_with;
-use crate::support::{upstream, within};
+use crate::support::cookies::sets_gateway_cookie;
+use crate::support::env::{Env, env, env_with};
+use crate::support::rejections::{assert_error, assert_throttled};
+use crate::support::requests::{Req, json_login, login_via};
+use crate::support::tokens::token_part;
+use crate::support::users::{
+    ALICE_PASSWORD, BOB_PASSWORD, CAROL_PASSWORD, default_argon2id, hash_password,
+};
+use crate::support::within;
 
 /// A gateway whose users file is `users` (the rest as `change` makes it).
 async fn env_with_users(users: &str, change: impl FnOnce(AuthConfig) -> AuthConfig) -> Env {
-    let app1 = upstream::start("app1").await;
-    let app2 = upstream::start("app2").await;
-    let config = change(auth_config(&app1.url(), &app2.url()));
-    let files: Vec<(&str, Vec<u8>)> = config
-        .files()
-        .into_iter()
-        .map(|(name, contents)| match name {
-            "users.toml" => (name, users.as_bytes().to_vec()),
-            _ => (name, contents),
-        })
-        .collect();
-    let borrowed: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (*n, c.as_slice())).collect();
-    let gateway = start_with(&config.text(), &[], &borrowed).await;
-    let client = gateway.client();
-    Env {
-        gateway,
-        client,
-        app1,
-        app2,
-    }
+    env_with(|c| change(c).users(users)).await
 }
 
 /// A users file with alice's password hashed as `alice_hash`.
@@ -148,11 +132,7 @@ async fn measured_ratio(env: &Env, what: &str) -> f64 {
 /// alice's hash with the parameters `gateway hash-password` writes (argon2id m=19456, t=2,
 /// p=1), the ones the dummy hash for unknown users is made with.
 fn argon2id_users() -> String {
-    let hash = Argon2::default()
-        .hash_password_with_salt(ALICE_PASSWORD.as_bytes(), b"timing-test-salt")
-        .expect("hash")
-        .to_string();
-    users_with_alice(&hash)
+    users_with_alice(&default_argon2id(ALICE_PASSWORD))
 }
 
 /// A users file imported from `htpasswd -B` (bcrypt, cost 5 by default), as in use.
@@ -204,18 +184,6 @@ async fn refusal_times_of_unknown_and_known_users_are_alike() {
         let ratio = measured_ratio(&env, what).await;
         assert!((0.8..=1.25).contains(&ratio), "{what}: ratio {ratio:.2}");
     }
-}
-
-/// A JSON login as if from `ip` through the trusted proxy (127.0.0.0/8).
-fn login_via(ip: &str, user: &str, password: &str) -> Req {
-    json_login("app1.example.test", user, password).header("x-forwarded-for", ip)
-}
-
-/// Asserts a 429 with Retry-After and no cookie.
-fn assert_throttled(response: &crate::support::client::TestResponse, what: &str) {
-    assert_error(response, 429, "too_many_requests", what);
-    assert!(response.headers.contains_key("retry-after"), "{what}");
-    assert!(!sets_gateway_cookie(&response.headers), "{what}");
 }
 
 #[tokio::test]

@@ -10,9 +10,11 @@
 
 use std::time::Duration;
 
-use super::{Tally, raw, raw_sni};
-use crate::support::auth::{Env, claims, env, mint_hs256};
-use crate::support::gateway::start_with;
+use super::Tally;
+use crate::support::auth_config::auth_config;
+use crate::support::env::{Env, env};
+use crate::support::raw::{raw, raw_sni};
+use crate::support::tokens::{claims, mint_hs256};
 use crate::support::upstream;
 
 /// A raw GET for `target` on `host`, with bob's token when given.
@@ -277,24 +279,17 @@ async fn raw_ambiguous_targets_are_refused() {
 async fn host_env() -> Env {
     let app1 = upstream::start("app1").await;
     let app2 = upstream::start("catch-all").await;
-    let config = crate::support::auth::auth_config(&app1.url(), &app2.url()).routes(&format!(
-        "[[route]]\nhost = \"app1.example.test\"\nupstream = \"{a1}\"\n\n\
-         [[route]]\nhost = \"app1.example.test\"\npath = \"/public\"\nupstream = \"{a1}\"\naccess = \"public\"\n\n\
-         [[route]]\nhost = \"*.example.test\"\nupstream = \"{a1}\"\naccess = {{ groups = [\"admins\"] }}\n\n\
-         [[route]]\nupstream = \"{a2}\"\naccess = \"public\"\n",
-        a1 = app1.url(),
-        a2 = app2.url(),
-    ));
-    let files = config.files();
-    let borrowed: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (*n, c.as_slice())).collect();
-    let gateway = start_with(&config.text(), &["app1.example.test"], &borrowed).await;
-    let client = gateway.client();
-    Env {
-        gateway,
-        client,
-        app1,
-        app2,
-    }
+    let config = auth_config(&app1.url(), &app2.url())
+        .routes(&format!(
+            "[[route]]\nhost = \"app1.example.test\"\nupstream = \"{a1}\"\n\n\
+             [[route]]\nhost = \"app1.example.test\"\npath = \"/public\"\nupstream = \"{a1}\"\naccess = \"public\"\n\n\
+             [[route]]\nhost = \"*.example.test\"\nupstream = \"{a1}\"\naccess = {{ groups = [\"admins\"] }}\n\n\
+             [[route]]\nupstream = \"{a2}\"\naccess = \"public\"\n",
+            a1 = app1.url(),
+            a2 = app2.url(),
+        ))
+        .sni("app1.example.test");
+    Env::new(config.start().await, app1, app2)
 }
 
 #[tokio::test]

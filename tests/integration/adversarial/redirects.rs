@@ -9,10 +9,13 @@
 
 use std::time::Duration;
 
-use super::{Tally, raw};
-use crate::support::auth::{
-    ALICE_PASSWORD, Env, Req, claims, env, gateway_set_cookie, mint_hs256, percent_encode,
-};
+use super::Tally;
+use crate::support::cookies::gateway_set_cookie;
+use crate::support::env::{Env, env};
+use crate::support::raw::raw;
+use crate::support::requests::{Req, percent_encode};
+use crate::support::tokens::{claims, mint_hs256};
+use crate::support::users::ALICE_PASSWORD;
 
 /// Targets that leave the allowed domains (or the https scheme), each as the raw `rd`.
 const OFF_SITE: &[&str] = &[

@@ -18,19 +18,21 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::support::upstream::serve_http1;
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 
-use super::{RawExchange, Tally, raw, raw_expecting};
-use crate::support::auth::{auth_config, claims, mint_hs256};
+use super::Tally;
+use crate::support::auth_config::auth_config;
 use crate::support::client::TestClient;
-use crate::support::gateway::{TestGateway, start_with};
+use crate::support::gateway::TestGateway;
+use crate::support::raw::{RawExchange, raw, raw_expecting};
+use crate::support::tokens::{claims, mint_hs256};
 
 /// One request as the tap parsed it.
 #[derive(Debug, Clone)]
@@ -58,26 +60,17 @@ impl Tap {
             requests: Arc::default(),
         };
         let state = tap.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
+        serve_http1(listener, move |stream| {
+            let state = state.clone();
+            let io = Recording {
+                inner: stream,
+                log: state.raw.clone(),
+            };
+            let service = service_fn(move |request| {
                 let state = state.clone();
-                tokio::spawn(async move {
-                    let io = Recording {
-                        inner: stream,
-                        log: state.raw.clone(),
-                    };
-                    let service = service_fn(move |request| {
-                        let state = state.clone();
-                        async move { Ok::<_, Infallible>(state.answer(request).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(io), service)
-                        .await;
-                });
-            }
+                async move { Ok::<_, Infallible>(state.answer(request).await) }
+            });
+            (io, service)
         });
         tap
     }
@@ -173,10 +166,10 @@ struct SmuggleEnv {
 
 async fn smuggle_env() -> SmuggleEnv {
     let tap = Tap::start().await;
-    let config = auth_config(&tap.url(), &tap.url()).server("upstream_timeout = \"5s\"");
-    let files = config.files();
-    let borrowed: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (*n, c.as_slice())).collect();
-    let gateway = start_with(&config.text(), &[], &borrowed).await;
+    let gateway = auth_config(&tap.url(), &tap.url())
+        .server("upstream_timeout = \"5s\"")
+        .start()
+        .await;
     SmuggleEnv {
         client: gateway.client(),
         _gateway: gateway,

@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::Tally;
-use crate::support::auth::env;
+use crate::support::env::env;
 
 /// Runs `openssl s_client` against `port` with `args`; returns (success, output).
 async fn s_client(port: u16, args: &[&str]) -> (bool, String) {

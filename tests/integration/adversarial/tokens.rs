@@ -8,13 +8,13 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
 use super::{Tally, refused};
-use crate::support::auth::{
-    ALICE_PASSWORD, Env, RSA_OLD_PRIVATE_PEM, RSA_PRIVATE_PEM, RSA_PUBLIC_PEM, Req,
-    assert_token_accepted, assert_token_rejected, auth_config, b64url, claims, env, env_with, mint,
-    mint_hs256, mint_rs256, now, secret_key, sign_message, sign_raw, token_part, with_claim,
+use crate::support::env::{Env, env, env_with};
+use crate::support::rejections::{assert_token_accepted, assert_token_rejected};
+use crate::support::requests::Req;
+use crate::support::tokens::{
+    RSA_OLD_PRIVATE_PEM, RSA_PRIVATE_PEM, RSA_PUBLIC_PEM, b64url, claims, mint, mint_hs256,
+    mint_rs256, now, secret_key, sign_message, sign_raw, with_claim,
 };
-use crate::support::gateway::start_with;
-use crate::support::upstream;
 
 /// The ES256 key of `tests/fixtures/keys/` (P-256).
 const EC_P256_PRIVATE_PEM: &[u8] = include_bytes!("../../fixtures/keys/ec-p256-private.pem");
@@ -55,39 +55,7 @@ fn with_signature(token: &str, signature: &[u8]) -> String {
 
 /// A gateway signing and verifying ES256 with the fixture P-256 key.
 async fn es256_env() -> Env {
-    let app1 = upstream::start("app1").await;
-    let app2 = upstream::start("app2").await;
-    let config = auth_config(&app1.url(), &app2.url()).rs256();
-    let text = config
-        .text()
-        .replace("algorithm = \"RS256\"", "algorithm = \"ES256\"");
-    assert!(text.contains("algorithm = \"ES256\""), "{text}");
-    let files: Vec<(&str, Vec<u8>)> = config
-        .files()
-        .into_iter()
-        .map(|(name, contents)| match name {
-            "jwt.pem" => (name, EC_P256_PRIVATE_PEM.to_vec()),
-            _ => (name, contents),
-        })
-        .collect();
-    let borrowed: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (*n, c.as_slice())).collect();
-    let gateway = start_with(&text, &[], &borrowed).await;
-    let client = gateway.client();
-    Env {
-        gateway,
-        client,
-        app1,
-        app2,
-    }
-}
-
-/// The `kid` the gateway puts in its own asymmetric tokens.
-async fn gateway_kid(env: &Env) -> String {
-    let (issued, _) = env.login("alice", ALICE_PASSWORD).await;
-    token_part(&issued, 0)["kid"]
-        .as_str()
-        .expect("asymmetric tokens carry a kid")
-        .to_owned()
+    env_with(|c| c.signing("ES256", EC_P256_PRIVATE_PEM)).await
 }
 
 #[tokio::test]
@@ -156,7 +124,7 @@ async fn algorithm_confusion_and_none_are_refused() {
     // An RS256 gateway: the public key is public, so it must never work as an HMAC secret,
     // and the right private key under a sibling algorithm is still the wrong algorithm.
     let env = env_with(|c| c.rs256()).await;
-    let kid = gateway_kid(&env).await;
+    let kid = env.issued_kid().await;
     let valid = mint_rs256(&claims("alice"), RSA_PRIVATE_PEM, Some(&kid));
     assert_token_accepted(&env, &valid, "alice", "control: RS256").await;
     let trimmed = std::str::from_utf8(RSA_PUBLIC_PEM).expect("pem").trim();
@@ -298,7 +266,7 @@ async fn psychic_ecdsa_signatures_are_refused() {
     // CVE-2022-21449: Java's ECDSA accepted r = s = 0 for every message and key.
     let mut tally = Tally::new("tokens::psychic_ecdsa_signatures_are_refused");
     let env = es256_env().await;
-    let kid = gateway_kid(&env).await;
+    let kid = env.issued_kid().await;
     let key = EncodingKey::from_ec_pem(EC_P256_PRIVATE_PEM).expect("ec key");
     let mut header = Header::new(Algorithm::ES256);
     header.kid = Some(kid.clone());
@@ -432,7 +400,7 @@ async fn key_header_tricks_are_ignored() {
 
     // RS256: keys come from the config only; jku, x5u, x5c and jwk are never followed.
     let env = env_with(|c| c.rs256()).await;
-    let kid = gateway_kid(&env).await;
+    let kid = env.issued_kid().await;
     let attacker = EncodingKey::from_rsa_pem(RSA_OLD_PRIVATE_PEM).expect("attacker key");
     let attacker_jwk = Jwk::from_encoding_key(&attacker, Algorithm::RS256).expect("jwk");
     let forge = |header: Header| mint(&header, &claims("alice"), &attacker);
@@ -468,7 +436,7 @@ async fn key_header_tricks_are_ignored() {
         rejected(&env, &mut tally, &token, &what).await;
     }
     // crit makes a token's meaning depend on extensions the gateway does not know.
-    let env = crate::support::auth::env().await;
+    let env = crate::support::env::env().await;
     let header = r#"{"alg":"HS256","crit":["exp"],"exp":0}"#;
     let token = sign_raw(
         header,
@@ -641,10 +609,10 @@ async fn wrong_claim_types_are_refused() {
         ("nbf", json!("0")),
         ("iat", json!("0")),
         ("iat", json!(now() + 86400)),
-        ("iss", json!([crate::support::auth::ISSUER])),
-        ("iss", json!({ "value": crate::support::auth::ISSUER })),
+        ("iss", json!([crate::support::tokens::ISSUER])),
+        ("iss", json!({ "value": crate::support::tokens::ISSUER })),
         ("aud", json!(7)),
-        ("aud", json!({ "aud": crate::support::auth::AUDIENCE })),
+        ("aud", json!({ "aud": crate::support::tokens::AUDIENCE })),
         ("sub", json!(["alice"])),
         ("sub", json!({ "name": "alice" })),
         ("sub", json!("")),

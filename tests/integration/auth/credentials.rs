@@ -2,10 +2,13 @@
 //! one user (the first copy that verifies wins), the header before the cookie, `Bearer` in any case, the raw form only when enabled, and
 //! other schemes left alone; `Bearer` without a token is a malformed credential.
 
-use crate::support::auth::{
-    COOKIE, Req, assert_error, assert_invalid_token, assert_token_accepted, assert_unauthorized,
-    claims, env, env_with, mint_hs256, now, with_claim,
+use crate::support::cookies::COOKIE;
+use crate::support::env::{env, env_with};
+use crate::support::rejections::{
+    assert_error, assert_invalid_token, assert_token_accepted, assert_unauthorized,
 };
+use crate::support::requests::Req;
+use crate::support::tokens::{claims, mint_hs256, now, with_claim};
 
 #[tokio::test]
 async fn two_authorization_headers_get_400() {
@@ -273,7 +276,7 @@ async fn gateway_bearer_token_is_kept_from_public_upstreams_but_foreign_bearers_
     assert!(received.get("x-forwarded-user").is_none(), "{received:?}");
 
     // A bearer token the gateway did not sign belongs to the app: forwarded untouched.
-    let foreign = crate::support::auth::mint(
+    let foreign = crate::support::tokens::mint(
         &jsonwebtoken::Header::default(),
         &claims("alice"),
         &jsonwebtoken::EncodingKey::from_secret(b"another-apps-own-secret-0123456789abcdef")

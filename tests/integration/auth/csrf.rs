@@ -2,10 +2,12 @@
 //! posts, need an `Origin` (or, lacking one, a `Referer`) on an allowed https origin; Bearer
 //! requests and non-browser JSON logins do not.
 
-use crate::support::auth::{
-    ALICE_PASSWORD, Req, assert_error, claims, env, form_encode, gateway_set_cookie, json_login,
-    mint_hs256, sets_gateway_cookie,
-};
+use crate::support::cookies::{gateway_set_cookie, sets_gateway_cookie};
+use crate::support::env::env;
+use crate::support::rejections::assert_error;
+use crate::support::requests::{Req, form_encode, json_login};
+use crate::support::tokens::{claims, mint_hs256};
+use crate::support::users::ALICE_PASSWORD;
 
 #[tokio::test]
 async fn cookie_authenticated_post_needs_an_allowed_origin_or_referer() {

@@ -5,11 +5,13 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 
-use crate::support::auth::{
-    ALICE_PASSWORD, AUDIENCE, BOB_PASSWORD, ISSUER, RSA_PUBLIC_PEM, Req, assert_error,
-    assert_invalid_token, assert_unauthorized, claims, env, env_with, mint_hs256, now, query_param,
-    token_part, with_claim,
+use crate::support::env::{env, env_with};
+use crate::support::rejections::{assert_error, assert_invalid_token, assert_unauthorized};
+use crate::support::requests::{Req, query_param};
+use crate::support::tokens::{
+    AUDIENCE, ISSUER, RSA_PUBLIC_PEM, claims, mint_hs256, now, token_part, with_claim,
 };
+use crate::support::users::{ALICE_PASSWORD, BOB_PASSWORD};
 
 #[tokio::test]
 async fn me_returns_the_identity_or_401() {
@@ -158,7 +160,7 @@ async fn jwks_is_404_for_hs256() {
         .send(Req::get("app1.example.test", "/.auth/jwks.json"))
         .await;
     assert_error(&response, 404, "not_found", "jwks for HS256");
-    assert!(!response.text().contains(crate::support::auth::SECRET));
+    assert!(!response.text().contains(crate::support::tokens::SECRET));
 }
 
 #[tokio::test]

@@ -8,12 +8,12 @@
 
 use std::time::Duration;
 
-use argon2::{Argon2, Params, PasswordHasher};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use argon2::Params;
 
-use crate::support::auth::hash_password;
 use crate::support::binary::GatewayBinary;
-use crate::support::client::{Protocol, TestClient};
+use crate::support::client::TestClient;
+use crate::support::raw::raw;
+use crate::support::users::{default_argon2id, hash_password};
 
 /// Concurrent wrong-password logins in the flood.
 const FLOOD: usize = 200;
@@ -26,15 +26,6 @@ const BACK_WITHIN_KIB: u64 = 20 * 1024;
 const FLOOD_TIMEOUT: Duration = Duration::from_secs(600);
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// An argon2id hash with the default parameters (m=19456 KiB, t=2, p=1), as
-/// `gateway hash-password` makes it.
-fn default_argon2id(password: &str) -> String {
-    Argon2::default()
-        .hash_password_with_salt(password.as_bytes(), b"hash-memory-test")
-        .expect("hash")
-        .to_string()
-}
-
 /// A JSON login for `user` from `client_ip` (the gateway trusts the loopback proxy's
 /// `X-Forwarded-For`, so that per-address limits see many clients), answered on its own TLS
 /// connection; the status code.
@@ -46,12 +37,8 @@ async fn login(client: &TestClient, user: &str, password: &str, client_ip: &str)
          Connection: close\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    let mut tls = client.connect("localhost", Protocol::Http1).await;
-    tls.write_all(request.as_bytes()).await.expect("write");
-    let mut response = Vec::new();
-    // No per-request bound: queued logins wait their turn; the flood as a whole is bounded.
-    let _ = tls.read_to_end(&mut response).await;
-    let text = String::from_utf8_lossy(&response);
+    // Bounded by the flood's own bound: queued logins wait their turn.
+    let text = raw(client, request.as_bytes(), FLOOD_TIMEOUT).await.text();
     text.split(' ')
         .nth(1)
         .and_then(|code| code.parse().ok())

@@ -3,7 +3,9 @@
 
 use http::HeaderMap;
 
-use crate::support::auth::{Req, claims, env, mint_hs256};
+use crate::support::env::env;
+use crate::support::requests::Req;
+use crate::support::tokens::{claims, mint_hs256};
 
 /// A request carrying every spelling of a spoofed identity, and a `Connection` header that
 /// tries to make the gateway drop its own `X-Forwarded-User`.

@@ -5,10 +5,14 @@
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::{Value, json};
 
-use crate::support::auth::{
-    ALICE_PASSWORD, AUDIENCE, ISSUER, Req, SECRET, assert_token_accepted, assert_token_rejected,
-    claims, env, env_with, mint, mint_hs256, python3, secret_key, with_claim,
+use crate::support::env::{env, env_with};
+use crate::support::pyjwt::python3;
+use crate::support::rejections::{assert_token_accepted, assert_token_rejected};
+use crate::support::requests::Req;
+use crate::support::tokens::{
+    AUDIENCE, ISSUER, SECRET, claims, mint, mint_hs256, secret_key, with_claim,
 };
+use crate::support::users::ALICE_PASSWORD;
 
 /// PyJWT, the way a Flask app mints its session tokens. Args: secret, issuer, username.
 const PYJWT_ENCODE: &str = "import sys, time, jwt\n\

@@ -2,11 +2,15 @@
 
 use serde_json::json;
 
-use crate::support::auth::{
-    ALICE_PASSWORD, AUDIENCE, BOB_PASSWORD, CAROL_PASSWORD, COOKIE, ISSUER, Req, TTL_SECS,
-    assert_error, assert_session_cookie_attributes, env, gateway_set_cookie, sets_gateway_cookie,
-    token_part,
+use crate::support::auth_config::TTL_SECS;
+use crate::support::cookies::{
+    COOKIE, assert_session_cookie_attributes, gateway_set_cookie, sets_gateway_cookie,
 };
+use crate::support::env::env;
+use crate::support::rejections::assert_error;
+use crate::support::requests::Req;
+use crate::support::tokens::{AUDIENCE, ISSUER, token_part};
+use crate::support::users::{ALICE_PASSWORD, BOB_PASSWORD, CAROL_PASSWORD};
 
 #[tokio::test]
 async fn form_login_sets_a_parent_domain_cookie_and_redirects_with_303() {

@@ -2,14 +2,10 @@
 //! `htpasswd -B` users file (refused, and logged without the password), user names in any
 //! Unicode normalization form, and `gateway check`'s warning about look-alike names.
 
-use std::process::Command;
-
-use serde_json::json;
-
-use crate::support::auth::{Req, hash_password};
 use crate::support::binary::{GatewayBinary, check};
-use crate::support::client::{Protocol, TestResponse};
-use crate::support::process::tool;
+use crate::support::client::Protocol;
+use crate::support::requests::{Req, login_json};
+use crate::support::users::{hash_password, htpasswd_bcrypt};
 
 /// The config around a users file (`users.toml`), with one route behind a login.
 const CONFIG: &str = "[auth]\nissuer = \"https://localhost\"\nsecret_file = \"jwt.secret\"\n\
@@ -28,27 +24,6 @@ async fn start(users: &str) -> GatewayBinary {
     .await
 }
 
-async fn login(gateway: &GatewayBinary, user: &str, password: &str) -> TestResponse {
-    let request = Req::post("localhost", "/.auth/login")
-        .json(&json!({ "username": user, "password": password }))
-        .build();
-    gateway.client().send(request, Protocol::Http1).await
-}
-
-/// `htpasswd -nbB user password`'s line, as `(user, hash)`.
-fn htpasswd_bcrypt(user: &str, password: &str) -> String {
-    let output = Command::new(tool("htpasswd"))
-        .args(["-nbB", user, password])
-        .output()
-        .expect("run htpasswd");
-    assert!(output.status.success(), "{output:?}");
-    let line = String::from_utf8(output.stdout).expect("utf-8");
-    let (name, hash) = line.trim().split_once(':').expect("user:hash");
-    assert_eq!(name, user);
-    assert!(hash.starts_with("$2y$"), "{hash}");
-    hash.to_owned()
-}
-
 #[tokio::test]
 async fn a_password_past_bcrypts_72_bytes_is_refused_and_the_log_says_why() {
     let password: String = "correct-horse-battery-staple-".repeat(3)[..72].to_owned();
@@ -58,12 +33,12 @@ async fn a_password_past_bcrypts_72_bytes_is_refused_and_the_log_says_why() {
     );
     let gateway = start(&users).await;
     // Control: the 72 bytes bcrypt hashed sign in.
-    let ok = login(&gateway, "bob", &password).await;
+    let ok = login_json(&gateway.client(), "localhost", "bob", &password).await;
     assert_eq!(ok.status, 200, "{}", ok.text());
 
     // bcrypt alone compares only those 72 bytes: anything after them used to sign in too.
     let longer = format!("{password}-and-anything-at-all");
-    let refused = login(&gateway, "bob", &longer).await;
+    let refused = login_json(&gateway.client(), "localhost", "bob", &longer).await;
     assert_eq!(refused.status, 401, "{}", refused.text());
     assert_eq!(
         refused.json()["error"],
@@ -123,7 +98,7 @@ async fn a_user_name_signs_in_whichever_unicode_form_file_and_keyboard_use() {
         (RENE_NFD, "rene-pw", RENE_NFC),
         (RENE_NFC, "rene-pw", RENE_NFC),
     ] {
-        let response = login(&gateway, typed, password).await;
+        let response = login_json(&gateway.client(), "localhost", typed, password).await;
         assert_eq!(response.status, 200, "{typed:?}: {}", response.text());
         let token = response.json()["access_token"]
             .as_str()
@@ -132,8 +107,18 @@ async fn a_user_name_signs_in_whichever_unicode_form_file_and_keyboard_use() {
         assert_eq!(me(&gateway, &token).await, canonical, "tokens carry NFC");
     }
     // Control: the name still has to be the name.
-    assert_eq!(login(&gateway, "jose", "jose-pw").await.status, 401);
-    assert_eq!(login(&gateway, JOSE_NFC, "rene-pw").await.status, 401);
+    assert_eq!(
+        login_json(&gateway.client(), "localhost", "jose", "jose-pw")
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        login_json(&gateway.client(), "localhost", JOSE_NFC, "rene-pw")
+            .await
+            .status,
+        401
+    );
 }
 
 #[test]

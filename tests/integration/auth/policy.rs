@@ -2,11 +2,14 @@
 //! the group, and an unauthenticated browser is sent to the login page while an API client
 //! gets a 401 it can act on.
 
-use crate::support::auth::{
-    ALICE_PASSWORD, BOB_PASSWORD, CHALLENGE, INVALID_TOKEN_CHALLENGE, Req, assert_error,
-    assert_unauthorized, claims, env, env_with, mint_hs256, now, query_param, with_claim,
-};
 use crate::support::client::TestResponse;
+use crate::support::env::{env, env_with};
+use crate::support::rejections::{
+    CHALLENGE, INVALID_TOKEN_CHALLENGE, assert_error, assert_unauthorized,
+};
+use crate::support::requests::{Req, query_param};
+use crate::support::tokens::{claims, mint_hs256, now, with_claim};
+use crate::support::users::{ALICE_PASSWORD, BOB_PASSWORD};
 
 /// What Firefox sends for a top-level navigation.
 const BROWSER_ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";

@@ -1,7 +1,9 @@
 //! `rd=` after a successful form login: relative paths and https URLs on allowed domains are
 //! kept; everything an attacker could turn into an off-site redirect falls back to `/`.
 
-use crate::support::auth::{ALICE_PASSWORD, env, gateway_set_cookie};
+use crate::support::cookies::gateway_set_cookie;
+use crate::support::env::env;
+use crate::support::users::ALICE_PASSWORD;
 
 #[tokio::test]
 async fn unsafe_rd_targets_after_form_login_fall_back_to_root() {

@@ -2,12 +2,16 @@
 
 use serde_json::json;
 
-use crate::support::auth::{
-    ALICE_PASSWORD, COOKIE, Env, Req, SetCookie, assert_invalid_token,
-    assert_session_cookie_attributes, claims, env, gateway_set_cookie, mint_hs256, now,
-    set_cookies, sets_gateway_cookie, token_part, with_claim,
+use crate::support::cookies::{
+    COOKIE, SetCookie, assert_session_cookie_attributes, gateway_set_cookie, set_cookies,
+    sets_gateway_cookie,
 };
+use crate::support::env::{Env, env};
+use crate::support::rejections::assert_invalid_token;
+use crate::support::requests::Req;
+use crate::support::tokens::{claims, mint_hs256, now, token_part, with_claim};
 use crate::support::upstream::Upstream;
+use crate::support::users::ALICE_PASSWORD;
 
 /// Asserts what `upstream` last received: alice's identity, none of the credentials used,
 /// and the other cookies and headers intact.
@@ -199,7 +203,7 @@ async fn logout_ends_every_token_of_the_session_renewed_ones_included() {
         mint_hs256(&with_claim(
             near,
             "jti",
-            json!(crate::support::auth::unique_jti()),
+            json!(crate::support::tokens::unique_jti()),
         ))
     };
     let renew = |token: String| {

@@ -10,39 +10,15 @@
 //! cannot outrun the count; a browser holding a device cookie from an earlier successful
 //! sign-in is throttled under its own key, so strangers cannot lock its user out of it.
 
-use crate::support::auth::{
-    ALICE_PASSWORD, BOB_PASSWORD, COOKIE, Env, Req, SetCookie, assert_error, env_with, json_login,
-    set_cookies, sets_gateway_cookie,
-};
 use crate::support::client::TestResponse;
+use crate::support::cookies::{COOKIE, SetCookie, set_cookies, sets_gateway_cookie};
+use crate::support::env::{Env, env_with};
+use crate::support::rejections::{assert_error, assert_throttled};
+use crate::support::requests::{Req, json_login, login_via};
+use crate::support::users::{ALICE_PASSWORD, BOB_PASSWORD};
 
 /// The series counting password hashes run.
 const CHECKS: &str = "gateway_password_checks_total";
-
-/// Asserts a 429 `too_many_requests` with an integer `Retry-After` within the lockout.
-fn assert_throttled(response: &TestResponse, what: &str) {
-    assert_error(response, 429, "too_many_requests", what);
-    let retry_after = response
-        .headers
-        .get("retry-after")
-        .unwrap_or_else(|| panic!("{what}: 429 without Retry-After"))
-        .to_str()
-        .expect("ascii");
-    let seconds: u64 = retry_after
-        .parse()
-        .unwrap_or_else(|_| panic!("{what}: Retry-After is not integer seconds: {retry_after}"));
-    assert!(
-        (1..=300).contains(&seconds),
-        "{what}: Retry-After {seconds} outside the 5m lockout"
-    );
-    assert!(!sets_gateway_cookie(&response.headers), "{what}");
-}
-
-/// A JSON login as if from `client_ip` (via the trusted proxy's X-Forwarded-For).
-async fn login_from(env: &Env, client_ip: &str, user: &str, password: &str) -> TestResponse {
-    env.send(json_login("app1.example.test", user, password).header("x-forwarded-for", client_ip))
-        .await
-}
 
 #[tokio::test]
 async fn fourth_failed_login_is_throttled_and_the_lock_holds_even_for_the_right_password() {
@@ -99,15 +75,23 @@ async fn per_ip_lockout_covers_every_username_from_that_ip() {
     .await;
     // Three different usernames, known or not, each failing once from one client.
     for user in ["nobody-1", "nobody-2", "alice"] {
-        let response = login_from(&env, "198.51.100.9", user, "wrong-password").await;
+        let response = env
+            .send(login_via("198.51.100.9", user, "wrong-password"))
+            .await;
         assert_error(&response, 401, "invalid_credentials", user);
     }
-    let response = login_from(&env, "198.51.100.9", "bob", BOB_PASSWORD).await;
+    let response = env
+        .send(login_via("198.51.100.9", "bob", BOB_PASSWORD))
+        .await;
     assert_throttled(&response, "bob from the locked IP");
     // Neither bob nor alice is locked as a username: from another client they log in.
-    let response = login_from(&env, "198.51.100.10", "bob", BOB_PASSWORD).await;
+    let response = env
+        .send(login_via("198.51.100.10", "bob", BOB_PASSWORD))
+        .await;
     assert_eq!(response.status, 200, "bob elsewhere: {}", response.text());
-    let response = login_from(&env, "198.51.100.10", "alice", ALICE_PASSWORD).await;
+    let response = env
+        .send(login_via("198.51.100.10", "alice", ALICE_PASSWORD))
+        .await;
     assert_eq!(response.status, 200, "alice elsewhere: {}", response.text());
 }
 
@@ -120,20 +104,26 @@ async fn per_username_lockout_holds_across_client_ips() {
     .await;
     // One failure for alice from each of three clients: no IP reaches the limit.
     for ip in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
-        let response = login_from(&env, ip, "alice", "wrong-password").await;
+        let response = env.send(login_via(ip, "alice", "wrong-password")).await;
         assert_error(&response, 401, "invalid_credentials", ip);
     }
-    let response = login_from(&env, "198.51.100.4", "alice", ALICE_PASSWORD).await;
+    let response = env
+        .send(login_via("198.51.100.4", "alice", ALICE_PASSWORD))
+        .await;
     assert_throttled(&response, "alice from a fresh IP");
     // A username that does not exist is locked the same way (no user enumeration).
     for ip in ["198.51.100.5", "198.51.100.6", "198.51.100.7"] {
-        let response = login_from(&env, ip, "ghost", "wrong-password").await;
+        let response = env.send(login_via(ip, "ghost", "wrong-password")).await;
         assert_error(&response, 401, "invalid_credentials", ip);
     }
-    let response = login_from(&env, "198.51.100.8", "ghost", "wrong-password").await;
+    let response = env
+        .send(login_via("198.51.100.8", "ghost", "wrong-password"))
+        .await;
     assert_throttled(&response, "unknown username");
     // Other users are unaffected, even from a client that failed for alice.
-    let response = login_from(&env, "198.51.100.1", "bob", BOB_PASSWORD).await;
+    let response = env
+        .send(login_via("198.51.100.1", "bob", BOB_PASSWORD))
+        .await;
     assert_eq!(response.status, 200, "bob: {}", response.text());
 }
 
@@ -171,7 +161,9 @@ async fn parallel_wrong_logins_for_one_user_run_at_most_max_failures_hashes() {
         95.0
     );
     // The user is locked now, from anywhere, even with the right password.
-    let response = login_from(&env, "198.51.100.2", "alice", ALICE_PASSWORD).await;
+    let response = env
+        .send(login_via("198.51.100.2", "alice", ALICE_PASSWORD))
+        .await;
     assert_throttled(&response, "alice after the parallel burst");
     assert_eq!(env.metric(CHECKS), 5.0);
 }
@@ -196,9 +188,7 @@ async fn login_with_device(
     password: &str,
 ) -> TestResponse {
     env.send(
-        json_login("app1.example.test", user, password)
-            .header("x-forwarded-for", client_ip)
-            .header("cookie", &format!("{COOKIE}_device={device}")),
+        login_via(client_ip, user, password).header("cookie", &format!("{COOKIE}_device={device}")),
     )
     .await
 }
@@ -211,7 +201,9 @@ async fn a_known_browser_signs_in_while_strangers_lock_the_user_out() {
     })
     .await;
     // alice signs in once from her browser: it gets a device cookie.
-    let response = login_from(&env, "198.51.100.1", "alice", ALICE_PASSWORD).await;
+    let response = env
+        .send(login_via("198.51.100.1", "alice", ALICE_PASSWORD))
+        .await;
     assert_eq!(response.status, 200, "{}", response.text());
     let cookie = device_cookie(&response);
     assert_eq!(cookie.value_of("path"), Some("/.auth"), "{cookie:?}");
@@ -227,15 +219,19 @@ async fn a_known_browser_signs_in_while_strangers_lock_the_user_out() {
     );
     assert_eq!(cookie.value_of("samesite"), Some("Strict"), "{cookie:?}");
     let device = cookie.value.clone();
-    let bobs = login_from(&env, "198.51.100.1", "bob", BOB_PASSWORD).await;
+    let bobs = env
+        .send(login_via("198.51.100.1", "bob", BOB_PASSWORD))
+        .await;
     let bobs_device = device_cookie(&bobs).value;
 
     // Strangers at three addresses lock the username.
     for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
-        let response = login_from(&env, ip, "alice", "guess").await;
+        let response = env.send(login_via(ip, "alice", "guess")).await;
         assert_error(&response, 401, "invalid_credentials", ip);
     }
-    let response = login_from(&env, "203.0.113.4", "alice", ALICE_PASSWORD).await;
+    let response = env
+        .send(login_via("203.0.113.4", "alice", ALICE_PASSWORD))
+        .await;
     assert_throttled(&response, "the right password without the device cookie");
 
     // Her browser still signs in, from a new address too, and gets a fresh device cookie.
@@ -244,7 +240,9 @@ async fn a_known_browser_signs_in_while_strangers_lock_the_user_out() {
     assert!(sets_gateway_cookie(&response.headers));
     assert_ne!(device_cookie(&response).value, device, "a new device id");
     // Her sign-in did not lift the lockout the strangers earned.
-    let response = login_from(&env, "203.0.113.5", "alice", ALICE_PASSWORD).await;
+    let response = env
+        .send(login_via("203.0.113.5", "alice", ALICE_PASSWORD))
+        .await;
     assert_throttled(&response, "still locked for strangers");
 
     // A device cookie vouches only for its own user, and only when it is intact.
@@ -350,9 +348,7 @@ async fn timed_login(env: &Env, client_ip: &str) -> std::time::Duration {
         .await
         .expect("handshake");
     tokio::spawn(connection);
-    let request = json_login("app1.example.test", "bob", BOB_PASSWORD)
-        .header("x-forwarded-for", client_ip)
-        .build();
+    let request = login_via(client_ip, "bob", BOB_PASSWORD).build();
     let response = sender.send_request(request).await.expect("response");
     assert_eq!(response.status(), 200);
     response.into_body().collect().await.expect("body");
@@ -397,29 +393,13 @@ async fn start_flood(
         .collect()
 }
 
-/// A gateway whose bob has the `bob_hash` hash (alice and carol as usual).
+/// A gateway whose only user is bob, with the `bob_hash` hash.
 async fn flood_env(bob_hash: &str) -> Env {
-    let app1 = crate::support::upstream::start("app1").await;
-    let app2 = crate::support::upstream::start("app2").await;
-    let config = crate::support::auth::auth_config(&app1.url(), &app2.url())
-        .max_failures(5)
-        .server("trusted_proxies = [\"127.0.0.0/8\"]");
     let users = format!("[[user]]\nname = \"bob\"\npassword = \"{bob_hash}\"\ngroups = []\n");
-    let files: Vec<(&str, Vec<u8>)> = config
-        .files()
-        .into_iter()
-        .map(|(name, contents)| match name {
-            "users.toml" => (name, users.clone().into_bytes()),
-            _ => (name, contents),
-        })
-        .collect();
-    let borrowed: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (*n, c.as_slice())).collect();
-    let gateway = crate::support::gateway::start_with(&config.text(), &[], &borrowed).await;
-    let client = gateway.client();
-    Env {
-        gateway,
-        client,
-        app1,
-        app2,
-    }
+    env_with(|c| {
+        c.max_failures(5)
+            .server("trusted_proxies = [\"127.0.0.0/8\"]")
+            .users(&users)
+    })
+    .await
 }

@@ -5,11 +5,14 @@
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::support::auth::{
-    ALICE_PASSWORD, Env, RSA_OLD_PRIVATE_PEM, RSA_PRIVATE_PEM, RSA_PUBLIC_PEM, Req,
-    assert_token_accepted, assert_token_rejected, assert_unauthorized, b64url, claims, env,
-    env_with, mint, mint_hs256, mint_rs256, now, secret_key, sign_message, sign_raw, token_part,
-    with_claim,
+use crate::support::env::{Env, env, env_with};
+use crate::support::rejections::{
+    assert_token_accepted, assert_token_rejected, assert_unauthorized,
+};
+use crate::support::requests::Req;
+use crate::support::tokens::{
+    RSA_OLD_PRIVATE_PEM, RSA_PRIVATE_PEM, RSA_PUBLIC_PEM, b64url, claims, mint, mint_hs256,
+    mint_rs256, now, secret_key, sign_message, sign_raw, with_claim,
 };
 
 /// The standard JWT header of an HS256 token, as text.
@@ -164,11 +167,7 @@ async fn token_signed_with_another_hs_algorithm_is_rejected() {
 async fn hs256_token_signed_with_the_rsa_public_key_is_rejected_by_an_rs256_gateway() {
     let env = env_with(|c| c.rs256()).await;
     // Control: a real RS256 token with the gateway's kid is accepted.
-    let (issued, _) = env.login("alice", ALICE_PASSWORD).await;
-    let kid = token_part(&issued, 0)["kid"]
-        .as_str()
-        .expect("RS256 tokens carry a kid")
-        .to_owned();
+    let kid = env.issued_kid().await;
     let valid = mint_rs256(&claims("alice"), RSA_PRIVATE_PEM, Some(&kid));
     assert_token_accepted(
         &env,
@@ -199,11 +198,7 @@ async fn hs256_token_signed_with_the_rsa_public_key_is_rejected_by_an_rs256_gate
 #[tokio::test]
 async fn unknown_kid_and_other_keys_are_rejected_by_an_asymmetric_gateway() {
     let env = env_with(|c| c.rs256()).await;
-    let (issued, _) = env.login("alice", ALICE_PASSWORD).await;
-    let kid = token_part(&issued, 0)["kid"]
-        .as_str()
-        .expect("RS256 tokens carry a kid")
-        .to_owned();
+    let kid = env.issued_kid().await;
     let valid = mint_rs256(&claims("alice"), RSA_PRIVATE_PEM, Some(&kid));
     assert_token_accepted(&env, &valid, "alice", "control: the gateway's kid").await;
 

@@ -9,10 +9,11 @@
 //! request is unauthenticated and the browser is sent to the sign-in page. Either way app1
 //! never sees it.
 
-use crate::support::auth::{ALICE_PASSWORD, auth_config};
+use crate::support::auth_config::auth_config;
 use crate::support::browser::Browser;
 use crate::support::gateway::TestGateway;
 use crate::support::upstream::{self, Upstream};
+use crate::support::users::ALICE_PASSWORD;
 
 use super::site::{self, File};
 use super::{
@@ -50,9 +51,9 @@ async fn gateway_with_forms(same_site: &str) -> (TestGateway, Upstream) {
     )])
     .await;
     let config = auth_config(&app1.url(), &app2.url());
-    let gateway = super::start_gateway(
-        &config,
-        |text| {
+    let gateway = config
+        .sni("evil.test")
+        .start_edited(|text| {
             let text = replace_once(
                 &text,
                 "[auth.cookie]\n",
@@ -62,10 +63,8 @@ async fn gateway_with_forms(same_site: &str) -> (TestGateway, Upstream) {
                 "{text}\n[[route]]\nhost = \"evil.test\"\nupstream = \"{forms}\"\naccess = \"public\"\n\n\
                  [[route]]\nhost = \"forms.example.test\"\nupstream = \"{forms}\"\naccess = \"public\"\n"
             )
-        },
-        &["evil.test"],
-    )
-    .await;
+        })
+        .await;
     (gateway, app1)
 }
 

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::auth::env;
 use crate::support::browser::{Browser, png_size};
+use crate::support::env::env;
 
 use super::{origin, save_screenshot, submit_login_form};
 

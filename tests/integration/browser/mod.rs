@@ -18,27 +18,14 @@ mod sso;
 
 use serde_json::Value;
 
-use crate::support::auth::{AuthConfig, COOKIE};
 use crate::support::browser::Browser;
-use crate::support::gateway::{TestGateway, start_with};
+use crate::support::cookies::COOKIE;
+use crate::support::gateway::TestGateway;
 use crate::support::upstream::{Received, Upstream};
 
 /// `https://{host}:{port}`: how the browser reaches `host` on `gateway`.
 pub fn origin(gateway: &TestGateway, host: &str) -> String {
     format!("https://{host}:{}", gateway.addr.port())
-}
-
-/// Starts a gateway with `config`'s text changed by `edit`, its files, and a `[[tls.sni]]`
-/// certificate for each of `sni_hosts`.
-pub async fn start_gateway(
-    config: &AuthConfig,
-    edit: impl FnOnce(String) -> String,
-    sni_hosts: &[&str],
-) -> TestGateway {
-    let text = edit(config.text());
-    let files = config.files();
-    let borrowed: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (*n, c.as_slice())).collect();
-    start_with(&text, sni_hosts, &borrowed).await
 }
 
 /// Replaces the one occurrence of `from` in the config `text` (a test config the harness

@@ -6,11 +6,11 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::support::upstream::serve_http1;
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use http_body_util::Full;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 /// One file of the site.
@@ -37,22 +37,13 @@ pub async fn start(files: Vec<File>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind site");
     let addr: SocketAddr = listener.local_addr().expect("addr");
     let files = Arc::new(files);
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let files = files.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                    let response = answer(&files, request.uri().path());
-                    async move { Ok::<_, Infallible>(response) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
+    serve_http1(listener, move |stream| {
+        let files = files.clone();
+        let service = service_fn(move |request: http::Request<hyper::body::Incoming>| {
+            let response = answer(&files, request.uri().path());
+            async move { Ok::<_, Infallible>(response) }
+        });
+        (stream, service)
     });
     format!("http://{addr}")
 }

@@ -4,26 +4,27 @@
 //! and back.
 //!
 //! The app's files are served from a public route (the shell of a single-page app is no
-//! secret); its API is a protected route. Tokens live 5 seconds (leeway 0s), so expiry is
-//! real: the test waits for the token's `exp` to pass, then uses the app.
+//! secret); its API is a protected route. For the expiry, the token the app holds is
+//! swapped for the same token issued long enough ago to have expired (see
+//! [`expired_copy`]), so the gateway refuses it as expired without the test waiting for a
+//! lifetime to pass.
 
-use std::time::Duration;
+use serde_json::{Value, json};
 
-use serde_json::Value;
-
-use crate::support::auth::{ALICE_PASSWORD, AuthConfig, Req, assert_invalid_token, auth_config};
+use crate::support::auth_config::{AuthConfig, auth_config};
 use crate::support::browser::{Browser, SentRequest};
 use crate::support::client::Protocol;
+use crate::support::rejections::assert_invalid_token;
+use crate::support::requests::Req;
+use crate::support::tokens::expired_copy;
 use crate::support::upstream;
+use crate::support::users::ALICE_PASSWORD;
 
 use super::site::{self, File};
-use super::{
-    assert_forwarded_as_alice, gateway_cookie, origin, replace_once, requests_to, save_screenshot,
-};
+use super::{assert_forwarded_as_alice, gateway_cookie, origin, requests_to, save_screenshot};
 
 const INDEX_HTML: &str = include_str!("../../../examples/spa/index.html");
 const APP_JS: &str = include_str!("../../../examples/spa/app.js");
-const TOKEN_TTL_SECS: u64 = 5;
 const TOKEN_KEY: &str = "gateway.access_token";
 
 /// The app at `spa.example.test`: its files on a public route, its API on a protected one.
@@ -78,19 +79,7 @@ async fn spa_signs_in_with_json_calls_the_api_with_bearer_and_after_expiry_signs
     ])
     .await;
     let config = spa_config(&site, &api.url());
-    let gateway = super::start_gateway(
-        &config,
-        |text| {
-            let text = replace_once(
-                &text,
-                "token_ttl = \"2h\"",
-                &format!("token_ttl = \"{TOKEN_TTL_SECS}s\""),
-            );
-            replace_once(&text, "leeway = \"30s\"", "leeway = \"0s\"")
-        },
-        &[],
-    )
-    .await;
+    let gateway = config.start().await;
     let browser = Browser::launch(&gateway).await;
     let spa = origin(&gateway, "spa.example.test");
 
@@ -158,8 +147,14 @@ async fn spa_signs_in_with_json_calls_the_api_with_bearer_and_after_expiry_signs
 
     // The token expires; the next API call gets a 401 and the app asks to sign in again,
     // remembering the page it was going to. The API never sees that call.
-    let exp = token_exp(&browser, &token).await;
-    wait_until_unix(exp + 1).await;
+    let expired_token = expired_copy(&token);
+    browser
+        .script(
+            "sessionStorage.setItem(arguments[0], arguments[1]);",
+            json!([TOKEN_KEY, expired_token]),
+        )
+        .await;
+    assert_eq!(held_token(&browser).await, expired_token.as_str());
     browser.click("nav a[href='/orders?page=1']").await;
     browser.wait_for_path("/login").await;
     assert_eq!(
@@ -171,7 +166,7 @@ async fn spa_signs_in_with_json_calls_the_api_with_bearer_and_after_expiry_signs
     let calls = api_calls(&expired);
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert!(calls[0].url.ends_with("/api/orders?page=1"), "{calls:?}");
-    assert_bearer(&calls, &token);
+    assert_bearer(&calls, &expired_token);
     assert!(requests_to(&api, "/api/orders?page=1").is_empty());
 
     // Signing in again returns to that page with a new token.
@@ -188,6 +183,7 @@ async fn spa_signs_in_with_json_calls_the_api_with_bearer_and_after_expiry_signs
     let renewed = held_token(&browser).await;
     let renewed = renewed.as_str().expect("a new token").to_owned();
     assert_ne!(renewed, token);
+    assert_ne!(renewed, expired_token);
     assert_bearer(&api_calls(&browser.sent_requests().await), &renewed);
 
     // Signing out revokes the token at the gateway, not only in the tab: the same request
@@ -232,17 +228,4 @@ fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")
         .as_secs()
-}
-
-/// Sleeps until the Unix time is at least `seconds` (at most the token lifetime and a bit).
-async fn wait_until_unix(seconds: u64) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970");
-    let wait = Duration::from_secs(seconds).saturating_sub(now);
-    assert!(
-        wait <= Duration::from_secs(TOKEN_TTL_SECS + 2),
-        "exp is too far away: {wait:?}"
-    );
-    tokio::time::sleep(wait).await;
 }

@@ -1,8 +1,9 @@
 //! Signing in from a deep link, single sign-on across subdomains and signing out, as a user
 //! does it in Chromium: one browser, one session, the journeys in order.
 
-use crate::support::auth::{ALICE_PASSWORD, env};
 use crate::support::browser::Browser;
+use crate::support::env::env;
+use crate::support::users::ALICE_PASSWORD;
 
 use super::{
     assert_forwarded_as_alice, gateway_cookie, origin, requests_to, shown_json, submit_login_form,

@@ -27,12 +27,14 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, Uri};
 use http_body_util::Full;
 
-use crate::support::auth::{self, ALICE_PASSWORD, gateway_set_cookie, hash_password, query_param};
 use crate::support::certs::{LeafFiles, TestCa};
 use crate::support::client::{Protocol, TestClient, TestResponse, read, send_on};
+use crate::support::cookies::gateway_set_cookie;
 use crate::support::gateway::{TestGateway, start_with};
 use crate::support::process::{KillOnDrop, free_addrs, wait_until_accepting};
+use crate::support::requests::{login_json, query_param};
 use crate::support::upstream::{self, Upstream};
+use crate::support::users::{ALICE_PASSWORD, hash_password};
 
 /// The host the proxies serve; it is under the gateway's cookie domain.
 const APP_HOST: &str = "app.example.test";
@@ -96,7 +98,7 @@ async fn start_gateway(users: &str, extra_config: &str) -> TestGateway {
         &format!("{GATEWAY_CONFIG}\n{extra_config}"),
         &[],
         &[
-            ("jwt.secret", auth::SECRET.as_bytes()),
+            ("jwt.secret", crate::support::tokens::SECRET.as_bytes()),
             ("users.toml", users.as_bytes()),
         ],
     )
@@ -108,12 +110,6 @@ async fn gateway_and_app(extra_config: &str) -> (TestGateway, Upstream) {
     let gateway = start_gateway(&alice_users_file(), extra_config).await;
     let app = upstream::start("app").await;
     (gateway, app)
-}
-
-/// `POST /.auth/login` with a JSON body, as a non-browser client (no Origin).
-async fn json_login(client: &TestClient, host: &str, user: &str, password: &str) -> TestResponse {
-    let request = auth::json_login(host, user, password).build();
-    client.send(request, Protocol::Http1).await
 }
 
 /// `name=value` of the gateway's `Set-Cookie`, which must be for the parent domain.
@@ -345,7 +341,7 @@ async fn browsers_go_to_login_and_apis_get_a_401(
 async fn only_the_gateways_identity_reaches_the_app(proxy: &Proxy, app: &Upstream) {
     // Log in through the proxy's /.auth/ on the app's own host: the cookie is for the parent
     // domain.
-    let response = json_login(&proxy.client(), &proxy.host(), "alice", ALICE_PASSWORD).await;
+    let response = login_json(&proxy.client(), &proxy.host(), "alice", ALICE_PASSWORD).await;
     assert_eq!(response.status, 200, "{}\n{}", response.text(), proxy.log());
     let cookie = session_cookie(&response);
     let token = response.json()["access_token"]

@@ -11,20 +11,20 @@ use std::process::Command;
 
 use http::{Request, Uri};
 use http_body_util::Full;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::spoofing::the_client_cannot_choose_the_url_that_is_judged;
 use super::{
     APP_HOST, Proxy, UNROUTED_HOST, browsers_go_to_login_and_apis_get_a_401, gateway_and_app,
-    json_login, only_the_gateways_identity_reaches_the_app, rd_of, session_cookie, start_gateway,
-    substitute,
+    only_the_gateways_identity_reaches_the_app, rd_of, session_cookie, start_gateway, substitute,
 };
-use crate::support::auth::ALICE_PASSWORD;
+use crate::support::STEP_TIMEOUT;
 use crate::support::client::Protocol;
 use crate::support::gateway::TestGateway;
 use crate::support::process::tool;
+use crate::support::raw::{RawResponse, raw_sni};
+use crate::support::requests::login_json;
 use crate::support::upstream::Upstream;
-use crate::support::within;
+use crate::support::users::{ALICE_PASSWORD, htpasswd_bcrypt};
 
 /// The example users copy; the nginx tests run exactly this, with addresses substituted.
 const EXAMPLE: &str = include_str!("../../../examples/nginx/gateway-forward-auth.conf");
@@ -122,24 +122,7 @@ async fn nginx_setup() -> (TestGateway, Upstream, Proxy) {
 
 #[tokio::test]
 async fn htpasswd_bcrypt_hash_logs_in() {
-    let htpasswd = tool("htpasswd");
-    let output = Command::new(&htpasswd)
-        .args(["-nbB", "-C", "5", "dave", "s3cret pass"])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", htpasswd.display()));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "htpasswd failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let hash = stdout
-        .lines()
-        .next()
-        .and_then(|line| line.strip_prefix("dave:"))
-        .unwrap_or_else(|| panic!("unexpected htpasswd output: {stdout:?}"))
-        .trim()
-        .to_owned();
+    let hash = htpasswd_bcrypt("dave", "s3cret pass");
     assert!(hash.starts_with("$2y$05$"), "not a bcrypt hash: {hash}");
 
     let users = format!(
@@ -148,7 +131,7 @@ async fn htpasswd_bcrypt_hash_logs_in() {
     let gateway = start_gateway(&users, REDIRECT_CONFIG).await;
     let client = gateway.client();
 
-    let response = json_login(&client, APP_HOST, "dave", "s3cret pass").await;
+    let response = login_json(&client, APP_HOST, "dave", "s3cret pass").await;
     assert_eq!(response.status, 200, "{}", response.text());
     let body = response.json();
     let token = body["access_token"]
@@ -169,7 +152,7 @@ async fn htpasswd_bcrypt_hash_logs_in() {
     assert_eq!(me.status, 200, "{}", me.text());
     assert_eq!(me.json()["user"], "dave", "{}", me.text());
 
-    let response = json_login(&client, APP_HOST, "dave", "s3cret pasS").await;
+    let response = login_json(&client, APP_HOST, "dave", "s3cret pasS").await;
     assert_eq!(response.status, 401, "{}", response.text());
     assert_eq!(response.json()["error"], "invalid_credentials");
     assert!(response.headers.get("set-cookie").is_none());
@@ -193,59 +176,18 @@ async fn nginx_forward_auth_judges_the_url_nginx_routed_not_the_one_the_client_w
     the_client_cannot_choose_the_url_that_is_judged(&nginx, &app).await;
 }
 
-/// One response read from a raw connection until the server closed it.
-struct RawResponse {
-    status: u16,
-    headers: Vec<(String, String)>,
-    text: String,
-}
-
-impl RawResponse {
-    fn parse(text: String) -> RawResponse {
-        let head = text.split("\r\n\r\n").next().unwrap_or_default();
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .and_then(|line| line.split(' ').nth(1))
-            .and_then(|code| code.parse().ok())
-            .unwrap_or_else(|| panic!("no status line in {text:?}"));
-        let headers = lines
-            .filter_map(|line| line.split_once(':'))
-            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-            .collect();
-        RawResponse {
-            status,
-            headers,
-            text,
-        }
-    }
-
-    fn all(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-}
-
 /// Sends `request` byte for byte on a TLS connection with SNI `app.example.test` (what
 /// nginx's `proxy_ssl_name $host` sends) and reads until the gateway closes it.
 async fn send_raw(gateway: &TestGateway, request: &str) -> RawResponse {
-    let mut tls = gateway.client().connect(APP_HOST, Protocol::Http1).await;
-    within(tls.write_all(request.as_bytes()))
-        .await
-        .expect("write request");
-    let mut out = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        // A close without close_notify is an error to rustls; what was read still counts.
-        match within(tls.read(&mut chunk)).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => out.extend_from_slice(&chunk[..n]),
-        }
-    }
-    RawResponse::parse(String::from_utf8_lossy(&out).into_owned())
+    raw_sni(
+        &gateway.client(),
+        APP_HOST,
+        request.as_bytes(),
+        STEP_TIMEOUT,
+    )
+    .await
+    .first()
+    .clone()
 }
 
 /// What nginx sends for `auth_request /.auth/verify` with the example's verify location
@@ -275,7 +217,7 @@ fn nginx_verify_request(original_host: &str, original_uri: &str, cookie: Option<
 #[tokio::test]
 async fn verify_accepts_the_exact_request_shape_nginx_sends() {
     let (gateway, _app) = gateway_and_app(REDIRECT_CONFIG).await;
-    let login = json_login(&gateway.client(), APP_HOST, "alice", ALICE_PASSWORD).await;
+    let login = login_json(&gateway.client(), APP_HOST, "alice", ALICE_PASSWORD).await;
     assert_eq!(login.status, 200, "{}", login.text());
     let cookie = session_cookie(&login);
     let original_host = format!("{APP_HOST}:8443");
@@ -287,24 +229,24 @@ async fn verify_accepts_the_exact_request_shape_nginx_sends() {
         &nginx_verify_request(&original_host, original_uri, Some(&cookie)),
     )
     .await;
-    assert_eq!(response.status, 200, "{}", response.text);
+    assert_eq!(response.status, 200, "{}", response.head);
     assert_eq!(
         response.all("x-forwarded-user"),
         ["alice"],
         "{}",
-        response.text
+        response.head
     );
     assert_eq!(
         response.all("x-forwarded-groups"),
         ["admins"],
         "{}",
-        response.text
+        response.head
     );
     assert_eq!(
         response.all("x-forwarded-email"),
         ["alice@example.test"],
         "{}",
-        response.text
+        response.head
     );
 
     // Not logged in: 401 even for a browser's Accept (auth_request treats anything but
@@ -315,14 +257,14 @@ async fn verify_accepts_the_exact_request_shape_nginx_sends() {
         &nginx_verify_request(&original_host, original_uri, None),
     )
     .await;
-    assert_eq!(response.status, 401, "{}", response.text);
+    assert_eq!(response.status, 401, "{}", response.head);
     assert!(
         response.all("x-forwarded-user").is_empty(),
         "{}",
-        response.text
+        response.head
     );
     let locations = response.all("location");
-    assert_eq!(locations.len(), 1, "{}", response.text);
+    assert_eq!(locations.len(), 1, "{}", response.head);
     let login_url: Uri = locations[0].parse().expect("Location is a URL");
     assert_eq!(login_url.scheme_str(), Some("https"), "{login_url}");
     assert_eq!(

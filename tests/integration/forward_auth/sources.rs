@@ -6,9 +6,10 @@
 use http::Request;
 use http_body_util::Full;
 
-use super::{APP_HOST, TestGateway, gateway_and_app, json_login, session_cookie};
-use crate::support::auth::ALICE_PASSWORD;
+use super::{APP_HOST, TestGateway, gateway_and_app, session_cookie};
 use crate::support::client::{Protocol, TestResponse};
+use crate::support::requests::login_json;
+use crate::support::users::ALICE_PASSWORD;
 
 /// `GET /.auth/verify` on the gateway with `headers`.
 async fn verify(gateway: &TestGateway, headers: &[(&str, &str)]) -> TestResponse {
@@ -22,7 +23,7 @@ async fn verify(gateway: &TestGateway, headers: &[(&str, &str)]) -> TestResponse
 
 /// The cookie header of a fresh login of alice (groups: admins).
 async fn alice_cookie(gateway: &TestGateway) -> String {
-    let login = json_login(&gateway.client(), APP_HOST, "alice", ALICE_PASSWORD).await;
+    let login = login_json(&gateway.client(), APP_HOST, "alice", ALICE_PASSWORD).await;
     assert_eq!(login.status, 200, "{}", login.text());
     session_cookie(&login)
 }
@@ -224,7 +225,7 @@ async fn unmatched_authenticated_lets_any_signed_in_user_through() {
 #[tokio::test]
 async fn verify_applies_the_csrf_rule_to_the_original_method() {
     let (gateway, _app) = gateway_and_app("").await;
-    let login = json_login(&gateway.client(), APP_HOST, "alice", ALICE_PASSWORD).await;
+    let login = login_json(&gateway.client(), APP_HOST, "alice", ALICE_PASSWORD).await;
     let cookie = session_cookie(&login);
     let bearer = format!(
         "Bearer {}",

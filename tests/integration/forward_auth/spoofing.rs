@@ -9,10 +9,11 @@ use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
 
-use super::{APP_HOST, PUBLIC_HOST, Proxy, UNROUTED_HOST, json_login, session_cookie};
-use crate::support::auth::ALICE_PASSWORD;
+use super::{APP_HOST, PUBLIC_HOST, Proxy, UNROUTED_HOST, session_cookie};
 use crate::support::client::TestResponse;
+use crate::support::requests::login_json;
 use crate::support::upstream::Upstream;
+use crate::support::users::ALICE_PASSWORD;
 
 /// Client-written headers that describe a public page instead of the one asked for.
 const FORGED_URL_HEADERS: [(&str, &str); 7] = [
@@ -41,7 +42,7 @@ fn assert_refused(response: &TestResponse, expected: u16, what: &str, proxy: &Pr
 /// `app` never sees such a request; the legitimate requests still pass, and the CSRF rule
 /// applies to the original method.
 pub(super) async fn the_client_cannot_choose_the_url_that_is_judged(proxy: &Proxy, app: &Upstream) {
-    let login = json_login(&proxy.client(), &proxy.host(), "alice", ALICE_PASSWORD).await;
+    let login = login_json(&proxy.client(), &proxy.host(), "alice", ALICE_PASSWORD).await;
     assert_eq!(login.status, 200, "{}\n{}", login.text(), proxy.log());
     let cookie = session_cookie(&login);
     let before = app.received().len();

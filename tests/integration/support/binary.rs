@@ -14,7 +14,8 @@ use super::certs::TestCa;
 use super::client::TestClient;
 use super::process::KillOnDrop;
 
-const BIN: &str = env!("CARGO_BIN_EXE_gateway");
+/// The `gateway` binary cargo built for these tests.
+pub const BIN: &str = env!("CARGO_BIN_EXE_gateway");
 
 /// A running `gateway` process.
 pub struct GatewayBinary {
@@ -147,6 +148,27 @@ impl GatewayBinary {
             .and_then(|value| value.trim().strip_suffix("kB")?.trim().parse().ok())
             .unwrap_or_else(|| panic!("no {field} in /proc/PID/status:\n{status}"))
     }
+}
+
+/// Runs `gateway <args>` (without `GATEWAY_CONFIG`) with `stdin` as its standard input, to
+/// the end.
+pub fn run_with_stdin(args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("GATEWAY_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("output")
 }
 
 /// `gateway check --config PATH`: its exit code and everything it printed.

@@ -1,19 +1,19 @@
 //! A real TLS client: rustls trusting the test CA, hyper's HTTP/1.1 or HTTP/2 client
-//! connection on top, and raw byte access for requests no well-behaved client would send.
+//! connection on top. Raw bytes on these connections are [`super::raw`]'s.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
@@ -132,16 +132,6 @@ impl TestClient {
             .expect("request");
         self.send(request, Protocol::Http1).await
     }
-
-    /// Writes `bytes` on a new TLS connection and reads until the server closes it or
-    /// `wait` passes; returns what was read.
-    pub async fn raw(&self, bytes: &[u8], wait: Duration) -> String {
-        let mut tls = self.connect("localhost", Protocol::Http1).await;
-        tls.write_all(bytes).await.expect("write");
-        let mut out = Vec::new();
-        let _ = tokio::time::timeout(wait, tls.read_to_end(&mut out)).await;
-        String::from_utf8_lossy(&out).into_owned()
-    }
 }
 
 /// Sends `request` on an established TLS connection and returns the response head.
@@ -150,30 +140,54 @@ pub async fn send_on(
     request: Request<Full<Bytes>>,
     protocol: Protocol,
 ) -> http::Response<Incoming> {
-    let io = TokioIo::new(tls);
     match protocol {
         Protocol::Http1 => {
-            let (mut sender, connection) = within(hyper::client::conn::http1::handshake(io))
-                .await
-                .expect("http1 handshake");
+            let (mut sender, connection) =
+                within(hyper::client::conn::http1::handshake(TokioIo::new(tls)))
+                    .await
+                    .expect("http1 handshake");
             tokio::spawn(connection);
             within(sender.send_request(request))
                 .await
                 .expect("response")
         }
         Protocol::Http2 => {
-            let (mut sender, connection) = within(hyper::client::conn::http2::handshake(
-                TokioExecutor::new(),
-                io,
-            ))
-            .await
-            .expect("http2 handshake");
-            tokio::spawn(connection);
+            let (mut sender, _connection) = http2(tls).await;
             within(sender.send_request(request))
                 .await
                 .expect("response")
         }
     }
+}
+
+/// An HTTP/2 client connection on `tls` (hyper's defaults), driven by a spawned task;
+/// returns the sender and that task, which ends when the connection does.
+pub async fn http2<B>(tls: TlsStream<TcpStream>) -> (SendRequest<B>, JoinHandle<hyper::Result<()>>)
+where
+    B: hyper::body::Body + Unpin + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (sender, connection) = within(hyper::client::conn::http2::handshake(
+        TokioExecutor::new(),
+        TokioIo::new(tls),
+    ))
+    .await
+    .expect("http2 handshake");
+    (sender, tokio::spawn(connection))
+}
+
+/// `GET https://localhost:{port}{path}` on an HTTP/2 connection, read to the end.
+pub async fn get_h2(sender: &mut SendRequest<Full<Bytes>>, port: u16, path: &str) -> TestResponse {
+    let request = Request::get(format!("https://localhost:{port}{path}"))
+        .body(Full::default())
+        .expect("request");
+    read(
+        within(sender.send_request(request))
+            .await
+            .expect("response"),
+    )
+    .await
 }
 
 /// Reads a response to the end.

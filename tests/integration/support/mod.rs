@@ -1,16 +1,25 @@
 //! Test harness: real certificates, real upstream servers, the real gateway on ephemeral
 //! loopback ports, and a real TLS client. Every wait is bounded by [`within`].
 
-pub mod auth;
+pub mod auth_config;
 pub mod binary;
 pub mod browser;
 pub mod certs;
 pub mod client;
+pub mod compose;
+pub mod cookies;
 pub mod dockerfile;
+pub mod env;
 pub mod gateway;
 pub mod process;
+pub mod pyjwt;
+pub mod raw;
+pub mod rejections;
+pub mod requests;
+pub mod tokens;
 pub mod traefik;
 pub mod upstream;
+pub mod users;
 pub mod yaml;
 
 use std::future::Future;

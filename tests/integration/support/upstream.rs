@@ -20,12 +20,15 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use http_body_util::combinators::BoxBody;
 use hyper::body::{Body, Frame, Incoming};
-use hyper::service::service_fn;
+use hyper::service::{Service, service_fn};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
+
+use super::within;
 
 type TestBody = BoxBody<Bytes, Infallible>;
 
@@ -57,6 +60,16 @@ impl Upstream {
         self.received.lock().expect("lock").clone()
     }
 
+    /// Waits, polling and bounded by [`within`], until this upstream has received a request.
+    pub async fn wait_for_request(&self) {
+        within(async {
+            while self.received().is_empty() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+    }
+
     /// The last request received; panics when there was none.
     pub fn last(&self) -> Received {
         self.received()
@@ -76,25 +89,46 @@ pub async fn start(name: &str) -> Upstream {
         received: Arc::new(Mutex::new(Vec::new())),
     };
     let state = upstream.clone();
+    serve_http1(listener, move |stream| {
+        let state = state.clone();
+        let service = service_fn(move |request| {
+            let state = state.clone();
+            async move { Ok::<_, Infallible>(respond(state, request).await) }
+        });
+        (stream, service)
+    });
+    upstream
+}
+
+/// Serves every connection `listener` accepts over HTTP/1.1 (upgrades allowed) until the
+/// test ends: `connection` turns each accepted stream into the stream to serve and its
+/// service. The accept loop of every test server.
+pub fn serve_http1<I, S, B>(
+    listener: TcpListener,
+    connection: impl Fn(TcpStream) -> (I, S) + Send + 'static,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Service<Request<Incoming>, Response = Response<B>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let state = state.clone();
+            let (io, service) = connection(stream);
             tokio::spawn(async move {
-                let service = service_fn(move |request| {
-                    let state = state.clone();
-                    async move { Ok::<_, Infallible>(respond(state, request).await) }
-                });
                 let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
+                    .serve_connection(TokioIo::new(io), service)
                     .with_upgrades()
                     .await;
             });
         }
     });
-    upstream
 }
 
 /// A port with nothing listening on it (bound, then released).
