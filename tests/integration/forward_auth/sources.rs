@@ -263,3 +263,39 @@ async fn verify_applies_the_csrf_rule_to_the_original_method() {
     let response = verify(&gateway, &with(get, &[("cookie", &cookie), evil])).await;
     assert_status(&response, 200, None, "cookie, cross-site GET");
 }
+
+/// The access decision is one function for proxied requests and forward-auth alike, so the
+/// WebSocket rule of the pipeline (a handshake opens a channel a cross-site page could use
+/// with the cookie) holds for `verify` too; before they shared it, `verify` let a
+/// cross-site handshake through.
+#[tokio::test]
+async fn verify_refuses_a_cross_site_websocket_handshake_with_a_cookie() {
+    let (gateway, _app) = gateway_and_app("").await;
+    let cookie = alice_cookie(&gateway).await;
+    let handshake = with(
+        x_forwarded("GET", "app.example.test:8443", "/docs/socket"),
+        &[("upgrade", "websocket"), ("connection", "Upgrade")],
+    );
+    let evil = ("origin", "https://evil.test");
+    let same_site = ("origin", "https://app.example.test:8443");
+
+    let response = verify(
+        &gateway,
+        &with(handshake.clone(), &[("cookie", &cookie), evil]),
+    )
+    .await;
+    assert_status(
+        &response,
+        403,
+        Some("csrf_rejected"),
+        "cookie, cross-site handshake",
+    );
+    assert!(response.headers.get("x-forwarded-user").is_none());
+    let response = verify(
+        &gateway,
+        &with(handshake.clone(), &[("cookie", &cookie), same_site]),
+    )
+    .await;
+    assert_status(&response, 200, None, "cookie, same-site handshake");
+    assert_eq!(response.headers["x-forwarded-user"], "alice");
+}
