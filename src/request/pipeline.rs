@@ -4,21 +4,23 @@
 //! 1. [`request_target`](super::target): the request head — method (`TRACE`/`TRACK` →
 //!    405), host (HTTP/1.1 absolute-form and HTTP/2 `:authority` rules, SNI consistency →
 //!    421) and path, normalized once (TLS and HTTP parsing happened in `server/`);
-//! 2. [`own_endpoint`]: a path under `auth.prefix` goes to the portal;
-//! 3. [`route`]: host + longest prefix → route, else 404;
-//! 4. and 5. [`authorize`]: the access decision (`auth::access`: credential,
+//! 2. [`own_endpoint`](Pipeline::own_endpoint): a path under `auth.prefix` goes to the
+//!    portal;
+//! 3. [`route`](Pipeline::route): host + longest prefix → route, else 404;
+//! 4. and 5. [`authorize`](Pipeline::authorize): the access decision (`auth::access`: credential,
 //!    verification, the route's rule, CSRF), whose refusal becomes 401 or 403;
 //! 6. unauthenticated: the 401 carries a [`LoginHint`] back to this exact page, which
 //!    `render` turns into a redirect for a browser navigation;
-//! 7. [`forward`]: header hygiene, identity injection, streaming (`upstream/`);
+//! 7. [`forward`](Pipeline::forward): header hygiene, identity injection, streaming (`upstream/`);
 //! 8. [`renew`]: a fresh cookie when a cookie-authenticated token nears expiry;
 //! 9. the access event, emitted once when the response head is ready, from the
 //!    [`AccessRecord`] the steps fill in.
 //!
 //! [`Pipeline::handle`] is the outer function: it renders any [`RequestError`] (JSON, HTML
 //! or a login redirect) and logs the request; it never fails, so the service handed to
-//! hyper is infallible. A request refused before its body was read has that body drained
-//! first (`http::discard_unread_body`), in exactly one place: here.
+//! hyper is infallible. Steps 1–6 ([`admit`](Pipeline::admit)) read only the head; a request
+//! they refuse has what is left of its body drained (`http::discard_unread_body`) in one
+//! place, [`answer`](Pipeline::answer).
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -39,6 +41,7 @@ use crate::auth::Auth;
 use crate::auth::access::{AccessRequest, Granted, decide};
 use crate::auth::session::CredentialSource;
 use crate::auth::session::cookie;
+use crate::config::Upstream;
 use crate::http::{Body, discard_unread_body};
 use crate::upstream::Forward;
 use crate::upstream::headers::{ClientSide, client_ip};
@@ -55,20 +58,10 @@ impl Pipeline {
         let span = info_span!("request", id);
         let client = ClientKind::of(request.method(), request.headers());
         let mut record = AccessRecord::new(request.method().clone(), &self.unrouted_metrics);
-        let result = match request_target(&request, &conn) {
-            Ok(target) => {
-                let result = self
-                    .handle_target(&conn, request, &target, &mut record)
-                    .instrument(span.clone())
-                    .await;
-                record.target = Some(target);
-                result
-            }
-            Err(error) => {
-                discard_unread_body(request).await;
-                Err(error)
-            }
-        };
+        let result = self
+            .answer(&conn, request, &mut record)
+            .instrument(span.clone())
+            .await;
         let mut response = result.unwrap_or_else(|error| {
             debug!(parent: &span, error = %error, cause = ?std::error::Error::source(&error), "request rejected");
             error_response(&error, client)
@@ -85,60 +78,84 @@ impl Pipeline {
         response
     }
 
-    /// Steps 2–8 for a request whose target is valid; `record` learns the route (whose
-    /// metrics then count the response, errors included), the user and the upstream.
-    async fn handle_target<'s>(
+    /// Steps 1–8. Steps 1–6 read only the request head; a refusal there drains what is left
+    /// of the body (here, the one place), so an HTTP/1.1 client reads the answer instead of
+    /// a reset.
+    async fn answer<'s>(
         &'s self,
         conn: &ConnInfo,
         request: Request<Incoming>,
-        target: &Target,
         record: &mut AccessRecord<'s>,
     ) -> Result<Response<Body>, RequestError> {
-        let client_ip = client_ip(request.headers(), conn.peer.ip(), |ip| {
-            self.is_trusted_proxy(ip)
-        });
-        if let Some((auth, endpoint)) = self.own_endpoint(target) {
-            record.route = Some("auth");
-            record.metrics = &self.endpoint_metrics;
-            let context = EndpointContext {
-                host: &target.host,
-                endpoint,
-                client_ip,
-            };
-            // Boxed: the endpoints' state (reading a login form, checking a password) is
-            // the largest part of this future, and proxied requests would otherwise carry it.
-            return Box::pin(portal::handle(self, auth, request, context)).await;
-        }
-        let checked = self.route(target).and_then(|route| {
-            record.route = Some(route.name.as_str());
-            record.metrics = &route.metrics;
-            Ok((route, self.authorize(route, &request, target)?))
-        });
-        let (route, granted) = match checked {
-            Ok(passed) => passed,
+        let admitted = match self.admit(conn, &request, record) {
+            Ok(admitted) => admitted,
             Err(error) => {
                 discard_unread_body(request).await;
                 return Err(error);
             }
         };
-        record.user.clone_from(&granted.token);
-        let mut response = self
-            .forward(conn, route, request, target, &granted, record)
-            .await?;
-        if let Some(auth) = &self.auth {
-            renew(auth, &granted, &target.host, &mut response);
+        let target = record
+            .target
+            .as_ref()
+            .expect("admit records the target of every request it admits");
+        match admitted {
+            Admitted::Portal(auth) => {
+                let context = EndpointContext {
+                    host: &target.host,
+                    endpoint: &target.path()[auth.settings().prefix.len()..],
+                    client_ip: client_ip(request.headers(), conn.peer.ip(), |ip| {
+                        self.is_trusted_proxy(ip)
+                    }),
+                };
+                // Boxed: the endpoints' state (reading a login form, checking a password)
+                // is the largest part of this future, and proxied requests would otherwise
+                // carry it.
+                Box::pin(portal::handle(self, auth, request, context)).await
+            }
+            Admitted::Upstream(route, granted) => {
+                let upstream = &mut record.upstream;
+                let mut response = self
+                    .forward(conn, route, request, target, &granted, upstream)
+                    .await?;
+                if let Some(auth) = &self.auth {
+                    renew(auth, &granted, &target.host, &mut response);
+                }
+                Ok(response)
+            }
         }
-        Ok(response)
     }
 
-    /// Step 2: the auth state and the endpoint part of the path (`/.auth/login` →
-    /// `/login`) when the path is under `auth.prefix`.
-    fn own_endpoint<'t>(&self, target: &'t Target) -> Option<(&Auth, &'t str)> {
+    /// Steps 1–6 on the request head: its target, then the gateway's own endpoints or the
+    /// route and the access decision. `record` learns the target, the route (whose metrics
+    /// then count the response, errors included) and the user.
+    fn admit<'s>(
+        &'s self,
+        conn: &ConnInfo,
+        request: &Request<Incoming>,
+        record: &mut AccessRecord<'s>,
+    ) -> Result<Admitted<'s>, RequestError> {
+        let target = record.target.insert(request_target(request, conn)?);
+        if let Some(auth) = self.own_endpoint(target) {
+            record.route = Some("auth");
+            record.metrics = &self.endpoint_metrics;
+            return Ok(Admitted::Portal(auth));
+        }
+        let route = self.route(target)?;
+        record.route = Some(route.name.as_str());
+        record.metrics = &route.metrics;
+        let granted = self.authorize(route, request, target)?;
+        record.user.clone_from(&granted.token);
+        Ok(Admitted::Upstream(route, granted))
+    }
+
+    /// Step 2: the auth state when the path is under `auth.prefix` (`/.auth/login`, or the
+    /// prefix itself).
+    fn own_endpoint(&self, target: &Target) -> Option<&Auth> {
         let auth = self.auth.as_ref()?;
         let rest = target
             .path()
             .strip_prefix(auth.settings().prefix.as_str())?;
-        (rest.is_empty() || rest.starts_with('/')).then_some((auth, rest))
+        (rest.is_empty() || rest.starts_with('/')).then_some(auth)
     }
 
     /// Step 3: the route of the target's host and path.
@@ -181,7 +198,7 @@ impl Pipeline {
         request: Request<Incoming>,
         target: &Target,
         granted: &Granted,
-        record: &mut AccessRecord<'s>,
+        tried: &mut Option<&'s Upstream>,
     ) -> Result<Response<Body>, RequestError> {
         let peer = conn.peer.ip();
         let forward = Forward {
@@ -195,11 +212,16 @@ impl Pipeline {
             identity: granted.identity(),
             strip_authorization: granted.source == Some(CredentialSource::Header),
         };
-        Ok(self
-            .upstream
-            .forward(request, forward, &mut record.upstream)
-            .await?)
+        Ok(self.upstream.forward(request, forward, tried).await?)
     }
+}
+
+/// What steps 1–6 let through.
+enum Admitted<'s> {
+    /// One of the gateway's own endpoints.
+    Portal(&'s Auth),
+    /// A request for `route`'s upstream, with what the access decision found.
+    Upstream(&'s RouteTarget, Granted),
 }
 
 /// `<prefix>/login?rd=<path?query>`: back to exactly this page after signing in.
