@@ -2,7 +2,7 @@
 //!
 //! The default certificate answers every handshake whose SNI names no `[[tls.sni]]` entry
 //! (or that sends no SNI at all); an entry's certificate answers its exact host name. The
-//! handler needs to know when SNI picked a dedicated certificate — a request for another host
+//! request pipeline needs to know when SNI picked a dedicated certificate — a request for another host
 //! on that connection must get 421 — so [`TlsAcceptor::dedicated_host`] answers that.
 //!
 //! `generate_self_signed` is a development convenience: when both default files are missing

@@ -7,11 +7,12 @@
 //! 2. [`own_endpoint`](Pipeline::own_endpoint): a path under `auth.prefix` goes to the
 //!    portal;
 //! 3. [`route`](Pipeline::route): host + longest prefix → route, else 404;
-//! 4. and 5. [`authorize`](Pipeline::authorize): the access decision (`auth::access`: credential,
-//!    verification, the route's rule, CSRF), whose refusal becomes 401 or 403;
+//! 4. and 5. [`authorize`](Pipeline::authorize): the access decision (`auth::access`:
+//!    credential, verification, the route's rule, CSRF), whose refusal becomes 401 or 403;
 //! 6. unauthenticated: the 401 carries a [`LoginHint`] back to this exact page, which
 //!    `render` turns into a redirect for a browser navigation;
-//! 7. [`forward`](Pipeline::forward): header hygiene, identity injection, streaming (`upstream/`);
+//! 7. [`forward`](Pipeline::forward): header hygiene, identity injection, streaming
+//!    (`upstream/`);
 //! 8. [`renew`]: a fresh cookie when a cookie-authenticated token nears expiry;
 //! 9. the access event, emitted once when the response head is ready, from the
 //!    [`AccessRecord`] the steps fill in.

@@ -5,7 +5,7 @@
 //! HTTPS listening socket (a duplicated descriptor: the kernel hands each new connection to
 //! whichever worker accepts first, so a busy worker takes fewer). A connection lives on the
 //! worker that accepted it: its TLS, its HTTP tasks, and the upstream connections it uses —
-//! the proxy keeps one upstream pool per worker ([`current_worker`](crate::worker::current_worker)) — so a request never
+//! the upstream client keeps one pool per worker (`worker::current_worker`) — so a request never
 //! crosses threads and no lock or wake-up is shared between workers on the hot path. Worker
 //! 0 is the runtime that calls [`run`](super::run) (it also serves the redirect and admin
 //! listeners); this module starts the others. One `max_connections` semaphore is shared by

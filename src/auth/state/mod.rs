@@ -35,8 +35,8 @@
 //! at the first failure).
 //!
 //! An attempt is counted *before* its password hash runs, so parallel attempts cannot
-//! outrun the count: the login handler [`reserve`](StateStore::reserve)s every key of the
-//! attempt, and only then queues the hash. A key grants at most `max_failures` minus its
+//! outrun the count: the sign-in (`auth/sign_in.rs`) [`reserve`](StateStore::reserve)s
+//! every key of the attempt, and only then queues the hash. A key grants at most `max_failures` minus its
 //! failures reservations at a time; beyond that, and while it is locked, the attempt is
 //! refused at once (429 + `Retry-After`). When the hash has run, each reservation is settled:
 //! a wrong password turns it into a failure ([`record_failure`](StateStore::record_failure)),

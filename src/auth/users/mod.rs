@@ -56,8 +56,8 @@
 //! | `pool` | [`PasswordChecker`]: the bounded, fair pool of hash workers |
 //!
 //! Not here: hash formats and hashing (`password/`), the hash workers (`pool/`), throttling
-//! (`auth/state/`), the login endpoints (`request/portal/login.rs`), reading the file from disk (the config
-//! loader does it, so relative paths and reload stay in one place).
+//! (`auth/state/`), the login endpoints (`request/portal/login.rs`), reading the file from
+//! disk (the config loader does it, so relative paths and reload stay in one place).
 
 use std::collections::HashMap;
 use std::fmt;

@@ -4,9 +4,9 @@
 //! The proxy in front of the app asks about a request the gateway never sees. Which request
 //! comes from exactly one set of headers, the one `[forward_auth] url_from` names
 //! (`original_url`): `X-Forwarded-Proto/-Host/-Uri/-Method` by default, or
-//! `X-Original-URL` and `X-Original-Method`. The other set is ignored, never a fallback: the proxy overwrites
-//! the headers it sets and passes the rest as the client wrote them. A missing, repeated or
-//! malformed header of the chosen set is a 400, never a guess.
+//! `X-Original-URL` and `X-Original-Method`. The other set is ignored, never a fallback:
+//! the proxy overwrites the headers it sets and passes the rest as the client wrote them.
+//! A missing, repeated or malformed header of the chosen set is a 400, never a guess.
 //!
 //! The decision, in order: the route of the original host and path (normalized as for
 //! proxied requests, so it is the route the gateway itself would apply); no route → 403
