@@ -11,6 +11,7 @@
 //! | [`state`] | revocations and login throttling behind one interface |
 //! | `sign_in` | one throttled sign-in attempt: reserve keys, check the password, settle |
 //! | `loading` | the token keys, the device-cookie key and the users file, read from config |
+//! | `failure` | [`AuthFailure`]: why a presented token was refused (only logged) |
 //!
 //! [`Auth`] (this file) ties them together for one config generation. The order of checks
 //! for a token, in [`Auth::authenticate`]: signature and claims (or a cache hit, which only
