@@ -30,7 +30,7 @@ impl CheckSummary {
 /// writing files.
 ///
 /// # Errors
-/// The first [`Error`] found: config problems (all of them, positioned) or a TLS file problem.
+/// The first [`Error`](super::Error) found: config problems (all of them, positioned) or a TLS file problem.
 pub fn check(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<CheckSummary> {
     let config = Config::load(path)?;
     // Loaded once, for the check and for its warnings: a users file of 100,000 users takes

@@ -1,6 +1,6 @@
 //! The HTTP edge: where a request becomes an answer. Every domain below returns its own
 //! typed error and knows nothing of statuses; this layer runs the pipeline in DESIGN.md's
-//! order, turns each domain error into a [`RequestError`] (the one place one is built), and
+//! order, turns each domain error into a [`RequestError`](error::RequestError) (the one place one is built), and
 //! renders it as JSON, an HTML page or a login redirect.
 //!
 //! | module | concept |
@@ -9,7 +9,7 @@
 //! | `target` | step 1: method, host and path of a request, normalized once |
 //! | `portal` | step 2: the gateway's own endpoints under `auth.prefix` |
 //! | `record` | the access event and the route counters, filled as the request goes |
-//! | `error` | [`RequestError`] and its exhaustive status and code; `From` the domain errors |
+//! | `error` | `RequestError` and its exhaustive status and code; `From` the domain errors |
 //! | `render` | a `RequestError` as JSON, HTML or a redirect to the login page |
 //! | `original_url` | which request a forward-auth proxy asks about |
 //!

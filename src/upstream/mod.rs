@@ -124,7 +124,8 @@ impl Proxy {
     /// `tried` is set to each upstream as it is tried (for the access event).
     ///
     /// # Errors
-    /// [`RequestError::UpstreamUnreachable`] (502) or [`ForwardError::Timeout`] (504).
+    /// A [`ForwardError`]: the upstream could not be reached (502) or timed out (504), or
+    /// the client's body failed (400) or stopped arriving (408).
     pub async fn forward<'r>(
         &self,
         mut request: Request<Incoming>,

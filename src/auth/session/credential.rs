@@ -6,8 +6,9 @@
 //!
 //! Our cookie may come more than once — after a `cookie.domains` change, or tossed by a
 //! sibling subdomain — and the client cannot tell which copy is which (only `name=value`
-//! is sent). The credential is the first copy that is text; [`Auth::verify_credential`]
-//! (crate::auth::Auth::verify_credential) tries the others when it does not verify.
+//! is sent). The credential is the first copy that is text;
+//! [`Auth::verify_credential`](crate::auth::Auth::verify_credential) tries the others when
+//! it does not verify.
 
 use http::{HeaderMap, header};
 

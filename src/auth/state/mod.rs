@@ -53,7 +53,7 @@
 //! # Bounded memory
 //!
 //! - Revocations: at most [`MAX_REVOCATIONS`] session and token entries, and at most
-//!   [`PER_USER_CAP`] per user; a live revocation is never dropped to make room: past a cap
+//!   [`PER_USER_CAP`](revocations::PER_USER_CAP) per user; a live revocation is never dropped to make room: past a cap
 //!   the user's entries collapse into a "signed out everywhere" cutoff, and at the global
 //!   cap new sessions are refused ([`StateStore::accepts_new_sessions`]) until entries
 //!   expire (see `revocations.rs`).

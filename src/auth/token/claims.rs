@@ -73,7 +73,7 @@ pub enum Audience {
 /// What a valid token says about its bearer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedToken {
-    /// Who the token names: the user from [`TokenSettings::user_claim`], groups (empty when
+    /// Who the token names: the user from [`TokenSettings::user_claim`](super::TokenSettings::user_claim), groups (empty when
     /// the token has none), e-mail if it has one.
     pub identity: Identity,
     /// Token id, if the token has one (revocation needs it).

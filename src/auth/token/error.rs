@@ -71,7 +71,7 @@ impl TokenError {
     }
 }
 
-/// Why [`TokenKeys`] could not be built from the settings and key material.
+/// Why [`TokenKeys`](super::TokenKeys) could not be built from the settings and key material.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("the HMAC secret is {len} bytes; at least {MIN_SECRET_BYTES} are required")]

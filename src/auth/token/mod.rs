@@ -30,13 +30,13 @@
 //! - Its `exp`/`nbf` checks read the system clock (`get_current_timestamp`); there is no way
 //!   to pass a time. So `validate_exp`/`validate_nbf` are off and `exp`, `nbf`, `iat` are
 //!   checked here against the caller's `now`, with the configured leeway. The typed
-//!   [`Claims`] reject string-typed dates (`"exp": "9999999999"`), which jsonwebtoken only
+//!   [`Claims`](claims::Claims) reject string-typed dates (`"exp": "9999999999"`), which jsonwebtoken only
 //!   rejects while its own time checks are on.
 //! - It only checks the claims it finds: `required_spec_claims` must list `exp`, `iss` (and
 //!   `aud` when configured), and the user claim is checked here (it may not be `sub`).
 //! - With `validate_aud` on and no audience set, it rejects every token that *has* an `aud`;
 //!   with no audience configured we turn it off (audience neither checked nor set).
-//! - It accepts `iss` as an array if any element matches; [`Claims::iss`] is a string.
+//! - It accepts `iss` as an array if any element matches; [`Claims::iss`](claims::Claims::iss) is a string.
 //! - A payload may repeat a member name: its own validation refuses a repeated `exp`,
 //!   `nbf`, `sub`, `iss` or `aud`, but the claims map keeps the last of any other
 //!   (`groups`, `email`, a custom user claim). Two readers of one token must never disagree
@@ -67,7 +67,7 @@
 //! | `keys` | [`TokenSettings`] and [`TokenKeys`]: keys built and checked once, the JWK Set |
 //! | `issue` | minting a token, in a new session or continuing one |
 //! | `verify` | checking a token: header, signature, every claim |
-//! | `claims` | what a token says ([`Claims`]) and what a verified one tells ([`VerifiedToken`]) |
+//! | `claims` | what a token says ([`Claims`](claims::Claims)) and what a verified one tells ([`VerifiedToken`]) |
 //! | `syntax` | the compact form and the JSON members, checked before any decoding |
 //! | `cache` | verified tokens kept until their `exp`, so hot clients skip signature checks |
 //! | `error` | [`TokenError`] and [`KeyError`] |

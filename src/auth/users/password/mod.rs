@@ -20,7 +20,7 @@
 //! - New hashes ([`hash_password`]) come from one hasher, argon2id with the default
 //!   parameters.
 //! - The dummy hash that [`Users::verify_password`](super::Users::verify_password) checks for an unknown user has the
-//!   [`HashCost`] (algorithm and parameters) most of the file's hashes have — argon2id with
+//!   `HashCost` (algorithm and parameters) most of the file's hashes have — argon2id with
 //!   the default parameters for a file of `gateway hash-password` hashes, bcrypt at cost 5
 //!   for one imported from `htpasswd -B` — so an unknown user costs what a typical known user
 //!   costs. An empty file gets the default hasher's cost. Each cost's dummy is made once per

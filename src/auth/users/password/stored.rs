@@ -146,7 +146,7 @@ impl fmt::Debug for StoredHash {
 }
 
 /// Why a password value is not a usable hash (the users file maps it to a positioned
-/// [`HashError`]).
+/// `UsersError`).
 pub(crate) enum HashProblem {
     /// Not one of the accepted formats (a plain-text password lands here too).
     Unsupported,
