@@ -42,7 +42,7 @@ pub struct AccessRequest<'r> {
 }
 
 /// A request that may pass.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Granted {
     /// The verified token, when the route checked one.
     pub token: Option<Arc<VerifiedToken>>,
