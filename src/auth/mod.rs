@@ -8,7 +8,8 @@
 //! | [`token`] | keys built once from config; issue and verify with every check pinned; the cache |
 //! | [`users`] | the users file, password hash formats, the bounded pool that checks passwords |
 //! | [`session`] | the request's credential, our cookies, `rd=` validation, the CSRF origin check |
-//! | [`state`] | revocations and login throttling behind one interface |
+//! | [`state`] | revocations, login throttling and second-factor state behind one interface |
+//! | [`second_factor`] | TOTP (RFC 6238), recovery codes, the challenge between the two steps |
 //! | `sign_in` | one throttled sign-in attempt: reserve keys, check the password, settle |
 //! | `loading` | the token keys, the device-cookie key and the users file, read from config |
 //!
@@ -22,6 +23,7 @@
 pub mod access;
 mod failure;
 mod loading;
+pub mod second_factor;
 pub mod session;
 mod sign_in;
 pub mod state;
@@ -241,6 +243,33 @@ impl Auth {
         ttl: Duration,
         now: SystemTime,
     ) -> Result<String, TokenError> {
+        self.issue_with(user, renewing, Vec::new(), ttl, now)
+    }
+
+    /// Mints the first token of a sign-in by the methods `amr` (`["pwd"]`, or
+    /// `["pwd","otp"]` after a second factor), as [`Auth::issue_for`] does for a new
+    /// session.
+    ///
+    /// # Errors
+    /// As [`Auth::issue_for`].
+    pub fn issue_signed_in(
+        &self,
+        user: &str,
+        amr: Vec<String>,
+        ttl: Duration,
+        now: SystemTime,
+    ) -> Result<String, TokenError> {
+        self.issue_with(user, None, amr, ttl, now)
+    }
+
+    fn issue_with(
+        &self,
+        user: &str,
+        renewing: Option<&VerifiedToken>,
+        amr: Vec<String>,
+        ttl: Duration,
+        now: SystemTime,
+    ) -> Result<String, TokenError> {
         let known = self.users.as_ref().and_then(|u| u.get(user));
         let groups = match known {
             Some(known) => known.groups.as_slice(),
@@ -265,8 +294,8 @@ impl Auth {
                     .signed_out_before(user, now)
                     .map_or(now, |cutoff| cutoff.max(now));
                 let ttl = ttl.min(self.settings.session_lifetime);
-                self.keys
-                    .issue_in(&Session::begin(signed_in)?, user, groups, email, ttl, now)
+                let session = Session::begin_with(signed_in, amr)?;
+                self.keys.issue_in(&session, user, groups, email, ttl, now)
             }
         }
     }

@@ -91,6 +91,9 @@ pub enum RequestError {
     /// A valid user outside the route's groups.
     #[error("forbidden")]
     Forbidden,
+    /// A route that needs a second factor, and a password-only token (RFC 9470 step-up).
+    #[error("insufficient user authentication")]
+    InsufficientAuthentication(LoginHint),
     /// An unsafe cookie-authenticated request, or a login/logout POST, without an allowed
     /// `Origin`/`Referer`.
     #[error("cross-site request rejected")]
@@ -144,6 +147,7 @@ impl RequestError {
             RequestError::Unauthenticated(_)
             | RequestError::EmptyBearer
             | RequestError::InvalidToken { .. }
+            | RequestError::InsufficientAuthentication(_)
             | RequestError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             RequestError::Forbidden | RequestError::CsrfRejected => StatusCode::FORBIDDEN,
             RequestError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -176,6 +180,7 @@ impl RequestError {
             RequestError::Unauthenticated(_) => "unauthorized",
             RequestError::InvalidToken { .. } => "invalid_token",
             RequestError::InvalidCredentials => "invalid_credentials",
+            RequestError::InsufficientAuthentication(_) => "insufficient_user_authentication",
             RequestError::Forbidden => "forbidden",
             RequestError::CsrfRejected => "csrf_rejected",
             RequestError::TooManyRequests { .. } => "too_many_requests",
@@ -218,6 +223,7 @@ impl RequestError {
             AccessError::ConflictingCookies => RequestError::DuplicateCredentials,
             AccessError::Unauthenticated => RequestError::Unauthenticated(hint()),
             AccessError::Forbidden => RequestError::Forbidden,
+            AccessError::SecondFactorRequired => RequestError::InsufficientAuthentication(hint()),
             AccessError::CrossSite => RequestError::CsrfRejected,
         }
     }

@@ -22,7 +22,7 @@ pub(super) fn respond(
         method: &Method::GET,
         host,
     };
-    let granted = decide(Some(auth), &Access::Authenticated, asked)?;
+    let granted = decide(Some(auth), &Access::AUTHENTICATED, asked)?;
     let token = granted
         .token
         .ok_or(RequestError::Unauthenticated(LoginHint::None))?;

@@ -30,7 +30,7 @@ use crate::request::original_url::{Original, OriginalUrlError};
 use crate::upstream::headers::inject_identity;
 
 /// The policy of a URL no route matches under `unmatched = "authenticated"`.
-static ANY_SIGNED_IN_USER: Access = Access::Authenticated;
+static ANY_SIGNED_IN_USER: Access = Access::AUTHENTICATED;
 
 /// The policy that applies to `route`'s match (`None`: no route), or the refusal.
 fn policy(route: Option<&Access>, unmatched: Unmatched) -> Result<&Access, RequestError> {
@@ -107,7 +107,7 @@ mod tests {
         ));
         assert_eq!(
             policy(None, Unmatched::Authenticated).expect("allowed"),
-            &Access::Authenticated
+            &Access::AUTHENTICATED
         );
         // A matching route's own rule applies whatever `unmatched` says.
         for unmatched in [Unmatched::Deny, Unmatched::Authenticated] {
@@ -115,7 +115,10 @@ mod tests {
                 policy(Some(&Access::Public), unmatched).expect("route"),
                 &Access::Public
             );
-            let groups = Access::Groups(vec!["admins".to_owned()]);
+            let groups = Access::Groups {
+                groups: vec!["admins".to_owned()],
+                second_factor: false,
+            };
             assert_eq!(policy(Some(&groups), unmatched).expect("route"), &groups);
         }
     }
