@@ -11,6 +11,7 @@
 //! | [`state`] | revocations, login throttling and second-factor state behind one interface |
 //! | [`second_factor`] | TOTP (RFC 6238), recovery codes, the challenge between the two steps |
 //! | `sign_in` | one throttled sign-in attempt: reserve keys, check the password, settle |
+//! | `two_step` | after the password: the challenge, then the throttled code step |
 //! | `loading` | the token keys, the device-cookie key and the users file, read from config |
 //!
 //! [`Auth`] (this file) ties them together for one config generation. The order of checks
@@ -28,6 +29,7 @@ pub mod session;
 mod sign_in;
 pub mod state;
 pub mod token;
+mod two_step;
 pub mod users;
 
 use std::sync::Arc;
@@ -38,6 +40,7 @@ use http::HeaderMap;
 pub use failure::AuthFailure;
 pub use loading::AuthError;
 pub use sign_in::SignInError;
+pub use two_step::{PasswordStep, SecondFactorCode};
 
 use crate::config::{AuthSettings, KeySource, UsersSettings};
 use crate::metrics::Metrics;
@@ -244,22 +247,6 @@ impl Auth {
         now: SystemTime,
     ) -> Result<String, TokenError> {
         self.issue_with(user, renewing, Vec::new(), ttl, now)
-    }
-
-    /// Mints the first token of a sign-in by the methods `amr` (`["pwd"]`, or
-    /// `["pwd","otp"]` after a second factor), as [`Auth::issue_for`] does for a new
-    /// session.
-    ///
-    /// # Errors
-    /// As [`Auth::issue_for`].
-    pub fn issue_signed_in(
-        &self,
-        user: &str,
-        amr: Vec<String>,
-        ttl: Duration,
-        now: SystemTime,
-    ) -> Result<String, TokenError> {
-        self.issue_with(user, None, amr, ttl, now)
     }
 
     fn issue_with(

@@ -88,6 +88,10 @@ pub enum RequestError {
     /// Wrong user name or password at login.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// A right password under `second_factor = "required"` for a user with no second
+    /// factor enrolled.
+    #[error("second factor enrollment required")]
+    EnrollmentRequired,
     /// A valid user outside the route's groups.
     #[error("forbidden")]
     Forbidden,
@@ -149,7 +153,9 @@ impl RequestError {
             | RequestError::InvalidToken { .. }
             | RequestError::InsufficientAuthentication(_)
             | RequestError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            RequestError::Forbidden | RequestError::CsrfRejected => StatusCode::FORBIDDEN,
+            RequestError::Forbidden
+            | RequestError::CsrfRejected
+            | RequestError::EnrollmentRequired => StatusCode::FORBIDDEN,
             RequestError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             RequestError::LoginsBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             RequestError::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
@@ -182,6 +188,7 @@ impl RequestError {
             RequestError::InvalidCredentials => "invalid_credentials",
             RequestError::InsufficientAuthentication(_) => "insufficient_user_authentication",
             RequestError::Forbidden => "forbidden",
+            RequestError::EnrollmentRequired => "enrollment_required",
             RequestError::CsrfRejected => "csrf_rejected",
             RequestError::TooManyRequests { .. } => "too_many_requests",
             RequestError::LoginsBusy { .. } => "service_unavailable",
@@ -250,7 +257,10 @@ impl From<SignInError> for RequestError {
     fn from(error: SignInError) -> RequestError {
         match error {
             SignInError::NoUsers => RequestError::NoRoute,
-            SignInError::Rejected => RequestError::InvalidCredentials,
+            SignInError::Rejected
+            | SignInError::ChallengeInvalid
+            | SignInError::WrongCode { .. } => RequestError::InvalidCredentials,
+            SignInError::EnrollmentRequired => RequestError::EnrollmentRequired,
             SignInError::Throttled { retry_after } => RequestError::TooManyRequests { retry_after },
             SignInError::Busy { retry_after } => RequestError::LoginsBusy { retry_after },
             SignInError::Failed(cause) => RequestError::Internal(cause),

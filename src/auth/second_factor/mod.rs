@@ -21,8 +21,8 @@ mod recovery;
 mod totp;
 
 pub use challenge::{CHALLENGE_LIFETIME, ChallengeId};
-pub use recovery::{RECOVERY_CODE_COUNT, new_recovery_codes, normalized_recovery_code};
-pub use totp::{DIGITS, PERIOD, SKEW_STEPS, TotpSecret, TotpSecretError, otpauth_uri};
+pub use recovery::{new_recovery_codes, normalized_recovery_code};
+pub use totp::{TotpSecret, TotpSecretError, otpauth_uri};
 
 /// The system random generator failed (short of a broken system, never).
 #[derive(Debug, thiserror::Error)]

@@ -79,7 +79,7 @@ use thiserror::Error;
 
 pub use memory::MemoryStore;
 pub use revocations::{Revocation, TokenRef};
-pub use second_factor::{MAX_CHALLENGES, PendingChallenge};
+pub use second_factor::PendingChallenge;
 
 /// Most live session and token revocations a [`MemoryStore`] keeps.
 pub const MAX_REVOCATIONS: usize = 100_000;

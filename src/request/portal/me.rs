@@ -1,5 +1,5 @@
 //! `GET me`: who the request's credential says it is, as JSON (`user`, `groups`, `email`,
-//! `expires_at`), or 401. The same access decision as a route open to any signed-in user.
+//! `expires_at`, `amr`), or 401. The same access decision as a route open to any signed-in user.
 
 use std::time::SystemTime;
 
@@ -38,6 +38,7 @@ pub(super) fn respond(
             "groups": identity.groups,
             "email": identity.email,
             "expires_at": expires_at,
+            "amr": token.amr,
         }),
     ))
 }

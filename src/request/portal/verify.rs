@@ -14,7 +14,8 @@
 //! the same access decision as the pipeline's (`auth::access`), applied to the *original*
 //! method and host with the client's `Origin`/`Referer`. Every 401 carries `Location` of
 //! the login page on the original host with `rd` = the original path, which the proxy can
-//! hand to a browser. A 200 carries the identity headers for the proxy to copy upstream.
+//! hand to a browser. A 200 carries the identity headers for the proxy to copy upstream,
+//! and a JSON body with the token's `amr` (empty on a public route).
 
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use tracing::{debug, warn};
@@ -85,7 +86,9 @@ pub(super) fn respond(
     };
     let granted = decide(Some(auth), access, asked)
         .map_err(|error| RequestError::denied(error, || login_location(auth, &original)))?;
-    let mut response = json(StatusCode::OK, &serde_json::json!({}));
+    // The body reports the sign-in's `amr` (the identity headers carry nothing new).
+    let amr = granted.token.as_ref().map_or(&[][..], |t| t.amr.as_slice());
+    let mut response = json(StatusCode::OK, &serde_json::json!({ "amr": amr }));
     if let Some(identity) = granted.identity() {
         inject_identity(response.headers_mut(), &auth.settings().headers, identity)
             .map_err(internal)?;
