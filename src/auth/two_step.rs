@@ -258,3 +258,6 @@ async fn settle(store: &dyn StateStore, keys: &[ThrottleKey], accepted: Option<b
         None => release(store, keys).await,
     }
 }
+
+#[cfg(test)]
+mod tests;
