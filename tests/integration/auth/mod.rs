@@ -16,6 +16,7 @@ mod login;
 mod passwords;
 mod policy;
 mod redirects;
+mod second_factor;
 mod sso;
 mod throttle;
 mod tokens;
