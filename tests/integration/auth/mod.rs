@@ -9,6 +9,7 @@
 mod credentials;
 mod csrf;
 mod endpoints;
+mod enrollment;
 mod hash_memory;
 mod headers;
 mod interop;

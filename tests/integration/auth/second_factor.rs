@@ -22,7 +22,7 @@ const STEP_UP_CHALLENGE: &str =
 
 /// The common config with TOTP users and one more route: `app1/secure` for admins with a
 /// second factor.
-async fn env_2fa(change: impl FnOnce(AuthConfig) -> AuthConfig) -> Env {
+pub(super) async fn env_2fa(change: impl FnOnce(AuthConfig) -> AuthConfig) -> Env {
     let app1 = upstream::start("app1").await;
     let app2 = upstream::start("app2").await;
     let (a1, a2) = (app1.url(), app2.url());
