@@ -184,6 +184,11 @@ impl Users {
         found
     }
 
+    /// Whether some user has a second factor (the file then holds TOTP secrets).
+    pub fn any_second_factor(&self) -> bool {
+        self.by_name.values().any(User::has_second_factor)
+    }
+
     /// Number of users in the file.
     pub fn len(&self) -> usize {
         self.by_name.len()

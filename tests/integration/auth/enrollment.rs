@@ -93,7 +93,10 @@ async fn enroll_edits_the_commented_file_prints_the_secret_and_reload_applies_it
         .collect();
     assert_eq!(added.len(), 2, "{added:?}");
     assert!(added[0].starts_with("totp = ") && added[1].starts_with("recovery_codes = ["));
-    let kept: Vec<&str> = edited.lines().filter(|line| !added.contains(line)).collect();
+    let kept: Vec<&str> = edited
+        .lines()
+        .filter(|line| !added.contains(line))
+        .collect();
     assert_eq!(kept, commented.lines().collect::<Vec<_>>());
 
     // Before the reload, dave still signs in with the password alone.
