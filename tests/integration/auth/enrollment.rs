@@ -10,9 +10,7 @@ use crate::support::binary::BIN;
 use crate::support::env::Env;
 use crate::support::requests::Req;
 use crate::support::tokens::token_part;
-use crate::support::totp::{Clock, DAVE_PASSWORD, pyotp_uri_secret};
-
-use super::second_factor::env_2fa;
+use crate::support::totp::{Clock, DAVE_PASSWORD, env_2fa, pyotp_uri_secret};
 
 const APP1: &str = "app1.example.test";
 

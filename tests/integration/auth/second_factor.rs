@@ -5,37 +5,16 @@
 
 use serde_json::{Value, json};
 
-use crate::support::auth_config::{AuthConfig, auth_config};
 use crate::support::cookies::{gateway_set_cookie, sets_gateway_cookie};
 use crate::support::env::Env;
 use crate::support::requests::Req;
 use crate::support::tokens::{claims, mint_hs256, token_part, with_claim};
-use crate::support::totp::{
-    ALICE_RECOVERY, ALICE_TOTP, BOB_TOTP, Clock, DAVE_PASSWORD, users_with_totp,
-};
-use crate::support::upstream;
+use crate::support::totp::{ALICE_RECOVERY, ALICE_TOTP, BOB_TOTP, Clock, DAVE_PASSWORD, env_2fa};
 use crate::support::users::{ALICE_PASSWORD, BOB_PASSWORD};
 
 const APP1: &str = "app1.example.test";
 const STEP_UP_CHALLENGE: &str =
     "Bearer realm=\"gateway\", error=\"insufficient_user_authentication\"";
-
-/// The common config with TOTP users and one more route: `app1/secure` for admins with a
-/// second factor.
-pub(super) async fn env_2fa(change: impl FnOnce(AuthConfig) -> AuthConfig) -> Env {
-    let app1 = upstream::start("app1").await;
-    let app2 = upstream::start("app2").await;
-    let (a1, a2) = (app1.url(), app2.url());
-    let base = auth_config(&a1, &a2);
-    let routes = format!(
-        "[[route]]\nhost = \"{APP1}\"\nupstream = \"{a1}\"\naccess = \"authenticated\"\n\n\
-         [[route]]\nhost = \"{APP1}\"\npath = \"/secure\"\nupstream = \"{a1}\"\n\
-         access = {{ groups = [\"admins\"], second_factor = true }}\n\n\
-         [[route]]\nhost = \"app2.example.test\"\nupstream = \"{a2}\"\n"
-    );
-    let config = change(base.users(&users_with_totp()).routes(&routes));
-    Env::new(config.start().await, app1, app2)
-}
 
 impl Env {
     /// The password step over JSON; returns the challenge of its 401.

@@ -11,7 +11,12 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::auth_config::{AuthConfig, auth_config};
+use super::env::Env;
 use super::pyjwt::python3;
+use super::upstream;
+
+const APP1: &str = "app1.example.test";
 
 /// A step with less than this left may roll before the gateway checks the code.
 pub const MARGIN_SECS: u64 = 3;
@@ -113,3 +118,20 @@ pub fn users_with_totp() -> String {
 
 /// dave: an admin without a second factor.
 pub const DAVE_PASSWORD: &str = "dave-no-second-factor";
+
+/// The common config with TOTP users and one more route: `app1/secure` for admins with a
+/// second factor.
+pub async fn env_2fa(change: impl FnOnce(AuthConfig) -> AuthConfig) -> Env {
+    let app1 = upstream::start("app1").await;
+    let app2 = upstream::start("app2").await;
+    let (a1, a2) = (app1.url(), app2.url());
+    let base = auth_config(&a1, &a2);
+    let routes = format!(
+        "[[route]]\nhost = \"{APP1}\"\nupstream = \"{a1}\"\naccess = \"authenticated\"\n\n\
+         [[route]]\nhost = \"{APP1}\"\npath = \"/secure\"\nupstream = \"{a1}\"\n\
+         access = {{ groups = [\"admins\"], second_factor = true }}\n\n\
+         [[route]]\nhost = \"app2.example.test\"\nupstream = \"{a2}\"\n"
+    );
+    let config = change(base.users(&users_with_totp()).routes(&routes));
+    Env::new(config.start().await, app1, app2)
+}
