@@ -151,7 +151,8 @@ impl Auth {
 
     /// Verifies `credential` (see [`Auth::authenticate`]). A cookie credential stands for
     /// every copy of our cookie the request carries: the first copy that verifies wins, so a
-    /// stale or tossed copy cannot lock its user out — unless copies for *different* users
+    /// stale or tossed copy cannot lock its user out (and a copy whose sign-in passed a second
+    /// factor wins over a password-only one) — unless copies for *different* users
     /// verify, which only cookie tossing produces (a sibling subdomain planting its own
     /// account's token for the parent domain, to make the victim act as the attacker): that
     /// is refused as ambiguous.
@@ -177,6 +178,12 @@ impl Auth {
                 match &chosen {
                     Ok(winner) if winner.identity.user != verified.identity.user => {
                         return Err(AccessError::ConflictingCookies);
+                    }
+                    // A copy from a sign-in with a second factor outranks a password-only
+                    // one of the same user (a stale cookie on another Domain must not
+                    // shadow the step-up just made).
+                    Ok(winner) if !winner.has_second_factor() && verified.has_second_factor() => {
+                        chosen = Ok(verified);
                     }
                     Ok(_) => {}
                     Err(_) => chosen = Ok(verified),
