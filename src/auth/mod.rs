@@ -63,6 +63,8 @@ pub struct Auth {
     keys: TokenKeys,
     cache: TokenCache,
     users: Option<Arc<Users>>,
+    /// Where the users file is, to strike spent recovery codes from it.
+    users_file: Option<std::path::PathBuf>,
     checker: PasswordChecker,
     /// Device cookies (OWASP), when the users file is configured and they are not off.
     devices: Option<DeviceCookies>,
@@ -100,6 +102,7 @@ impl Auth {
                 key: device_key,
                 ttl: u.device_cookie_ttl,
             });
+        let users_file = users.map(|u| u.file.value.clone());
         let users = match users {
             Some(u) => Some(Arc::new(load_users(&u.file)?)),
             None => None,
@@ -114,6 +117,7 @@ impl Auth {
             keys,
             cache: TokenCache::new(TOKEN_CACHE_CAPACITY),
             users,
+            users_file,
             checker: PasswordChecker::with_available_parallelism(),
             devices,
             store,

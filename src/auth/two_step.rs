@@ -14,7 +14,8 @@
 //!   username key. The check and the settling run in a task of their own, as in `sign_in`.
 //! - A TOTP code is accepted for the current step or one either side, and only for a step
 //!   later than the last one accepted for the user (replay). A recovery code is accepted
-//!   when it matches one of the user's hashes that the store has not seen spent.
+//!   when it matches one of the user's hashes that the store has not seen spent; once
+//!   spent it is also struck from the users file, so a restart does not revive it.
 //! - The user must still be in the users file, enabled, with a second factor, when the
 //!   code arrives (a reload may have changed any of it).
 //!
@@ -22,6 +23,7 @@
 //! (`request/portal/login.rs`).
 
 use std::net::IpAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -33,7 +35,9 @@ use super::sign_in::{SignInError, internal, release};
 use super::state::{PendingChallenge, Reservation, StateStore, ThrottleKey};
 use super::token::{AMR_OTP, AMR_PASSWORD, TokenError};
 use super::users::User;
+use super::users::edit::strike_recovery_code;
 use crate::config::SecondFactorPolicy;
+use crate::files::replace_file;
 use crate::metrics::LoginResult;
 
 /// Codes a sign-in may try (each on a fresh challenge) before the password is asked again.
@@ -183,6 +187,7 @@ impl Auth {
         let checker = self.checker.clone();
         let name = user.name.clone();
         let client = keys[0].clone();
+        let users_file = self.users_file.clone();
         // Owned by the task until the code is checked and the keys settled (see `sign_in`).
         let task = tokio::spawn(async move {
             let accepted = match code {
@@ -198,7 +203,19 @@ impl Auth {
                         .verify_recovery_code_from(client, users, name.clone(), code)
                         .await
                     {
-                        Ok(Some(hash)) => store.spend_recovery_code(&name, &hash).await,
+                        Ok(Some(hash)) => {
+                            let spent = store.spend_recovery_code(&name, &hash).await;
+                            if matches!(spent, Ok(true))
+                                && let Some(path) = users_file
+                            {
+                                let user = name.clone();
+                                let strike = move || strike_from_file(&path, &user, &hash);
+                                if let Err(error) = tokio::task::spawn_blocking(strike).await {
+                                    warn!(%error, "cannot strike a spent recovery code");
+                                }
+                            }
+                            spent
+                        }
                         Ok(None) => Ok(false),
                         Err(error) => {
                             release(store.as_ref(), &keys).await;
@@ -229,6 +246,25 @@ impl Auth {
             }
         };
         Err(SignInError::WrongCode { retry })
+    }
+}
+
+/// Removes a spent recovery code (named by its stored hash) from `user`'s entry of the users
+/// file, so it stays spent across restarts; the store already refuses it until then. A
+/// file the gateway may not write (a read-only mount) is logged, and the code stays spent
+/// in the store only.
+fn strike_from_file(path: &Path, user: &str, hash: &str) {
+    let outcome = std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|text| strike_recovery_code(&text, user, hash).map_err(|e| e.to_string()))
+        .and_then(|edited| replace_file(path, edited.as_bytes()).map_err(|e| e.to_string()));
+    match outcome {
+        Ok(()) => info!(user = %user, "spent recovery code removed from the users file"),
+        Err(error) => warn!(
+            user = %user,
+            %error,
+            "spent recovery code not removed from the users file (it stays refused until a restart)"
+        ),
     }
 }
 

@@ -14,14 +14,15 @@ use std::path::Path;
 
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
-use toml_edit::{Array, DocumentMut, Item, Table, value};
+use toml_edit::{Array, Table, value};
 
 use super::error::{Error, Result};
 use crate::auth::second_factor::{
     TotpSecret, new_recovery_codes, normalized_recovery_code, otpauth_uri,
 };
+use crate::auth::users::edit::EditError;
 use crate::auth::users::password::hash_password;
-use crate::auth::users::{Users, normalized_name};
+use crate::auth::users::{self};
 use crate::config::Config;
 use crate::files::replace_file;
 
@@ -94,37 +95,14 @@ fn edit_user(config: &Config, user: &str, edit: impl FnOnce(&mut Table)) -> Resu
         path: path.clone(),
         source,
     };
-    let edit_error = |message: String| Error::UsersEdit {
-        path: path.clone(),
-        message,
-    };
     let text = std::fs::read_to_string(path).map_err(io)?;
-    let mut document: DocumentMut = text
-        .parse()
-        .map_err(|e: toml_edit::TomlError| edit_error(e.message().to_owned()))?;
-    let wanted = normalized_name(user).into_owned();
-    let entry = document
-        .get_mut("user")
-        .and_then(Item::as_array_of_tables_mut)
-        .and_then(|users| {
-            users.iter_mut().find(|entry| {
-                entry
-                    .get("name")
-                    .and_then(Item::as_str)
-                    .is_some_and(|name| normalized_name(name) == wanted)
-            })
-        })
-        .ok_or_else(|| Error::UnknownUser {
-            name: user.to_owned(),
-        })?;
-    let name = entry
-        .get("name")
-        .and_then(Item::as_str)
-        .unwrap_or(user)
-        .to_owned();
-    edit(entry);
-    let edited = document.to_string();
-    Users::from_toml_str(&edited).map_err(|e| edit_error(e.to_string()))?;
+    let (edited, name) = users::edit::edit_user(&text, user, edit).map_err(|e| match e {
+        EditError::UnknownUser(name) => Error::UnknownUser { name },
+        other => Error::UsersEdit {
+            path: path.clone(),
+            message: other.to_string(),
+        },
+    })?;
     replace_file(path, edited.as_bytes()).map_err(io)?;
     Ok(name)
 }

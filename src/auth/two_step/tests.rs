@@ -36,7 +36,7 @@ fn at(secs: u64) -> SystemTime {
 
 struct Fixture {
     auth: Auth,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 fn fixture(policy: &str) -> Fixture {
@@ -71,7 +71,7 @@ second_factor = \"{policy}\"\n[users]\nfile = \"users.toml\"\nmax_failures = 3\n
         Arc::new(Metrics::new()),
     )
     .expect("auth");
-    Fixture { auth, _dir: dir }
+    Fixture { auth, dir }
 }
 
 fn code(secret: &str, now: SystemTime, steps: i64) -> String {
@@ -325,6 +325,9 @@ async fn a_recovery_code_works_once() {
         (user.as_str(), amr),
         ("alice", vec!["pwd".to_owned(), "otp".to_owned()])
     );
+    // Struck from the users file too, so a restart does not bring it back.
+    let file = std::fs::read_to_string(f.dir.path().join("users.toml")).expect("users");
+    assert!(file.contains("recovery_codes = []"), "{file}");
     let again = f.challenge("alice", now).await;
     let refused = recovery(&again, RECOVERY).await;
     assert!(

@@ -52,6 +52,7 @@
 //! | module | concept |
 //! |---|---|
 //! | `file` | [`Users::from_toml_str`]: the file's shape, each entry validated and positioned |
+//! | [`edit`] | one user's entry edited in place (comments kept), the result validated |
 //! | `names` | the NFC form of names, and when two names look alike |
 //! | `error` | [`UsersError`] and its position |
 //! | [`password`] | hash formats: parsing, verifying, making new ones |
@@ -71,6 +72,7 @@ use password::{CredentialsError, MAX_PASSWORD_BYTES, StoredHash};
 
 use crate::auth::second_factor::{TotpSecret, normalized_recovery_code};
 
+pub mod edit;
 mod error;
 mod file;
 mod names;

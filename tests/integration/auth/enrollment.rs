@@ -132,6 +132,27 @@ async fn enroll_edits_the_commented_file_prints_the_secret_and_reload_applies_it
         )
         .await;
     assert_eq!(recovered.status, 200, "{}", recovered.text());
+    // The spent code is struck from the file: after a reload (or a restart) it stays spent.
+    let struck = std::fs::read_to_string(&users_path).expect("users");
+    let hashes = |text: &str| text.matches("$argon2id$").count();
+    assert_eq!(hashes(&struck), hashes(&edited) - 1, "{struck}");
+    assert!(
+        struck.contains("# the on-call admin"),
+        "comments kept: {struck}"
+    );
+    reload(&env);
+    let password_step = env.login_json(APP1, "dave", DAVE_PASSWORD).await;
+    let challenge = password_step.json()["challenge"]
+        .as_str()
+        .expect("c")
+        .to_owned();
+    let reused = env
+        .send(
+            Req::post(APP1, "/.auth/login")
+                .json(&json!({ "challenge": challenge, "recovery_code": codes[3] })),
+        )
+        .await;
+    assert_eq!(reused.status, 401, "{}", reused.text());
 
     // Disable: the keys go, the comments stay, and after a reload the password suffices.
     totp(&env, "disable", "dave");
