@@ -361,3 +361,29 @@ async fn without_a_second_factor_the_password_signs_in_unless_it_is_required() {
         "{refused:?}"
     );
 }
+
+#[tokio::test]
+async fn amr_is_kept_when_the_session_is_renewed() {
+    let f = fixture("optional");
+    let now = SystemTime::now();
+    let amr = vec!["pwd".to_owned(), "otp".to_owned()];
+    let token = f
+        .auth
+        .issue_signed_in("alice", amr.clone(), Duration::from_secs(600), now)
+        .expect("issue");
+    let verified = f.auth.authenticate(&token, now).expect("valid");
+    assert!(verified.has_second_factor());
+    let renewed = f
+        .auth
+        .issue_for("alice", Some(&verified), Duration::from_secs(600), now)
+        .expect("renew");
+    let renewed = f.auth.authenticate(&renewed, now).expect("valid");
+    assert_eq!(renewed.amr, amr);
+    // A token minted for a script (`gateway token`) claims no method at all.
+    let minted = f
+        .auth
+        .issue_for("alice", None, Duration::from_secs(600), now)
+        .expect("mint");
+    let minted = f.auth.authenticate(&minted, now).expect("valid");
+    assert!(minted.amr.is_empty() && !minted.has_second_factor());
+}

@@ -66,6 +66,10 @@ pub fn strike_recovery_code(text: &str, user: &str, hash: &str) -> Result<String
     let (edited, _) = edit_user(text, user, |entry| {
         if let Some(codes) = entry.get_mut("recovery_codes").and_then(Item::as_array_mut) {
             codes.retain(|code: &Value| code.as_str() != Some(hash));
+            // The first value left keeps the spacing of the first one written.
+            if let Some(first) = codes.iter_mut().next() {
+                first.decor_mut().set_prefix("");
+            }
         }
     })?;
     Ok(edited)

@@ -97,6 +97,22 @@ async fn enroll_edits_the_commented_file_prints_the_secret_and_reload_applies_it
         .collect();
     assert_eq!(kept, commented.lines().collect::<Vec<_>>());
 
+    // `gateway check` now warns when the file that holds the secrets is group-readable.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::Permissions::from_mode(0o640);
+        std::fs::set_permissions(&users_path, mode).expect("chmod");
+        let (_, output) = crate::support::binary::check(&env.gateway.config_path);
+        assert!(
+            output.contains("users.toml is readable by group or others"),
+            "{output}"
+        );
+        let mode = std::fs::Permissions::from_mode(0o600);
+        std::fs::set_permissions(&users_path, mode).expect("chmod");
+        let (_, output) = crate::support::binary::check(&env.gateway.config_path);
+        assert!(!output.contains("users.toml is readable"), "{output}");
+    }
+
     // Before the reload, dave still signs in with the password alone.
     let before_reload = env.login_json(APP1, "dave", DAVE_PASSWORD).await;
     assert_eq!(before_reload.status, 200, "{}", before_reload.text());

@@ -359,3 +359,31 @@ fn hidden(html: &str, name: &str) -> String {
     let start = html.find(&marker).expect("hidden field") + marker.len();
     html[start..].split('"').next().expect("value").to_owned()
 }
+
+#[tokio::test]
+async fn a_cookie_copy_with_the_second_factor_outranks_a_password_only_copy() {
+    use crate::support::cookies::COOKIE;
+    let env = env_2fa(|c| c).await;
+    let password_only = mint_hs256(&with_claim(claims("alice"), "amr", json!(["pwd"])));
+    let full = env.login_2fa("alice", ALICE_PASSWORD, ALICE_TOTP).await;
+    for (what, cookies) in [
+        (
+            "stale copy first",
+            format!("{COOKIE}={password_only}; {COOKIE}={full}"),
+        ),
+        (
+            "stale copy last",
+            format!("{COOKIE}={full}; {COOKIE}={password_only}"),
+        ),
+    ] {
+        let response = env
+            .send(Req::get(APP1, "/secure/x").header("cookie", &cookies))
+            .await;
+        assert_eq!(response.status, 200, "{what}: {}", response.text());
+    }
+    // Control: the stale copy alone must step up.
+    let alone = env
+        .send(Req::get(APP1, "/secure/x").header("cookie", &format!("{COOKIE}={password_only}")))
+        .await;
+    assert_eq!(alone.status, 401, "{}", alone.text());
+}
