@@ -42,9 +42,9 @@ const SIGN_IN_AGAIN: &str = "Your sign-in expired or had too many wrong codes. S
 const ENROLL_FIRST: &str = "Your account needs a second factor before you can sign in. Ask an administrator to enroll you.";
 
 /// `{"username","password"}` (the password step) or `{"challenge","code"}` /
-/// `{"challenge","recovery_code"}` (the code step).
+/// `{"challenge","recovery_code"}` (the code step). Unknown members are skipped, as they
+/// always were (a client may send more); a repeated member is refused.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct JsonLogin {
     username: Option<String>,
     password: Option<String>,
