@@ -387,3 +387,62 @@ async fn a_cookie_copy_with_the_second_factor_outranks_a_password_only_copy() {
         .await;
     assert_eq!(alone.status, 401, "{}", alone.text());
 }
+
+#[tokio::test]
+async fn the_access_log_records_amr_and_no_log_line_holds_a_secret() {
+    use crate::support::auth_config::auth_config;
+    use crate::support::binary::GatewayBinary;
+    use crate::support::client::Protocol;
+    use crate::support::totp::{ALICE_RECOVERY, users_with_totp};
+    let config = auth_config("builtin:whoami", "builtin:whoami")
+        .users(&users_with_totp())
+        .routes("[[route]]\nupstream = \"builtin:whoami\"\n");
+    let files = config.files();
+    let files: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (*n, c.as_slice())).collect();
+    let gateway = GatewayBinary::start("", &config.text(), &files).await;
+    let client = gateway.client();
+    let send = |request: Req| client.send(request.build(), Protocol::Http1);
+    let password = send(
+        Req::post("localhost", "/.auth/login")
+            .json(&json!({ "username": "alice", "password": ALICE_PASSWORD })),
+    )
+    .await;
+    assert_eq!(password.status, 401, "{}", password.text());
+    let challenge = password.json()["challenge"].as_str().expect("c").to_owned();
+    let wrong = send(
+        Req::post("localhost", "/.auth/login")
+            .json(&json!({ "challenge": challenge, "code": "000000" })),
+    )
+    .await;
+    let retry = wrong.json()["challenge"]
+        .as_str()
+        .expect("retry")
+        .to_owned();
+    let code = Clock::now().current(ALICE_TOTP);
+    let done = send(
+        Req::post("localhost", "/.auth/login").json(&json!({ "challenge": retry, "code": code })),
+    )
+    .await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    let token = done.json()["access_token"].as_str().expect("t").to_owned();
+    let served = send(Req::get("localhost", "/after-otp").bearer(&token)).await;
+    assert_eq!(served.status, 200);
+    let access = gateway
+        .wait_for_log(|line| line["message"] == "access" && line["path"] == "/after-otp")
+        .await;
+    assert_eq!(access[0]["amr"], "pwd otp", "{}", access[0]);
+    assert_eq!(access[0]["user"], "alice");
+    // (The 6-digit code is left out: six digits occur in any timestamp.)
+    let log = gateway.log();
+    for secret in [
+        ALICE_TOTP,
+        challenge.as_str(),
+        retry.as_str(),
+        ALICE_RECOVERY,
+        token.as_str(),
+    ] {
+        assert!(!log.contains(secret), "{secret} is in the log:\n{log}");
+    }
+    assert!(log.contains("second factor failed"), "{log}");
+    assert!(log.contains("second factor accepted"), "{log}");
+}
