@@ -18,6 +18,8 @@ need openssl openssl
 need ss iproute2
 # PyJWT, an independent JWT implementation for interop tests, as Debian packages it.
 /usr/bin/python3 -c 'import jwt' >/dev/null 2>&1 || missing+=(python3-jwt)
+# pyotp, an independent TOTP implementation: it computes the codes the second-factor tests type.
+/usr/bin/python3 -c 'import pyotp' >/dev/null 2>&1 || missing+=(python3-pyotp)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing test tools: ${missing[*]}"

@@ -67,6 +67,27 @@ enum Command {
         #[arg(long, value_parser = parse_ttl)]
         ttl: Option<std::time::Duration>,
     },
+    /// Enroll a user in TOTP (secret, QR code, recovery codes) or remove it.
+    Totp {
+        #[command(subcommand)]
+        action: TotpAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TotpAction {
+    /// Give the user a new TOTP secret and 10 recovery codes (printed once).
+    Enroll {
+        /// The user of the users file.
+        #[arg(long)]
+        user: String,
+    },
+    /// Remove the user's TOTP secret and recovery codes.
+    Disable {
+        /// The user of the users file.
+        #[arg(long)]
+        user: String,
+    },
 }
 
 fn parse_ttl(text: &str) -> Result<std::time::Duration, String> {
@@ -92,6 +113,7 @@ fn main() -> ExitCode {
         Command::HashPassword => hash_password(),
         Command::Healthcheck => healthcheck(&cli.config.config),
         Command::Token { user, ttl } => token(&cli.config.config, &user, ttl),
+        Command::Totp { action } => totp(&cli.config.config, action),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -154,6 +176,39 @@ fn token(path: &Path, user: &str, ttl: Option<std::time::Duration>) -> anyhow::R
     let token =
         gateway::commands::mint_token(&config, user, ttl, &env_var).map_err(config_error)?;
     println!("{token}");
+    Ok(())
+}
+
+fn totp(path: &Path, action: TotpAction) -> anyhow::Result<()> {
+    use gateway::commands::totp::{disable, enroll, readable_by_others};
+    let config = Config::load(path).map_err(|e| config_error(e.into()))?;
+    let users_file = config.users.as_ref().map(|u| u.file.value.clone());
+    match action {
+        TotpAction::Enroll { user } => {
+            let enrolled = enroll(&config, &user).map_err(config_error)?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "Scan this with the authenticator app of {user}:\n")?;
+            writeln!(out, "{}", enrolled.qr)?;
+            writeln!(out, "or enter this URI:\n{}\n", enrolled.uri)?;
+            writeln!(
+                out,
+                "Recovery codes (each works once; shown only now, hand them over safely):"
+            )?;
+            for code in &enrolled.recovery_codes {
+                writeln!(out, "  {code}")?;
+            }
+            writeln!(out, "\nReload the running gateway (SIGHUP) to apply.")?;
+        }
+        TotpAction::Disable { user } => {
+            disable(&config, &user).map_err(config_error)?;
+            println!("removed the second factor of {user}; reload the running gateway (SIGHUP)");
+        }
+    }
+    if users_file.as_deref().is_some_and(readable_by_others) {
+        eprintln!(
+            "gateway: warning: the users file holds TOTP secrets and is readable by others; chmod 600 it"
+        );
+    }
     Ok(())
 }
 

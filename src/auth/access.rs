@@ -77,6 +77,10 @@ pub enum AccessError {
     /// An identity the route's rule does not admit.
     #[error("forbidden")]
     Forbidden,
+    /// A route that needs a second factor, and a token whose sign-in passed none while its
+    /// user has one enrolled: sign in again with it (step-up, RFC 9470).
+    #[error("second factor required")]
+    SecondFactorRequired,
     /// A cookie-authenticated request that can change state, from another site.
     #[error("cross-site request rejected")]
     CrossSite,
@@ -110,10 +114,12 @@ pub fn decide(
             Some(auth.verify_credential(credential, request.headers, SystemTime::now())?)
         }
     };
-    match admits(access, token.as_ref().map(|t| &t.identity)) {
+    let factor = token.as_deref().map(|t| auth.second_factor_of(t));
+    match admits(access, token.as_ref().map(|t| &t.identity), factor) {
         Decision::Allow => {}
         Decision::Unauthenticated => return Err(AccessError::Unauthenticated),
         Decision::Forbidden => return Err(AccessError::Forbidden),
+        Decision::StepUp => return Err(AccessError::SecondFactorRequired),
     }
     let source = credential.map(|c| c.source);
     let changes_state = !is_safe(request.method) || is_websocket_upgrade(request.headers);
@@ -127,9 +133,26 @@ pub fn decide(
 }
 
 impl Auth {
+    /// Where `token`'s sign-in stands on the second factor.
+    fn second_factor_of(&self, token: &VerifiedToken) -> Factor {
+        if token.has_second_factor() {
+            Factor::Passed
+        } else if self
+            .users
+            .as_ref()
+            .and_then(|users| users.get(&token.identity.user))
+            .is_some_and(|user| user.has_second_factor())
+        {
+            Factor::Enrolled
+        } else {
+            Factor::None
+        }
+    }
+
     /// Verifies `credential` (see [`Auth::authenticate`]). A cookie credential stands for
     /// every copy of our cookie the request carries: the first copy that verifies wins, so a
-    /// stale or tossed copy cannot lock its user out — unless copies for *different* users
+    /// stale or tossed copy cannot lock its user out (and a copy whose sign-in passed a second
+    /// factor wins over a password-only one) — unless copies for *different* users
     /// verify, which only cookie tossing produces (a sibling subdomain planting its own
     /// account's token for the parent domain, to make the victim act as the attacker): that
     /// is refused as ambiguous.
@@ -155,6 +178,12 @@ impl Auth {
                 match &chosen {
                     Ok(winner) if winner.identity.user != verified.identity.user => {
                         return Err(AccessError::ConflictingCookies);
+                    }
+                    // A copy from a sign-in with a second factor outranks a password-only
+                    // one of the same user (a stale cookie on another Domain must not
+                    // shadow the step-up just made).
+                    Ok(winner) if !winner.has_second_factor() && verified.has_second_factor() => {
+                        chosen = Ok(verified);
                     }
                     Ok(_) => {}
                     Err(_) => chosen = Ok(verified),
@@ -182,21 +211,40 @@ enum Decision {
     Unauthenticated,
     /// An identity that the rule does not admit: 403.
     Forbidden,
+    /// An admitted identity whose sign-in lacks the second factor the rule asks for, and
+    /// could add it: 401 `insufficient_user_authentication` (or the login page).
+    StepUp,
 }
 
-/// Applies `access` to `identity`.
-fn admits(access: &Access, identity: Option<&Identity>) -> Decision {
-    match (access, identity) {
-        (Access::Public, _) => Decision::Allow,
-        (Access::Authenticated | Access::Groups(_), None) => Decision::Unauthenticated,
-        (Access::Authenticated, Some(_)) => Decision::Allow,
-        (Access::Groups(allowed), Some(identity)) => {
-            if identity.groups.iter().any(|g| allowed.contains(g)) {
-                Decision::Allow
-            } else {
-                Decision::Forbidden
-            }
+/// Where a token's sign-in stands on the second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Factor {
+    /// Its `amr` holds `otp`.
+    Passed,
+    /// Password only, and its user has a second factor enrolled: a step-up can add it.
+    Enrolled,
+    /// Password only, and its user has none (or is not in the users file): nothing to add.
+    None,
+}
+
+/// Applies `access` to `identity`, whose sign-in stands at `factor` on the second factor
+/// (`None` exactly when there is no identity).
+fn admits(access: &Access, identity: Option<&Identity>, factor: Option<Factor>) -> Decision {
+    let member = match (access, identity) {
+        (Access::Public, _) => return Decision::Allow,
+        (Access::Authenticated { .. } | Access::Groups { .. }, None) => {
+            return Decision::Unauthenticated;
         }
+        (Access::Authenticated { .. }, Some(_)) => true,
+        (Access::Groups { groups, .. }, Some(identity)) => {
+            identity.groups.iter().any(|g| groups.contains(g))
+        }
+    };
+    match (member, access.requires_second_factor(), factor) {
+        (false, _, _) => Decision::Forbidden,
+        (true, false, _) | (true, true, Some(Factor::Passed)) => Decision::Allow,
+        (true, true, Some(Factor::Enrolled)) => Decision::StepUp,
+        (true, true, Some(Factor::None) | None) => Decision::Forbidden,
     }
 }
 
@@ -204,7 +252,7 @@ fn admits(access: &Access, identity: Option<&Identity>) -> Decision {
 mod tests {
     use http::Method;
 
-    use super::{Access, Decision, admits, is_safe};
+    use super::{Access, Decision, Factor, admits, is_safe};
     use crate::identity::Identity;
 
     fn user(groups: &[&str]) -> Identity {
@@ -217,36 +265,88 @@ mod tests {
 
     #[test]
     fn public_routes_admit_everyone() {
-        assert_eq!(admits(&Access::Public, None), Decision::Allow);
-        assert_eq!(admits(&Access::Public, Some(&user(&[]))), Decision::Allow);
+        assert_eq!(admits(&Access::Public, None, None), Decision::Allow);
+        assert_eq!(
+            admits(&Access::Public, Some(&user(&[])), Some(Factor::None)),
+            Decision::Allow
+        );
     }
 
     #[test]
     fn authenticated_routes_need_an_identity() {
         assert_eq!(
-            admits(&Access::Authenticated, None),
+            admits(&Access::AUTHENTICATED, None, None),
             Decision::Unauthenticated
         );
         assert_eq!(
-            admits(&Access::Authenticated, Some(&user(&[]))),
+            admits(&Access::AUTHENTICATED, Some(&user(&[])), Some(Factor::None)),
             Decision::Allow
         );
     }
 
     #[test]
     fn group_routes_need_one_of_the_groups() {
-        let admins = Access::Groups(vec!["admins".to_owned(), "ops".to_owned()]);
-        assert_eq!(admits(&admins, None), Decision::Unauthenticated);
-        assert_eq!(admits(&admins, Some(&user(&["dev"]))), Decision::Forbidden);
-        assert_eq!(admits(&admins, Some(&user(&[]))), Decision::Forbidden);
+        let admins = Access::Groups {
+            groups: vec!["admins".to_owned(), "ops".to_owned()],
+            second_factor: false,
+        };
+        let pwd = Some(Factor::None);
+        assert_eq!(admits(&admins, None, None), Decision::Unauthenticated);
         assert_eq!(
-            admits(&admins, Some(&user(&["dev", "ops"]))),
+            admits(&admins, Some(&user(&["dev"])), pwd),
+            Decision::Forbidden
+        );
+        assert_eq!(admits(&admins, Some(&user(&[])), pwd), Decision::Forbidden);
+        assert_eq!(
+            admits(&admins, Some(&user(&["dev", "ops"])), pwd),
             Decision::Allow
         );
         assert_eq!(
-            admits(&admins, Some(&user(&["Admins"]))),
+            admits(&admins, Some(&user(&["Admins"])), pwd),
             Decision::Forbidden,
             "group names are case-sensitive"
+        );
+    }
+
+    #[test]
+    fn second_factor_routes_need_otp_step_up_when_enrolled_and_refuse_otherwise() {
+        let admins = Access::Groups {
+            groups: vec!["admins".to_owned()],
+            second_factor: true,
+        };
+        let any = Access::Authenticated {
+            second_factor: true,
+        };
+        let admin = user(&["admins"]);
+        for rule in [&admins, &any] {
+            assert_eq!(admits(rule, None, None), Decision::Unauthenticated);
+            assert_eq!(
+                admits(rule, Some(&admin), Some(Factor::Passed)),
+                Decision::Allow
+            );
+            assert_eq!(
+                admits(rule, Some(&admin), Some(Factor::Enrolled)),
+                Decision::StepUp
+            );
+            assert_eq!(
+                admits(rule, Some(&admin), Some(Factor::None)),
+                Decision::Forbidden
+            );
+        }
+        // Group membership is decided first: a second factor does not open the route.
+        let dev = user(&["dev"]);
+        assert_eq!(
+            admits(&admins, Some(&dev), Some(Factor::Passed)),
+            Decision::Forbidden
+        );
+        assert_eq!(
+            admits(&admins, Some(&dev), Some(Factor::Enrolled)),
+            Decision::Forbidden
+        );
+        // Routes without the rule ignore the factor.
+        assert_eq!(
+            admits(&Access::AUTHENTICATED, Some(&dev), Some(Factor::Enrolled)),
+            Decision::Allow
         );
     }
 

@@ -8,8 +8,10 @@
 //! | [`token`] | keys built once from config; issue and verify with every check pinned; the cache |
 //! | [`users`] | the users file, password hash formats, the bounded pool that checks passwords |
 //! | [`session`] | the request's credential, our cookies, `rd=` validation, the CSRF origin check |
-//! | [`state`] | revocations and login throttling behind one interface |
+//! | [`state`] | revocations, login throttling and second-factor state behind one interface |
+//! | [`second_factor`] | TOTP (RFC 6238), recovery codes, the challenge between the two steps |
 //! | `sign_in` | one throttled sign-in attempt: reserve keys, check the password, settle |
+//! | `two_step` | after the password: the challenge, then the throttled code step |
 //! | `loading` | the token keys, the device-cookie key and the users file, read from config |
 //! | `failure` | [`AuthFailure`]: why a presented token was refused (only logged) |
 //!
@@ -23,10 +25,12 @@
 pub mod access;
 mod failure;
 mod loading;
+pub mod second_factor;
 pub mod session;
 mod sign_in;
 pub mod state;
 pub mod token;
+mod two_step;
 pub mod users;
 
 use std::sync::Arc;
@@ -37,6 +41,7 @@ use http::HeaderMap;
 pub use failure::AuthFailure;
 pub use loading::AuthError;
 pub use sign_in::SignInError;
+pub use two_step::{PasswordStep, SecondFactorCode};
 
 use crate::config::{AuthSettings, KeySource, UsersSettings};
 use crate::metrics::Metrics;
@@ -59,6 +64,8 @@ pub struct Auth {
     keys: TokenKeys,
     cache: TokenCache,
     users: Option<Arc<Users>>,
+    /// Where the users file is, to strike spent recovery codes from it.
+    users_file: Option<std::path::PathBuf>,
     checker: PasswordChecker,
     /// Device cookies (OWASP), when the users file is configured and they are not off.
     devices: Option<DeviceCookies>,
@@ -96,6 +103,7 @@ impl Auth {
                 key: device_key,
                 ttl: u.device_cookie_ttl,
             });
+        let users_file = users.map(|u| u.file.value.clone());
         let users = match users {
             Some(u) => Some(Arc::new(load_users(&u.file)?)),
             None => None,
@@ -110,6 +118,7 @@ impl Auth {
             keys,
             cache: TokenCache::new(TOKEN_CACHE_CAPACITY),
             users,
+            users_file,
             checker: PasswordChecker::with_available_parallelism(),
             devices,
             store,
@@ -242,6 +251,17 @@ impl Auth {
         ttl: Duration,
         now: SystemTime,
     ) -> Result<String, TokenError> {
+        self.issue_with(user, renewing, Vec::new(), ttl, now)
+    }
+
+    fn issue_with(
+        &self,
+        user: &str,
+        renewing: Option<&VerifiedToken>,
+        amr: Vec<String>,
+        ttl: Duration,
+        now: SystemTime,
+    ) -> Result<String, TokenError> {
         let known = self.users.as_ref().and_then(|u| u.get(user));
         let groups = match known {
             Some(known) => known.groups.as_slice(),
@@ -266,8 +286,8 @@ impl Auth {
                     .signed_out_before(user, now)
                     .map_or(now, |cutoff| cutoff.max(now));
                 let ttl = ttl.min(self.settings.session_lifetime);
-                self.keys
-                    .issue_in(&Session::begin(signed_in)?, user, groups, email, ttl, now)
+                let session = Session::begin_with(signed_in, amr)?;
+                self.keys.issue_in(&session, user, groups, email, ttl, now)
             }
         }
     }

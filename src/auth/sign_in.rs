@@ -22,6 +22,7 @@ use http::HeaderMap;
 use tracing::{info, warn};
 
 use super::Auth;
+use super::second_factor::ChallengeId;
 use super::session::cookie;
 use super::state::{PENDING_RETRY_AFTER, Reservation, StateStore, ThrottleKey};
 use super::users::password::CredentialsError;
@@ -56,6 +57,20 @@ pub enum SignInError {
     Busy {
         /// When to try again.
         retry_after: Duration,
+    },
+    /// `[auth] second_factor = "required"` and the user has none enrolled: the password
+    /// was right, but only an admin can let them in (`gateway totp enroll`).
+    #[error("second factor required but not enrolled")]
+    EnrollmentRequired,
+    /// The second-factor challenge is unknown, spent or expired: start again.
+    #[error("invalid or expired second-factor challenge")]
+    ChallengeInvalid,
+    /// A wrong (or replayed) code; `retry` is a fresh challenge for another try, while
+    /// the sign-in has tries left.
+    #[error("wrong second-factor code")]
+    WrongCode {
+        /// The challenge to send the next code with, if any.
+        retry: Option<ChallengeId>,
     },
     /// The check could not run (a task failed, the shared store broke).
     #[error("the sign-in could not be carried out")]
@@ -225,7 +240,7 @@ async fn settle(
     }
 }
 
-async fn release(store: &dyn StateStore, keys: &[ThrottleKey]) {
+pub(super) async fn release(store: &dyn StateStore, keys: &[ThrottleKey]) {
     for key in keys {
         if let Err(error) = store.release(key).await {
             warn!(%error, "cannot release a login reservation");
@@ -233,7 +248,7 @@ async fn release(store: &dyn StateStore, keys: &[ThrottleKey]) {
     }
 }
 
-fn internal<E: std::error::Error + Send + Sync + 'static>(error: E) -> SignInError {
+pub(super) fn internal<E: std::error::Error + Send + Sync + 'static>(error: E) -> SignInError {
     warn!(%error, "sign-in failed");
     SignInError::Failed(Box::new(error))
 }

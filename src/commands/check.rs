@@ -67,6 +67,7 @@ fn users_facts(users: &Users) -> config::UsersFacts {
                 second_at: (second.1.line, second.1.column),
             })
             .collect(),
+        holds_secrets: users.any_second_factor(),
     }
 }
 

@@ -31,6 +31,29 @@ pub enum Error {
     /// `gateway healthcheck` found no healthy admin listener.
     #[error(transparent)]
     Health(#[from] HealthError),
+    /// `gateway totp` with a config that has no `[users]` file.
+    #[error("the config has no [users] file to enroll users in")]
+    NoUsersFile,
+    /// The users file could not be read or written.
+    #[error("cannot update {path}")]
+    UsersFile {
+        /// The users file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The users file cannot be edited: it is not TOML, or the edit would make it invalid.
+    #[error("{path}: {message}")]
+    UsersEdit {
+        /// The users file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The system random generator or a hash failed while enrolling.
+    #[error("cannot make the second factor: {0}")]
+    Enroll(String),
     /// A listener could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {

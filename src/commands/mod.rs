@@ -7,6 +7,7 @@
 //! | `check` | `gateway check`: validate everything, bind nothing |
 //! | `token` | `gateway token`: mint a token for a user |
 //! | `healthcheck` | `gateway healthcheck`: probe the admin `/healthz` |
+//! | `totp` | `gateway totp enroll|disable`: a user's second factor, in the users file |
 //! | `error` | [`Error`], what stops a start or a command |
 //!
 //! `gateway run` is `main.rs` calling [`crate::run`]; `gateway hash-password` is
@@ -16,6 +17,7 @@ mod check;
 mod error;
 pub mod healthcheck;
 mod token;
+pub mod totp;
 
 pub use check::{CheckSummary, check};
 pub use error::{Error, Result};

@@ -70,6 +70,18 @@ pub struct AuthSettings {
     pub allowed_domains: Vec<String>,
     /// Identity header names.
     pub headers: IdentityHeaders,
+    /// Whether local users must have a second factor to sign in.
+    pub second_factor: SecondFactorPolicy,
+}
+
+/// `[auth] second_factor`: whether local users must have a second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SecondFactorPolicy {
+    /// Users with a TOTP secret give a code; users without sign in with their password.
+    #[default]
+    Optional,
+    /// A user without a TOTP secret cannot sign in (and is told to ask an admin to enroll).
+    Required,
 }
 
 /// `[auth]` as written.
@@ -101,6 +113,7 @@ pub(super) struct RawAuth {
     redirect: RawRedirect,
     #[serde(default)]
     headers: RawHeaders,
+    second_factor: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -168,6 +181,22 @@ pub(super) fn validate_auth(
     };
     let headers = headers::validate_headers(raw.headers, problems);
 
+    let second_factor = match &raw.second_factor {
+        None => SecondFactorPolicy::Optional,
+        Some(value) => match value.get_ref().as_str() {
+            "optional" => SecondFactorPolicy::Optional,
+            "required" => SecondFactorPolicy::Required,
+            other => {
+                problems.add(
+                    value.span().start,
+                    format!(
+                        "invalid second_factor {other:?}: expected \"optional\" or \"required\""
+                    ),
+                );
+                SecondFactorPolicy::Optional
+            }
+        },
+    };
     let session_lifetime_at = raw.session_lifetime.as_ref().map_or(0, |d| d.span().start);
     let settings = AuthSettings {
         issuer: raw.issuer.into_inner(),
@@ -188,6 +217,7 @@ pub(super) fn validate_auth(
         cookie,
         allowed_domains,
         headers,
+        second_factor,
     };
     if settings.token_ttl.is_zero() {
         problems.add(0, "[auth] token_ttl must be longer than 0s");

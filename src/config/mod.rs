@@ -46,7 +46,7 @@ mod users;
 mod warnings;
 
 pub use access::Access;
-pub use auth::{AuthSettings, DEFAULT_USER_CLAIM};
+pub use auth::{AuthSettings, DEFAULT_USER_CLAIM, SecondFactorPolicy};
 pub use cidr::Cidr;
 pub use cookie::{CookieSettings, SameSite, is_valid_cookie_name};
 pub use duration::{ConfigDuration, parse_duration};

@@ -40,7 +40,8 @@ pub(super) struct RawRoute {
     access: Option<RawAccess>,
 }
 
-/// `access = "public" | "authenticated" | { groups = [...] }`, parsed in `Deserialize` so a
+/// `access = "public" | "authenticated" | { groups = [...], second_factor = bool }` (either
+/// key may be alone), parsed in `Deserialize` so a
 /// bad value is reported at its position.
 #[derive(Debug, Clone)]
 struct RawAccess(Access);
@@ -51,12 +52,14 @@ impl<'de> Deserialize<'de> for RawAccess {
         impl<'de> Visitor<'de> for AccessVisitor {
             type Value = RawAccess;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("\"public\", \"authenticated\" or { groups = [\"…\"] }")
+                f.write_str(
+                    "\"public\", \"authenticated\", { groups = [\"…\"] } or { second_factor = true }",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawAccess, E> {
                 match v {
                     "public" => Ok(RawAccess(Access::Public)),
-                    "authenticated" => Ok(RawAccess(Access::Authenticated)),
+                    "authenticated" => Ok(RawAccess(Access::AUTHENTICATED)),
                     other => Err(E::custom(format!(
                         "invalid access {other:?}: expected \"public\", \"authenticated\" or {{ groups = [\"…\"] }}"
                     ))),
@@ -64,23 +67,37 @@ impl<'de> Deserialize<'de> for RawAccess {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawAccess, A::Error> {
                 let mut groups: Option<Vec<String>> = None;
+                let mut second_factor: Option<bool> = None;
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "groups" => groups = Some(map.next_value()?),
-                        other => return Err(de::Error::unknown_field(other, &["groups"])),
+                        "second_factor" => second_factor = Some(map.next_value()?),
+                        other => {
+                            return Err(de::Error::unknown_field(
+                                other,
+                                &["groups", "second_factor"],
+                            ));
+                        }
                     }
                 }
-                match groups {
-                    Some(groups)
+                match (groups, second_factor) {
+                    (Some(groups), second_factor)
                         if !groups.is_empty()
                             && groups.iter().all(|g| !g.is_empty() && !g.contains(',')) =>
                     {
-                        Ok(RawAccess(Access::Groups(groups)))
+                        let second_factor = second_factor.unwrap_or(false);
+                        Ok(RawAccess(Access::Groups {
+                            groups,
+                            second_factor,
+                        }))
                     }
-                    Some(_) => Err(de::Error::custom(
+                    (Some(_), _) => Err(de::Error::custom(
                         "access groups must be a non-empty list of names without ','",
                     )),
-                    None => Err(de::Error::missing_field("groups")),
+                    (None, Some(second_factor)) => {
+                        Ok(RawAccess(Access::Authenticated { second_factor }))
+                    }
+                    (None, None) => Err(de::Error::missing_field("groups")),
                 }
             }
         }
@@ -191,7 +208,7 @@ pub(super) fn validate_routes(
             host,
             path,
             upstreams,
-            access: raw.access.map_or(Access::Authenticated, |a| a.0),
+            access: raw.access.map_or(Access::AUTHENTICATED, |a| a.0),
             at: problems.locator.locate(route_offset),
         });
     }

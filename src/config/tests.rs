@@ -248,7 +248,7 @@ fn routes_are_protected_by_default_and_need_an_auth_section() {
     .expect("valid");
     assert_eq!(
         config.routes[0].access,
-        crate::config::Access::Authenticated
+        crate::config::Access::AUTHENTICATED
     );
 }
 
@@ -262,7 +262,10 @@ fn access_forms_parse_and_bad_ones_are_positioned() {
     assert_eq!(config.routes[0].access, crate::config::Access::Public);
     assert_eq!(
         config.routes[1].access,
-        crate::config::Access::Groups(vec!["admins".to_owned(), "ops".to_owned()])
+        crate::config::Access::Groups {
+            groups: vec!["admins".to_owned(), "ops".to_owned()],
+            second_factor: false
+        }
     );
     let errors = problems(&format!(
         "{AUTH}{TLS}[[route]]\naccess = \"everyone\"\nupstream = \"builtin:whoami\"\n"
@@ -500,6 +503,51 @@ fn zero_deadlines_and_bad_backlogs_are_positioned_errors() {
     let errors = problems(&format!("[server]\nwrite_timeout = \"soon\"\n{TLS}"));
     assert!(
         errors[0].starts_with("<config>:2:17: invalid duration"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn second_factor_route_rules_and_policy_parse_and_bad_ones_are_positioned() {
+    use crate::config::{Access, SecondFactorPolicy};
+    let config = parse(&format!(
+        "{AUTH}{TLS}[[route]]\npath = \"/a\"\naccess = {{ groups = [\"admins\"], second_factor = true }}\nupstream = \"builtin:whoami\"\n\
+[[route]]\npath = \"/b\"\naccess = {{ second_factor = true }}\nupstream = \"builtin:whoami\"\n"
+    ))
+    .expect("valid");
+    assert_eq!(
+        config.routes[0].access,
+        Access::Groups {
+            groups: vec!["admins".to_owned()],
+            second_factor: true
+        }
+    );
+    assert_eq!(
+        config.routes[1].access,
+        Access::Authenticated {
+            second_factor: true
+        }
+    );
+    let auth = config.auth.as_ref().expect("auth");
+    assert_eq!(auth.second_factor, SecondFactorPolicy::Optional);
+    for bad in [
+        "{ second_factor = \"yes\" }",
+        "{ groups = [\"a\"], otp = true }",
+        "{}",
+    ] {
+        let errors = problems(&format!(
+            "{AUTH}{TLS}[[route]]\naccess = {bad}\nupstream = \"builtin:whoami\"\n"
+        ));
+        assert!(errors[0].starts_with("<config>:10:"), "{bad}: {errors:?}");
+    }
+    let required = AUTH.replace("[auth]\n", "[auth]\nsecond_factor = \"required\"\n");
+    let config = parse(&format!("{required}{TLS}")).expect("valid");
+    let auth = config.auth.as_ref().expect("auth");
+    assert_eq!(auth.second_factor, SecondFactorPolicy::Required);
+    let wrong = AUTH.replace("[auth]\n", "[auth]\nsecond_factor = \"always\"\n");
+    let errors = problems(&format!("{wrong}{TLS}"));
+    assert!(
+        errors[0].contains(":17: invalid second_factor \"always\""),
         "{errors:?}"
     );
 }

@@ -41,6 +41,8 @@ pub struct UsersFacts {
     pub demo_user_enabled: bool,
     /// Pairs of user names that look alike, in file order.
     pub lookalikes: Vec<LookalikeNames>,
+    /// Some user has a TOTP secret: the file is then a secret itself.
+    pub holds_secrets: bool,
 }
 
 /// Two user names in the users file that differ only in case or Unicode compatibility forms.
@@ -116,6 +118,11 @@ pub fn warnings(config: &Config, users: Option<&UsersFacts>) -> Vec<Warning> {
             KeySource::PrivateKey(path) => private_files.push(path),
             KeySource::SecretEnv(_) => {}
         }
+    }
+    if let Some(settings) = &config.users
+        && users.is_some_and(|u| u.holds_secrets)
+    {
+        private_files.push(&settings.file);
     }
     for file in private_files {
         if let Some(mode) = group_or_other_access(&file.value) {

@@ -88,9 +88,16 @@ pub enum RequestError {
     /// Wrong user name or password at login.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// A right password under `second_factor = "required"` for a user with no second
+    /// factor enrolled.
+    #[error("second factor enrollment required")]
+    EnrollmentRequired,
     /// A valid user outside the route's groups.
     #[error("forbidden")]
     Forbidden,
+    /// A route that needs a second factor, and a password-only token (RFC 9470 step-up).
+    #[error("insufficient user authentication")]
+    InsufficientAuthentication(LoginHint),
     /// An unsafe cookie-authenticated request, or a login/logout POST, without an allowed
     /// `Origin`/`Referer`.
     #[error("cross-site request rejected")]
@@ -144,8 +151,11 @@ impl RequestError {
             RequestError::Unauthenticated(_)
             | RequestError::EmptyBearer
             | RequestError::InvalidToken { .. }
+            | RequestError::InsufficientAuthentication(_)
             | RequestError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            RequestError::Forbidden | RequestError::CsrfRejected => StatusCode::FORBIDDEN,
+            RequestError::Forbidden
+            | RequestError::CsrfRejected
+            | RequestError::EnrollmentRequired => StatusCode::FORBIDDEN,
             RequestError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             RequestError::LoginsBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             RequestError::UpstreamUnreachable(_) => StatusCode::BAD_GATEWAY,
@@ -176,7 +186,9 @@ impl RequestError {
             RequestError::Unauthenticated(_) => "unauthorized",
             RequestError::InvalidToken { .. } => "invalid_token",
             RequestError::InvalidCredentials => "invalid_credentials",
+            RequestError::InsufficientAuthentication(_) => "insufficient_user_authentication",
             RequestError::Forbidden => "forbidden",
+            RequestError::EnrollmentRequired => "enrollment_required",
             RequestError::CsrfRejected => "csrf_rejected",
             RequestError::TooManyRequests { .. } => "too_many_requests",
             RequestError::LoginsBusy { .. } => "service_unavailable",
@@ -218,6 +230,7 @@ impl RequestError {
             AccessError::ConflictingCookies => RequestError::DuplicateCredentials,
             AccessError::Unauthenticated => RequestError::Unauthenticated(hint()),
             AccessError::Forbidden => RequestError::Forbidden,
+            AccessError::SecondFactorRequired => RequestError::InsufficientAuthentication(hint()),
             AccessError::CrossSite => RequestError::CsrfRejected,
         }
     }
@@ -244,7 +257,10 @@ impl From<SignInError> for RequestError {
     fn from(error: SignInError) -> RequestError {
         match error {
             SignInError::NoUsers => RequestError::NoRoute,
-            SignInError::Rejected => RequestError::InvalidCredentials,
+            SignInError::Rejected
+            | SignInError::ChallengeInvalid
+            | SignInError::WrongCode { .. } => RequestError::InvalidCredentials,
+            SignInError::EnrollmentRequired => RequestError::EnrollmentRequired,
             SignInError::Throttled { retry_after } => RequestError::TooManyRequests { retry_after },
             SignInError::Busy { retry_after } => RequestError::LoginsBusy { retry_after },
             SignInError::Failed(cause) => RequestError::Internal(cause),

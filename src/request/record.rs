@@ -64,10 +64,31 @@ impl<'s> AccessRecord<'s> {
             path = self.target.as_ref().map(Target::path),
             route = self.route,
             user = self.user.as_ref().map(|token| token.identity.user.as_str()),
+            amr = self
+                .user
+                .as_ref()
+                .filter(|token| !token.amr.is_empty())
+                .map(|token| field::display(Amr(&token.amr))),
             upstream = self.upstream.map(field::display),
             status,
             duration_ms = elapsed * 1000.0,
             "access"
         );
+    }
+}
+
+/// A token's `amr` for the access log, space-separated (`pwd otp`), written without
+/// allocating.
+struct Amr<'a>(&'a [String]);
+
+impl std::fmt::Display for Amr<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, method) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(method)?;
+        }
+        Ok(())
     }
 }

@@ -72,7 +72,9 @@ const ALLOWED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 /// Renders `error` for `client`.
 pub fn error_response(error: &RequestError, client: ClientKind) -> Response<Body> {
     let hint = match error {
-        RequestError::Unauthenticated(hint) | RequestError::InvalidToken { hint, .. } => Some(hint),
+        RequestError::Unauthenticated(hint)
+        | RequestError::InvalidToken { hint, .. }
+        | RequestError::InsufficientAuthentication(hint) => Some(hint),
         _ => None,
     };
     if let (Some(LoginHint::Navigate(login)), Some(status)) = (hint, client.navigation)
@@ -98,6 +100,15 @@ pub fn error_response(error: &RequestError, client: ClientKind) -> Response<Body
             headers.insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"gateway\", error=\"invalid_token\""),
+            );
+        }
+        RequestError::InsufficientAuthentication(_) => {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(
+                    "Bearer realm=\"gateway\", error=\"insufficient_user_authentication\", \
+                     error_description=\"A second factor is required\", acr_values=\"otp\"",
+                ),
             );
         }
         RequestError::EmptyBearer => {
@@ -230,6 +241,31 @@ mod tests {
             "Bearer realm=\"gateway\""
         );
         assert!(api.headers().get(header::LOCATION).is_none());
+    }
+
+    #[test]
+    fn step_up_redirects_a_navigation_and_challenges_an_api_client_per_rfc_9470() {
+        let error = RequestError::InsufficientAuthentication(LoginHint::Navigate(
+            "/.auth/login?rd=%2Fadmin".to_owned(),
+        ));
+        let browser = kind(Method::GET, &[("accept", "text/html")]);
+        let redirected = error_response(&error, browser);
+        assert_eq!(redirected.status(), StatusCode::FOUND);
+        assert_eq!(
+            redirected.headers()[header::LOCATION],
+            "/.auth/login?rd=%2Fadmin"
+        );
+        let api = error_response(&error, kind(Method::GET, &[]));
+        assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+        let challenge = api.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .expect("ascii");
+        assert!(
+            challenge.starts_with(
+                "Bearer realm=\"gateway\", error=\"insufficient_user_authentication\""
+            ),
+            "{challenge}"
+        );
     }
 
     #[test]

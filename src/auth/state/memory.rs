@@ -7,6 +7,7 @@ use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::revocations::{Revocation, Revocations, TokenRef};
+use super::second_factor::{MAX_CHALLENGES, PendingChallenge, SecondFactorState};
 use super::throttle::Throttle;
 use super::{
     MAX_LOCKOUT, MAX_REVOCATIONS, MAX_THROTTLE_KEYS, Reservation, StateStore, StoreFuture,
@@ -19,6 +20,7 @@ use crate::config::ThrottleSettings;
 pub struct MemoryStore {
     revocations: RwLock<Revocations>,
     throttle: Throttle,
+    second_factor: SecondFactorState,
 }
 
 impl MemoryStore {
@@ -41,6 +43,7 @@ impl MemoryStore {
         Self {
             revocations: RwLock::new(Revocations::new(max_revocations)),
             throttle: Throttle::new(settings, max_throttle_keys.max(1)),
+            second_factor: SecondFactorState::new(MAX_CHALLENGES),
         }
     }
 
@@ -58,6 +61,11 @@ impl MemoryStore {
         self.revocations
             .read()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Second-factor challenges pending (expired ones not yet dropped included).
+    pub fn challenge_count(&self) -> usize {
+        self.second_factor.challenge_count()
     }
 
     /// Number of throttling keys tracked.
@@ -119,5 +127,34 @@ impl StateStore for MemoryStore {
     fn clear_failures<'a>(&'a self, key: &'a ThrottleKey) -> StoreFuture<'a, ()> {
         self.throttle.clear(key);
         Box::pin(ready(Ok(())))
+    }
+
+    fn put_challenge<'a>(
+        &'a self,
+        id: &'a str,
+        pending: PendingChallenge,
+        now: SystemTime,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(ready(Ok(self.second_factor.put(id, pending, now))))
+    }
+
+    fn take_challenge<'a>(
+        &'a self,
+        id: &'a str,
+        now: SystemTime,
+    ) -> StoreFuture<'a, Option<PendingChallenge>> {
+        Box::pin(ready(Ok(self.second_factor.take(id, now))))
+    }
+
+    fn accept_totp_step<'a>(&'a self, user: &'a str, step: u64) -> StoreFuture<'a, bool> {
+        Box::pin(ready(Ok(self.second_factor.accept_step(user, step))))
+    }
+
+    fn spend_recovery_code<'a>(
+        &'a self,
+        user: &'a str,
+        code_hash: &'a str,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(ready(Ok(self.second_factor.spend(user, code_hash))))
     }
 }

@@ -1,4 +1,6 @@
-//! Per-instance auth state behind one small interface: revocations and login throttling.
+//! Per-instance auth state behind one small interface: revocations, login throttling, and
+//! the second factor's state (pending challenges, the last TOTP step accepted per user, spent
+//! recovery codes; see `second_factor.rs`).
 //!
 //! [`StateStore`] is what the request path sees; [`MemoryStore`] is today's implementation. A
 //! store shared by several gateway instances (Redis) is meant to slot in behind the same trait
@@ -65,6 +67,7 @@
 
 mod memory;
 mod revocations;
+mod second_factor;
 mod throttle;
 
 use std::future::Future;
@@ -76,6 +79,7 @@ use thiserror::Error;
 
 pub use memory::MemoryStore;
 pub use revocations::{Revocation, TokenRef};
+pub use second_factor::PendingChallenge;
 
 /// Most live session and token revocations a [`MemoryStore`] keeps.
 pub const MAX_REVOCATIONS: usize = 100_000;
@@ -197,6 +201,33 @@ pub trait StateStore: Send + Sync {
     /// Forgets `key`'s failures and lockout (after a successful login: the username or
     /// device key only); reservations still pending stay counted.
     fn clear_failures<'a>(&'a self, key: &'a ThrottleKey) -> StoreFuture<'a, ()>;
+
+    /// Stores a second-factor challenge under `id` until `pending.expires`; false when the
+    /// store has no room (the sign-in is then refused as busy).
+    fn put_challenge<'a>(
+        &'a self,
+        id: &'a str,
+        pending: PendingChallenge,
+        now: SystemTime,
+    ) -> StoreFuture<'a, bool>;
+
+    /// Removes and returns the live challenge `id`: each challenge is handed out once.
+    fn take_challenge<'a>(
+        &'a self,
+        id: &'a str,
+        now: SystemTime,
+    ) -> StoreFuture<'a, Option<PendingChallenge>>;
+
+    /// Records TOTP `step` as `user`'s last accepted one when it is later than the last
+    /// (true), or refuses it (false): the same code, or an earlier step's, is a replay.
+    fn accept_totp_step<'a>(&'a self, user: &'a str, step: u64) -> StoreFuture<'a, bool>;
+
+    /// Marks `user`'s recovery code (named by its stored hash) spent: true the first time.
+    fn spend_recovery_code<'a>(
+        &'a self,
+        user: &'a str,
+        code_hash: &'a str,
+    ) -> StoreFuture<'a, bool>;
 }
 
 #[cfg(test)]

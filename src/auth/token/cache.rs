@@ -169,6 +169,7 @@ mod tests {
             jti: None,
             session: None,
             exp: at(exp),
+            amr: Vec::new(),
         })
     }
 

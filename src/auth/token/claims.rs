@@ -58,6 +58,10 @@ pub struct Claims {
     /// E-mail address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Authentication methods of the sign-in (RFC 8176 `amr`): `["pwd"]`, or
+    /// `["pwd","otp"]` after a second factor; kept across renewal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 /// The `aud` claim, in either of its RFC 7519 shapes.
@@ -83,7 +87,21 @@ pub struct VerifiedToken {
     pub session: Option<Session>,
     /// Expiry, without leeway.
     pub exp: SystemTime,
+    /// The `amr` claim (empty when the token has none).
+    pub amr: Vec<String>,
 }
+
+impl VerifiedToken {
+    /// Whether the sign-in behind this token passed a second factor (`amr` holds `otp`).
+    pub fn has_second_factor(&self) -> bool {
+        self.amr.iter().any(|method| method == AMR_OTP)
+    }
+}
+
+/// `amr` value of a password (RFC 8176 §2).
+pub const AMR_PASSWORD: &str = "pwd";
+/// `amr` value of a one-time password: a TOTP or a recovery code (RFC 8176 §2).
+pub const AMR_OTP: &str = "otp";
 
 /// One sign-in: every token renewed from it carries the same id and sign-in time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +110,8 @@ pub struct Session {
     pub id: String,
     /// `auth_time`: when the user signed in.
     pub signed_in: SystemTime,
+    /// How the user signed in (`amr`), carried by every token of the session.
+    pub amr: Vec<String>,
 }
 
 impl Session {
@@ -100,9 +120,18 @@ impl Session {
     /// # Errors
     /// [`TokenError::RandomFailed`] when the system random generator fails.
     pub fn begin(signed_in: SystemTime) -> Result<Session, TokenError> {
+        Self::begin_with(signed_in, Vec::new())
+    }
+
+    /// A new session signed in at `signed_in` by the methods `amr`.
+    ///
+    /// # Errors
+    /// As [`Session::begin`].
+    pub fn begin_with(signed_in: SystemTime, amr: Vec<String>) -> Result<Session, TokenError> {
         Ok(Session {
             id: new_id()?,
             signed_in,
+            amr,
         })
     }
 }

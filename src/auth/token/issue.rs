@@ -31,7 +31,7 @@ impl TokenKeys {
     /// Mints a token for `user` in `session` (a renewal keeps the session's `sid` and
     /// `auth_time`), valid from `now` for `ttl`, with every claim set: `iss`, `sub` (and the
     /// user claim when it is not `sub`), `aud` when configured, `iat`, `nbf`, `exp`, a random
-    /// 128-bit `jti`, `sid`, `auth_time`, `groups`, `email`. Header: `typ: JWT`, `kid` when
+    /// 128-bit `jti`, `sid`, `auth_time`, `groups`, `email`, and the session's `amr` when it has one. Header: `typ: JWT`, `kid` when
     /// asymmetric.
     ///
     /// # Errors
@@ -63,6 +63,7 @@ impl TokenKeys {
             auth_time: Some(unix_seconds(session.signed_in)),
             groups: groups.to_vec(),
             email: email.map(str::to_owned),
+            amr: session.amr.clone(),
         };
         let mut payload =
             serde_json::to_value(&claims).map_err(|e| TokenError::SigningFailed(e.into()))?;

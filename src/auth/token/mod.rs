@@ -83,7 +83,7 @@ mod tests;
 mod verify;
 
 pub(crate) use cache::TokenCache;
-pub use claims::{Session, VerifiedToken};
+pub use claims::{AMR_OTP, AMR_PASSWORD, Session, VerifiedToken};
 pub use error::{KeyError, TokenError};
 pub use keys::{TokenKeys, TokenSettings};
 

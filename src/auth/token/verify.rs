@@ -18,6 +18,9 @@ use super::syntax::{RawHeader, header_segment, unique_members};
 use super::{MAX_ID_BYTES, MAX_TOKEN_BYTES};
 use crate::identity::Identity;
 
+/// Most `amr` values a token may carry (RFC 8176 registers about twenty).
+const MAX_AMR_VALUES: usize = 16;
+
 impl TokenKeys {
     /// Verifies `token` at time `now` (see the module docs for every rule).
     ///
@@ -78,18 +81,28 @@ impl TokenKeys {
         {
             return Err(TokenError::InvalidClaim("sid".to_owned()));
         }
+        if claims.amr.len() > MAX_AMR_VALUES
+            || claims
+                .amr
+                .iter()
+                .any(|m| m.is_empty() || m.len() > MAX_ID_BYTES || !header_safe(m))
+        {
+            return Err(TokenError::InvalidClaim("amr".to_owned()));
+        }
         let Claims {
             groups,
             email,
             jti,
             sid,
             auth_time,
+            amr,
             ..
         } = claims;
         let session = match (sid, auth_time) {
             (Some(id), Some(auth_time)) => Some(Session {
                 id,
                 signed_in: UNIX_EPOCH + Duration::from_secs(auth_time),
+                amr: amr.clone(),
             }),
             _ => None,
         };
@@ -102,6 +115,7 @@ impl TokenKeys {
             jti,
             session,
             exp,
+            amr,
         })
     }
 

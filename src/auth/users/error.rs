@@ -7,6 +7,7 @@ use std::ops::Range;
 use thiserror::Error;
 
 use super::password::HashError;
+use crate::auth::second_factor::TotpSecretError;
 use crate::text_position::LineIndex;
 
 /// A 1-based line and column (in characters) inside the users file.
@@ -110,6 +111,35 @@ pub enum UsersError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A `totp` value that is not a usable secret.
+    #[error("{position}: totp secret of user {user:?} {reason}")]
+    InvalidTotpSecret {
+        /// The totp value.
+        position: Position,
+        /// The user it belongs to.
+        user: String,
+        /// What is wrong with it.
+        reason: TotpSecretError,
+    },
+    /// `recovery_codes` for a user without a `totp` secret.
+    #[error("{position}: recovery_codes of user {user:?} need a totp secret")]
+    RecoveryCodesWithoutTotp {
+        /// The first recovery code.
+        position: Position,
+        /// The user they belong to.
+        user: String,
+    },
+    /// A recovery code entry that is not an accepted hash.
+    #[error(
+        "{position}: recovery code of user {user:?} is not an accepted hash \
+         (make codes with `gateway totp enroll`)"
+    )]
+    InvalidRecoveryCode {
+        /// The entry.
+        position: Position,
+        /// The user it belongs to.
+        user: String,
+    },
     /// The dummy hash for unknown users could not be made.
     #[error(transparent)]
     Hash(#[from] HashError),
@@ -126,7 +156,10 @@ impl UsersError {
             | Self::GroupHasComma { position, .. }
             | Self::ControlCharacter { position, .. }
             | Self::UnsupportedHash { position, .. }
-            | Self::MalformedHash { position, .. } => Some(*position),
+            | Self::MalformedHash { position, .. }
+            | Self::InvalidTotpSecret { position, .. }
+            | Self::RecoveryCodesWithoutTotp { position, .. }
+            | Self::InvalidRecoveryCode { position, .. } => Some(*position),
             Self::Hash(_) => None,
         }
     }

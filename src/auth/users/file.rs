@@ -10,7 +10,8 @@ use toml::Spanned;
 use super::error::{Position, UsersError};
 use super::names::normalized_name;
 use super::password::{HashProblem, StoredHash, dummy_hash};
-use super::{User, Users};
+use super::{SecondFactor, User, Users};
+use crate::auth::second_factor::TotpSecret;
 use crate::text_position::LineIndex;
 
 #[derive(Deserialize)]
@@ -31,6 +32,10 @@ struct RawUser {
     email: Option<Spanned<String>>,
     #[serde(default)]
     disabled: bool,
+    #[serde(default)]
+    totp: Option<Spanned<String>>,
+    #[serde(default)]
+    recovery_codes: Vec<Spanned<String>>,
 }
 
 impl Users {
@@ -131,6 +136,7 @@ fn validate_user(lines: &LineIndex<'_>, raw: RawUser) -> Result<(User, Position)
             });
         }
     };
+    let second_factor = second_factor(lines, &name, raw.totp, raw.recovery_codes)?;
     let email = raw.email.map(Spanned::into_inner);
     let user = User {
         name,
@@ -138,7 +144,47 @@ fn validate_user(lines: &LineIndex<'_>, raw: RawUser) -> Result<(User, Position)
         email,
         disabled: raw.disabled,
         hash,
+        second_factor,
         name_at,
     };
     Ok((user, name_at))
+}
+
+/// A user's `totp` secret and `recovery_codes` hashes: recovery codes need a secret, the
+/// secret must be base32 of 16 to 64 bytes, and each code's hash must be one we verify.
+fn second_factor(
+    lines: &LineIndex<'_>,
+    user: &str,
+    totp: Option<Spanned<String>>,
+    recovery_codes: Vec<Spanned<String>>,
+) -> Result<Option<SecondFactor>, UsersError> {
+    let Some(totp) = totp else {
+        return match recovery_codes.first() {
+            None => Ok(None),
+            Some(first) => Err(UsersError::RecoveryCodesWithoutTotp {
+                position: Position::of_span(lines, first.span()),
+                user: user.to_owned(),
+            }),
+        };
+    };
+    let secret = TotpSecret::from_base32(totp.get_ref()).map_err(|reason| {
+        UsersError::InvalidTotpSecret {
+            position: Position::of_span(lines, totp.span()),
+            user: user.to_owned(),
+            reason,
+        }
+    })?;
+    let mut recovery = Vec::with_capacity(recovery_codes.len());
+    for code in recovery_codes {
+        match StoredHash::parse(code.get_ref()) {
+            Ok(hash) => recovery.push((code.into_inner(), hash)),
+            Err(_) => {
+                return Err(UsersError::InvalidRecoveryCode {
+                    position: Position::of_span(lines, code.span()),
+                    user: user.to_owned(),
+                });
+            }
+        }
+    }
+    Ok(Some(SecondFactor { secret, recovery }))
 }

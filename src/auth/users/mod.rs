@@ -8,6 +8,8 @@
 //! groups = ["admins"]
 //! email = "alice@example.com"   # optional
 //! disabled = false              # optional
+//! totp = "JBSWY3DPEHPK3PXP…"     # optional: base32 TOTP secret (`gateway totp enroll`)
+//! recovery_codes = ["$argon2id$…"] # optional, with totp: hashes of single-use codes
 //! ```
 //!
 //! [`Users::from_toml_str`] parses and validates the whole file up front (fail closed):
@@ -50,6 +52,7 @@
 //! | module | concept |
 //! |---|---|
 //! | `file` | [`Users::from_toml_str`]: the file's shape, each entry validated and positioned |
+//! | [`edit`] | one user's entry edited in place (comments kept), the result validated |
 //! | `names` | the NFC form of names, and when two names look alike |
 //! | `error` | [`UsersError`] and its position |
 //! | [`password`] | hash formats: parsing, verifying, making new ones |
@@ -67,6 +70,9 @@ use names::lookalike_key;
 use password::memory::HashMemory;
 use password::{CredentialsError, MAX_PASSWORD_BYTES, StoredHash};
 
+use crate::auth::second_factor::{TotpSecret, normalized_recovery_code};
+
+pub mod edit;
 mod error;
 mod file;
 mod names;
@@ -89,8 +95,30 @@ pub struct User {
     /// A disabled user cannot log in, and (with `require_known_user`) its tokens are refused.
     pub disabled: bool,
     hash: StoredHash,
+    /// The TOTP secret and recovery code hashes, when the user is enrolled.
+    second_factor: Option<SecondFactor>,
     /// Where the name is written in the file.
     name_at: Position,
+}
+
+/// A user's second factor: the TOTP secret and the hashes of their recovery codes (each
+/// with its text as written, which names it in the store of spent codes).
+#[derive(Clone)]
+pub(crate) struct SecondFactor {
+    pub(crate) secret: TotpSecret,
+    recovery: Vec<(String, StoredHash)>,
+}
+
+impl User {
+    /// Whether the user has a second factor enrolled.
+    pub fn has_second_factor(&self) -> bool {
+        self.second_factor.is_some()
+    }
+
+    /// The user's TOTP secret, when enrolled.
+    pub fn totp_secret(&self) -> Option<&TotpSecret> {
+        self.second_factor.as_ref().map(|f| &f.secret)
+    }
 }
 
 /// Two users whose names differ only in case or Unicode compatibility forms (see
@@ -111,6 +139,10 @@ impl fmt::Debug for User {
             .field("email", &self.email)
             .field("disabled", &self.disabled)
             .field("hash", &self.hash)
+            .field(
+                "second_factor",
+                &self.second_factor.as_ref().map(|_| "<redacted>"),
+            )
             .field("name_at", &self.name_at)
             .finish()
     }
@@ -152,6 +184,11 @@ impl Users {
             }
         }
         found
+    }
+
+    /// Whether some user has a second factor (the file then holds TOTP secrets).
+    pub fn any_second_factor(&self) -> bool {
+        self.by_name.values().any(User::has_second_factor)
     }
 
     /// Number of users in the file.
@@ -208,6 +245,37 @@ impl Users {
             Some(_) if !matches => Err(CredentialsError::WrongPassword),
             Some(u) => Ok(u),
         }
+    }
+}
+
+impl Users {
+    /// Checks a recovery code of `name`: returns the stored hash text of the code it
+    /// matches (the name under which the state store marks it spent), or `None`. Every one
+    /// of the user's hashes runs, whichever matches, so the time says nothing about which.
+    ///
+    /// CPU-heavy (a password hash per code): call it through [`PasswordChecker`].
+    ///
+    /// # Errors
+    /// A [`CredentialsError`] when a hash could not run.
+    pub(crate) fn verify_recovery_code_in(
+        &self,
+        memory: &mut HashMemory,
+        name: &str,
+        code: &str,
+    ) -> Result<Option<String>, CredentialsError> {
+        let Some(code) = normalized_recovery_code(code) else {
+            return Ok(None);
+        };
+        let Some(factor) = self.get(name).and_then(|u| u.second_factor.as_ref()) else {
+            return Ok(None);
+        };
+        let mut found = None;
+        for (text, hash) in &factor.recovery {
+            if hash.verify(&code, memory)? && found.is_none() {
+                found = Some(text.clone());
+            }
+        }
+        Ok(found)
     }
 }
 

@@ -7,6 +7,7 @@ use std::cell::Cell;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
 
 use super::{Lookalike, Position, Users, UsersError, normalized_name};
+use crate::auth::users::password::memory::HashMemory;
 use crate::auth::users::password::stored::HashCost;
 use crate::auth::users::password::{
     CredentialsError, MAX_PASSWORD_BYTES, VERIFICATIONS, hash_password,
@@ -491,4 +492,66 @@ fn names_equal_after_case_folding_and_nfkc_are_lookalikes() {
         "where Admin is"
     );
     assert!(load(&one_user("alice", &hash, "")).lookalikes().is_empty());
+}
+
+#[test]
+fn totp_secrets_and_recovery_codes_load_and_bad_ones_are_positioned() {
+    let hash = cheap_argon2(Algorithm::Argon2id, "pw");
+    let code = cheap_argon2(Algorithm::Argon2id, "abcdefghij");
+    let users = load(&one_user(
+        "alice",
+        &hash,
+        &format!("totp = \"jbswy3dpehpk3pxp jbswy3dpehpk3pxp\"\nrecovery_codes = ['{code}']"),
+    ));
+    let alice = users.get("alice").expect("alice");
+    assert!(alice.has_second_factor());
+    assert!(
+        !format!("{alice:?}").contains("JBSWY3DP"),
+        "secret redacted"
+    );
+    assert!(
+        !load(&one_user("bob", &hash, ""))
+            .get("bob")
+            .expect("bob")
+            .has_second_factor()
+    );
+    let mut memory = HashMemory::new();
+    assert_eq!(
+        users
+            .verify_recovery_code_in(&mut memory, "alice", "ABCDE-FGHIJ")
+            .expect("hash ran"),
+        Some(code.clone())
+    );
+    assert_eq!(
+        users
+            .verify_recovery_code_in(&mut memory, "alice", "abcde-fghik")
+            .expect("hash ran"),
+        None
+    );
+
+    let cases = [
+        ("totp = \"not base32!\"", 4, 8, "is not base32"),
+        ("totp = \"JBSWY3DP\"", 4, 8, "must be 16 to 64 bytes"),
+        (
+            "recovery_codes = ['$argon2id$x']",
+            4,
+            19,
+            "need a totp secret",
+        ),
+        (
+            "totp = \"JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP\"\nrecovery_codes = ['plain']",
+            5,
+            19,
+            "is not an accepted hash",
+        ),
+    ];
+    for (extra, line, column, message) in cases {
+        let error = load_err(&one_user("alice", &hash, extra));
+        assert_eq!(
+            error.position(),
+            Some(Position { line, column }),
+            "{extra}: {error}"
+        );
+        assert!(error.to_string().contains(message), "{extra}: {error}");
+    }
 }

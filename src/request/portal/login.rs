@@ -4,8 +4,13 @@
 //! `Referer` on an allowed domain or this host; a JSON login with neither header is a
 //! non-browser client and allowed), the body within its limits (`form`), then the
 //! throttled attempt (`Auth::sign_in`: 429 + `Retry-After` when throttled, 503 when the
-//! checks queue or the revocation list is full). A success sets the session cookie and a
-//! fresh device cookie; a failure shows one generic message, whatever failed.
+//! checks queue or the revocation list is full). A right password for a user with a second
+//! factor issues no token: the form shows the code step, the JSON API answers 401
+//! `second_factor_required` with a challenge, and the same endpoint takes the challenge
+//! back with a `code` or a `recovery_code` (`auth::two_step`); `rd` rides along in the
+//! form's hidden field through both steps. A success sets the session cookie (its token's
+//! `amr` says which steps were passed) and a fresh device cookie; a failure shows one
+//! generic message, whatever failed.
 
 use std::time::SystemTime;
 
@@ -16,27 +21,98 @@ use tracing::info;
 
 use super::context::{EndpointContext, internal};
 use super::form::{FormKind, content_kind, form_field, query_param, read_body};
-use super::pages::{LoginPage, login_page};
+use super::pages::{CodePage, LoginPage, code_page, login_page};
+use crate::auth::second_factor::ChallengeId;
 use crate::auth::session::cookie;
 use crate::auth::session::redirect::{FALLBACK_REDIRECT, safe_redirect};
-use crate::auth::{Auth, SignInError};
+use crate::auth::{Auth, PasswordStep, SecondFactorCode, SignInError};
 use crate::http::{Body, html, json, redirect};
 use crate::request::error::RequestError;
 
 /// The one message a failed sign-in shows, whatever failed.
 const LOGIN_FAILED: &str = "Incorrect username or password.";
 
+/// The one message of a wrong or replayed code.
+const CODE_FAILED: &str = "That code didn't work. Check your authenticator and try again.";
+
+/// The message when the code step cannot go on (challenge spent, expired, out of tries).
+const SIGN_IN_AGAIN: &str = "Your sign-in expired or had too many wrong codes. Sign in again.";
+
+/// The message of a right password under `second_factor = "required"` without a factor.
+const ENROLL_FIRST: &str = "Your account needs a second factor before you can sign in. Ask an administrator to enroll you.";
+
+/// `{"username","password"}` (the password step) or `{"challenge","code"}` /
+/// `{"challenge","recovery_code"}` (the code step). Unknown members are skipped, as they
+/// always were (a client may send more); a repeated member is refused.
 #[derive(Deserialize)]
 struct JsonLogin {
-    username: String,
-    password: String,
+    username: Option<String>,
+    password: Option<String>,
+    challenge: Option<String>,
+    code: Option<String>,
+    recovery_code: Option<String>,
 }
 
-/// What a sign-in request carries.
+/// What a sign-in request carries: the password step's fields or the code step's.
 struct LoginFields {
     username: String,
     password: String,
     rd: String,
+    /// The code step: the challenge and the code sent with it.
+    second: Option<(String, SecondFactorCode)>,
+}
+
+impl LoginFields {
+    fn from_form(body: &[u8]) -> Self {
+        let field = |name| form_field(body, name).unwrap_or_default();
+        let second = form_field(body, "challenge").map(|challenge| {
+            let recovery = field("recovery_code");
+            let code = if recovery.trim().is_empty() {
+                SecondFactorCode::Totp(field("code"))
+            } else {
+                SecondFactorCode::Recovery(recovery)
+            };
+            (challenge, code)
+        });
+        Self {
+            username: field("username"),
+            password: field("password"),
+            rd: field("rd"),
+            second,
+        }
+    }
+
+    fn from_json(body: &[u8]) -> Result<Self, RequestError> {
+        let malformed = RequestError::MalformedLogin(
+            "expected {\"username\",\"password\"} or {\"challenge\",\"code\"|\"recovery_code\"}",
+        );
+        let parsed: JsonLogin = serde_json::from_slice(body).map_err(|_| malformed)?;
+        let second = match (parsed.challenge, parsed.code, parsed.recovery_code) {
+            (None, None, None) => None,
+            (Some(c), Some(code), None) => Some((c, SecondFactorCode::Totp(code))),
+            (Some(c), None, Some(code)) => Some((c, SecondFactorCode::Recovery(code))),
+            _ => {
+                return Err(RequestError::MalformedLogin(
+                    "expected {\"challenge\"} with one of \"code\" or \"recovery_code\"",
+                ));
+            }
+        };
+        let (username, password) = match (&second, parsed.username, parsed.password) {
+            (Some(_), None, None) => (String::new(), String::new()),
+            (None, Some(username), Some(password)) => (username, password),
+            _ => {
+                return Err(RequestError::MalformedLogin(
+                    "expected {\"username\",\"password\"} or {\"challenge\",\"code\"}",
+                ));
+            }
+        };
+        Ok(Self {
+            username,
+            password,
+            rd: String::new(),
+            second,
+        })
+    }
 }
 
 /// `GET login`: the sign-in page, returning to a validated `rd`.
@@ -98,55 +174,141 @@ pub(super) async fn sign_in(
     }
     let (headers, body) = read_body(request).await?;
     let fields = match kind {
-        FormKind::Form => LoginFields {
-            username: form_field(&body, "username").unwrap_or_default(),
-            password: form_field(&body, "password").unwrap_or_default(),
-            rd: form_field(&body, "rd").unwrap_or_default(),
-        },
-        FormKind::Json => {
-            let parsed: JsonLogin = serde_json::from_slice(&body).map_err(|_| {
-                RequestError::MalformedLogin("expected {\"username\",\"password\"}")
-            })?;
-            LoginFields {
-                username: parsed.username,
-                password: parsed.password,
-                rd: String::new(),
+        FormKind::Form => LoginFields::from_form(&body),
+        FormKind::Json => LoginFields::from_json(&body)?,
+    };
+    let now = SystemTime::now();
+    let (user, amr) = match fields.second {
+        Some((challenge, code)) => {
+            let outcome = auth
+                .sign_in_second_factor(context.client_ip, &challenge, code, now)
+                .await;
+            match outcome {
+                Ok(done) => done,
+                Err(error) => return code_refused(auth, context, kind, &fields.rd, error),
+            }
+        }
+        None => {
+            let signed_in = auth
+                .sign_in(
+                    &headers,
+                    context.client_ip,
+                    &fields.username,
+                    fields.password,
+                )
+                .await;
+            let user = match (signed_in, kind) {
+                (Ok(user), _) => user,
+                (Err(SignInError::Rejected), FormKind::Form) => {
+                    let (rd, username) = (&fields.rd, &fields.username);
+                    let failed = Some(LOGIN_FAILED);
+                    let status = StatusCode::UNAUTHORIZED;
+                    return Ok(page(auth, context, rd, username, failed, status));
+                }
+                (Err(error), _) => return Err(error.into()),
+            };
+            match auth.after_password(&user, now).await {
+                Ok(PasswordStep::SignedIn { amr }) => (user, amr),
+                Ok(PasswordStep::CodeDue(challenge)) => {
+                    info!(user = %user.name, client = %context.client_ip, "login password accepted, code due");
+                    return Ok(code_due(auth, context, kind, &fields.rd, &challenge, None));
+                }
+                Err(SignInError::EnrollmentRequired) if kind == FormKind::Form => {
+                    let (rd, status) = (&fields.rd, StatusCode::FORBIDDEN);
+                    return Ok(page(auth, context, rd, "", Some(ENROLL_FIRST), status));
+                }
+                Err(error) => return Err(error.into()),
             }
         }
     };
-    let signed_in = auth
-        .sign_in(
-            &headers,
-            context.client_ip,
-            &fields.username,
-            fields.password,
-        )
-        .await;
-    let user = match (signed_in, kind) {
-        (Ok(user), _) => user,
-        (Err(SignInError::Rejected), FormKind::Form) => {
-            let (rd, username) = (&fields.rd, &fields.username);
-            let failed = Some(LOGIN_FAILED);
-            return Ok(page(
-                auth,
-                context,
-                rd,
-                username,
-                failed,
-                StatusCode::UNAUTHORIZED,
-            ));
-        }
-        (Err(error), _) => return Err(error.into()),
-    };
+    signed_in(auth, context, kind, &fields.rd, &user.name, amr, now)
+}
 
+/// The answer to a right password when a code is due: the code step's page, or 401
+/// `second_factor_required` with the challenge for an API client.
+fn code_due(
+    auth: &Auth,
+    context: &EndpointContext<'_>,
+    kind: FormKind,
+    rd: &str,
+    challenge: &ChallengeId,
+    error: Option<&str>,
+) -> Response<Body> {
+    match kind {
+        FormKind::Json => {
+            let code = if error.is_some() {
+                "invalid_credentials"
+            } else {
+                "second_factor_required"
+            };
+            json(
+                StatusCode::UNAUTHORIZED,
+                &serde_json::json!({ "error": code, "challenge": challenge.as_str() }),
+            )
+        }
+        FormKind::Form => {
+            let settings = auth.settings();
+            let rd = safe_redirect(rd, &settings.allowed_domains).unwrap_or(FALLBACK_REDIRECT);
+            let action = format!("{}/login", settings.prefix);
+            let page = CodePage {
+                site: site(rd, context.host),
+                action: &action,
+                rd,
+                challenge: challenge.as_str(),
+                error,
+            };
+            let status = if error.is_some() {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::OK
+            };
+            html(status, code_page(&page))
+        }
+    }
+}
+
+/// The answer to a refused code step: another try on a fresh challenge while the sign-in
+/// has tries left, else back to the password step.
+fn code_refused(
+    auth: &Auth,
+    context: &EndpointContext<'_>,
+    kind: FormKind,
+    rd: &str,
+    error: SignInError,
+) -> Result<Response<Body>, RequestError> {
+    match (error, kind) {
+        (SignInError::WrongCode { retry: Some(next) }, _) => {
+            Ok(code_due(auth, context, kind, rd, &next, Some(CODE_FAILED)))
+        }
+        (
+            SignInError::WrongCode { retry: None } | SignInError::ChallengeInvalid,
+            FormKind::Form,
+        ) => {
+            let status = StatusCode::UNAUTHORIZED;
+            Ok(page(auth, context, rd, "", Some(SIGN_IN_AGAIN), status))
+        }
+        (error, _) => Err(error.into()),
+    }
+}
+
+/// A finished sign-in: the token with `amr`, as a cookie, and JSON or a redirect to `rd`.
+fn signed_in(
+    auth: &Auth,
+    context: &EndpointContext<'_>,
+    kind: FormKind,
+    rd: &str,
+    user: &str,
+    amr: Vec<String>,
+    now: SystemTime,
+) -> Result<Response<Body>, RequestError> {
     let settings = auth.settings();
     let ttl = settings.token_ttl;
     let token = auth
-        .issue_for(&user.name, None, ttl, SystemTime::now())
+        .issue_signed_in(user, amr, ttl, now)
         .map_err(internal)?;
     let set_cookie =
         cookie::set_cookie(&settings.cookie, context.host, &token, ttl).map_err(internal)?;
-    info!(user = %user.name, client = %context.client_ip, "login succeeded");
+    info!(user = %user, client = %context.client_ip, "login succeeded");
     let mut response = match kind {
         FormKind::Json => json(
             StatusCode::OK,
@@ -157,8 +319,7 @@ pub(super) async fn sign_in(
             }),
         ),
         FormKind::Form => {
-            let target =
-                safe_redirect(&fields.rd, &settings.allowed_domains).unwrap_or(FALLBACK_REDIRECT);
+            let target = safe_redirect(rd, &settings.allowed_domains).unwrap_or(FALLBACK_REDIRECT);
             redirect(
                 StatusCode::SEE_OTHER,
                 HeaderValue::from_str(target).map_err(internal)?,
@@ -168,7 +329,7 @@ pub(super) async fn sign_in(
     response
         .headers_mut()
         .append(header::SET_COOKIE, set_cookie);
-    if let Some(device) = auth.new_device_cookie(&user.name) {
+    if let Some(device) = auth.new_device_cookie(user) {
         response.headers_mut().append(header::SET_COOKIE, device);
     }
     Ok(response)

@@ -1,5 +1,5 @@
 //! `GET me`: who the request's credential says it is, as JSON (`user`, `groups`, `email`,
-//! `expires_at`), or 401. The same access decision as a route open to any signed-in user.
+//! `expires_at`, `amr`), or 401. The same access decision as a route open to any signed-in user.
 
 use std::time::SystemTime;
 
@@ -22,7 +22,7 @@ pub(super) fn respond(
         method: &Method::GET,
         host,
     };
-    let granted = decide(Some(auth), &Access::Authenticated, asked)?;
+    let granted = decide(Some(auth), &Access::AUTHENTICATED, asked)?;
     let token = granted
         .token
         .ok_or(RequestError::Unauthenticated(LoginHint::None))?;
@@ -38,6 +38,7 @@ pub(super) fn respond(
             "groups": identity.groups,
             "email": identity.email,
             "expires_at": expires_at,
+            "amr": token.amr,
         }),
     ))
 }

@@ -1,4 +1,4 @@
-//! The gateway's own HTML pages (sign-in and the sign-out confirmation), rendered as
+//! The gateway's own HTML pages (sign-in, its code step, and the sign-out confirmation), rendered as
 //! complete documents. Pure: no I/O, no HTTP types; the login endpoints wrap the `String`s
 //! in responses (status, `Content-Type: text/html; charset=utf-8`, `Cache-Control: no-store`).
 //!
@@ -128,6 +128,9 @@ cursor:pointer}\
 button:hover{background:var(--accent-hover)}\
 a{color:var(--link);text-underline-offset:2px}\
 .alt{margin:1rem 0 0;text-align:center}\
+details{margin:0 0 1.125rem}\
+summary{color:var(--link);text-decoration:underline;text-underline-offset:2px;cursor:pointer;\
+margin:0 0 .75rem}\
 :focus-visible{outline:2px solid var(--focus);outline-offset:2px}\
 footer{color:var(--muted);font-size:.875rem}";
 
@@ -192,6 +195,61 @@ autocomplete=\"current-password\" required{focus_password}{invalid}>\n\
 </form>\n</main>\n"
     );
     document(&format!("Sign in · {site}"), &body)
+}
+
+/// What the code step (the second factor) shows. Every field is untrusted text and is
+/// escaped.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CodePage<'a> {
+    /// The host the user signs in to.
+    pub site: &'a str,
+    /// The form's `action`: the gateway's login path.
+    pub action: &'a str,
+    /// Where to go after signing in, echoed into the hidden `rd` field.
+    pub rd: &'a str,
+    /// The challenge of the password step, echoed into the hidden `challenge` field.
+    pub challenge: &'a str,
+    /// The one generic message of a wrong code; `None` shows no alert.
+    pub error: Option<&'a str>,
+}
+
+/// Renders the code step: a numeric one-time-code field with focus, and a disclosure
+/// ("Use a recovery code instead") holding the recovery code field, in the same form, so
+/// it works without JavaScript. The server takes the recovery code when one is filled in.
+pub(crate) fn code_page(page: &CodePage) -> String {
+    let site = escape_html(page.site);
+    let action = escape_html(page.action);
+    let rd = escape_html(page.rd);
+    let challenge = escape_html(page.challenge);
+    let error = page.error.filter(|message| !message.trim().is_empty());
+    let (alert, invalid) = match error {
+        Some(message) => (
+            format!(
+                "<div class=\"alert\" id=\"{ERROR_ID}\" role=\"alert\">{}</div>\n",
+                escape_html(message)
+            ),
+            format!(" aria-invalid=\"true\" aria-describedby=\"{ERROR_ID}\""),
+        ),
+        None => (String::new(), String::new()),
+    };
+    let body = format!(
+        "<main>\n<h1>Sign in to {site}</h1>\n\
+<p class=\"sub\">Enter the 6-digit code from your authenticator.</p>\n\
+{alert}<form method=\"post\" action=\"{action}\">\n\
+<input type=\"hidden\" name=\"rd\" value=\"{rd}\">\n\
+<input type=\"hidden\" name=\"challenge\" value=\"{challenge}\">\n\
+<label for=\"code\">Authentication code</label>\n\
+<input id=\"code\" name=\"code\" type=\"text\" inputmode=\"numeric\" pattern=\"[0-9]{{6}}\" \
+maxlength=\"6\" autocomplete=\"one-time-code\" spellcheck=\"false\" autofocus{invalid}>\n\
+<details>\n<summary>Use a recovery code instead</summary>\n\
+<label for=\"recovery_code\">Recovery code</label>\n\
+<input id=\"recovery_code\" name=\"recovery_code\" type=\"text\" autocomplete=\"off\" \
+autocapitalize=\"none\" spellcheck=\"false\"{invalid}>\n\
+</details>\n\
+<button type=\"submit\">Verify</button>\n\
+</form>\n</main>\n"
+    );
+    document(&format!("Verify · {site}"), &body)
 }
 
 /// Renders the sign-out confirmation: "Sign out of `site`?" with a POST form to `action`

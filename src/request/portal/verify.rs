@@ -14,7 +14,8 @@
 //! the same access decision as the pipeline's (`auth::access`), applied to the *original*
 //! method and host with the client's `Origin`/`Referer`. Every 401 carries `Location` of
 //! the login page on the original host with `rd` = the original path, which the proxy can
-//! hand to a browser. A 200 carries the identity headers for the proxy to copy upstream.
+//! hand to a browser. A 200 carries the identity headers for the proxy to copy upstream,
+//! and a JSON body with the token's `amr` (empty on a public route).
 
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use tracing::{debug, warn};
@@ -30,7 +31,7 @@ use crate::request::original_url::{Original, OriginalUrlError};
 use crate::upstream::headers::inject_identity;
 
 /// The policy of a URL no route matches under `unmatched = "authenticated"`.
-static ANY_SIGNED_IN_USER: Access = Access::Authenticated;
+static ANY_SIGNED_IN_USER: Access = Access::AUTHENTICATED;
 
 /// The policy that applies to `route`'s match (`None`: no route), or the refusal.
 fn policy(route: Option<&Access>, unmatched: Unmatched) -> Result<&Access, RequestError> {
@@ -85,7 +86,9 @@ pub(super) fn respond(
     };
     let granted = decide(Some(auth), access, asked)
         .map_err(|error| RequestError::denied(error, || login_location(auth, &original)))?;
-    let mut response = json(StatusCode::OK, &serde_json::json!({}));
+    // The body reports the sign-in's `amr` (the identity headers carry nothing new).
+    let amr = granted.token.as_ref().map_or(&[][..], |t| t.amr.as_slice());
+    let mut response = json(StatusCode::OK, &serde_json::json!({ "amr": amr }));
     if let Some(identity) = granted.identity() {
         inject_identity(response.headers_mut(), &auth.settings().headers, identity)
             .map_err(internal)?;
@@ -107,7 +110,7 @@ mod tests {
         ));
         assert_eq!(
             policy(None, Unmatched::Authenticated).expect("allowed"),
-            &Access::Authenticated
+            &Access::AUTHENTICATED
         );
         // A matching route's own rule applies whatever `unmatched` says.
         for unmatched in [Unmatched::Deny, Unmatched::Authenticated] {
@@ -115,7 +118,10 @@ mod tests {
                 policy(Some(&Access::Public), unmatched).expect("route"),
                 &Access::Public
             );
-            let groups = Access::Groups(vec!["admins".to_owned()]);
+            let groups = Access::Groups {
+                groups: vec!["admins".to_owned()],
+                second_factor: false,
+            };
             assert_eq!(policy(Some(&groups), unmatched).expect("route"), &groups);
         }
     }

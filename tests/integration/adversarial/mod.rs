@@ -15,6 +15,7 @@
 //! | [`redirects`] | open-redirect bypass shapes for `rd=`, reflected markup |
 //! | [`csrf`] | cookie tossing, duplicate credentials, missing or foreign `Origin` on unsafe methods, login CSRF |
 //! | [`login`] | timing-based user enumeration, throttling evasion, huge passwords, parser tricks |
+//! | [`second_factor`] | code brute force, challenge tampering, forged `amr`, step-up bypass via forward-auth |
 //! | [`smuggling`] | CL/TE combinations, chunk tricks, pipelining, pool poisoning |
 //! | [`floods`] | slowloris on heads and bodies, 10k headers, long URIs and header values |
 //! | [`http2`] | rapid reset, CONTINUATION floods, `:authority` vs `Host` |
@@ -38,6 +39,7 @@ mod identity;
 mod login;
 mod paths;
 mod redirects;
+mod second_factor;
 mod smuggling;
 mod tls;
 mod tokens;
@@ -76,6 +78,10 @@ const SUITE: &[&str] = &[
     "paths::case_variants_cannot_reach_a_stricter_route",
     "redirects::open_redirect_shapes_fall_back_to_a_local_path",
     "redirects::login_page_reflects_nothing_executable",
+    "second_factor::code_brute_force_is_throttled",
+    "second_factor::tampered_challenges_are_refused",
+    "second_factor::amr_forged_in_a_token_of_another_key_is_refused",
+    "second_factor::step_up_cannot_be_bypassed_through_forward_auth",
     "smuggling::conflicting_framing_is_refused_or_normalized",
     "smuggling::pipelined_requests_are_each_authorized",
     "tls::old_protocols_and_weak_ciphers_are_refused_by_openssl",

@@ -9,6 +9,7 @@
 mod credentials;
 mod csrf;
 mod endpoints;
+mod enrollment;
 mod hash_memory;
 mod headers;
 mod interop;
@@ -16,6 +17,7 @@ mod login;
 mod passwords;
 mod policy;
 mod redirects;
+mod second_factor;
 mod sso;
 mod throttle;
 mod tokens;

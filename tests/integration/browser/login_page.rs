@@ -65,10 +65,11 @@ return {
   title: document.title,
   fields: fields.length,
   unlabelled: fields
-    .filter((f) => !f.id || !(document.querySelector(`label[for="${CSS.escape(f.id)}"]`)?.innerText.trim()))
+    .filter((f) => !f.id || !(document.querySelector(`label[for="${CSS.escape(f.id)}"]`)?.textContent.trim()))
     .map((f) => f.outerHTML),
   contrast: ["body", "h1", "p.sub", "label[for=username]", "label[for=password]",
-             "input#username", "button", "footer", ".alert"].map(contrast).filter(Boolean),
+             "input#username", "label[for=code]", "input#code", "label[for=recovery_code]", "summary", "button", "footer",
+             ".alert"].map(contrast).filter(Boolean),
   focus: {
     id: focused.id,
     style: focusStyle.outlineStyle,
@@ -81,12 +82,24 @@ return {
 /// Asserts the basic accessibility of the sign-in page currently shown (`what` names the
 /// state in failure messages), and returns the audit.
 async fn assert_accessible(browser: &Browser, what: &str) -> Value {
+    let required = ["body", "p.sub", "label[for=username]", "button", "footer"];
+    assert_page_accessible(browser, what, &required).await
+}
+
+/// The same rules for any of the gateway's sign-in pages (the password step, the code
+/// step): `lang`, a "Sign in" title, two labelled fields, WCAG contrast of every text found
+/// (the `required` selectors must be among them), a visible focus ring.
+pub(super) async fn assert_page_accessible(
+    browser: &Browser,
+    what: &str,
+    required: &[&str],
+) -> Value {
     let audit = browser.script(AUDIT, serde_json::json!([])).await;
     assert_eq!(audit["lang"], "en", "{what}: <html lang>: {audit}");
     assert!(
         audit["title"]
             .as_str()
-            .is_some_and(|t| t.contains("Sign in")),
+            .is_some_and(|t| t.contains("Sign in") || t.contains("Verify")),
         "{what}: title: {audit}"
     );
     assert_eq!(audit["fields"], 2, "{what}: username and password: {audit}");
@@ -96,9 +109,9 @@ async fn assert_accessible(browser: &Browser, what: &str) -> Value {
         "{what}: inputs without a <label for>: {audit}"
     );
     let checked = audit["contrast"].as_array().expect("contrast list");
-    for required in ["body", "p.sub", "label[for=username]", "button", "footer"] {
+    for required in required {
         assert!(
-            checked.iter().any(|c| c["selector"] == required),
+            checked.iter().any(|c| c["selector"] == *required),
             "{what}: {required} was not found: {audit}"
         );
     }
@@ -116,7 +129,12 @@ async fn assert_accessible(browser: &Browser, what: &str) -> Value {
 
 /// Saves a screenshot as `name` (see [`save_screenshot`]), checks its pixel size, and with
 /// `UPDATE_DOCS_SCREENSHOTS` set copies it to `docs/{docs}`.
-async fn screenshot(browser: &Browser, name: &str, size: (u32, u32), docs: Option<&str>) {
+pub(super) async fn screenshot(
+    browser: &Browser,
+    name: &str,
+    size: (u32, u32),
+    docs: Option<&str>,
+) {
     let png = save_screenshot(browser, name).await;
     assert_eq!(png_size(&png), size, "{name}");
     if let Some(docs) = docs

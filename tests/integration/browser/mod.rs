@@ -8,10 +8,12 @@
 //! - `login_page`: the sign-in page's accessibility and looks, with screenshots;
 //! - `spa`: `examples/spa/`, a single-page app using the JSON login API and Bearer tokens,
 //!   through token expiry and back;
-//! - `csrf`: a page on another site that auto-submits a form to an app.
+//! - `csrf`: a page on another site that auto-submits a form to an app;
+//! - `second_factor`: the code step after the password, and step-up on an admin route.
 
 mod csrf;
 mod login_page;
+mod second_factor;
 mod site;
 mod spa;
 mod sso;

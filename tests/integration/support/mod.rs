@@ -17,6 +17,7 @@ pub mod raw;
 pub mod rejections;
 pub mod requests;
 pub mod tokens;
+pub mod totp;
 pub mod traefik;
 pub mod upstream;
 pub mod users;

@@ -109,6 +109,35 @@ impl PasswordChecker {
     }
 }
 
+impl PasswordChecker {
+    /// [`Users::verify_recovery_code_in`] on a hash worker, queued fairly by `client` like
+    /// a password check.
+    ///
+    /// # Errors
+    /// As [`PasswordChecker::verify_from`].
+    pub async fn verify_recovery_code_from(
+        &self,
+        client: ThrottleKey,
+        users: Arc<Users>,
+        name: String,
+        code: String,
+    ) -> Result<Option<String>, CredentialsError> {
+        if code.len() > MAX_PASSWORD_BYTES {
+            return Ok(None);
+        }
+        let ticket = self.queue.acquire(client).map_err(|full| match full {
+            QueueFull::Client => CredentialsError::ClientQueueFull,
+            QueueFull::Everyone => CredentialsError::QueueFull,
+        })?;
+        let permit = ticket.wait().await.ok_or(CredentialsError::QueueFull)?;
+        run_check(move |memory| {
+            let _permit = permit;
+            users.verify_recovery_code_in(memory, &name, &code)
+        })
+        .await?
+    }
+}
+
 /// Runs `check` on one of the process's hash workers (one thread per CPU, under
 /// `SCHED_IDLE`) with that worker's argon2 memory, and returns its result.
 ///

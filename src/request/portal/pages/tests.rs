@@ -318,3 +318,44 @@ fn pages_stay_small() {
     assert!(html.len() < 6 * 1024, "{} bytes", html.len());
     assert!(logout_page(&long, "/.auth/logout", &long).len() < 6 * 1024);
 }
+
+#[test]
+fn code_page_has_a_one_time_code_field_a_recovery_disclosure_and_escapes_everything() {
+    let page = CodePage {
+        site: "app1.example.com<script>",
+        action: "/.auth/login",
+        rd: "/x?\"a\"=<b>",
+        challenge: "abc\"def",
+        error: None,
+    };
+    let html = code_page(&page);
+    assert!(html.contains("Enter the 6-digit code from your authenticator."));
+    let code = input_tag(&html, "code");
+    for attribute in [
+        "autocomplete=\"one-time-code\"",
+        "inputmode=\"numeric\"",
+        "autofocus",
+        "name=\"code\"",
+    ] {
+        assert!(code.contains(attribute), "{attribute}: {code}");
+    }
+    assert!(html.contains("<label for=\"code\">"));
+    assert!(html.contains("<label for=\"recovery_code\">"));
+    assert!(html.contains("<summary>Use a recovery code instead</summary>"));
+    assert!(
+        html.contains("name=\"challenge\" value=\"abc&quot;def\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("value=\"/x?&quot;a&quot;=&lt;b&gt;\""),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(!html.contains("role=\"alert\""));
+    let failed = code_page(&CodePage {
+        error: Some("That code didn't work."),
+        ..page
+    });
+    assert!(failed.contains("role=\"alert\""));
+    assert!(input_tag(&failed, "code").contains("aria-describedby=\"login-error\""));
+}

@@ -103,6 +103,17 @@ impl Browser {
         let cookies = self.command(Method::GET, "/cookie", None).await;
         cookies.as_array().expect("cookie list").clone()
     }
+
+    /// Adds `cookie` (WebDriver's cookie object: name, value, domain, path, secure,
+    /// httpOnly) to the browser, as if the current page's site had set it.
+    pub async fn add_cookie(&self, cookie: Value) {
+        self.command(
+            Method::POST,
+            "/cookie",
+            Some(serde_json::json!({ "cookie": cookie })),
+        )
+        .await;
+    }
 }
 
 /// The width and height of a PNG, from its IHDR chunk.
