@@ -22,7 +22,10 @@ pub(super) struct Driver {
 
 impl Driver {
     /// Starts chromedriver on an ephemeral loopback port and waits (bounded) for the line
-    /// that names the port.
+    /// that names the port. With `--port=0` chromedriver takes a free IPv4 port and then
+    /// wants the same number on IPv6 too; on a busy machine that number can be taken on
+    /// IPv6, and chromedriver exits before naming a port. That race is retried, with a new
+    /// port each time; any other failure is reported with chromedriver's own output.
     pub fn start() -> Driver {
         for tool in [CHROMIUM, CHROMEDRIVER] {
             assert!(
@@ -31,6 +34,19 @@ impl Driver {
                  (scripts/test.sh installs them)"
             );
         }
+        const ATTEMPTS: usize = 5;
+        let mut failures = Vec::new();
+        for _ in 0..ATTEMPTS {
+            match Self::try_start() {
+                Ok(driver) => return driver,
+                Err(output) => failures.push(output),
+            }
+        }
+        panic!("chromedriver did not report its port in {ATTEMPTS} attempts: {failures:#?}");
+    }
+
+    /// One start: the driver, or what chromedriver printed before it exited or went quiet.
+    fn try_start() -> Result<Driver, String> {
         let profile = tempfile::tempdir().expect("profile dir");
         let mut child = Command::new(CHROMEDRIVER)
             .arg("--port=0")
@@ -45,33 +61,39 @@ impl Driver {
         let stdout = child.stdout.take().expect("piped stdout");
         let (port_tx, port_rx) = mpsc::channel();
         // Owns chromedriver's stdout until EOF (the process exits), so that it never blocks
-        // on a full pipe; sends the port once.
+        // on a full pipe; sends the port once, or everything it printed if it exits first.
         std::thread::spawn(move || {
-            let mut port_tx = Some(port_tx);
+            let mut printed = Vec::new();
+            let mut reported = false;
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 let port = line
                     .strip_prefix("ChromeDriver was started successfully on port ")
                     .and_then(|rest| rest.trim_end_matches('.').parse::<u16>().ok());
-                if let Some(port) = port
-                    && let Some(tx) = port_tx.take()
-                {
-                    let _ = tx.send(port);
+                match port {
+                    Some(port) if !reported => {
+                        reported = true;
+                        let _ = port_tx.send(Ok(port));
+                    }
+                    _ if !reported => printed.push(line),
+                    _ => {}
                 }
             }
+            if !reported {
+                let _ = port_tx.send(Err(printed.join("\n")));
+            }
         });
-        let port = match port_rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(port) => port,
-            Err(e) => {
+        match port_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(Ok(port)) => Ok(Driver {
+                child,
+                addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                profile,
+            }),
+            outcome => {
                 let _ = child.kill();
                 let status = child.wait();
-                panic!("chromedriver did not report its port: {e} ({status:?})");
+                Err(format!("{outcome:?} ({status:?})"))
             }
-        };
-        Driver {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            profile,
         }
     }
 
