@@ -302,6 +302,21 @@ impl Auth {
         self.store.revoke(revocation, now).await
     }
 
+    /// Signs `user` out everywhere (`gateway revoke --user`, admin `POST /revoke`): every
+    /// token of theirs signed in before `now` is refused, on every instance sharing the store.
+    ///
+    /// # Errors
+    /// A [`StoreError`] from a shared store.
+    pub async fn sign_out_everywhere(&self, user: &str, now: SystemTime) -> Result<(), StoreError> {
+        let until = sign_out_everywhere_until(&self.settings, now);
+        let revocation = Revocation::User {
+            user,
+            before: now,
+            until,
+        };
+        self.store.revoke(revocation, now).await
+    }
+
     /// Whether a new session may start now (the revocation list has room).
     pub fn accepts_new_sessions(&self, now: SystemTime) -> bool {
         self.store.accepts_new_sessions(now)
@@ -374,4 +389,12 @@ fn revocation_ref(token: &VerifiedToken) -> TokenRef<'_> {
         sid: token.session.as_ref().map(|s| s.id.as_str()),
         signed_in: token.session.as_ref().map(|s| s.signed_in),
     }
+}
+
+/// How long a "signed out everywhere" cutoff made at `now` is kept: until no token signed
+/// in before it can be valid — a session ends `session_lifetime` after sign-in, a token
+/// without one `token_ttl` after it was minted (a `gateway token --ttl` longer than both
+/// outlives the cutoff), plus `leeway`.
+pub fn sign_out_everywhere_until(settings: &AuthSettings, now: SystemTime) -> SystemTime {
+    now + settings.session_lifetime.max(settings.token_ttl) + settings.leeway
 }

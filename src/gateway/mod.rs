@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 
-use crate::auth::state::{MemoryStore, StateStore};
-use crate::config::{Config, default_throttle};
+use crate::auth::state::{MemoryStore, RedisStore, StateStore, StoreHealth};
+use crate::config::{Config, StateSettings, default_throttle};
 use crate::metrics::Metrics;
 
 mod protocol;
@@ -48,7 +48,12 @@ impl Gateway {
             .users
             .as_ref()
             .map_or_else(default_throttle, |u| u.throttle);
-        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new(throttle));
+        let store: Arc<dyn StateStore> = match &config.state {
+            StateSettings::Memory => Arc::new(MemoryStore::new(throttle)),
+            StateSettings::Redis(redis) => {
+                Arc::new(RedisStore::start(redis, throttle, metrics.clone())?)
+            }
+        };
         let snapshot = Snapshot::build(config, env, &metrics, &store)?;
         Ok(Gateway {
             current: ArcSwap::from_pointee(snapshot),
@@ -102,6 +107,11 @@ impl Gateway {
     /// The process's metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// Whether the state store's backend is in use (`/readyz`).
+    pub(crate) fn store_health(&self) -> StoreHealth {
+        self.store.health()
     }
 
     pub(crate) fn next_request_id(&self) -> u64 {

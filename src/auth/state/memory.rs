@@ -60,6 +60,11 @@ impl MemoryStore {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Calls `f` with every live revocation (for a shared store's re-write).
+    pub(super) fn for_each_revocation(&self, now: SystemTime, f: impl FnMut(Revocation<'_>)) {
+        self.read_revocations().for_each_live(now, f);
+    }
+
     /// Number of throttling keys tracked.
     pub fn throttle_key_count(&self) -> usize {
         self.throttle.key_count()

@@ -1,8 +1,9 @@
 //! Per-instance auth state behind one small interface: revocations and login throttling.
 //!
-//! [`StateStore`] is what the request path sees; [`MemoryStore`] is today's implementation. A
-//! store shared by several gateway instances (Redis) is meant to slot in behind the same trait
-//! without touching the request path.
+//! [`StateStore`] is what the request path sees; [`MemoryStore`] keeps everything in this
+//! process (`[state] store = "memory"`), [`RedisStore`] shares it between instances through
+//! Redis (`store = "redis"`, `redis/`), behind the same trait, without touching the request
+//! path.
 //!
 //! # Sync and async
 //!
@@ -64,6 +65,7 @@
 //!   last reservation is given back with nothing else to remember is removed at once.
 
 mod memory;
+mod redis;
 mod revocations;
 mod throttle;
 
@@ -75,6 +77,7 @@ use std::time::{Duration, Instant, SystemTime};
 use thiserror::Error;
 
 pub use memory::MemoryStore;
+pub use redis::{RedisStartError, RedisStore};
 pub use revocations::{Revocation, TokenRef};
 
 /// Most live session and token revocations a [`MemoryStore`] keeps.
@@ -103,6 +106,15 @@ pub enum StoreError {
     /// The backend (e.g. Redis) could not be reached or answered with an error.
     #[error("state store backend failed")]
     BackendFailed(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Whether the store's backend is in use, for `/readyz`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreHealth {
+    /// In use (always, for the in-memory store).
+    Ready,
+    /// Not reachable: local state is used meanwhile; the reason, for an operator.
+    Degraded(String),
 }
 
 /// What login failures are counted against.
@@ -197,6 +209,11 @@ pub trait StateStore: Send + Sync {
     /// Forgets `key`'s failures and lockout (after a successful login: the username or
     /// device key only); reservations still pending stay counted.
     fn clear_failures<'a>(&'a self, key: &'a ThrottleKey) -> StoreFuture<'a, ()>;
+
+    /// Whether the backend is in use (`/readyz`); the in-memory store always is.
+    fn health(&self) -> StoreHealth {
+        StoreHealth::Ready
+    }
 }
 
 #[cfg(test)]
