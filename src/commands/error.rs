@@ -4,6 +4,7 @@
 
 use super::healthcheck::HealthError;
 use crate::auth::AuthError;
+use crate::auth::state::RedisCommandError;
 use crate::auth::token::TokenError;
 use crate::config::ConfigError;
 use crate::gateway::LoadError;
@@ -31,6 +32,9 @@ pub enum Error {
     /// `gateway healthcheck` found no healthy admin listener.
     #[error(transparent)]
     Health(#[from] HealthError),
+    /// A command could not reach or use the shared Redis (`[state]`).
+    #[error(transparent)]
+    Redis(#[from] RedisCommandError),
     /// A listener could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {

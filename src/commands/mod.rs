@@ -7,6 +7,7 @@
 //! | `check` | `gateway check`: validate everything, bind nothing |
 //! | `token` | `gateway token`: mint a token for a user |
 //! | `healthcheck` | `gateway healthcheck`: probe the admin `/healthz` |
+//! | `revoke` | `gateway revoke --user`: sign a user out everywhere |
 //! | `error` | [`Error`], what stops a start or a command |
 //!
 //! `gateway run` is `main.rs` calling [`crate::run`]; `gateway hash-password` is
@@ -15,11 +16,13 @@
 mod check;
 mod error;
 pub mod healthcheck;
+mod revoke;
 mod token;
 
 pub use check::{CheckSummary, check};
 pub use error::{Error, Result};
 pub use healthcheck::{HealthError, healthcheck};
+pub use revoke::{RevokedVia, revoke_user};
 pub use token::mint_token;
 
 pub use crate::auth::users::password::hash_password;

@@ -77,7 +77,10 @@ use std::time::{Duration, Instant, SystemTime};
 use thiserror::Error;
 
 pub use memory::MemoryStore;
-pub use redis::{RedisStartError, RedisStore};
+pub use redis::{
+    RedisCommandError, RedisStartError, RedisStore, probe as probe_redis,
+    write_revocation as write_redis_revocation,
+};
 pub use revocations::{Revocation, TokenRef};
 
 /// Most live session and token revocations a [`MemoryStore`] keeps.

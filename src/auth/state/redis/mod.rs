@@ -17,6 +17,7 @@
 //! by the crate) and the subscriber run on a thread of their own, so they outlive no
 //! worker runtime and every worker can use them; dropping the store stops that thread.
 
+mod direct;
 mod scripts;
 mod shared;
 mod sync;
@@ -30,6 +31,7 @@ use std::time::{Duration, Instant, SystemTime};
 use thiserror::Error;
 use tokio::sync::{Notify, watch};
 
+pub use self::direct::{RedisCommandError, probe, write_revocation};
 use self::shared::{Shared, positive_ms};
 use self::wire::{Names, Record};
 use super::memory::MemoryStore;

@@ -126,13 +126,17 @@ async fn session(
 
 /// What an operator should read in `/readyz` and the log (never the URL or password).
 fn describe(e: &redis::RedisError) -> String {
-    if matches!(e.kind(), redis::ErrorKind::AuthenticationFailed)
-        || e.code().is_some_and(|c| c == "WRONGPASS" || c == "NOAUTH")
-    {
+    if is_credentials_error(e) {
         format!("redis refused the credentials (check redis_url / redis_password_file): {e}")
     } else {
         format!("redis unreachable: {e}")
     }
+}
+
+/// Whether Redis refused the password (or wanted one).
+pub(super) fn is_credentials_error(e: &redis::RedisError) -> bool {
+    matches!(e.kind(), redis::ErrorKind::AuthenticationFailed)
+        || e.code().is_some_and(|c| c == "WRONGPASS" || c == "NOAUTH")
 }
 
 fn mark_down(shared: &Shared, reason: String) {
