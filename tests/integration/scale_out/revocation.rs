@@ -1,0 +1,129 @@
+//! Revocations shared through Redis: a logout on any instance, and "signed out everywhere"
+//! (`gateway revoke --user`, admin `POST /revoke?user=`), are refused by every instance.
+
+use serde_json::json;
+
+use super::{Cluster, PROPAGATION_BOUND, admin_request, logout};
+use crate::support::client::Protocol;
+use crate::support::cookies::{gateway_set_cookie, sets_gateway_cookie};
+use crate::support::redis::RedisServer;
+use crate::support::requests::Req;
+use crate::support::tokens::{claims, mint_hs256, now, token_part, with_claim};
+use crate::support::users::ALICE_PASSWORD;
+
+#[tokio::test]
+async fn a_logout_through_the_balancer_is_refused_by_every_instance_within_a_second() {
+    let redis = RedisServer::start(&[]).await;
+    let cluster = Cluster::start(&redis, |c| c).await;
+    let (token, cookie) = cluster.login("alice", ALICE_PASSWORD).await;
+    for n in 0..3 {
+        assert_eq!(
+            cluster.status_on(n, &token).await,
+            200,
+            "instance {n} before logout"
+        );
+    }
+    let response = logout(&cluster.balanced, &cookie).await;
+    assert_eq!(response.status, 303, "{}", response.text());
+    cluster
+        .refused_everywhere_within("the logged-out cookie", &cookie, PROPAGATION_BOUND)
+        .await;
+    cluster
+        .refused_everywhere_within("its access token", &token, PROPAGATION_BOUND)
+        .await;
+    // Another session of alice is untouched.
+    let (other, _) = cluster.login("alice", ALICE_PASSWORD).await;
+    for n in 0..3 {
+        assert_eq!(
+            cluster.status_on(n, &other).await,
+            200,
+            "instance {n}, other session"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_renewed_and_the_original_token_of_a_session_both_die_at_logout_on_every_instance() {
+    let redis = RedisServer::start(&[]).await;
+    let cluster = Cluster::start(&redis, |c| c).await;
+    // A session token close to its expiry, renewed by instance 0.
+    let original = mint_hs256(&with_claim(claims("alice"), "exp", json!(now() + 60)));
+    let response = cluster.direct[0]
+        .send(
+            Req::get("app1.example.test", "/").cookie(&original).build(),
+            Protocol::Http1,
+        )
+        .await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert!(sets_gateway_cookie(&response.headers), "renewed");
+    let renewed = gateway_set_cookie(&response.headers).value;
+    assert_eq!(
+        token_part(&renewed, 1)["sid"],
+        token_part(&original, 1)["sid"]
+    );
+    // Logout with the renewed one on instance 1.
+    let response = logout(&cluster.direct[1], &renewed).await;
+    assert_eq!(response.status, 303, "{}", response.text());
+    cluster
+        .refused_everywhere_within("the renewed token", &renewed, PROPAGATION_BOUND)
+        .await;
+    cluster
+        .refused_everywhere_within("the original token", &original, PROPAGATION_BOUND)
+        .await;
+}
+
+#[tokio::test]
+async fn revoke_user_signs_the_user_out_on_every_instance() {
+    let redis = RedisServer::start(&[]).await;
+    let cluster = Cluster::start(&redis, |c| c).await;
+    let (first, _) = cluster.login("alice", ALICE_PASSWORD).await;
+    let (second, _) = cluster.login("alice", ALICE_PASSWORD).await;
+    let (bob, _) = cluster
+        .login("bob", crate::support::users::BOB_PASSWORD)
+        .await;
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .arg("revoke")
+        .arg("--config")
+        .arg(&cluster.instances[2].config_path)
+        .args(["--user", "alice"])
+        .env_remove("GATEWAY_CONFIG")
+        .output()
+        .expect("run gateway revoke");
+    assert!(
+        output.status.success(),
+        "gateway revoke: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("signed out everywhere"));
+    for (what, token) in [("first session", &first), ("second session", &second)] {
+        cluster
+            .refused_everywhere_within(what, token, PROPAGATION_BOUND)
+            .await;
+    }
+    for n in 0..3 {
+        assert_eq!(cluster.status_on(n, &bob).await, 200, "bob on instance {n}");
+    }
+    // Alice can sign in again, and that new session works everywhere.
+    let (fresh, _) = cluster.login("alice", ALICE_PASSWORD).await;
+    for n in 0..3 {
+        assert_eq!(
+            cluster.status_on(n, &fresh).await,
+            200,
+            "new session on {n}"
+        );
+    }
+
+    // The admin listener does the same for bob, on every instance.
+    let (status, body) =
+        admin_request(cluster.instances[0].admin_addr, "POST", "/revoke?user=bob").await;
+    assert_eq!(status, 200, "{body}");
+    cluster
+        .refused_everywhere_within("bob after POST /revoke", &bob, PROPAGATION_BOUND)
+        .await;
+    let (status, _) =
+        admin_request(cluster.instances[0].admin_addr, "GET", "/revoke?user=bob").await;
+    assert_eq!(status, 405);
+    let (status, _) = admin_request(cluster.instances[0].admin_addr, "POST", "/revoke").await;
+    assert_eq!(status, 400);
+}
