@@ -170,7 +170,78 @@ fn check_url(url: &str) -> Result<(), &'static str> {
 
 #[cfg(test)]
 mod tests {
-    use super::RedisUrl;
+    use std::path::Path;
+
+    use super::{DEFAULT_KEY_PREFIX, DEFAULT_REDIS_URL, RedisUrl, StateSettings};
+    use crate::config::{Config, ConfigError};
+
+    const BASE: &str = "[tls]\ncert = \"a.crt\"\nkey = \"a.key\"\n[[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n";
+
+    fn state(section: &str) -> Result<StateSettings, Vec<String>> {
+        match Config::from_toml_str(&format!("{BASE}{section}"), Path::new("/etc/gateway")) {
+            Ok(config) => Ok(config.state),
+            Err(ConfigError::Invalid { problems }) => {
+                Err(problems.iter().map(ToString::to_string).collect())
+            }
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_section_or_memory_is_the_in_process_store() {
+        assert!(matches!(state(""), Ok(StateSettings::Memory)));
+        assert!(matches!(
+            state("[state]\nstore = \"memory\"\n"),
+            Ok(StateSettings::Memory)
+        ));
+    }
+
+    #[test]
+    fn redis_gets_defaults_and_resolves_the_password_file() {
+        let Ok(StateSettings::Redis(redis)) = state("[state]\nstore = \"redis\"\n") else {
+            panic!("redis expected");
+        };
+        assert_eq!(redis.url.expose(), DEFAULT_REDIS_URL);
+        assert_eq!(redis.key_prefix, DEFAULT_KEY_PREFIX);
+        assert!(redis.password_file.is_none());
+        let Ok(StateSettings::Redis(redis)) = state(
+            "[state]\nstore = \"redis\"\nredis_url = \"rediss://u:pw@r.example:6380/2\"\n\
+             redis_password_file = \"certs/redis.password\"\nkey_prefix = \"gw1:\"\n",
+        ) else {
+            panic!("redis expected");
+        };
+        assert_eq!(redis.key_prefix, "gw1:");
+        assert_eq!(
+            redis.password_file.map(|f| f.value),
+            Some(Path::new("/etc/gateway/certs/redis.password").to_owned())
+        );
+        assert!(!format!("{:?}", redis.url).contains("pw"));
+    }
+
+    #[test]
+    fn bad_values_are_positioned_errors() {
+        let errors = |section: &str| state(section).expect_err("invalid");
+        assert_eq!(
+            errors("[state]\nstore = \"etcd\"\n"),
+            ["<config>:8:9: store = \"etcd\": expected \"memory\" or \"redis\""]
+        );
+        assert_eq!(
+            errors("[state]\nredis_url = \"redis://x\"\n"),
+            ["<config>:8:13: redis_url needs store = \"redis\""]
+        );
+        let bad_url = errors("[state]\nstore = \"redis\"\nredis_url = \"http://:secret@x\"\n");
+        assert_eq!(bad_url.len(), 1);
+        assert!(
+            bad_url[0].starts_with("<config>:9:13: redis_url http://:***@x"),
+            "{bad_url:?}"
+        );
+        assert!(!bad_url[0].contains("secret"));
+        assert_eq!(
+            errors("[state]\nstore = \"redis\"\nkey_prefix = \"\"\n"),
+            ["<config>:9:14: key_prefix must be 1 to 64 characters (e.g. \"gateway:\")"]
+        );
+        assert!(errors("[state]\nstore = \"redis\"\nredis_db = 1\n")[0].contains("redis_db"));
+    }
 
     #[test]
     fn redacted_url_hides_the_password() {
