@@ -10,7 +10,7 @@
 //!
 //! Survives reloads: metrics (counters never reset), the revocation list and the login
 //! throttling counters (a reload must not un-revoke a logged-out token), request ids.
-//! Fixed at startup: listener addresses, `max_connections`, and the throttling parameters;
+//! Fixed at startup: listener addresses, `max_connections`, `[state]`, and the throttling parameters;
 //! a reload that changes them logs a warning saying a restart is needed.
 
 use std::path::Path;
@@ -133,8 +133,23 @@ fn warn_about_fixed_settings(old: &Config, new: &Config) {
     if a.workers != b.workers {
         tracing::warn!("workers changed; it takes effect after a restart");
     }
+    if state_key(&old.state) != state_key(&new.state) {
+        tracing::warn!("[state] changed; it takes effect after a restart");
+    }
     let throttle = |c: &Config| c.users.as_ref().map(|u| u.throttle);
     if throttle(old) != throttle(new) {
         tracing::warn!("login throttling settings changed; they take effect after a restart");
+    }
+}
+
+/// What identifies a `[state]` setting, to tell whether a reload changed it.
+fn state_key(state: &StateSettings) -> Option<(String, String, Option<std::path::PathBuf>)> {
+    match state {
+        StateSettings::Memory => None,
+        StateSettings::Redis(redis) => Some((
+            redis.url.expose().to_owned(),
+            redis.key_prefix.clone(),
+            redis.password_file.as_ref().map(|f| f.value.clone()),
+        )),
     }
 }

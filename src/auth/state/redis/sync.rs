@@ -30,6 +30,8 @@ use super::wire::{Record, millis};
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often a live subscription checks that Redis still answers.
+const HEARTBEAT: Duration = Duration::from_secs(5);
 /// Members written back per pipeline during a re-sync.
 const WRITE_BATCH: usize = 500;
 
@@ -111,8 +113,13 @@ async fn session(
     *backoff = FIRST_BACKOFF;
     info!("redis state store in use");
     let mut messages = pubsub.on_message();
+    // A subscription over a silently broken network would wait forever: ping through the
+    // command connection now and then, and start a new round when it fails.
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = heartbeat.tick() => ping(shared).await?,
             message = messages.next() => match message {
                 Some(message) => apply(shared, message.get_payload_bytes()),
                 None => return Err("redis connection lost".to_owned()),
@@ -121,6 +128,18 @@ async fn session(
                 resync(shared).await.map_err(|e| describe(&e))?;
             }
         }
+    }
+}
+
+async fn ping(shared: &Shared) -> Result<(), String> {
+    let Some(mut conn) = shared.conn.get().cloned() else {
+        return Ok(());
+    };
+    let ping = redis::cmd("PING");
+    match tokio::time::timeout(COMMAND_TIMEOUT, ping.query_async::<String>(&mut conn)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(describe(&e)),
+        Err(_) => Err("redis unreachable: ping timed out".to_owned()),
     }
 }
 
