@@ -213,3 +213,36 @@ async fn a_wrong_redis_password_is_a_clear_error_in_check_and_readyz_never_a_pan
     assert!(stdout.contains("state: redis at redis://:***@"), "{stdout}");
     assert!(stdout.contains("revocation(s) shared"), "{stdout}");
 }
+
+/// The real binary with a wrong password: it starts, serves, and its log says why Redis is
+/// not in use — an error line, no panic, no password.
+#[tokio::test]
+async fn a_wrong_redis_password_is_logged_by_the_running_binary() {
+    let redis = RedisServer::start(&["--requirepass", "right-pass-123"]).await;
+    let config = format!(
+        "[[route]]\naccess = \"public\"\nupstream = \"builtin:whoami\"\n\n\
+         [state]\nstore = \"redis\"\nredis_url = \"redis://:wrong-pass-456@{}/0\"\n",
+        redis.addr
+    );
+    let gateway = crate::support::process::GatewayProcess::start("", &config).await;
+    let response = gateway.client().get("localhost", "/").await;
+    assert_eq!(
+        response.status,
+        200,
+        "serves without redis: {}",
+        gateway.log()
+    );
+    eventually(
+        "the log names the refused credentials",
+        STEP_TIMEOUT,
+        || async { gateway.log().contains("refused the credentials") },
+    )
+    .await;
+    let log = gateway.log();
+    assert!(log.contains("ERROR"), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+    assert!(
+        !log.contains("wrong-pass-456"),
+        "the password is never logged: {log}"
+    );
+}

@@ -127,3 +127,73 @@ async fn revoke_user_signs_the_user_out_on_every_instance() {
     let (status, _) = admin_request(cluster.instances[0].admin_addr, "POST", "/revoke").await;
     assert_eq!(status, 400);
 }
+
+/// With `store = "memory"` there is no shared store: `gateway revoke --user` asks the
+/// running instance through its admin listener.
+#[tokio::test]
+async fn revoke_user_with_the_memory_store_goes_through_the_admin_listener() {
+    let app1 = crate::support::upstream::start("app1").await;
+    let app2 = crate::support::upstream::start("app2").await;
+    let config = crate::support::auth_config::auth_config(&app1.url(), &app2.url());
+    let files_dir = tempfile::tempdir().expect("tempdir");
+    for (name, contents) in config.files() {
+        std::fs::write(files_dir.path().join(name), contents).expect("write file");
+    }
+    let text = config
+        .text()
+        .replace(
+            "secret_file = \"jwt.secret\"",
+            &format!(
+                "secret_file = \"{}\"",
+                files_dir.path().join("jwt.secret").display()
+            ),
+        )
+        .replace(
+            "file = \"users.toml\"",
+            &format!(
+                "file = \"{}\"",
+                files_dir.path().join("users.toml").display()
+            ),
+        );
+    let [admin] = crate::support::process::free_addrs::<1>();
+    let gateway = crate::support::process::GatewayProcess::start(
+        &format!("admin_listen = \"{admin}\"\n"),
+        &text,
+    )
+    .await;
+    let token = mint_hs256(&claims("alice"));
+    let status = |token: String| {
+        let client = gateway.client();
+        async move {
+            client
+                .send(
+                    Req::get("app1.example.test", "/").bearer(&token).build(),
+                    Protocol::Http1,
+                )
+                .await
+                .status
+                .as_u16()
+        }
+    };
+    assert_eq!(status(token.clone()).await, 200, "{}", gateway.log());
+    let config_path = gateway.config_path();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+        .arg("revoke")
+        .arg("--config")
+        .arg(&config_path)
+        .args(["--user", "alice"])
+        .env_remove("GATEWAY_CONFIG")
+        .output()
+        .expect("run gateway revoke");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("signed out on the instance at {admin}")),
+        "{stdout}"
+    );
+    assert_eq!(status(token).await, 401, "refused after revoke");
+}
