@@ -187,6 +187,11 @@ pub trait StateStore: Send + Sync {
     /// its tokens could not be revoked one by one.
     fn accepts_new_sessions(&self, now: SystemTime) -> bool;
 
+    /// Whether the backend is in use (`/readyz`); the in-memory store always is.
+    fn health(&self) -> StoreHealth {
+        StoreHealth::Ready
+    }
+
     /// How long `key` stays locked out, if it is (for 429 + `Retry-After`).
     fn locked_for<'a>(
         &'a self,
@@ -212,11 +217,6 @@ pub trait StateStore: Send + Sync {
     /// Forgets `key`'s failures and lockout (after a successful login: the username or
     /// device key only); reservations still pending stay counted.
     fn clear_failures<'a>(&'a self, key: &'a ThrottleKey) -> StoreFuture<'a, ()>;
-
-    /// Whether the backend is in use (`/readyz`); the in-memory store always is.
-    fn health(&self) -> StoreHealth {
-        StoreHealth::Ready
-    }
 }
 
 #[cfg(test)]

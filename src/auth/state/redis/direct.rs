@@ -6,7 +6,7 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 
 use super::super::revocations::Revocation;
-use super::wire::{Names, Record};
+use super::wire::{Names, Record, millis};
 use super::{RedisStartError, client};
 use crate::config::RedisSettings;
 
@@ -94,6 +94,12 @@ pub async fn write_revocation(
     within(settings, async |conn: &mut MultiplexedConnection| {
         redis::pipe()
             .atomic()
+            .zrembyscore(
+                &names.revocations,
+                "-inf",
+                millis(std::time::SystemTime::now()),
+            )
+            .ignore()
             .zadd(&names.revocations, &text, record.expires_ms())
             .ignore()
             .publish(&names.channel, &text)

@@ -241,7 +241,10 @@ pub(super) async fn publish(shared: &Shared, record: &Record) {
     };
     let text = record.encode();
     let mut pipe = redis::pipe();
+    // Expired members leave the set as new ones arrive (and at every re-sync).
     pipe.atomic()
+        .zrembyscore(&shared.names.revocations, "-inf", millis(SystemTime::now()))
+        .ignore()
         .zadd(&shared.names.revocations, &text, record.expires_ms())
         .ignore()
         .publish(&shared.names.channel, &text)
