@@ -197,3 +197,37 @@ async fn revoke_user_with_the_memory_store_goes_through_the_admin_listener() {
     );
     assert_eq!(status(token).await, 401, "refused after revoke");
 }
+
+/// Whatever else is on the channel or in the set — garbage, a foreign shape, a huge
+/// number — is ignored with a warning: the instances keep serving and keep learning.
+#[tokio::test]
+async fn malformed_messages_and_members_from_redis_are_ignored() {
+    let redis = RedisServer::start(&[]).await;
+    for junk in [
+        "not json",
+        "{\"k\":\"s\",\"u\":\"a\",\"x\":1}",
+        "{\"k\":\"u\",\"u\":\"a\",\"x\":1e400}",
+    ] {
+        redis.cli(&["ZADD", "test:revocations", "99999999999999", junk]);
+    }
+    let cluster = Cluster::start(&redis, |c| c).await;
+    for junk in [
+        "\u{1}\u{2}\u{ff}",
+        "[]",
+        "{\"k\":\"t\",\"u\":\"alice\",\"x\":\"soon\"}",
+    ] {
+        redis.cli(&["PUBLISH", "test:revocations", junk]);
+    }
+    let (token, cookie) = cluster.login("alice", ALICE_PASSWORD).await;
+    for n in 0..3 {
+        assert_eq!(
+            cluster.status_on(n, &token).await,
+            200,
+            "instance {n} still serves"
+        );
+    }
+    assert_eq!(logout(&cluster.balanced, &cookie).await.status, 303);
+    cluster
+        .refused_everywhere_within("a logout after the junk", &cookie, PROPAGATION_BOUND)
+        .await;
+}
