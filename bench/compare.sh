@@ -84,6 +84,7 @@ install_tools() {
     local missing=()
     command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
     command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+    command -v redis-server >/dev/null || missing+=(redis-server)
     command -v wrk >/dev/null || missing+=(wrk)
     command -v h2load >/dev/null || missing+=(nghttp2-client)
     command -v curl >/dev/null || missing+=(curl)
@@ -367,9 +368,12 @@ start_haproxy() { # $1 name, $2 alg, $3 port
     start "$1" haproxy "$3" haproxy -db -f "$WORK/$1.cfg"
 }
 
-start_gateway() { # $1 name, $2 alg, $3 port, $4 RUST_LOG level, $5 extra routes, $6 binary
+start_gateway() { # $1 name, $2 alg, $3 port, $4 RUST_LOG level, $5 extra routes, $6 binary, $7 redis port
     local binary=${6:-$GW}
     gateway_config "$2" "$3" "${5:-0}" >"$WORK/$1.toml"
+    if [ -n "${7:-}" ]; then # [state] store = "redis": revocations mirrored locally, shared throttling
+        printf '\n[state]\nstore = "redis"\nredis_url = "redis://127.0.0.1:%s/0"\nkey_prefix = "bench:"\n' "$7" >>"$WORK/$1.toml"
+    fi
     "$binary" check --config "$WORK/$1.toml" >/dev/null || die "gateway config $1 is invalid"
     start "$1" gateway "$3" env RUST_LOG="$4" "$binary" --config "$WORK/$1.toml"
 }
@@ -390,6 +394,11 @@ start_gateway gateway-rs256 RS256 "$P_GW_RS" warn
 start_haproxy haproxy-es256 ES256 "$P_HAP_ES"
 start_gateway gateway-es256 ES256 "$P_GW_ES" warn
 start_gateway gateway-hs256-info HS256 "$P_GW_INFO" info
+# The same gateway with [state] store = "redis": the hot path must not touch Redis.
+read -r P_REDIS P_GW_REDIS <<<"$(python3 "$LIB" freeports 2)"
+mkdir -p "$WORK/redis"
+start redis redis "$P_REDIS" redis-server --bind 127.0.0.1 --port "$P_REDIS" --save "" --appendonly no --dir "$WORK/redis"
+start_gateway gateway-hs256-redis HS256 "$P_GW_REDIS" warn 0 "$GW" "$P_REDIS"
 if [ -n "$BASELINE" ]; then
     read -r P_BASE P_BASE_INFO <<<"$(python3 "$LIB" freeports 2)"
     start_gateway baseline-hs256 HS256 "$P_BASE" warn 0 "$WORK/baseline-gateway"
@@ -403,7 +412,7 @@ ES_TOKEN=$(mint "$WORK/gateway-es256.toml")
 
 # name → label, HAProxy row it is compared with, token it sends (no-auth targets get the
 # HS256 token too, so every request has the same size).
-TARGETS="direct nginx-tls haproxy-hs256 gateway-hs256 haproxy-rs256 gateway-rs256 haproxy-es256 gateway-es256 gateway-hs256-info"
+TARGETS="direct nginx-tls haproxy-hs256 gateway-hs256 gateway-hs256-redis haproxy-rs256 gateway-rs256 haproxy-es256 gateway-es256 gateway-hs256-info"
 LABEL[direct]="direct to upstream (no TLS)" REF[direct]=haproxy-hs256 TOKEN_OF[direct]=$HS_TOKEN
 LABEL[nginx-tls]="nginx TLS proxy, no auth" REF[nginx-tls]=haproxy-hs256 TOKEN_OF[nginx-tls]=$HS_TOKEN
 LABEL[haproxy-hs256]="HAProxy HS256" REF[haproxy-hs256]=haproxy-hs256 TOKEN_OF[haproxy-hs256]=$HS_TOKEN
@@ -412,6 +421,7 @@ LABEL[haproxy-rs256]="HAProxy RS256" REF[haproxy-rs256]=haproxy-rs256 TOKEN_OF[h
 LABEL[gateway-rs256]="gateway RS256" REF[gateway-rs256]=haproxy-rs256 TOKEN_OF[gateway-rs256]=$RS_TOKEN
 LABEL[haproxy-es256]="HAProxy ES256" REF[haproxy-es256]=haproxy-es256 TOKEN_OF[haproxy-es256]=$ES_TOKEN
 LABEL[gateway-es256]="gateway ES256" REF[gateway-es256]=haproxy-es256 TOKEN_OF[gateway-es256]=$ES_TOKEN
+LABEL[gateway-hs256-redis]="gateway HS256, store = redis" REF[gateway-hs256-redis]=haproxy-hs256 TOKEN_OF[gateway-hs256-redis]=$HS_TOKEN
 LABEL[gateway-hs256-info]="gateway HS256, info logs" REF[gateway-hs256-info]=haproxy-hs256 TOKEN_OF[gateway-hs256-info]=$HS_TOKEN
 if [ -n "$BASELINE" ]; then
     TARGETS="$TARGETS baseline-hs256 baseline-hs256-info"

@@ -16,6 +16,9 @@ need chromium chromium
 need chromedriver chromium-driver
 need openssl openssl
 need ss iproute2
+need redis-server redis-server
+need redis-cli redis-tools
+need haproxy haproxy
 # PyJWT, an independent JWT implementation for interop tests, as Debian packages it.
 /usr/bin/python3 -c 'import jwt' >/dev/null 2>&1 || missing+=(python3-jwt)
 # pyotp, an independent TOTP implementation: it computes the codes the second-factor tests type.

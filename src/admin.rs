@@ -8,16 +8,20 @@
 //!   (`gateway_upstream_errors_total`), not readiness: one dead app must not pull the
 //!   gateway out of a load balancer.
 //! - `GET /metrics`: Prometheus text format.
+//! - `POST /revoke?user=NAME`: signs the user out everywhere (every token signed in before
+//!   now is refused; with `[state] store = "redis"` on every instance sharing the Redis).
+//!   `/readyz` also answers 503 with the reason while a shared state store is unreachable.
 //!
 //! Bind it to a private address: it needs no credentials and tells which upstreams exist.
 //! The client side, `gateway healthcheck`, is `commands::healthcheck`.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 
+use crate::auth::state::StoreHealth;
 use crate::config::Upstream;
 use crate::gateway::Gateway;
 use crate::http::{Body, text};
@@ -27,6 +31,9 @@ const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Answers one admin request.
 pub async fn handle(gateway: &Gateway, request: &Request<Incoming>) -> Response<Body> {
+    if request.uri().path() == "/revoke" {
+        return revoke(gateway, request).await;
+    }
     if request.method() != Method::GET && request.method() != Method::HEAD {
         return text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -48,7 +55,41 @@ pub async fn handle(gateway: &Gateway, request: &Request<Incoming>) -> Response<
     }
 }
 
+/// `POST /revoke?user=NAME`.
+async fn revoke(gateway: &Gateway, request: &Request<Incoming>) -> Response<Body> {
+    if request.method() != Method::POST {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "use POST\n".to_owned());
+    }
+    let user = form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+        .find(|(key, _)| key == "user")
+        .map(|(_, value)| value.into_owned())
+        .filter(|user| !user.is_empty());
+    let Some(user) = user else {
+        return text(StatusCode::BAD_REQUEST, "missing ?user=NAME\n".to_owned());
+    };
+    let snapshot = gateway.snapshot();
+    let Some(auth) = snapshot.pipeline.auth.as_ref() else {
+        return text(StatusCode::NOT_FOUND, "no [auth] configured\n".to_owned());
+    };
+    match auth.sign_out_everywhere(&user, SystemTime::now()).await {
+        Ok(()) => {
+            tracing::info!(user = %user, "user signed out everywhere");
+            text(StatusCode::OK, "revoked\n".to_owned())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot sign the user out everywhere");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "failed\n".to_owned())
+        }
+    }
+}
+
 async fn readiness(gateway: &Gateway) -> Response<Body> {
+    if let StoreHealth::Degraded(reason) = gateway.store_health() {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: state store: {reason}\n"),
+        );
+    }
     let snapshot = gateway.snapshot();
     let hosts: BTreeSet<String> = snapshot
         .config()

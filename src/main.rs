@@ -67,6 +67,12 @@ enum Command {
         #[arg(long, value_parser = parse_ttl)]
         ttl: Option<std::time::Duration>,
     },
+    /// Sign a user out everywhere: every token of theirs signed in before now is refused.
+    Revoke {
+        /// The user to sign out.
+        #[arg(long)]
+        user: String,
+    },
     /// Enroll a user in TOTP (secret, QR code, recovery codes) or remove it.
     Totp {
         #[command(subcommand)]
@@ -113,6 +119,7 @@ fn main() -> ExitCode {
         Command::HashPassword => hash_password(),
         Command::Healthcheck => healthcheck(&cli.config.config),
         Command::Token { user, ttl } => token(&cli.config.config, &user, ttl),
+        Command::Revoke { user } => revoke(&cli.config.config, &user),
         Command::Totp { action } => totp(&cli.config.config, action),
     };
     match outcome {
@@ -208,6 +215,23 @@ fn totp(path: &Path, action: TotpAction) -> anyhow::Result<()> {
         eprintln!(
             "gateway: warning: the users file holds TOTP secrets and is readable by others; chmod 600 it"
         );
+    }
+    Ok(())
+}
+
+fn revoke(path: &Path, user: &str) -> anyhow::Result<()> {
+    let config = Config::load(path).map_err(|e| config_error(e.into()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match runtime.block_on(gateway::commands::revoke_user(&config, user))? {
+        gateway::commands::RevokedVia::Redis(url) => {
+            println!("{user}: signed out everywhere (recorded in redis at {url})");
+        }
+        gateway::commands::RevokedVia::AdminListener(addr) => {
+            println!("{user}: signed out on the instance at {addr} (store = \"memory\")");
+        }
     }
     Ok(())
 }

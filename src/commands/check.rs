@@ -1,12 +1,15 @@
 //! `gateway check`: validates the config file and everything it names — certificates,
 //! keys, the users file — without binding a port or writing a file, and prints a summary
-//! and the warnings.
+//! and the warnings. With `[state] store = "redis"` it also connects to Redis and says what
+//! it found; refused credentials are an error, an unreachable server only a note (the
+//! gateway starts without it and retries).
 
 use std::fmt;
 use std::path::Path;
 
 use super::error::Result;
 use crate::auth::Auth;
+use crate::auth::state::{RedisCommandError, RedisStartError, probe_redis};
 use crate::auth::users::{Lookalike, Users};
 use crate::config::{self, Config};
 use crate::tls::TlsAcceptor;
@@ -16,6 +19,8 @@ use crate::tls::TlsAcceptor;
 pub struct CheckSummary {
     config: Config,
     self_signed_pending: bool,
+    /// What was found at the configured Redis (`store = "redis"` only).
+    state: Option<String>,
     warnings: Vec<config::Warning>,
 }
 
@@ -45,11 +50,59 @@ pub fn check(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<CheckS
     if !self_signed_pending {
         TlsAcceptor::load(tls)?;
     }
+    let state = match &config.state {
+        config::StateSettings::Memory => None,
+        config::StateSettings::Redis(redis) => Some(describe_redis(redis)?),
+    };
     Ok(CheckSummary {
+        state,
         warnings: config::warnings(&config, users.as_ref().map(users_facts).as_ref()),
         config,
         self_signed_pending,
     })
+}
+
+/// One line about the configured Redis.
+///
+/// # Errors
+/// The password file cannot be read, or Redis refused the credentials.
+fn describe_redis(redis: &config::RedisSettings) -> Result<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| super::Error::Redis(RedisStartError::Thread(e).into()))?;
+    let url = redis.url.redacted();
+    match runtime.block_on(probe_redis(redis)) {
+        Ok(found) => Ok(format!(
+            "state: redis at {url}, prefix {:?}: redis {}, {} revocation(s) shared",
+            redis.key_prefix, found.version, found.revocations
+        )),
+        Err(e @ (RedisCommandError::Credentials { .. } | RedisCommandError::Start(_))) => {
+            Err(e.into())
+        }
+        Err(e) => Ok(format!(
+            "state: redis at {url}, prefix {:?}: NOT REACHABLE now ({:#}); the gateway starts \
+             without it, reports /readyz 503 and retries",
+            redis.key_prefix,
+            anyhow_like(&e)
+        )),
+    }
+}
+
+/// `e` and its sources, joined with `: ` (the `{:#}` of anyhow, without anyhow).
+fn anyhow_like(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // Some errors repeat their source in their own text; say it once.
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// What the config's warnings need to know about the loaded users file (the config layer
@@ -96,6 +149,9 @@ impl fmt::Display for CheckSummary {
         }
         if let Some(users) = &self.config.users {
             writeln!(f, "users: {}", users.file.value.display())?;
+        }
+        if let Some(state) = &self.state {
+            writeln!(f, "{state}")?;
         }
         if let Some(admin) = self.config.server.admin_listen {
             writeln!(

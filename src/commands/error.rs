@@ -4,6 +4,7 @@
 
 use super::healthcheck::HealthError;
 use crate::auth::AuthError;
+use crate::auth::state::RedisCommandError;
 use crate::auth::token::TokenError;
 use crate::config::ConfigError;
 use crate::gateway::LoadError;
@@ -54,6 +55,9 @@ pub enum Error {
     /// The system random generator or a hash failed while enrolling.
     #[error("cannot make the second factor: {0}")]
     Enroll(String),
+    /// A command could not reach or use the shared Redis (`[state]`).
+    #[error(transparent)]
+    Redis(#[from] RedisCommandError),
     /// A listener could not be bound.
     #[error("cannot listen on {addr}")]
     Bind {

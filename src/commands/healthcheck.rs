@@ -25,6 +25,21 @@ pub async fn healthcheck(config_path: &Path) -> Result<(), HealthError> {
 /// # Errors
 /// [`HealthError`] when it cannot connect, does not answer in time, or answers other than 200.
 async fn probe(addr: SocketAddr) -> Result<(), HealthError> {
+    match admin_request(addr, http::Method::GET, "/healthz").await? {
+        StatusCode::OK => Ok(()),
+        other => Err(HealthError::Status(other)),
+    }
+}
+
+/// Sends one bodiless request to the admin listener at `addr`; its status.
+///
+/// # Errors
+/// [`HealthError`] when it cannot connect or does not answer in time.
+pub(super) async fn admin_request(
+    addr: SocketAddr,
+    method: http::Method,
+    path: &str,
+) -> Result<StatusCode, HealthError> {
     let exchange = async {
         let stream = TcpStream::connect(addr)
             .await
@@ -33,7 +48,9 @@ async fn probe(addr: SocketAddr) -> Result<(), HealthError> {
             .await
             .map_err(HealthError::Http)?;
         tokio::spawn(connection);
-        let request = Request::get("/healthz")
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
             .header(header::HOST, addr.to_string())
             .body(http_body_util::Empty::<bytes::Bytes>::new())
             .map_err(|_| HealthError::Status(StatusCode::INTERNAL_SERVER_ERROR))?;
@@ -41,10 +58,7 @@ async fn probe(addr: SocketAddr) -> Result<(), HealthError> {
             .send_request(request)
             .await
             .map_err(HealthError::Http)?;
-        match response.status() {
-            StatusCode::OK => Ok(()),
-            other => Err(HealthError::Status(other)),
-        }
+        Ok(response.status())
     };
     tokio::time::timeout(PROBE_TIMEOUT, exchange)
         .await
@@ -55,7 +69,7 @@ async fn probe(addr: SocketAddr) -> Result<(), HealthError> {
 ///
 /// # Errors
 /// [`HealthError::NoAdminListener`] when the text has no usable `admin_listen`.
-fn admin_address(config_text: &str) -> Result<SocketAddr, HealthError> {
+pub(super) fn admin_address(config_text: &str) -> Result<SocketAddr, HealthError> {
     let table: toml::Table = config_text
         .parse()
         .map_err(|_| HealthError::NoAdminListener)?;
@@ -88,7 +102,7 @@ pub enum HealthError {
     #[error("admin listener did not answer within {PROBE_TIMEOUT:?}")]
     Timeout,
     /// An answer other than 200.
-    #[error("admin /healthz answered {0}")]
+    #[error("admin listener answered {0}")]
     Status(StatusCode),
 }
 
@@ -97,7 +111,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Where to reach a listener bound to `addr` from this host: a wildcard address becomes
 /// loopback.
-fn local_target(addr: SocketAddr) -> SocketAddr {
+pub(super) fn local_target(addr: SocketAddr) -> SocketAddr {
     let ip = match addr.ip() {
         IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),

@@ -8,6 +8,7 @@
 //! | `token` | `gateway token`: mint a token for a user |
 //! | `healthcheck` | `gateway healthcheck`: probe the admin `/healthz` |
 //! | `totp` | `gateway totp enroll|disable`: a user's second factor, in the users file |
+//! | `revoke` | `gateway revoke --user`: sign a user out everywhere |
 //! | `error` | [`Error`], what stops a start or a command |
 //!
 //! `gateway run` is `main.rs` calling [`crate::run`]; `gateway hash-password` is
@@ -16,12 +17,14 @@
 mod check;
 mod error;
 pub mod healthcheck;
+mod revoke;
 mod token;
 pub mod totp;
 
 pub use check::{CheckSummary, check};
 pub use error::{Error, Result};
 pub use healthcheck::{HealthError, healthcheck};
+pub use revoke::{RevokedVia, revoke_user};
 pub use token::mint_token;
 
 pub use crate::auth::users::password::hash_password;

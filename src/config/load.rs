@@ -16,6 +16,7 @@ use super::forward_auth::{self, ForwardAuthSettings};
 use super::location::{Locator, Problem, Problems};
 use super::routes::{self, RouteSettings};
 use super::server::{self, ServerSettings};
+use super::state::{self, StateSettings};
 use super::tls::{self, TlsSettings};
 use super::users::{self, UsersSettings};
 
@@ -34,6 +35,8 @@ pub struct Config {
     pub users: Option<UsersSettings>,
     /// How `/.auth/verify` reads the original request.
     pub forward_auth: ForwardAuthSettings,
+    /// Where revocations and login throttling live (`[state]`).
+    pub state: StateSettings,
 }
 
 impl Config {
@@ -82,6 +85,7 @@ struct RawConfig {
     auth: Option<Spanned<auth::RawAuth>>,
     users: Option<Spanned<users::RawUsers>>,
     forward_auth: Option<forward_auth::RawForwardAuth>,
+    state: Option<state::RawState>,
 }
 
 fn validate(raw: RawConfig, base_dir: &Path, locator: &Locator<'_>) -> Result<Config, ConfigError> {
@@ -107,6 +111,7 @@ fn validate(raw: RawConfig, base_dir: &Path, locator: &Locator<'_>) -> Result<Co
         .users
         .map(|u| users::validate_users(u.into_inner(), base_dir, &mut problems));
     let forward_auth = forward_auth::validate_forward_auth(raw.forward_auth, locator);
+    let state = state::validate_state(raw.state, base_dir, &mut problems);
     routes::check_auth_coverage(
         &routes,
         auth_offset,
@@ -122,6 +127,7 @@ fn validate(raw: RawConfig, base_dir: &Path, locator: &Locator<'_>) -> Result<Co
             auth,
             users,
             forward_auth,
+            state,
         }),
         _ => Err(ConfigError::Invalid {
             problems: problems.found,

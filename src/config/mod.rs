@@ -21,7 +21,7 @@
 //!   `cidr`, `upstream`, `access`, `hsts`;
 //! - sections: `server`, `tls`, `cookie`, `headers`, `keys`, `users`, `auth` (which uses
 //!   `cookie`, `headers`, `keys`), `routes` (which checks a protected route has `[auth]`),
-//!   `forward_auth`;
+//!   `forward_auth`, `state` (where revocations and throttling live);
 //! - the whole file: `error` ([`ConfigError`]), `load` ([`Config`]: every section, then the
 //!   cross-section rules);
 //! - `warnings`: advice about a valid [`Config`] for `gateway check`.
@@ -40,6 +40,7 @@ mod load;
 mod location;
 mod routes;
 mod server;
+mod state;
 mod tls;
 mod upstream;
 mod users;
@@ -64,6 +65,7 @@ pub use server::{
     DEFAULT_UPSTREAM_CONNECT_TIMEOUT, DEFAULT_UPSTREAM_TIMEOUT, DEFAULT_WRITE_TIMEOUT,
     ServerSettings,
 };
+pub use state::{RedisSettings, RedisUrl, StateSettings};
 pub use tls::{SniSettings, TlsSettings};
 pub use upstream::Upstream;
 pub use users::{ThrottleSettings, UsersSettings, default_throttle};

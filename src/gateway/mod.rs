@@ -10,7 +10,7 @@
 //!
 //! Survives reloads: metrics (counters never reset), the revocation list and the login
 //! throttling counters (a reload must not un-revoke a logged-out token), request ids.
-//! Fixed at startup: listener addresses, `max_connections`, and the throttling parameters;
+//! Fixed at startup: listener addresses, `max_connections`, `[state]`, and the throttling parameters;
 //! a reload that changes them logs a warning saying a restart is needed.
 
 use std::path::Path;
@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 
-use crate::auth::state::{MemoryStore, StateStore};
-use crate::config::{Config, default_throttle};
+use crate::auth::state::{MemoryStore, RedisStore, StateStore, StoreHealth};
+use crate::config::{Config, StateSettings, default_throttle};
 use crate::metrics::Metrics;
 
 mod protocol;
@@ -48,7 +48,12 @@ impl Gateway {
             .users
             .as_ref()
             .map_or_else(default_throttle, |u| u.throttle);
-        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::new(throttle));
+        let store: Arc<dyn StateStore> = match &config.state {
+            StateSettings::Memory => Arc::new(MemoryStore::new(throttle)),
+            StateSettings::Redis(redis) => {
+                Arc::new(RedisStore::start(redis, throttle, metrics.clone())?)
+            }
+        };
         let snapshot = Snapshot::build(config, env, &metrics, &store)?;
         Ok(Gateway {
             current: ArcSwap::from_pointee(snapshot),
@@ -104,6 +109,11 @@ impl Gateway {
         &self.metrics
     }
 
+    /// Whether the state store's backend is in use (`/readyz`).
+    pub(crate) fn store_health(&self) -> StoreHealth {
+        self.store.health()
+    }
+
     pub(crate) fn next_request_id(&self) -> u64 {
         self.request_ids.fetch_add(1, Ordering::Relaxed)
     }
@@ -123,8 +133,23 @@ fn warn_about_fixed_settings(old: &Config, new: &Config) {
     if a.workers != b.workers {
         tracing::warn!("workers changed; it takes effect after a restart");
     }
+    if state_key(&old.state) != state_key(&new.state) {
+        tracing::warn!("[state] changed; it takes effect after a restart");
+    }
     let throttle = |c: &Config| c.users.as_ref().map(|u| u.throttle);
     if throttle(old) != throttle(new) {
         tracing::warn!("login throttling settings changed; they take effect after a restart");
+    }
+}
+
+/// What identifies a `[state]` setting, to tell whether a reload changed it.
+fn state_key(state: &StateSettings) -> Option<(String, String, Option<std::path::PathBuf>)> {
+    match state {
+        StateSettings::Memory => None,
+        StateSettings::Redis(redis) => Some((
+            redis.url.expose().to_owned(),
+            redis.key_prefix.clone(),
+            redis.password_file.as_ref().map(|f| f.value.clone()),
+        )),
     }
 }

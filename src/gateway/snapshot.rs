@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::auth::state::StateStore;
+use crate::auth::state::{RedisStartError, StateStore};
 use crate::auth::{Auth, AuthError};
 use crate::config::{Config, ConfigError, IdentityHeaders};
 use crate::metrics::Metrics;
@@ -27,6 +27,9 @@ pub enum LoadError {
     /// Keys, secrets or the users file could not be loaded.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// The shared state store could not be set up (`[state]`).
+    #[error(transparent)]
+    State(#[from] RedisStartError),
 }
 
 /// Everything built from one config: certificates, connection settings, the pipeline.

@@ -14,5 +14,6 @@ mod limits;
 mod operations;
 mod proxying;
 mod routing;
+mod scale_out;
 mod shutdown;
 mod tls;

@@ -68,6 +68,11 @@ impl MemoryStore {
         self.second_factor.challenge_count()
     }
 
+    /// Calls `f` with every live revocation (for a shared store's re-write).
+    pub(super) fn for_each_revocation(&self, now: SystemTime, f: impl FnMut(Revocation<'_>)) {
+        self.read_revocations().for_each_live(now, f);
+    }
+
     /// Number of throttling keys tracked.
     pub fn throttle_key_count(&self) -> usize {
         self.throttle.key_count()

@@ -2,9 +2,10 @@
 //! the second factor's state (pending challenges, the last TOTP step accepted per user, spent
 //! recovery codes; see `second_factor.rs`).
 //!
-//! [`StateStore`] is what the request path sees; [`MemoryStore`] is today's implementation. A
-//! store shared by several gateway instances (Redis) is meant to slot in behind the same trait
-//! without touching the request path.
+//! [`StateStore`] is what the request path sees; [`MemoryStore`] keeps everything in this
+//! process (`[state] store = "memory"`), [`RedisStore`] shares it between instances through
+//! Redis (`store = "redis"`, `redis/`), behind the same trait, without touching the request
+//! path.
 //!
 //! # Sync and async
 //!
@@ -66,6 +67,7 @@
 //!   last reservation is given back with nothing else to remember is removed at once.
 
 mod memory;
+mod redis;
 mod revocations;
 mod second_factor;
 mod throttle;
@@ -78,6 +80,10 @@ use std::time::{Duration, Instant, SystemTime};
 use thiserror::Error;
 
 pub use memory::MemoryStore;
+pub use redis::{
+    RedisCommandError, RedisStartError, RedisStore, probe as probe_redis,
+    write_revocation as write_redis_revocation,
+};
 pub use revocations::{Revocation, TokenRef};
 pub use second_factor::PendingChallenge;
 
@@ -107,6 +113,15 @@ pub enum StoreError {
     /// The backend (e.g. Redis) could not be reached or answered with an error.
     #[error("state store backend failed")]
     BackendFailed(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Whether the store's backend is in use, for `/readyz`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreHealth {
+    /// In use (always, for the in-memory store).
+    Ready,
+    /// Not reachable: local state is used meanwhile; the reason, for an operator.
+    Degraded(String),
 }
 
 /// What login failures are counted against.
@@ -175,6 +190,11 @@ pub trait StateStore: Send + Sync {
     /// Whether a new session may start: false while the revocation list is full, since
     /// its tokens could not be revoked one by one.
     fn accepts_new_sessions(&self, now: SystemTime) -> bool;
+
+    /// Whether the backend is in use (`/readyz`); the in-memory store always is.
+    fn health(&self) -> StoreHealth {
+        StoreHealth::Ready
+    }
 
     /// How long `key` stays locked out, if it is (for 429 + `Retry-After`).
     fn locked_for<'a>(

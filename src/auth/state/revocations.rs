@@ -163,6 +163,25 @@ impl Revocations {
             .map(|cutoff| cutoff.before)
     }
 
+    /// Calls `f` with every live entry and cutoff: what a shared store re-writes when its
+    /// backend lost them.
+    pub(super) fn for_each_live(&self, now: SystemTime, mut f: impl FnMut(Revocation<'_>)) {
+        for (key, entry) in self.entries.iter().filter(|(_, e)| e.until > now) {
+            let (user, until) = (&*entry.user, entry.until);
+            f(match key {
+                Key::Session(sid) => Revocation::Session { user, sid, until },
+                Key::Token(jti) => Revocation::Token { user, jti, until },
+            });
+        }
+        for (user, cutoff) in self.cutoffs.iter().filter(|(_, c)| c.until > now) {
+            f(Revocation::User {
+                user,
+                before: cutoff.before,
+                until: cutoff.until,
+            });
+        }
+    }
+
     /// Records `revocation` (see the module docs for when it becomes a cutoff).
     pub(super) fn insert(&mut self, revocation: Revocation<'_>, now: SystemTime) {
         self.drop_expired(now);

@@ -538,3 +538,33 @@ fn a_device_is_its_own_key() {
         Reservation::Refused { .. }
     ));
 }
+
+/// What a shared store re-writes to a backend that lost it: every live entry, none expired,
+/// and replaying them into an empty store revokes the same tokens.
+#[test]
+fn live_revocations_replay_into_an_empty_store_with_the_same_effect() {
+    let store = MemoryStore::new(settings());
+    done(store.revoke(token("alice", "jti-1", 1000), epoch(100)));
+    done(store.revoke(session("bob", "sid-1", 2000), epoch(100)));
+    done(store.revoke(token("carol", "short", 150), epoch(100)));
+    done(store.revoke(
+        Revocation::User {
+            user: "dave",
+            before: epoch(120),
+            until: epoch(3000),
+        },
+        epoch(100),
+    ));
+    let copy = MemoryStore::new(settings());
+    let mut count = 0;
+    store.for_each_revocation(epoch(200), |revocation| {
+        count += 1;
+        done(copy.revoke(revocation, epoch(200)));
+    });
+    assert_eq!(count, 3, "the expired entry is not re-written");
+    assert!(copy.is_revoked(bare("alice", "jti-1"), epoch(200)));
+    assert!(copy.is_revoked(in_session("bob", "sid-1", 50), epoch(200)));
+    assert!(copy.is_revoked(in_session("dave", "any", 110), epoch(200)));
+    assert!(!copy.is_revoked(in_session("dave", "any", 130), epoch(200)));
+    assert!(!copy.is_revoked(bare("carol", "short"), epoch(200)));
+}

@@ -60,12 +60,23 @@ pub async fn start_with_tls(
     sni_hosts: &[&str],
     files: &[(&str, &[u8])],
 ) -> TestGateway {
+    start_with_ca(config, tls, sni_hosts, files, Arc::new(TestCa::new())).await
+}
+
+/// [`start_with_tls`] with certificates of the CA `ca`, so that one client trusts several
+/// gateways (instances behind one balancer).
+pub async fn start_with_ca(
+    config: &str,
+    tls: &str,
+    sni_hosts: &[&str],
+    files: &[(&str, &[u8])],
+    ca: Arc<TestCa>,
+) -> TestGateway {
     init_logging();
     let dir = tempfile::tempdir().expect("tempdir");
     for (name, contents) in files {
         std::fs::write(dir.path().join(name), contents).expect("write test file");
     }
-    let ca = Arc::new(TestCa::new());
     let default_cert = ca.leaf(dir.path(), "default", &DEFAULT_NAMES);
     let mut text =
         format!("{config}\n[tls]\ncert = \"default.crt\"\nkey = \"default.key\"\n{tls}\n");

@@ -154,6 +154,11 @@ impl GatewayProcess {
         super::client::TestClient::new(self.addr, &self.ca.cert)
     }
 
+    /// The config file it runs with (for commands that read it too).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("gateway.toml")
+    }
+
     /// Everything the gateway wrote so far (for failure messages).
     pub fn log(&self) -> String {
         ["gateway.log", "gateway.err"]

@@ -19,6 +19,12 @@
 //! | `gateway_tls_handshake_failures_total` | | failed or timed-out handshakes |
 //! | `gateway_token_cache_total` | `result` | `hit` or `miss` of the verified-token cache |
 //! | `gateway_config_reloads_total` | `result` | `success` or `failure` |
+//! | `gateway_state_store_up` | | 1 while the state store is in use (memory: always), 0 while Redis is unreachable |
+//! | `gateway_state_store_errors_total` | `op` | Redis failures: `connect`, `write`, `throttle` |
+//! | `gateway_throttle_fallbacks_total` | | throttling steps answered by local counters because Redis was unreachable |
+//! | `gateway_revocations_received_total` | | revocations learnt from Redis (messages and loads) |
+
+mod store;
 
 use std::fmt::Write;
 
@@ -28,6 +34,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+pub use store::StoreMetrics;
 
 /// One label with a fixed value set.
 type Kind = [(&'static str, &'static str); 1];
@@ -49,6 +57,7 @@ pub struct Metrics {
     open_connections: Gauge,
     handshake_failures: Counter,
     reloads: Family<Kind, Counter>,
+    store: StoreMetrics,
     /// The series every authenticated request touches, resolved once: a `Family` lookup
     /// takes a read lock and hashes the label set.
     auth_valid: Counter,
@@ -164,6 +173,7 @@ impl Metrics {
             "Configuration reloads, by result",
             reloads.clone(),
         );
+        let store = StoreMetrics::register(&mut registry);
         let auth_valid = auth.get_or_create(&[("outcome", "valid")]).clone();
         let cache_hit = token_cache.get_or_create(&[("result", "hit")]).clone();
         let cache_miss = token_cache.get_or_create(&[("result", "miss")]).clone();
@@ -181,7 +191,13 @@ impl Metrics {
             open_connections,
             handshake_failures,
             reloads,
+            store,
         }
+    }
+
+    /// The state store's series.
+    pub fn store(&self) -> &StoreMetrics {
+        &self.store
     }
 
     /// The counters of one route (`name` is the route's `host path`).
