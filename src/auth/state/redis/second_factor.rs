@@ -18,7 +18,7 @@ use redis::Script;
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
-use super::shared::{COMMAND_TIMEOUT, Shared};
+use super::shared::Shared;
 use super::wire::{Names, millis};
 use crate::auth::state::{PendingChallenge, StateStore};
 
@@ -67,29 +67,6 @@ impl Names {
 }
 
 impl Shared {
-    /// Runs `op` on Redis under the command timeout; `None` (counted, logged) when Redis is
-    /// not in use or the command fails.
-    async fn second_factor_op<T, F, Fut>(&self, op: F) -> Option<T>
-    where
-        F: FnOnce(redis::aio::ConnectionManager) -> Fut,
-        Fut: std::future::Future<Output = redis::RedisResult<T>>,
-    {
-        let conn = self.connection()?;
-        match tokio::time::timeout(COMMAND_TIMEOUT, op(conn)).await {
-            Ok(Ok(value)) => Some(value),
-            Ok(Err(e)) => {
-                warn!(error = %e, "redis second-factor command failed, using local state");
-                self.metrics.store().error("second_factor");
-                None
-            }
-            Err(_) => {
-                warn!("redis second-factor command timed out, using local state");
-                self.metrics.store().error("second_factor");
-                None
-            }
-        }
-    }
-
     /// Stores `pending` under `id` until it expires.
     pub(super) async fn put_challenge(
         &self,
@@ -118,7 +95,7 @@ impl Shared {
         };
         let key = self.names.challenge(id);
         let remote = self
-            .second_factor_op(|mut conn| async move {
+            .command("second_factor", |mut conn| async move {
                 redis::cmd("SET")
                     .arg(key)
                     .arg(value)
@@ -143,7 +120,7 @@ impl Shared {
     ) -> Option<PendingChallenge> {
         let key = self.names.challenge(id);
         let remote = self
-            .second_factor_op(|mut conn| async move {
+            .command("second_factor", |mut conn| async move {
                 redis::cmd("GETDEL")
                     .arg(key)
                     .query_async::<Option<String>>(&mut conn)
@@ -173,7 +150,7 @@ impl Shared {
         let key = self.names.totp_step(user);
         let kept = u64::try_from(STEP_KEPT.as_millis()).unwrap_or(u64::MAX);
         let shared = self
-            .second_factor_op(|mut conn| async move {
+            .command("second_factor", |mut conn| async move {
                 ACCEPT_STEP
                     .key(key)
                     .arg(step)
@@ -194,7 +171,7 @@ impl Shared {
         let key = self.names.spent_codes(user);
         let member = code_hash.to_owned();
         let shared = self
-            .second_factor_op(|mut conn| async move {
+            .command("second_factor", |mut conn| async move {
                 redis::cmd("SADD")
                     .arg(key)
                     .arg(member)

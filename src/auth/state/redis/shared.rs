@@ -45,29 +45,32 @@ impl Shared {
         self.conn.get().cloned()
     }
 
-    /// Runs `op` on Redis; when Redis is not in use or the command fails, counts it and
-    /// returns `None` so that the caller uses the local counters.
+    /// Runs `op` on Redis under [`COMMAND_TIMEOUT`]; `None` when Redis is not in use, or
+    /// when the command fails or times out (logged, and counted as an error of `kind`).
+    pub(super) async fn command<T, F, Fut>(&self, kind: &'static str, op: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let conn = self.connection()?;
+        let error = match tokio::time::timeout(COMMAND_TIMEOUT, op(conn)).await {
+            Ok(Ok(value)) => return Some(value),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "timed out".to_owned(),
+        };
+        warn!(kind, %error, "redis command failed, using local state");
+        self.metrics.store().error(kind);
+        None
+    }
+
+    /// A throttling [`command`](Shared::command); when it gives `None` the caller uses the
+    /// local counters, which is counted.
     pub(super) async fn throttle_op<T, F, Fut>(&self, op: F) -> Option<T>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        let outcome = match self.connection() {
-            None => None,
-            Some(conn) => match tokio::time::timeout(COMMAND_TIMEOUT, op(conn)).await {
-                Ok(Ok(value)) => Some(value),
-                Ok(Err(e)) => {
-                    warn!(error = %e, "redis throttling command failed, using local counters");
-                    self.metrics.store().error("throttle");
-                    None
-                }
-                Err(_) => {
-                    warn!("redis throttling command timed out, using local counters");
-                    self.metrics.store().error("throttle");
-                    None
-                }
-            },
-        };
+        let outcome = self.command("throttle", op).await;
         if outcome.is_none() {
             self.metrics.store().throttle_fallback();
         }
