@@ -178,17 +178,10 @@ impl StateStore for RedisStore {
         now: Instant,
     ) -> StoreFuture<'a, Option<Duration>> {
         Box::pin(async move {
-            let name = self.shared.names.throttle(key);
             let remote = self
                 .shared
-                .throttle_op(|mut conn| async move {
-                    scripts::LOCKED_FOR
-                        .key(name)
-                        .invoke_async::<i64>(&mut conn)
-                        .await
-                })
-                .await;
-            match remote {
+                .throttle_script::<i64>(&scripts::LOCKED_FOR, key, false);
+            match remote.await {
                 Some(ms) => Ok(positive_ms(ms)),
                 None => self.shared.local.locked_for(key, now).await,
             }
@@ -197,21 +190,10 @@ impl StateStore for RedisStore {
 
     fn reserve<'a>(&'a self, key: &'a ThrottleKey, now: Instant) -> StoreFuture<'a, Reservation> {
         Box::pin(async move {
-            let name = self.shared.names.throttle(key);
-            let (max, window, lockout) = self.shared.throttle_args();
             let remote = self
                 .shared
-                .throttle_op(|mut conn| async move {
-                    scripts::RESERVE
-                        .key(name)
-                        .arg(max)
-                        .arg(window)
-                        .arg(lockout)
-                        .invoke_async::<(i64, i64)>(&mut conn)
-                        .await
-                })
-                .await;
-            match remote {
+                .throttle_script::<(i64, i64)>(&scripts::RESERVE, key, true);
+            match remote.await {
                 Some((1, _)) => Ok(Reservation::Granted),
                 Some((_, retry)) => Ok(Reservation::Refused {
                     retry_after: positive_ms(retry).unwrap_or(PENDING_RETRY_AFTER),
@@ -227,21 +209,10 @@ impl StateStore for RedisStore {
         now: Instant,
     ) -> StoreFuture<'a, Option<Duration>> {
         Box::pin(async move {
-            let name = self.shared.names.throttle(key);
-            let (max, window, lockout) = self.shared.throttle_args();
             let remote = self
                 .shared
-                .throttle_op(|mut conn| async move {
-                    scripts::RECORD_FAILURE
-                        .key(name)
-                        .arg(max)
-                        .arg(window)
-                        .arg(lockout)
-                        .invoke_async::<i64>(&mut conn)
-                        .await
-                })
-                .await;
-            match remote {
+                .throttle_script::<i64>(&scripts::RECORD_FAILURE, key, true);
+            match remote.await {
                 Some(ms) => Ok(positive_ms(ms)),
                 None => self.shared.local.record_failure(key, now).await,
             }
@@ -250,37 +221,23 @@ impl StateStore for RedisStore {
 
     fn release<'a>(&'a self, key: &'a ThrottleKey) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let name = self.shared.names.throttle(key);
             // Whatever Redis says, give back a local reservation too: one may have been
             // granted while Redis was away.
-            let _ = self
+            let _: Option<i64> = self
                 .shared
-                .throttle_op(|mut conn| async move {
-                    scripts::RELEASE
-                        .key(name)
-                        .invoke_async::<i64>(&mut conn)
-                        .await
-                })
+                .throttle_script(&scripts::RELEASE, key, false)
                 .await;
-            self.shared.local.release(key).await?;
-            Ok(())
+            self.shared.local.release(key).await
         })
     }
 
     fn clear_failures<'a>(&'a self, key: &'a ThrottleKey) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let name = self.shared.names.throttle(key);
-            let _ = self
+            let _: Option<i64> = self
                 .shared
-                .throttle_op(|mut conn| async move {
-                    scripts::CLEAR
-                        .key(name)
-                        .invoke_async::<i64>(&mut conn)
-                        .await
-                })
+                .throttle_script(&scripts::CLEAR, key, false)
                 .await;
-            self.shared.local.clear_failures(key).await?;
-            Ok(())
+            self.shared.local.clear_failures(key).await
         })
     }
 

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use redis::Script;
 use redis::aio::ConnectionManager;
 use tokio::sync::Notify;
 use tracing::warn;
@@ -14,6 +15,7 @@ use tracing::warn;
 use super::super::MAX_LOCKOUT;
 use super::super::memory::MemoryStore;
 use super::wire::Names;
+use crate::auth::state::ThrottleKey;
 use crate::config::ThrottleSettings;
 use crate::metrics::Metrics;
 
@@ -63,27 +65,35 @@ impl Shared {
         None
     }
 
-    /// A throttling [`command`](Shared::command); when it gives `None` the caller uses the
-    /// local counters, which is counted.
-    pub(super) async fn throttle_op<T, F, Fut>(&self, op: F) -> Option<T>
-    where
-        F: FnOnce(ConnectionManager) -> Fut,
-        Fut: Future<Output = redis::RedisResult<T>>,
-    {
-        let outcome = self.command("throttle", op).await;
+    /// Runs the throttling `script` on `key`'s hash (with the limits — max failures,
+    /// window ms, lockout ms — as arguments when `limits`); `None` when it did not run on
+    /// Redis, which is counted: the caller then uses the local counters.
+    pub(super) async fn throttle_script<T: redis::FromRedisValue>(
+        &self,
+        script: &'static Script,
+        key: &ThrottleKey,
+        limits: bool,
+    ) -> Option<T> {
+        let name = self.names.throttle(key);
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
+        let (max, window, lockout) = (
+            self.throttle.max_failures.max(1),
+            ms(self.throttle.failure_window),
+            ms(self.throttle.lockout.min(MAX_LOCKOUT)),
+        );
+        let outcome = self
+            .command("throttle", |mut conn| async move {
+                let mut call = script.key(name);
+                if limits {
+                    call.arg(max).arg(window).arg(lockout);
+                }
+                call.invoke_async::<T>(&mut conn).await
+            })
+            .await;
         if outcome.is_none() {
             self.metrics.store().throttle_fallback();
         }
         outcome
-    }
-
-    pub(super) fn throttle_args(&self) -> (u32, u64, u64) {
-        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
-        (
-            self.throttle.max_failures.max(1),
-            ms(self.throttle.failure_window),
-            ms(self.throttle.lockout.min(MAX_LOCKOUT)),
-        )
     }
 }
 
