@@ -152,6 +152,21 @@ pub(crate) struct LoginPage<'a> {
 /// The `id` of the alert block, referenced by the inputs' `aria-describedby`.
 const ERROR_ID: &str = "login-error";
 
+/// The alert block for `error` (none for a blank one) and the attributes that tie the
+/// fields to it (`aria-invalid`, `aria-describedby`), both escaped.
+fn alert(error: Option<&str>) -> (String, String) {
+    match error.filter(|message| !message.trim().is_empty()) {
+        Some(message) => (
+            format!(
+                "<div class=\"alert\" id=\"{ERROR_ID}\" role=\"alert\">{}</div>\n",
+                escape_html(message)
+            ),
+            format!(" aria-invalid=\"true\" aria-describedby=\"{ERROR_ID}\""),
+        ),
+        None => (String::new(), String::new()),
+    }
+}
+
 /// Renders the sign-in page as a complete HTML document.
 ///
 /// Focus starts in the username field, or in the password field when a username is
@@ -161,18 +176,7 @@ pub(crate) fn login_page(page: &LoginPage) -> String {
     let action = escape_html(page.action);
     let rd = escape_html(page.rd);
     let username = escape_html(page.username);
-    let error = page.error.filter(|message| !message.trim().is_empty());
-
-    let (alert, invalid) = match error {
-        Some(message) => (
-            format!(
-                "<div class=\"alert\" id=\"{ERROR_ID}\" role=\"alert\">{}</div>\n",
-                escape_html(message)
-            ),
-            format!(" aria-invalid=\"true\" aria-describedby=\"{ERROR_ID}\""),
-        ),
-        None => (String::new(), String::new()),
-    };
+    let (alert, invalid) = alert(page.error);
     // Focus the first field the user still has to fill in.
     let (focus_user, focus_password) = if page.username.is_empty() {
         (" autofocus", "")
@@ -221,17 +225,7 @@ pub(crate) fn code_page(page: &CodePage) -> String {
     let action = escape_html(page.action);
     let rd = escape_html(page.rd);
     let challenge = escape_html(page.challenge);
-    let error = page.error.filter(|message| !message.trim().is_empty());
-    let (alert, invalid) = match error {
-        Some(message) => (
-            format!(
-                "<div class=\"alert\" id=\"{ERROR_ID}\" role=\"alert\">{}</div>\n",
-                escape_html(message)
-            ),
-            format!(" aria-invalid=\"true\" aria-describedby=\"{ERROR_ID}\""),
-        ),
-        None => (String::new(), String::new()),
-    };
+    let (alert, invalid) = alert(page.error);
     let body = format!(
         "<main>\n<h1>Sign in to {site}</h1>\n\
 <p class=\"sub\">Enter the 6-digit code from your authenticator.</p>\n\
