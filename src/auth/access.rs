@@ -114,7 +114,11 @@ pub fn decide(
             Some(auth.verify_credential(credential, request.headers, SystemTime::now())?)
         }
     };
-    let factor = token.as_deref().map(|t| auth.second_factor_of(t));
+    // Only a route that asks for the second factor pays for the users-file lookup.
+    let factor = token
+        .as_deref()
+        .filter(|_| access.requires_second_factor())
+        .map(|t| auth.second_factor_of(t));
     match admits(access, token.as_ref().map(|t| &t.identity), factor) {
         Decision::Allow => {}
         Decision::Unauthenticated => return Err(AccessError::Unauthenticated),
