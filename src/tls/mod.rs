@@ -1,4 +1,6 @@
 //! Certificates and keys → a rustls `ServerConfig`: SNI selection, ALPN, TLS 1.2 minimum.
+//! The client side (the gateway connecting out: HTTPS upstreams, identity providers) is
+//! [`client`].
 //!
 //! The default certificate answers every handshake whose SNI names no `[[tls.sni]]` entry
 //! (or that sends no SNI at all); an entry's certificate answers its exact host name. The
@@ -23,6 +25,8 @@ use rustls::sign::CertifiedKey;
 
 use crate::config::{Located, Location, TlsSettings};
 use crate::files::write_file;
+
+pub mod client;
 
 /// Names the development certificate is valid for.
 const SELF_SIGNED_NAMES: [&str; 2] = ["localhost", "127.0.0.1"];
@@ -63,6 +67,25 @@ pub enum TlsError {
         #[source]
         source: rustls::Error,
     },
+    /// A CA file (the trust roots of outbound connections) could not be used.
+    #[error("{at}: cannot load CA certificates {}", path.display())]
+    CaFile {
+        /// Where the path is configured.
+        at: Location,
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: PemError,
+    },
+    /// Outbound TLS should trust the system's roots, but the system has none.
+    #[error(
+        "the system has no usable trust roots (install ca-certificates, or configure a CA file)"
+    )]
+    NoSystemRoots,
+    /// rustls refused the client configuration itself.
+    #[error("cannot set up outbound TLS")]
+    ClientSetup(#[source] rustls::Error),
     /// The development certificate could not be generated or written.
     #[error("{at}: cannot create self-signed certificate {}", path.display())]
     Generate {
@@ -85,6 +108,19 @@ pub enum PemError {
     /// The file parsed but held no certificate.
     #[error("no certificate found in the file")]
     NoCertificate,
+    /// A certificate in the file is not a usable trust anchor.
+    #[error("not a usable CA certificate: {0}")]
+    TrustAnchor(rustls::Error),
+}
+
+/// Reads every PEM certificate in `path`; an empty file is [`PemError::NoCertificate`].
+fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, PemError> {
+    let chain =
+        CertificateDer::pem_file_iter(path).and_then(|iter| iter.collect::<Result<Vec<_>, _>>())?;
+    if chain.is_empty() {
+        return Err(PemError::NoCertificate);
+    }
+    Ok(chain)
 }
 
 /// The TLS side of the listener: the rustls config plus the SNI names with their own
@@ -169,12 +205,7 @@ fn load_certified_key(
         path: cert.value.clone(),
         source,
     };
-    let chain = CertificateDer::pem_file_iter(&cert.value)
-        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| cert_error(e.into()))?;
-    if chain.is_empty() {
-        return Err(cert_error(PemError::NoCertificate));
-    }
+    let chain = load_certificates(&cert.value).map_err(cert_error)?;
     let private_key =
         PrivateKeyDer::from_pem_file(&key.value).map_err(|e| TlsError::PrivateKey {
             at: key.at.clone(),
