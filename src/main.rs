@@ -105,6 +105,11 @@ fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// The `GATEWAY_<SECTION>__<KEY>` variables, laid over the config file.
+fn config_environment() -> gateway::config::Environment {
+    gateway::config::Environment::from_vars(std::env::vars_os())
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum LogFormat {
     Text,
@@ -132,7 +137,7 @@ fn main() -> ExitCode {
 }
 
 fn check(path: &Path) -> anyhow::Result<()> {
-    let summary = gateway::commands::check(path, &env_var).map_err(config_error)?;
+    let summary = gateway::commands::check(path, &config_environment(), &env_var).map_err(config_error)?;
     println!("{summary}");
     for warning in summary.warnings() {
         println!("{warning}");
@@ -179,7 +184,7 @@ fn hash_password() -> anyhow::Result<()> {
 }
 
 fn token(path: &Path, user: &str, ttl: Option<std::time::Duration>) -> anyhow::Result<()> {
-    let config = Config::load(path).map_err(|e| config_error(e.into()))?;
+    let config = Config::load(path, &config_environment()).map_err(|e| config_error(e.into()))?;
     let token =
         gateway::commands::mint_token(&config, user, ttl, &env_var).map_err(config_error)?;
     println!("{token}");
@@ -188,8 +193,12 @@ fn token(path: &Path, user: &str, ttl: Option<std::time::Duration>) -> anyhow::R
 
 fn totp(path: &Path, action: TotpAction) -> anyhow::Result<()> {
     use gateway::commands::totp::{disable, enroll, readable_by_others};
-    let config = Config::load(path).map_err(|e| config_error(e.into()))?;
-    let users_file = config.users.as_ref().map(|u| u.file.value.clone());
+    let config = Config::load(path, &config_environment()).map_err(|e| config_error(e.into()))?;
+    let users_file = config
+        .users
+        .as_ref()
+        .and_then(|u| u.file.as_ref())
+        .map(|f| f.value.clone());
     match action {
         TotpAction::Enroll { user } => {
             let enrolled = enroll(&config, &user).map_err(config_error)?;
@@ -220,7 +229,7 @@ fn totp(path: &Path, action: TotpAction) -> anyhow::Result<()> {
 }
 
 fn revoke(path: &Path, user: &str) -> anyhow::Result<()> {
-    let config = Config::load(path).map_err(|e| config_error(e.into()))?;
+    let config = Config::load(path, &config_environment()).map_err(|e| config_error(e.into()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -258,7 +267,7 @@ fn init_logging(format: LogFormat) -> anyhow::Result<FlushGuard> {
 
 fn run(path: &Path, log_format: LogFormat) -> anyhow::Result<()> {
     let _flush_on_exit = init_logging(log_format)?;
-    let config = Config::load(path).map_err(|e| config_error(e.into()))?;
+    let config = Config::load(path, &config_environment()).map_err(|e| config_error(e.into()))?;
     let gateway = Gateway::new(config, &env_var).map_err(|e| config_error(e.into()))?;
     // Worker 0: `gateway::run` starts the other workers, each on a runtime of its own.
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use super::session::device::DeviceKey;
 use super::token::{KeyError, TokenKeys, TokenSettings};
 use super::users::{Users, UsersError};
-use crate::config::{AuthSettings, KeySource, Located, Location};
+use crate::config::{AuthSettings, KeySource, Located, Location, UsersSettings};
 use crate::files::write_file;
 
 /// Why the authentication state could not be built.
@@ -57,6 +57,9 @@ pub enum AuthError {
         #[source]
         source: KeyError,
     },
+    /// `[users]` names neither a users file nor an htpasswd file (the config refuses it).
+    #[error("[users] names no users file")]
+    NoUsersFile,
     /// The users file is invalid; the message carries `line:col`.
     #[error("{}:{error}", path.display())]
     Users {
@@ -158,11 +161,23 @@ fn generate_secret(path: &Located<PathBuf>) -> Result<(), AuthError> {
     Ok(())
 }
 
-pub(super) fn load_users(file: &Located<PathBuf>) -> Result<Users, AuthError> {
-    let bytes = read(file)?;
-    let text = String::from_utf8_lossy(&bytes);
-    Users::from_toml_str(&text).map_err(|error| AuthError::Users {
-        path: file.value.clone(),
-        error,
-    })
+/// The users of `[users]`: the users file's, the htpasswd file's, or both (a name may be
+/// in only one of them).
+pub(super) fn load_users(settings: &UsersSettings) -> Result<Users, AuthError> {
+    let text = |file: &Located<PathBuf>| read(file).map(|b| String::from_utf8_lossy(&b).into_owned());
+    let positioned = |file: &Located<PathBuf>| {
+        let path = file.value.clone();
+        move |error| AuthError::Users { path, error }
+    };
+    let from_file = match &settings.file {
+        Some(file) => Some(Users::from_toml_str(&text(file)?).map_err(positioned(file))?),
+        None => None,
+    };
+    match &settings.htpasswd {
+        Some(htpasswd) => {
+            Users::from_htpasswd_str(&text(&htpasswd.file)?, &htpasswd.groups, from_file)
+                .map_err(positioned(&htpasswd.file))
+        }
+        None => from_file.ok_or(AuthError::NoUsersFile),
+    }
 }

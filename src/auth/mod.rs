@@ -106,9 +106,11 @@ impl Auth {
                 key: device_key,
                 ttl: u.device_cookie_ttl,
             });
-        let users_file = users.map(|u| u.file.value.clone());
+        let users_file = users
+            .and_then(|u| u.file.as_ref())
+            .map(|f| f.value.clone());
         let users = match users {
-            Some(u) => Some(Arc::new(load_users(&u.file)?)),
+            Some(u) => Some(Arc::new(load_users(u)?)),
             None => None,
         };
         let mut csrf_domains = settings.cookie.domains.clone();
@@ -144,7 +146,7 @@ impl Auth {
         if !pending_secret {
             load_keys(settings, env)?;
         }
-        users.map(|users| load_users(&users.file)).transpose()
+        users.map(load_users).transpose()
     }
 
     /// Whether `name` is in the users file and enabled (or, without a users file, whether

@@ -31,13 +31,17 @@ impl CheckSummary {
     }
 }
 
-/// Validates the config file at `path` and everything it names, without binding ports or
-/// writing files.
+/// Validates the config file at `path`, with `environment`'s config variables laid over it,
+/// and everything it names, without binding ports or writing files.
 ///
 /// # Errors
 /// The first [`Error`](super::Error) found: config problems (all of them, positioned) or a TLS file problem.
-pub fn check(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<CheckSummary> {
-    let config = Config::load(path)?;
+pub fn check(
+    path: &Path,
+    environment: &config::Environment,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<CheckSummary> {
+    let config = Config::load(path, environment)?;
     // Loaded once, for the check and for its warnings: a users file of 100,000 users takes
     // a second to parse.
     let users = match &config.auth {
@@ -148,7 +152,17 @@ impl fmt::Display for CheckSummary {
             )?;
         }
         if let Some(users) = &self.config.users {
-            writeln!(f, "users: {}", users.file.value.display())?;
+            if let Some(file) = &users.file {
+                writeln!(f, "users: {}", file.value.display())?;
+            }
+            if let Some(htpasswd) = &users.htpasswd {
+                writeln!(
+                    f,
+                    "users: {} (htpasswd, groups: {})",
+                    htpasswd.file.value.display(),
+                    htpasswd.groups.join(", ")
+                )?;
+            }
         }
         if let Some(state) = &self.state {
             writeln!(f, "{state}")?;
@@ -166,6 +180,10 @@ impl fmt::Display for CheckSummary {
                 sni.host.value,
                 sni.cert.value.display()
             )?;
+        }
+        for set in &self.config.environment {
+            // The value is never printed: it may be a secret.
+            writeln!(f, "from the environment: {} ({})", set.key, set.variable)?;
         }
         for route in &self.config.routes {
             let upstreams: Vec<String> = route.upstreams.iter().map(ToString::to_string).collect();

@@ -32,8 +32,11 @@ pub enum Error {
     /// `gateway healthcheck` found no healthy admin listener.
     #[error(transparent)]
     Health(#[from] HealthError),
-    /// `gateway totp` with a config that has no `[users]` file.
-    #[error("the config has no [users] file to enroll users in")]
+    /// `gateway totp` with a config that has no `[users] file` (htpasswd users have no
+    /// second factor).
+    #[error(
+        "the config has no [users] file to enroll users in (users of an htpasswd file have no second factor)"
+    )]
     NoUsersFile,
     /// The users file could not be read or written.
     #[error("cannot update {path}")]

@@ -90,7 +90,12 @@ pub fn disable(config: &Config, user: &str) -> Result<()> {
 /// Applies `edit` to `user`'s `[[user]]` table of the users file, validates the result and
 /// writes it; returns the user's name as written.
 fn edit_user(config: &Config, user: &str, edit: impl FnOnce(&mut Table)) -> Result<String> {
-    let path = &config.users.as_ref().ok_or(Error::NoUsersFile)?.file.value;
+    let path = &config
+        .users
+        .as_ref()
+        .and_then(|u| u.file.as_ref())
+        .ok_or(Error::NoUsersFile)?
+        .value;
     let io = |source| Error::UsersFile {
         path: path.clone(),
         source,

@@ -10,7 +10,8 @@
 //!
 //! This module only reads the config text: certificates and keys named here are loaded by
 //! [`crate::tls`] before any port is bound. It never reads environment variables (only
-//! `main.rs` does), and relative paths are resolved against the config file's folder.
+//! `main.rs` does, into an [`Environment`] handed to [`Config::load`]), and relative paths
+//! are resolved against the config file's folder (those set from the environment too).
 //!
 //! # Files
 //!
@@ -22,8 +23,9 @@
 //! - sections: `server`, `tls`, `cookie`, `headers`, `keys`, `users`, `auth` (which uses
 //!   `cookie`, `headers`, `keys`), `routes` (which checks a protected route has `[auth]`),
 //!   `forward_auth`, `state` (where revocations and throttling live);
-//! - the whole file: `error` ([`ConfigError`]), `load` ([`Config`]: every section, then the
-//!   cross-section rules);
+//! - the whole file: `error` ([`ConfigError`]), `schema` (the key table, read from the
+//!   `Raw*` types), `environment` (`GATEWAY_<SECTION>__<KEY>` variables laid over the file),
+//!   `load` ([`Config`]: every section, then the cross-section rules);
 //! - `warnings`: advice about a valid [`Config`] for `gateway check`.
 
 mod access;
@@ -31,6 +33,7 @@ mod auth;
 mod cidr;
 mod cookie;
 mod duration;
+mod environment;
 mod error;
 mod forward_auth;
 mod headers;
@@ -39,6 +42,7 @@ mod keys;
 mod load;
 mod location;
 mod routes;
+mod schema;
 mod server;
 mod state;
 mod tls;
@@ -51,6 +55,7 @@ pub use auth::{AuthSettings, DEFAULT_USER_CLAIM, SecondFactorPolicy};
 pub use cidr::Cidr;
 pub use cookie::{CookieSettings, SameSite, is_valid_cookie_name};
 pub use duration::{ConfigDuration, parse_duration};
+pub use environment::{Environment, EnvironmentKey, is_config_variable};
 pub use error::ConfigError;
 pub use forward_auth::{ForwardAuthSettings, Unmatched, UrlSource};
 pub use headers::IdentityHeaders;
@@ -68,7 +73,7 @@ pub use server::{
 pub use state::{RedisSettings, RedisUrl, StateSettings};
 pub use tls::{SniSettings, TlsSettings};
 pub use upstream::Upstream;
-pub use users::{ThrottleSettings, UsersSettings, default_throttle};
+pub use users::{HtpasswdSettings, ThrottleSettings, UsersSettings, default_throttle};
 pub use warnings::{DEMO_USER, LookalikeNames, UsersFacts, Warning, warnings};
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
-//! `[users]`: the users file and login throttling. The file is only *named* here, resolved
-//! against the config file's folder; `crate::auth::users` reads it.
+//! `[users]`: the users files and login throttling. Users come from a `users.toml`
+//! (`file`), an Apache htpasswd file (`htpasswd`, every user in it getting
+//! `htpasswd_groups`), or both; at least one is needed. The files are only *named* here,
+//! resolved against the config file's folder; `crate::auth::users` reads them.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,12 +24,23 @@ pub const DEFAULT_DEVICE_COOKIE_TTL: Duration = Duration::from_secs(90 * 86_400)
 /// Validated `[users]`.
 #[derive(Debug, Clone)]
 pub struct UsersSettings {
-    /// The users file.
-    pub file: Located<PathBuf>,
+    /// The users file (`users.toml`), when there is one.
+    pub file: Option<Located<PathBuf>>,
+    /// The htpasswd file, when there is one.
+    pub htpasswd: Option<HtpasswdSettings>,
     /// Login throttling.
     pub throttle: ThrottleSettings,
     /// Lifetime of device cookies; zero: none are issued or honoured.
     pub device_cookie_ttl: Duration,
+}
+
+/// `[users] htpasswd` and the groups its users get.
+#[derive(Debug, Clone)]
+pub struct HtpasswdSettings {
+    /// The htpasswd file.
+    pub file: Located<PathBuf>,
+    /// `htpasswd_groups`: the groups of every user in it.
+    pub groups: Vec<String>,
 }
 
 /// The `[users]` throttling settings.
@@ -53,7 +66,9 @@ pub fn default_throttle() -> ThrottleSettings {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawUsers {
-    file: Spanned<PathBuf>,
+    file: Option<Spanned<PathBuf>>,
+    htpasswd: Option<Spanned<PathBuf>>,
+    htpasswd_groups: Option<Spanned<Vec<Spanned<String>>>>,
     max_failures: Option<Spanned<u32>>,
     failure_window: Option<ConfigDuration>,
     lockout: Option<ConfigDuration>,
@@ -61,11 +76,48 @@ pub(super) struct RawUsers {
 }
 
 pub(super) fn validate_users(
-    raw: RawUsers,
+    raw: Spanned<RawUsers>,
     base_dir: &Path,
     problems: &mut Problems<'_>,
 ) -> UsersSettings {
-    let file = problems.locator.resolved(raw.file, base_dir);
+    let section_at = raw.span().start;
+    let raw = raw.into_inner();
+    if raw.file.is_none() && raw.htpasswd.is_none() {
+        problems.add(
+            section_at,
+            "[users] needs file = \"users.toml\", htpasswd = \"users.htpasswd\", or both",
+        );
+    }
+    let groups = match (&raw.htpasswd, raw.htpasswd_groups) {
+        (_, None) => Vec::new(),
+        (None, Some(groups)) => {
+            problems.add(groups.span().start, "htpasswd_groups needs htpasswd");
+            Vec::new()
+        }
+        (Some(_), Some(groups)) => groups
+            .into_inner()
+            .into_iter()
+            .filter_map(|group| {
+                let name = group.get_ref();
+                if name.is_empty() || name.contains(',') || name.chars().any(char::is_control) {
+                    problems.add(
+                        group.span().start,
+                        format!(
+                            "invalid group {name:?}: a group name is not empty and has no ',' \
+                             or control characters"
+                        ),
+                    );
+                    return None;
+                }
+                Some(group.into_inner())
+            })
+            .collect(),
+    };
+    let file = raw.file.map(|f| problems.locator.resolved(f, base_dir));
+    let htpasswd = raw.htpasswd.map(|f| HtpasswdSettings {
+        file: problems.locator.resolved(f, base_dir),
+        groups,
+    });
     let max_failures = match raw.max_failures {
         None => DEFAULT_MAX_FAILURES,
         Some(m) if *m.get_ref() >= 1 => m.into_inner(),
@@ -76,6 +128,7 @@ pub(super) fn validate_users(
     };
     UsersSettings {
         file,
+        htpasswd,
         throttle: ThrottleSettings {
             max_failures,
             failure_window: raw.failure_window.map_or(DEFAULT_FAILURE_WINDOW, |d| d.0),

@@ -119,10 +119,10 @@ pub fn warnings(config: &Config, users: Option<&UsersFacts>) -> Vec<Warning> {
             KeySource::SecretEnv(_) => {}
         }
     }
-    if let Some(settings) = &config.users
+    if let Some(file) = config.users.as_ref().and_then(|u| u.file.as_ref())
         && users.is_some_and(|u| u.holds_secrets)
     {
-        private_files.push(&settings.file);
+        private_files.push(file);
     }
     for file in private_files {
         if let Some(mode) = group_or_other_access(&file.value) {
@@ -135,17 +135,23 @@ pub fn warnings(config: &Config, users: Option<&UsersFacts>) -> Vec<Warning> {
             );
         }
     }
-    if let (Some(users), Some(facts)) = (&config.users, users) {
+    // The users file, else the htpasswd file (the one the users' positions are in).
+    let users_file = config.users.as_ref().and_then(|u| {
+        u.file
+            .as_ref()
+            .or(u.htpasswd.as_ref().map(|h| &h.file))
+    });
+    if let (Some(users_file), Some(facts)) = (users_file, users) {
         if facts.demo_user_enabled {
             warn(
-                Some(&users.file.at),
+                Some(&users_file.at),
                 format!(
                     "the demo user {DEMO_USER:?} is in {}; remove it before going live",
-                    users.file.value.display()
+                    users_file.value.display()
                 ),
             );
         }
-        let file: Arc<str> = users.file.value.display().to_string().into();
+        let file: Arc<str> = users_file.value.display().to_string().into();
         for pair in &facts.lookalikes {
             let (line, col) = pair.second_at;
             let at = Location {

@@ -81,7 +81,8 @@ impl Gateway {
         Ok(())
     }
 
-    /// Reads the config file at `path` and [reloads](Gateway::reload) from it.
+    /// Reads the config file at `path`, lays the environment the running config was loaded
+    /// with over it, and [reloads](Gateway::reload) from it.
     ///
     /// # Errors
     /// Config, certificate, key or users file problems; the current snapshot stays.
@@ -90,7 +91,7 @@ impl Gateway {
         path: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<(), LoadError> {
-        match Config::load(path) {
+        match self.current.load().config.reload(path) {
             Ok(config) => self.reload(config, env),
             Err(e) => {
                 self.metrics.reload(false);

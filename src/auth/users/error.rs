@@ -140,6 +140,36 @@ pub enum UsersError {
         /// The user it belongs to.
         user: String,
     },
+    /// An htpasswd line that is not `name:hash`.
+    #[error("{position}: expected name:hash (an htpasswd line)")]
+    HtpasswdLine {
+        /// The line.
+        position: Position,
+    },
+    /// An htpasswd hash that is not bcrypt or argon2.
+    #[error(
+        "{position}: password of user {user:?} is not a bcrypt or argon2 hash; MD5 ($apr1$), \
+         SHA-1 ({{SHA}}), crypt and plain text are refused: set it again with `htpasswd -B`"
+    )]
+    UnsupportedHtpasswdHash {
+        /// The hash.
+        position: Position,
+        /// The user it belongs to.
+        user: String,
+    },
+    /// A user of the htpasswd file who is also in the users file.
+    #[error(
+        "{position}: user {name:?} is also in the users file (at {first}); a name may be in \
+         only one of the two"
+    )]
+    AlsoInUsersFile {
+        /// The name in the htpasswd file.
+        position: Position,
+        /// The name.
+        name: String,
+        /// Where the users file has it.
+        first: Position,
+    },
     /// The dummy hash for unknown users could not be made.
     #[error(transparent)]
     Hash(#[from] HashError),
@@ -159,7 +189,10 @@ impl UsersError {
             | Self::MalformedHash { position, .. }
             | Self::InvalidTotpSecret { position, .. }
             | Self::RecoveryCodesWithoutTotp { position, .. }
-            | Self::InvalidRecoveryCode { position, .. } => Some(*position),
+            | Self::InvalidRecoveryCode { position, .. }
+            | Self::HtpasswdLine { position }
+            | Self::UnsupportedHtpasswdHash { position, .. }
+            | Self::AlsoInUsersFile { position, .. } => Some(*position),
             Self::Hash(_) => None,
         }
     }

@@ -52,6 +52,7 @@
 //! | module | concept |
 //! |---|---|
 //! | `file` | [`Users::from_toml_str`]: the file's shape, each entry validated and positioned |
+//! | `htpasswd` | [`Users::from_htpasswd_str`]: an Apache htpasswd file's users (bcrypt, argon2) |
 //! | [`edit`] | one user's entry edited in place (comments kept), the result validated |
 //! | `names` | the NFC form of names, and when two names look alike |
 //! | `error` | [`UsersError`] and its position |
@@ -75,6 +76,7 @@ use crate::auth::second_factor::{TotpSecret, normalized_recovery_code};
 pub mod edit;
 mod error;
 mod file;
+mod htpasswd;
 mod names;
 pub mod password;
 mod pool;

@@ -90,7 +90,7 @@ pub async fn start_with_ca(
     }
     let config_path = dir.path().join("gateway.toml");
     std::fs::write(&config_path, text).expect("write config");
-    let config = Config::load(&config_path).expect("test config is valid");
+    let config = Config::load(&config_path, &Default::default()).expect("test config is valid");
     let backlog = config.server.listen_backlog;
     let gateway = Gateway::new(config, &|_| None).expect("gateway builds");
     let bind = |what: &str| {
