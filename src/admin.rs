@@ -22,7 +22,6 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 
 use crate::auth::state::StoreHealth;
-use crate::config::Upstream;
 use crate::gateway::Gateway;
 use crate::http::{Body, text};
 
@@ -96,10 +95,7 @@ async fn readiness(gateway: &Gateway) -> Response<Body> {
         .routes
         .iter()
         .flat_map(|route| &route.upstreams)
-        .filter_map(|upstream| match upstream {
-            Upstream::Http { authority } => Some(authority.to_string()),
-            Upstream::Whoami => None,
-        })
+        .filter_map(|upstream| upstream.authority().map(ToString::to_string))
         .collect();
     let mut unresolved = Vec::new();
     for host in hosts {

@@ -1,5 +1,5 @@
 //! `gateway check`: validates the config file and everything it names — certificates,
-//! keys, the users file — without binding a port or writing a file, and prints a summary
+//! keys, the users files, the CA and client certificates of HTTPS upstreams — without binding a port or writing a file, and prints a summary
 //! and the warnings. With `[state] store = "redis"` it also connects to Redis and says what
 //! it found; refused credentials are an error, an unreachable server only a note (the
 //! gateway starts without it and retries).
@@ -13,6 +13,7 @@ use crate::auth::state::{RedisCommandError, RedisStartError, probe_redis};
 use crate::auth::users::{Lookalike, Users};
 use crate::config::{self, Config};
 use crate::tls::TlsAcceptor;
+use crate::upstream::Proxy;
 
 /// What `gateway check` found in a valid config.
 #[derive(Debug)]
@@ -54,6 +55,7 @@ pub fn check(
     if !self_signed_pending {
         TlsAcceptor::load(tls)?;
     }
+    Proxy::check_tls(&config.server, &config.routes)?;
     let state = match &config.state {
         config::StateSettings::Memory => None,
         config::StateSettings::Redis(redis) => Some(describe_redis(redis)?),

@@ -155,7 +155,7 @@ fn validate(
             None
         }
     };
-    let routes = routes::validate_routes(raw.route, &mut problems);
+    let routes = routes::validate_routes(raw.route, base_dir, &mut problems);
     let auth_offset = raw.auth.as_ref().map(|a| a.span().start);
     let auth = raw
         .auth

@@ -72,7 +72,7 @@ pub use server::{
 };
 pub use state::{RedisSettings, RedisUrl, StateSettings};
 pub use tls::{SniSettings, TlsSettings};
-pub use upstream::Upstream;
+pub use upstream::{Upstream, UpstreamTls};
 pub use users::{HtpasswdSettings, ThrottleSettings, UsersSettings, default_throttle};
 pub use warnings::{DEMO_USER, LookalikeNames, UsersFacts, Warning, warnings};
 

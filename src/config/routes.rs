@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -12,7 +13,7 @@ use toml::Spanned;
 use super::access::Access;
 use super::auth::AuthSettings;
 use super::location::{Location, Problem, Problems};
-use super::upstream::Upstream;
+use super::upstream::{RawUpstreamTls, Upstream, UpstreamTls, validate_upstream_tls};
 use crate::router::{HostPattern, lenient_route_prefix, parse_route_prefix};
 
 /// One `[[route]]`.
@@ -26,6 +27,8 @@ pub struct RouteSettings {
     pub upstreams: Vec<Upstream>,
     /// Who may pass (default: authenticated).
     pub access: Access,
+    /// How the route's `https` upstreams are verified, and its client certificate.
+    pub upstream_tls: UpstreamTls,
     /// Where the route was declared, for messages.
     pub at: Location,
 }
@@ -38,6 +41,9 @@ pub(super) struct RawRoute {
     upstream: Option<Upstream>,
     upstreams: Option<Spanned<Vec<Upstream>>>,
     access: Option<RawAccess>,
+    upstream_ca_file: Option<Spanned<PathBuf>>,
+    upstream_client_cert: Option<Spanned<PathBuf>>,
+    upstream_client_key: Option<Spanned<PathBuf>>,
 }
 
 /// `access = "public" | "authenticated" | { groups = [...], second_factor = bool }` (either
@@ -107,6 +113,7 @@ impl<'de> Deserialize<'de> for RawAccess {
 
 pub(super) fn validate_routes(
     raw: Vec<Spanned<RawRoute>>,
+    base_dir: &Path,
     problems: &mut Problems<'_>,
 ) -> Vec<RouteSettings> {
     // (host, lenient reading of the prefix) → the prefix that has it: finds duplicates and
@@ -164,6 +171,16 @@ pub(super) fn validate_routes(
                 continue;
             }
         };
+        let upstream_tls = validate_upstream_tls(
+            RawUpstreamTls {
+                ca_file: raw.upstream_ca_file,
+                client_cert: raw.upstream_client_cert,
+                client_key: raw.upstream_client_key,
+            },
+            &upstreams,
+            base_dir,
+            problems,
+        );
         let path_offset = raw.path.as_ref().map_or(route_offset, |s| s.span().start);
         let Some(lenient) = lenient_route_prefix(&path) else {
             problems.add(
@@ -209,6 +226,7 @@ pub(super) fn validate_routes(
             path,
             upstreams,
             access: raw.access.map_or(Access::AUTHENTICATED, |a| a.0),
+            upstream_tls,
             at: problems.locator.locate(route_offset),
         });
     }

@@ -11,7 +11,7 @@ use crate::metrics::Metrics;
 use crate::request::{Pipeline, RouteTarget};
 use crate::router::Router;
 use crate::tls::{TlsAcceptor, TlsError};
-use crate::upstream::{Balancer, Proxy};
+use crate::upstream::Proxy;
 
 use super::protocol::HttpBuilders;
 
@@ -59,6 +59,18 @@ impl Snapshot {
             )?),
             None => None,
         };
+        let identity_headers = config
+            .auth
+            .as_ref()
+            .map_or_else(IdentityHeaders::default, |a| a.headers.clone());
+        let cookie_name = config.auth.as_ref().map(|a| a.cookie.name.clone());
+        let upstream = Proxy::new(
+            &config.server,
+            &config.routes,
+            identity_headers,
+            cookie_name,
+            metrics.clone(),
+        )?;
         let router = Router::new(
             config
                 .routes
@@ -68,23 +80,12 @@ impl Snapshot {
                     let target = RouteTarget {
                         metrics: metrics.route(&name),
                         name,
-                        balancer: Balancer::new(route.upstreams.clone()),
+                        balancer: upstream.balancer(route),
                         access: route.access.clone(),
                     };
                     (route.host.clone(), route.path.clone(), target)
                 })
                 .collect(),
-        );
-        let identity_headers = config
-            .auth
-            .as_ref()
-            .map_or_else(IdentityHeaders::default, |a| a.headers.clone());
-        let cookie_name = config.auth.as_ref().map(|a| a.cookie.name.clone());
-        let upstream = Proxy::new(
-            &config.server,
-            identity_headers,
-            cookie_name,
-            metrics.clone(),
         );
         let pipeline = Pipeline {
             router,

@@ -90,6 +90,8 @@ impl RouteMetrics {
 pub enum UpstreamErrorKind {
     /// The TCP connection could not be made.
     Connect,
+    /// The TLS handshake with an `https` upstream failed (its certificate was refused).
+    Tls,
     /// No response head within `upstream_timeout`.
     Timeout,
     /// The connection broke or the response was malformed.
@@ -220,6 +222,7 @@ impl Metrics {
     pub fn upstream_error(&self, kind: UpstreamErrorKind) {
         let kind = match kind {
             UpstreamErrorKind::Connect => "connect",
+            UpstreamErrorKind::Tls => "tls",
             UpstreamErrorKind::Timeout => "timeout",
             UpstreamErrorKind::Protocol => "protocol",
         };

@@ -13,10 +13,12 @@ use crate::config::Upstream;
 /// How long an upstream that refused a connection is skipped.
 pub const DOWN_FOR: Duration = Duration::from_secs(5);
 
-/// A route's upstreams with their rotation and health.
+/// A route's upstreams with their rotation and health, and the TLS profile (of the
+/// proxy's clients) its `https` upstreams are reached with.
 #[derive(Debug)]
 pub struct Balancer {
     upstreams: Vec<Upstream>,
+    tls_profile: Option<usize>,
     /// Milliseconds since `epoch` until which each upstream is considered down.
     down_until_ms: Vec<AtomicU64>,
     next: AtomicUsize,
@@ -24,11 +26,13 @@ pub struct Balancer {
 }
 
 impl Balancer {
-    /// A balancer over `upstreams` (at least one; config validation guarantees it).
-    pub fn new(upstreams: Vec<Upstream>) -> Balancer {
+    /// A balancer over `upstreams` (at least one; config validation guarantees it), whose
+    /// `https` ones use the TLS profile `tls_profile`.
+    pub(super) fn new(upstreams: Vec<Upstream>, tls_profile: Option<usize>) -> Balancer {
         let down_until_ms = upstreams.iter().map(|_| AtomicU64::new(0)).collect();
         Balancer {
             upstreams,
+            tls_profile,
             down_until_ms,
             next: AtomicUsize::new(0),
             epoch: Instant::now(),
@@ -52,6 +56,11 @@ impl Balancer {
         let mut order: Vec<usize> = rotation.clone().filter(|i| !is_down(i)).collect();
         order.extend(rotation.filter(is_down));
         order.into_iter().map(|i| (i, &self.upstreams[i]))
+    }
+
+    /// The TLS profile of the route's `https` upstreams.
+    pub(super) fn tls_profile(&self) -> Option<usize> {
+        self.tls_profile
     }
 
     /// Records that connecting to upstream `index` failed.
@@ -87,6 +96,7 @@ mod tests {
             (0..n)
                 .map(|i| Upstream::parse(&format!("http://127.0.0.1:{}", 9000 + i)).expect("url"))
                 .collect(),
+            None,
         )
     }
 

@@ -48,6 +48,27 @@ pub(super) fn request_body_failed(error: &(dyn std::error::Error + 'static)) -> 
     })
 }
 
+/// The TLS error (rustls's, e.g. an unknown issuer or a name the certificate does not
+/// have) that made connecting fail, when one did. The connectors report it as the inner
+/// error of an `io::Error` (hyper-rustls wraps tokio-rustls's `io::Error` in another),
+/// which `source()` does not reach, so each `io::Error`'s inner errors are followed too.
+pub(super) fn tls_failure<'e>(
+    error: &'e (dyn std::error::Error + 'static),
+) -> Option<&'e rustls::Error> {
+    std::iter::successors(Some(error), |e| e.source()).find_map(rustls_inside)
+}
+
+fn rustls_inside<'e>(error: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
+    let mut current = error;
+    loop {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        let inner = current.downcast_ref::<std::io::Error>()?.get_ref()?;
+        current = inner;
+    }
+}
+
 /// `error: cause: cause…` for one log field.
 pub(super) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();

@@ -1,12 +1,15 @@
-//! Forwarding a request to its upstream: pooled HTTP/1.1 clients, URI rewrite, header
-//! hygiene ([`headers`]), round robin with failover (`balancer`), WebSocket tunnels
-//! (`tunnel`), and the built-in `whoami` upstream (`whoami`). Failures are a
-//! [`ForwardError`]; the edge turns them into 502, 504, 400 or 408.
+//! Forwarding a request to its upstream: pooled HTTP/1.1 clients, plain or over verified
+//! TLS (`clients`), URI rewrite, header hygiene ([`headers`]), round robin with failover
+//! (`balancer`), WebSocket tunnels (`tunnel`), and the built-in `whoami` upstream
+//! (`whoami`). Failures are a [`ForwardError`]; the edge turns them into 502, 504, 400 or
+//! 408. An HTTPS upstream whose certificate is refused is a 502, logged and counted as a
+//! `tls` upstream error; nothing is sent to it.
 //!
 //! There is one client, with its own connection pool, per server worker
-//! ([`current_worker`]): an upstream connection is driven by a task on the worker that
-//! opened it, and only that worker's requests use it, so forwarding never hands a request to
-//! another thread or contends for a pool shared between threads.
+//! ([`current_worker`]) and per kind of connection (plain, or each TLS profile): an
+//! upstream connection is driven by a task on the worker that opened it, and only that
+//! worker's requests use it, so forwarding never hands a request to another thread or
+//! contends for a pool shared between threads.
 //!
 //! Bodies stream both ways: the client's body is handed to the upstream request as is and
 //! the upstream's body back to the client, so memory does not grow with body size.
@@ -23,6 +26,7 @@
 
 mod balancer;
 mod body;
+mod clients;
 mod error;
 pub mod headers;
 mod tunnel;
@@ -36,23 +40,22 @@ use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 use hyper::body::Body as _;
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use tracing::{debug, warn};
 
 pub use balancer::Balancer;
-use body::{UpstreamBody, upstream_body};
+use body::upstream_body;
+use clients::{Clients, Pool};
 pub use error::ForwardError;
-use error::{body_timed_out, error_chain, request_body_failed};
+use error::{body_timed_out, error_chain, request_body_failed, tls_failure};
 use headers::{ClientSide, ProtectedHeaders};
 use tunnel::tunnel;
 
 use crate::auth::session::cookie::strip_ours;
-use crate::config::{IdentityHeaders, ServerSettings, Upstream};
+use crate::config::{IdentityHeaders, RouteSettings, ServerSettings, Upstream};
 use crate::http::{Body, empty, is_websocket_upgrade};
 use crate::identity::Identity;
 use crate::metrics::{Metrics, UpstreamErrorKind};
+use crate::tls::TlsError;
 use crate::worker::current_worker;
 
 /// How long an idle pooled upstream connection is kept.
@@ -61,8 +64,8 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// The upstream side of the gateway, built once at startup.
 #[derive(Debug)]
 pub struct Proxy {
-    /// One per worker, indexed by [`current_worker`].
-    clients: Box<[Client<HttpConnector, UpstreamBody>]>,
+    /// The pools, one per worker (indexed by [`current_worker`]) and kind of connection.
+    clients: Clients,
     upstream_timeout: Duration,
     body_read_timeout: Duration,
     protected: ProtectedHeaders,
@@ -89,35 +92,44 @@ pub struct Forward<'a, 'r> {
 }
 
 impl Proxy {
-    /// Builds the pooled client from the server settings; `cookie_name` is the gateway
-    /// cookie to keep from upstreams.
+    /// Builds the pooled clients from the server settings and the TLS settings of
+    /// `routes`; `cookie_name` is the gateway cookie to keep from upstreams.
+    ///
+    /// # Errors
+    /// A [`TlsError`] naming a route's CA or client certificate file that cannot be used.
     pub fn new(
         settings: &ServerSettings,
+        routes: &[RouteSettings],
         identity_headers: IdentityHeaders,
         cookie_name: Option<String>,
         metrics: Arc<Metrics>,
-    ) -> Proxy {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(settings.upstream_connect_timeout));
-        connector.set_nodelay(true);
-        let clients = (0..settings.workers.max(1))
-            .map(|_| {
-                Client::builder(TokioExecutor::new())
-                    .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-                    .pool_timer(TokioTimer::new())
-                    .timer(TokioTimer::new())
-                    .build(connector.clone())
-            })
-            .collect();
-        Proxy {
-            clients,
+    ) -> Result<Proxy, TlsError> {
+        Ok(Proxy {
+            clients: Clients::new(settings, routes)?,
             upstream_timeout: settings.upstream_timeout,
             body_read_timeout: settings.body_read_timeout,
             protected: ProtectedHeaders::new(&identity_headers),
             identity_headers,
             cookie_name,
             metrics,
-        }
+        })
+    }
+
+    /// Loads what the routes' HTTPS upstreams need (CA and client certificate files), as
+    /// [`Proxy::new`] does, for `gateway check`.
+    ///
+    /// # Errors
+    /// A [`TlsError`] naming the configured file that cannot be used.
+    pub fn check_tls(settings: &ServerSettings, routes: &[RouteSettings]) -> Result<(), TlsError> {
+        Clients::new(settings, routes).map(drop)
+    }
+
+    /// The balancer of `route`, bound to the TLS profile of its `https` upstreams.
+    pub fn balancer(&self, route: &RouteSettings) -> Balancer {
+        Balancer::new(
+            route.upstreams.clone(),
+            self.clients.profile(&route.upstream_tls),
+        )
     }
 
     /// Sends `request` to one of the route's upstreams and returns its response;
@@ -156,13 +168,11 @@ impl Proxy {
         let replayable = body.is_end_stream();
         let mut body = Some(upstream_body(body, self.body_read_timeout));
         let mut last_error = None;
-        // A reload may have changed `workers`; the worker count of the running server is
-        // fixed, so wrap rather than index out of range.
-        let client = &self.clients[current_worker() % self.clients.len()];
+        let worker = current_worker();
         let mut order = forward.balancer.pick_order();
         while let Some((index, upstream)) = order.next() {
             *tried = Some(upstream);
-            let authority = match upstream {
+            let (authority, pool) = match upstream {
                 Upstream::Whoami => {
                     return Ok(whoami_response(
                         &parts.method,
@@ -170,10 +180,16 @@ impl Proxy {
                         &parts.headers,
                     ));
                 }
-                Upstream::Http { authority } => authority,
+                Upstream::Http { authority } => (authority, Pool::Plain),
+                Upstream::Https { authority } => {
+                    let profile = forward.balancer.tls_profile().ok_or_else(|| {
+                        ForwardError::Internal("https upstream without a TLS profile".into())
+                    })?;
+                    (authority, Pool::Tls(profile))
+                }
             };
             let uri = Uri::builder()
-                .scheme(Upstream::scheme())
+                .scheme(upstream.scheme())
                 .authority(authority.clone())
                 .path_and_query(forward.path_and_query.clone())
                 .build()
@@ -192,7 +208,11 @@ impl Proxy {
                 std::mem::take(&mut parts.headers)
             };
 
-            match tokio::time::timeout(self.upstream_timeout, client.request(attempt)).await {
+            let sent = self
+                .clients
+                .request(pool, worker, attempt)
+                .ok_or_else(|| ForwardError::Internal("no client for the TLS profile".into()))?;
+            match tokio::time::timeout(self.upstream_timeout, sent).await {
                 Err(_) => {
                     warn!(upstream = %upstream, "upstream timed out");
                     self.metrics.upstream_error(UpstreamErrorKind::Timeout);
@@ -203,9 +223,14 @@ impl Proxy {
                     return Ok(self.client_response(response, client_upgrade));
                 }
                 Ok(Err(e)) if e.is_connect() => {
-                    warn!(upstream = %upstream, error = %error_chain(&e), "upstream connect failed");
+                    if let Some(tls) = tls_failure(&e) {
+                        warn!(upstream = %upstream, error = %tls, "upstream TLS handshake failed (certificate not accepted?); nothing was sent to it");
+                        self.metrics.upstream_error(UpstreamErrorKind::Tls);
+                    } else {
+                        warn!(upstream = %upstream, error = %error_chain(&e), "upstream connect failed");
+                        self.metrics.upstream_error(UpstreamErrorKind::Connect);
+                    }
                     forward.balancer.mark_down(index);
-                    self.metrics.upstream_error(UpstreamErrorKind::Connect);
                     last_error = Some(e);
                 }
                 Ok(Err(e)) if body_timed_out(&e) => {

@@ -18,6 +18,7 @@ pub mod raw;
 pub mod redis;
 pub mod rejections;
 pub mod requests;
+pub mod tls_upstream;
 pub mod tokens;
 pub mod totp;
 pub mod traefik;

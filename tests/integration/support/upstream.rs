@@ -78,16 +78,23 @@ impl Upstream {
     }
 }
 
+impl Upstream {
+    /// The record of an upstream at `addr` that has received nothing yet.
+    pub fn new(addr: SocketAddr, name: &str) -> Upstream {
+        Upstream {
+            addr,
+            name: name.to_owned(),
+            received: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+}
+
 /// Starts an upstream named `name` (the name is echoed, to tell upstreams apart).
 pub async fn start(name: &str) -> Upstream {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind upstream");
-    let upstream = Upstream {
-        addr: listener.local_addr().expect("addr"),
-        name: name.to_owned(),
-        received: Arc::new(Mutex::new(Vec::new())),
-    };
+    let upstream = Upstream::new(listener.local_addr().expect("addr"), name);
     let state = upstream.clone();
     serve_http1(listener, move |stream| {
         let state = state.clone();
@@ -149,7 +156,8 @@ fn query_number(request: &Request<Incoming>, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-async fn respond(state: Upstream, mut request: Request<Incoming>) -> Response<TestBody> {
+/// The answer of every test upstream (see the module doc), recorded in `state`.
+pub async fn respond(state: Upstream, mut request: Request<Incoming>) -> Response<TestBody> {
     let target = request
         .uri()
         .path_and_query()
