@@ -11,6 +11,7 @@ mod deploy;
 mod environment;
 mod forward_auth;
 mod headers;
+mod htpasswd;
 mod https_upstream;
 mod limits;
 mod operations;
