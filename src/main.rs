@@ -137,7 +137,8 @@ fn main() -> ExitCode {
 }
 
 fn check(path: &Path) -> anyhow::Result<()> {
-    let summary = gateway::commands::check(path, &config_environment(), &env_var).map_err(config_error)?;
+    let summary =
+        gateway::commands::check(path, &config_environment(), &env_var).map_err(config_error)?;
     println!("{summary}");
     for warning in summary.warnings() {
         println!("{warning}");

@@ -164,7 +164,8 @@ fn generate_secret(path: &Located<PathBuf>) -> Result<(), AuthError> {
 /// The users of `[users]`: the users file's, the htpasswd file's, or both (a name may be
 /// in only one of them).
 pub(super) fn load_users(settings: &UsersSettings) -> Result<Users, AuthError> {
-    let text = |file: &Located<PathBuf>| read(file).map(|b| String::from_utf8_lossy(&b).into_owned());
+    let text =
+        |file: &Located<PathBuf>| read(file).map(|b| String::from_utf8_lossy(&b).into_owned());
     let positioned = |file: &Located<PathBuf>| {
         let path = file.value.clone();
         move |error| AuthError::Users { path, error }

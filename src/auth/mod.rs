@@ -106,9 +106,7 @@ impl Auth {
                 key: device_key,
                 ttl: u.device_cookie_ttl,
             });
-        let users_file = users
-            .and_then(|u| u.file.as_ref())
-            .map(|f| f.value.clone());
+        let users_file = users.and_then(|u| u.file.as_ref()).map(|f| f.value.clone());
         let users = match users {
             Some(u) => Some(Arc::new(load_users(u)?)),
             None => None,

@@ -162,12 +162,9 @@ fn apply<'i>(
 fn key_path(name: &str) -> Result<Vec<String>, String> {
     let rest = name.strip_prefix(PREFIX).unwrap_or(name);
     let path: Vec<String> = rest.split(SEPARATOR).map(str::to_ascii_lowercase).collect();
-    let valid = path.iter().all(|key| {
-        !key.is_empty()
-            && key
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    });
+    let valid = path
+        .iter()
+        .all(|key| !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
     if !valid {
         return Err(format!(
             "not a config key: expected GATEWAY_<SECTION>__<KEY> (letters, digits and `_`, \
@@ -207,7 +204,8 @@ fn shifted(value: Spanned<DeValue<'_>>, by: usize) -> Spanned<DeValue<'_>> {
                 .into_iter()
                 .map(|(key, item)| {
                     let key_span = key.span();
-                    let key = Spanned::new(key_span.start + by..key_span.end + by, key.into_inner());
+                    let key =
+                        Spanned::new(key_span.start + by..key_span.end + by, key.into_inner());
                     (key, shifted(item, by))
                 })
                 .collect(),

@@ -97,10 +97,7 @@ impl<'a> Locator<'a> {
     }
 
     /// Offsets in `ranges` are the values of these environment variables.
-    pub(super) fn with_environment(
-        mut self,
-        ranges: Vec<(Range<usize>, Arc<str>)>,
-    ) -> Locator<'a> {
+    pub(super) fn with_environment(mut self, ranges: Vec<(Range<usize>, Arc<str>)>) -> Locator<'a> {
         self.environment = ranges;
         self
     }

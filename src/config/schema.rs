@@ -275,7 +275,10 @@ struct UnknownKey {
 impl<'de> MapAccess<'de> for UnknownKey {
     type Error = Halt;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Halt> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Halt> {
         if std::mem::replace(&mut self.offered, true) {
             return Ok(None);
         }
@@ -297,9 +300,14 @@ struct OneField<'p> {
 impl<'de> MapAccess<'de> for OneField<'_> {
     type Error = Halt;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Halt> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Halt> {
         match self.field.take() {
-            Some(field) => seed.deserialize(BorrowedStrDeserializer::new(field)).map(Some),
+            Some(field) => seed
+                .deserialize(BorrowedStrDeserializer::new(field))
+                .map(Some),
             None => Ok(None),
         }
     }
@@ -337,9 +345,14 @@ struct SpannedFields<'p> {
 impl<'de> MapAccess<'de> for SpannedFields<'_> {
     type Error = Halt;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, Halt> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Halt> {
         match self.fields.split_first() {
-            Some((field, _)) => seed.deserialize(BorrowedStrDeserializer::new(field)).map(Some),
+            Some((field, _)) => seed
+                .deserialize(BorrowedStrDeserializer::new(field))
+                .map(Some),
             None => Ok(None),
         }
     }

@@ -554,3 +554,77 @@ fn second_factor_route_rules_and_policy_parse_and_bad_ones_are_positioned() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn upstream_tls_keys_need_an_https_upstream_and_go_in_pairs() {
+    let route = |keys: &str, upstream: &str| {
+        Config::from_toml_str(
+            &format!(
+                "[tls]\ncert = \"a.crt\"\nkey = \"a.key\"\n[[route]]\naccess = \"public\"\n\
+                 upstream = \"{upstream}\"\n{keys}"
+            ),
+            Path::new("/etc/gateway"),
+        )
+    };
+    let config = route(
+        "upstream_ca_file = \"ca.pem\"\nupstream_client_cert = \"c.crt\"\nupstream_client_key = \"c.key\"\n",
+        "https://app.internal:8443",
+    )
+    .expect("valid");
+    let tls = &config.routes[0].upstream_tls;
+    assert_eq!(
+        tls.ca_file.as_ref().map(|f| f.value.clone()),
+        Some(Path::new("/etc/gateway/ca.pem").to_owned())
+    );
+    assert!(tls.client_identity.is_some());
+    let error =
+        |keys: &str, upstream: &str| route(keys, upstream).expect_err("refused").to_string();
+    assert_eq!(
+        error("upstream_ca_file = \"ca.pem\"\n", "http://app:80"),
+        "<config>:7:20: upstream_ca_file is for https upstreams; this route has none"
+    );
+    assert_eq!(
+        error("upstream_client_cert = \"c.crt\"\n", "https://app"),
+        "<config>:7:24: upstream_client_cert and upstream_client_key go together"
+    );
+    assert_eq!(
+        error("upstream_client_key = \"c.key\"\n", "https://app"),
+        "<config>:7:23: upstream_client_cert and upstream_client_key go together"
+    );
+}
+
+#[test]
+fn users_need_a_file_or_an_htpasswd_and_htpasswd_groups_are_checked() {
+    let users = |section: &str| {
+        Config::from_toml_str(
+            &format!(
+                "[tls]\ncert = \"a.crt\"\nkey = \"a.key\"\n[auth]\nissuer = \"gw\"\n\
+                 secret_file = \"s\"\n[users]\n{section}"
+            ),
+            Path::new("/etc/gateway"),
+        )
+    };
+    let config =
+        users("htpasswd = \"users.htpasswd\"\nhtpasswd_groups = [\"users\"]\n").expect("valid");
+    let settings = config.users.expect("users");
+    assert!(settings.file.is_none());
+    let htpasswd = settings.htpasswd.expect("htpasswd");
+    assert_eq!(
+        htpasswd.file.value,
+        Path::new("/etc/gateway/users.htpasswd")
+    );
+    assert_eq!(htpasswd.groups, ["users"]);
+    let error = |section: &str| users(section).expect_err("refused").to_string();
+    assert_eq!(
+        error("max_failures = 3\n"),
+        "<config>:7:1: [users] needs file = \"users.toml\", htpasswd = \"users.htpasswd\", or both"
+    );
+    assert_eq!(
+        error("file = \"u.toml\"\nhtpasswd_groups = [\"users\"]\n"),
+        "<config>:9:19: htpasswd_groups needs htpasswd"
+    );
+    assert!(
+        error("htpasswd = \"h\"\nhtpasswd_groups = [\"a,b\"]\n")
+            .starts_with("<config>:9:20: invalid group \"a,b\""),
+    );
+}

@@ -136,11 +136,10 @@ pub fn warnings(config: &Config, users: Option<&UsersFacts>) -> Vec<Warning> {
         }
     }
     // The users file, else the htpasswd file (the one the users' positions are in).
-    let users_file = config.users.as_ref().and_then(|u| {
-        u.file
-            .as_ref()
-            .or(u.htpasswd.as_ref().map(|h| &h.file))
-    });
+    let users_file = config
+        .users
+        .as_ref()
+        .and_then(|u| u.file.as_ref().or(u.htpasswd.as_ref().map(|h| &h.file)));
     if let (Some(users_file), Some(facts)) = (users_file, users) {
         if facts.demo_user_enabled {
             warn(

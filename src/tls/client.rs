@@ -97,7 +97,7 @@ fn file_roots(file: &Located<PathBuf>) -> Result<RootCertStore, TlsError> {
     for cert in load_certificates(&file.value).map_err(error)? {
         store
             .add(cert)
-            .map_err(|e| error(PemError::TrustAnchor(e)))?;
+            .map_err(|e| error(PemError::TrustAnchor(Box::new(e))))?;
     }
     Ok(store)
 }
@@ -181,8 +181,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let missing = located(&dir.path().join("absent.pem"));
         let err = client_config(TrustRoots::File(&missing), None, &[])
-            .err()
-            .expect("missing file must fail");
+            .expect_err("missing file must fail");
         assert!(matches!(err, TlsError::CaFile { .. }), "{err:?}");
         assert!(
             err.to_string()
@@ -196,9 +195,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("empty.pem");
         std::fs::write(&path, "no pem here\n").expect("write");
-        let err = client_config(TrustRoots::File(&located(&path)), None, &[])
-            .err()
-            .expect("empty CA file");
+        let err =
+            client_config(TrustRoots::File(&located(&path)), None, &[]).expect_err("empty CA file");
         assert!(
             matches!(
                 err,
@@ -226,8 +224,7 @@ mod tests {
             }),
             &[],
         )
-        .err()
-        .expect("mismatch");
+        .expect_err("mismatch");
         assert!(matches!(err, TlsError::Mismatch { .. }), "{err:?}");
     }
 }

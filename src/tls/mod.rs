@@ -110,7 +110,7 @@ pub enum PemError {
     NoCertificate,
     /// A certificate in the file is not a usable trust anchor.
     #[error("not a usable CA certificate: {0}")]
-    TrustAnchor(rustls::Error),
+    TrustAnchor(Box<rustls::Error>),
 }
 
 /// Reads every PEM certificate in `path`; an empty file is [`PemError::NoCertificate`].

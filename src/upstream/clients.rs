@@ -85,7 +85,10 @@ impl Clients {
         tls_http.enforce_http(false);
         let mut tls = Vec::new();
         let mut profiles = HashMap::new();
-        for route in routes.iter().filter(|r| r.upstreams.iter().any(|u| u.is_https())) {
+        for route in routes
+            .iter()
+            .filter(|r| r.upstreams.iter().any(|u| u.is_https()))
+        {
             let key = profile_key(&route.upstream_tls);
             if profiles.contains_key(&key) {
                 continue;

@@ -56,7 +56,10 @@ async fn bcrypt_users_of_an_htpasswd_file_sign_in_with_its_groups_and_reload() {
         .await
         .unwrap_or_else(|| panic!("alice signs in: {}", gateway.log()));
     let echoed = client
-        .send(Req::get("localhost", "/who").bearer(&token).build(), Protocol::Http1)
+        .send(
+            Req::get("localhost", "/who").bearer(&token).build(),
+            Protocol::Http1,
+        )
         .await;
     assert_eq!(echoed.status, 200);
     let seen = echoed.text();
@@ -87,7 +90,10 @@ fn check_refuses_an_md5_line_at_its_position() {
     htpasswd(&file, &["-cbB"], "alice", "alice-password");
     htpasswd(&file, &["-bm"], "bob", "bob-password");
     let text = std::fs::read_to_string(&file).expect("read");
-    assert!(text.contains("bob:$apr1$"), "htpasswd -m writes MD5: {text}");
+    assert!(
+        text.contains("bob:$apr1$"),
+        "htpasswd -m writes MD5: {text}"
+    );
     TestCa::new().leaf(dir.path(), "server", &["localhost"]);
     let config_path = dir.path().join("gateway.toml");
     std::fs::write(
@@ -116,5 +122,8 @@ fn check_refuses_an_md5_line_at_its_position() {
         .lines()
         .find_map(|line| line.strip_prefix("bob:"))
         .expect("bob's line");
-    assert!(!stderr.contains(hash), "the hash is never printed: {stderr}");
+    assert!(
+        !stderr.contains(hash),
+        "the hash is never printed: {stderr}"
+    );
 }

@@ -65,7 +65,10 @@ fn assert_nothing_in_plain_text(server: &TlsUpstream) {
         "a connection did not start with a TLS handshake: {first:?}"
     );
     assert!(server.failed_handshakes() > 0);
-    assert!(server.upstream.received().is_empty(), "a request got through");
+    assert!(
+        server.upstream.received().is_empty(),
+        "a request got through"
+    );
 }
 
 #[tokio::test]
@@ -117,7 +120,10 @@ async fn a_certificate_the_route_does_not_trust_is_a_502_and_nothing_is_sent() {
     ]
     .concat();
     let gateway = GatewayProcess::start("", &config).await;
-    for (host, server) in [("a.example.test", &wrong_ca), ("b.example.test", &system_roots)] {
+    for (host, server) in [
+        ("a.example.test", &wrong_ca),
+        ("b.example.test", &system_roots),
+    ] {
         let response = gateway.client().get(host, "/secret").await;
         assert_eq!(response.status, 502, "{host}");
         assert_eq!(response.json()["error"], "bad_gateway");
@@ -184,7 +190,11 @@ async fn a_mutual_tls_upstream_takes_the_client_certificate_and_refuses_a_route_
     assert_eq!(server.upstream.last().target, "/with");
     let without = gateway.client().get("b.example.test", "/without").await;
     assert_eq!(without.status, 502);
-    assert_eq!(server.upstream.received().len(), 1, "only the request with the certificate");
+    assert_eq!(
+        server.upstream.received().len(),
+        1,
+        "only the request with the certificate"
+    );
 }
 
 #[tokio::test]
@@ -211,7 +221,9 @@ async fn websockets_tunnel_through_an_https_upstream() {
         .await
         .expect("ws handshake");
     assert_eq!(response.status(), 101);
-    within(ws.send(Message::text("over tls"))).await.expect("send");
+    within(ws.send(Message::text("over tls")))
+        .await
+        .expect("send");
     let echoed = within(ws.next()).await.expect("message").expect("ok");
     assert_eq!(echoed, Message::text("over tls"));
 }

@@ -65,7 +65,13 @@ impl Users {
         // The users file's hashes first, then the htpasswd file's, in their file order, so
         // that the dummy's cost does not depend on hash-map order.
         let mut users: Vec<&User> = by_name.values().collect();
-        users.sort_by_key(|u| (first_seen.contains_key(&u.name), u.name_at.line, u.name_at.column));
+        users.sort_by_key(|u| {
+            (
+                first_seen.contains_key(&u.name),
+                u.name_at.line,
+                u.name_at.column,
+            )
+        });
         let costs: Vec<_> = users.iter().map(|u| u.hash.cost().clone()).collect();
         let dummy = dummy_hash(&costs)?;
         Ok(Users { by_name, dummy })
@@ -93,7 +99,9 @@ fn htpasswd_user(line_number: usize, line: &str, groups: &[String]) -> Result<Us
     let name = normalized_name(name).into_owned();
     let position = Position {
         line: line_number,
-        column: line.split_once(':').map_or(1, |(n, _)| n.chars().count() + 2),
+        column: line
+            .split_once(':')
+            .map_or(1, |(n, _)| n.chars().count() + 2),
     };
     let hash = match StoredHash::parse(hash) {
         Ok(hash) => hash,

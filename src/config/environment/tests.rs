@@ -33,7 +33,9 @@ fn load(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
 
 fn problems(text: &str, vars: &[(&str, &str)]) -> Vec<String> {
     match load(text, vars) {
-        Err(ConfigError::Invalid { problems }) => problems.iter().map(ToString::to_string).collect(),
+        Err(ConfigError::Invalid { problems }) => {
+            problems.iter().map(ToString::to_string).collect()
+        }
         other => panic!("expected problems, got {other:?}"),
     }
 }
@@ -42,7 +44,13 @@ fn problems(text: &str, vars: &[(&str, &str)]) -> Vec<String> {
 fn only_the_double_underscore_shape_is_config() {
     assert!(is_config_variable("GATEWAY_AUTH__TOKEN_TTL"));
     assert!(is_config_variable("GATEWAY_AUTH__COOKIE__NAME"));
-    for other in ["GATEWAY_JWT_SECRET", "GATEWAY_CONFIG", "GATEWAY_LOG_FORMAT", "HOME", "X__Y"] {
+    for other in [
+        "GATEWAY_JWT_SECRET",
+        "GATEWAY_CONFIG",
+        "GATEWAY_LOG_FORMAT",
+        "HOME",
+        "X__Y",
+    ] {
         assert!(!is_config_variable(other), "{other}");
     }
     let config = load(
@@ -61,7 +69,10 @@ fn the_environment_wins_over_the_file_and_adds_what_it_lacks() {
             ("GATEWAY_AUTH__TOKEN_TTL", "1h"),
             ("GATEWAY_SERVER__LISTEN", "0.0.0.0:8443"),
             ("GATEWAY_SERVER__MAX_CONNECTIONS", "7"),
-            ("GATEWAY_SERVER__TRUSTED_PROXIES", "[\"10.0.0.0/8\", \"::1\"]"),
+            (
+                "GATEWAY_SERVER__TRUSTED_PROXIES",
+                "[\"10.0.0.0/8\", \"::1\"]",
+            ),
             ("GATEWAY_AUTH__COOKIE__NAME", "sso"),
             ("GATEWAY_AUTH__ACCEPT_RAW_AUTHORIZATION", "false"),
             ("GATEWAY_AUTH__ISSUER", "123"),
@@ -82,8 +93,14 @@ fn the_environment_wins_over_the_file_and_adds_what_it_lacks() {
         .iter()
         .map(|k| (k.key.as_str(), k.variable.as_str()))
         .collect();
-    assert!(keys.contains(&("auth.token_ttl", "GATEWAY_AUTH__TOKEN_TTL")), "{keys:?}");
-    assert!(keys.contains(&("auth.cookie.name", "GATEWAY_AUTH__COOKIE__NAME")), "{keys:?}");
+    assert!(
+        keys.contains(&("auth.token_ttl", "GATEWAY_AUTH__TOKEN_TTL")),
+        "{keys:?}"
+    );
+    assert!(
+        keys.contains(&("auth.cookie.name", "GATEWAY_AUTH__COOKIE__NAME")),
+        "{keys:?}"
+    );
     assert_eq!(keys.len(), 8);
 }
 
@@ -111,8 +128,10 @@ fn bad_values_are_reported_at_their_variable() {
     let text = format!("{BASE}{AUTH}");
     assert_eq!(
         problems(&text, &[("GATEWAY_AUTH__TOKEN_TTL", "forever")]),
-        ["GATEWAY_AUTH__TOKEN_TTL: invalid duration \"forever\": expected a number and a unit, \
-          like \"30s\", \"5m\", \"2h\" or \"500ms\""]
+        [
+            "GATEWAY_AUTH__TOKEN_TTL: invalid duration \"forever\": expected a number and a unit, \
+          like \"30s\", \"5m\", \"2h\" or \"500ms\""
+        ]
     );
     let unknown = problems(&text, &[("GATEWAY_AUTH__TOKEN_TLL", "1h")]);
     assert_eq!(unknown.len(), 1);
@@ -121,14 +140,35 @@ fn bad_values_are_reported_at_their_variable() {
         "{unknown:?}"
     );
     let number = problems(&text, &[("GATEWAY_SERVER__MAX_CONNECTIONS", "many")]);
-    assert!(number[0].starts_with("GATEWAY_SERVER__MAX_CONNECTIONS: invalid type: string \"many\""), "{number:?}");
-    let element = problems(&text, &[("GATEWAY_SERVER__TRUSTED_PROXIES", "[\"10.0.0.0/8\", \"nope\"]")]);
-    assert!(element[0].starts_with("GATEWAY_SERVER__TRUSTED_PROXIES: invalid CIDR \"nope\""), "{element:?}");
+    assert!(
+        number[0].starts_with("GATEWAY_SERVER__MAX_CONNECTIONS: invalid type: string \"many\""),
+        "{number:?}"
+    );
+    let element = problems(
+        &text,
+        &[(
+            "GATEWAY_SERVER__TRUSTED_PROXIES",
+            "[\"10.0.0.0/8\", \"nope\"]",
+        )],
+    );
+    assert!(
+        element[0].starts_with("GATEWAY_SERVER__TRUSTED_PROXIES: invalid CIDR \"nope\""),
+        "{element:?}"
+    );
     let section = problems(&text, &[("GATEWAY_NOPE__KEY", "1")]);
-    assert!(section[0].starts_with("GATEWAY_NOPE__KEY: unknown field `nope`"), "{section:?}");
+    assert!(
+        section[0].starts_with("GATEWAY_NOPE__KEY: unknown field `nope`"),
+        "{section:?}"
+    );
     // A problem in the file is still reported in the file.
-    let file = problems(&format!("{text}leeway = \"x\"\n"), &[("GATEWAY_AUTH__TOKEN_TTL", "1h")]);
-    assert!(file[0].starts_with("gateway.toml:11:10: invalid duration"), "{file:?}");
+    let file = problems(
+        &format!("{text}leeway = \"x\"\n"),
+        &[("GATEWAY_AUTH__TOKEN_TTL", "1h")],
+    );
+    assert!(
+        file[0].starts_with("gateway.toml:11:10: invalid duration"),
+        "{file:?}"
+    );
 }
 
 #[test]
@@ -165,9 +205,15 @@ fn arrays_of_tables_cannot_be_addressed() {
 fn malformed_names_and_values_are_refused_by_name() {
     let text = format!("{BASE}{AUTH}");
     let empty = problems(&text, &[("GATEWAY_AUTH__", "1")]);
-    assert!(empty[0].starts_with("GATEWAY_AUTH__: not a config key"), "{empty:?}");
+    assert!(
+        empty[0].starts_with("GATEWAY_AUTH__: not a config key"),
+        "{empty:?}"
+    );
     let odd = problems(&text, &[("GATEWAY_AUTH__TOKEN-TTL", "1h")]);
-    assert!(odd[0].starts_with("GATEWAY_AUTH__TOKEN-TTL: not a config key"), "{odd:?}");
+    assert!(
+        odd[0].starts_with("GATEWAY_AUTH__TOKEN-TTL: not a config key"),
+        "{odd:?}"
+    );
     let below_value = problems(&text, &[("GATEWAY_AUTH__ISSUER__X", "1")]);
     assert_eq!(
         below_value,

@@ -96,7 +96,9 @@ fn the_example_documents_exactly_the_keys_of_the_config_types() {
 
 #[test]
 fn the_example_is_a_valid_config() {
-    if let Err(e) = crate::config::Config::from_toml_str(EXAMPLE, std::path::Path::new("/etc/gateway")) {
+    if let Err(e) =
+        crate::config::Config::from_toml_str(EXAMPLE, std::path::Path::new("/etc/gateway"))
+    {
         panic!("gateway.example.toml is not a valid config:\n{e}");
     }
 }

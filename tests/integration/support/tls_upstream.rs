@@ -88,8 +88,12 @@ pub async fn start(name: &str, leaf: &LeafFiles, client_ca: Option<&TestCa>) -> 
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let (acceptor, state, first_bytes, failed) =
-                (acceptor.clone(), state.clone(), first_bytes.clone(), failed.clone());
+            let (acceptor, state, first_bytes, failed) = (
+                acceptor.clone(),
+                state.clone(),
+                first_bytes.clone(),
+                failed.clone(),
+            );
             tokio::spawn(async move {
                 let mut first = [0u8; 1];
                 if matches!(stream.peek(&mut first).await, Ok(1)) {

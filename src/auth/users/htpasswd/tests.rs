@@ -17,9 +17,15 @@ fn error(text: &str) -> String {
 
 #[test]
 fn bcrypt_lines_with_comments_and_blank_lines_load_with_the_groups() {
-    let users = Users::from_htpasswd_str(&format!("# made by htpasswd -B\n\n{ALICE}\r\n"), &groups(), None)
-        .expect("valid");
-    let alice = users.verify_password("alice", "secret1").expect("password matches");
+    let users = Users::from_htpasswd_str(
+        &format!("# made by htpasswd -B\n\n{ALICE}\r\n"),
+        &groups(),
+        None,
+    )
+    .expect("valid");
+    let alice = users
+        .verify_password("alice", "secret1")
+        .expect("password matches");
     assert_eq!(alice.groups, ["users"]);
     assert!(!alice.has_second_factor());
     assert!(users.verify_password("alice", "wrong").is_err());
@@ -46,7 +52,10 @@ fn weak_or_plain_hashes_are_positioned_errors() {
 fn malformed_lines_and_duplicates_are_refused() {
     assert!(error("alice\n").starts_with("1:1: expected name:hash"));
     assert!(error(":$2y$05$x\n").starts_with("1:1: user name is empty"));
-    assert!(error("alice:$2y$05$short\n").starts_with("1:7: password hash of user \"alice\" is invalid"));
+    assert!(
+        error("alice:$2y$05$short\n")
+            .starts_with("1:7: password hash of user \"alice\" is invalid")
+    );
     assert!(error(&format!("{ALICE}\n{ALICE}\n")).starts_with("2:1: duplicate user \"alice\""));
     let users_file = Users::from_toml_str(
         "[[user]]\nname = \"alice\"\npassword = \"$2y$05$Yj9IxNqKqs4gwvAiiDkrJO9sIosA4rWjr.x6oSaL/72foxt4sBJr.\"\n",
@@ -55,5 +64,8 @@ fn malformed_lines_and_duplicates_are_refused() {
     let both = Users::from_htpasswd_str(ALICE, &groups(), Some(users_file))
         .expect_err("a name in both files")
         .to_string();
-    assert!(both.starts_with("1:1: user \"alice\" is also in the users file (at 2:8)"), "{both}");
+    assert!(
+        both.starts_with("1:1: user \"alice\" is also in the users file (at 2:8)"),
+        "{both}"
+    );
 }
