@@ -11,17 +11,20 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use super::POOL_IDLE_TIMEOUT;
 use super::body::UpstreamBody;
 use crate::config::{RouteSettings, ServerSettings, UpstreamTls};
 use crate::tls::TlsError;
 use crate::tls::client::{ClientIdentity, TrustRoots, client_config};
+
+/// How long an idle pooled upstream connection is kept.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
 type PlainClient = Client<HttpConnector, UpstreamBody>;
 type TlsClient = Client<HttpsConnector<HttpConnector>, UpstreamBody>;

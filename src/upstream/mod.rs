@@ -58,9 +58,6 @@ use crate::metrics::{Metrics, UpstreamErrorKind};
 use crate::tls::TlsError;
 use crate::worker::current_worker;
 
-/// How long an idle pooled upstream connection is kept.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-
 /// The upstream side of the gateway, built once at startup.
 #[derive(Debug)]
 pub struct Proxy {
