@@ -341,7 +341,7 @@ fn healthcheck(path: &Path) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(gateway::commands::healthcheck(path))?;
+    runtime.block_on(gateway::commands::healthcheck(path, &config_environment()))?;
     Ok(())
 }
 

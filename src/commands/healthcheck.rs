@@ -10,13 +10,25 @@ use http::{Request, StatusCode, header};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-/// Probes the admin listener named by the config file at `config_path`.
+/// The variable that sets `[server] admin_listen` from the environment.
+const ADMIN_LISTEN_VARIABLE: &str = "GATEWAY_SERVER__ADMIN_LISTEN";
+
+/// Probes the admin listener named by `GATEWAY_SERVER__ADMIN_LISTEN` in `environment`,
+/// else by the config file at `config_path` (the environment wins, as for the gateway).
 ///
 /// # Errors
 /// [`HealthError`] when the address cannot be read or the listener does not answer 200.
-pub async fn healthcheck(config_path: &Path) -> Result<(), HealthError> {
-    let text = std::fs::read_to_string(config_path).map_err(HealthError::ReadConfig)?;
-    let addr = admin_address(&text)?;
+pub async fn healthcheck(
+    config_path: &Path,
+    environment: &crate::config::Environment,
+) -> Result<(), HealthError> {
+    let addr = match environment.variable(ADMIN_LISTEN_VARIABLE) {
+        Some(text) => text.parse().map_err(|_| HealthError::NoAdminListener)?,
+        None => {
+            let text = std::fs::read_to_string(config_path).map_err(HealthError::ReadConfig)?;
+            admin_address(&text)?
+        }
+    };
     probe(local_target(addr)).await
 }
 

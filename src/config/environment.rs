@@ -71,6 +71,16 @@ impl Environment {
     }
 }
 
+impl Environment {
+    /// The value of the config variable `name`, when it is set (and UTF-8).
+    pub fn variable(&self, name: &str) -> Option<&str> {
+        self.variables
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, value)| value.as_deref())
+    }
+}
+
 /// Whether `name` has the shape of a config variable: `GATEWAY_…__…`.
 pub fn is_config_variable(name: &str) -> bool {
     name.strip_prefix(PREFIX)

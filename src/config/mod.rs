@@ -55,7 +55,7 @@ pub use auth::{AuthSettings, DEFAULT_USER_CLAIM, SecondFactorPolicy};
 pub use cidr::Cidr;
 pub use cookie::{CookieSettings, SameSite, is_valid_cookie_name};
 pub use duration::{ConfigDuration, parse_duration};
-pub use environment::{Environment, EnvironmentKey, is_config_variable};
+pub use environment::{Environment, EnvironmentKey};
 pub use error::ConfigError;
 pub use forward_auth::{ForwardAuthSettings, Unmatched, UrlSource};
 pub use headers::IdentityHeaders;

@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | `gateway_requests_total` | `route`, `class` | requests answered, by status class (`2xx`…) |
 //! | `gateway_request_duration_seconds` | | time to the response head |
-//! | `gateway_upstream_errors_total` | `kind` | `connect`, `timeout`, `protocol` |
+//! | `gateway_upstream_errors_total` | `kind` | `connect`, `tls`, `timeout`, `protocol` |
 //! | `gateway_auth_total` | `outcome` | `valid` or the rejection reason (`expired`, `bad_signature`, `revoked`, …) |
 //! | `gateway_logins_total` | `result` | `success`, `failure`, `throttled` (429: locked out, or the key's budget taken by attempts in flight), `busy` (503: the password checker's queue is full), `revocations_full` (503: the revocation list is full, so no new session starts) |
 //! | `gateway_password_checks_total` | | password hashes run (at most `max_failures` per throttle key and window) |

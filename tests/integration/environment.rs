@@ -103,7 +103,7 @@ fn a_bad_value_is_reported_at_its_variable() {
 #[tokio::test]
 async fn the_environment_wins_at_run_time_and_again_after_a_reload() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let [file_addr, env_addr] = free_addrs::<2>();
+    let [file_addr, env_addr, admin_addr] = free_addrs::<3>();
     let base = format!(
         "[server]\nlisten = \"{file_addr}\"\n{TLS}hsts = \"max-age=5\"\n\
          [[route]]\npath = \"/old\"\naccess = \"public\"\nupstream = \"builtin:whoami\"\n"
@@ -116,6 +116,7 @@ async fn the_environment_wins_at_run_time_and_again_after_a_reload() {
         .env_remove("GATEWAY_CONFIG")
         .env("GATEWAY_SERVER__LISTEN", env_addr.to_string())
         .env("GATEWAY_TLS__HSTS", "max-age=60")
+        .env("GATEWAY_SERVER__ADMIN_LISTEN", admin_addr.to_string())
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&log).expect("log"))
         .stderr(std::fs::File::create(dir.path().join("gateway.err")).expect("log"))
@@ -131,6 +132,25 @@ async fn the_environment_wins_at_run_time_and_again_after_a_reload() {
     let response = client.get("localhost", "/old").await;
     assert_eq!(response.status, 200);
     assert_eq!(response.headers["strict-transport-security"], "max-age=60");
+    // `gateway healthcheck` finds the admin listener where the environment put it.
+    let healthcheck = |admin: Option<String>| {
+        let mut command = Command::new(BIN);
+        command
+            .args(["healthcheck", "--config"])
+            .arg(&config)
+            .env_remove("GATEWAY_CONFIG")
+            .env_remove("GATEWAY_SERVER__ADMIN_LISTEN");
+        if let Some(admin) = admin {
+            command.env("GATEWAY_SERVER__ADMIN_LISTEN", admin);
+        }
+        command.status().expect("run healthcheck").code()
+    };
+    assert_eq!(healthcheck(Some(admin_addr.to_string())), Some(0));
+    assert_eq!(
+        healthcheck(None),
+        Some(1),
+        "the file names no admin listener"
+    );
 
     std::fs::write(&config, base.replace("/old", "/new")).expect("rewrite config");
     let sent = Command::new("kill")

@@ -233,6 +233,16 @@ fn malformed_names_and_values_are_refused_by_name() {
 }
 
 #[test]
+fn a_variable_is_looked_up_by_name() {
+    let env = environment(&[("GATEWAY_SERVER__ADMIN_LISTEN", "127.0.0.1:9090")]);
+    assert_eq!(
+        env.variable("GATEWAY_SERVER__ADMIN_LISTEN"),
+        Some("127.0.0.1:9090")
+    );
+    assert_eq!(env.variable("GATEWAY_SERVER__LISTEN"), None);
+}
+
+#[test]
 fn debug_never_shows_values() {
     let env = environment(&[("GATEWAY_STATE__REDIS_URL", "redis://:hunter2@r/0")]);
     let shown = format!("{env:?}");

@@ -52,7 +52,9 @@ fn weak_or_plain_hashes_are_positioned_errors() {
 fn malformed_lines_and_duplicates_are_refused() {
     assert!(error("alice\n").starts_with("1:1: expected name:hash"));
     assert!(error(":$2y$05$x\n").starts_with("1:1: user name is empty"));
-    assert!(error(&format!("\u{7}{ALICE}\n")).starts_with("1:1: name contains a control character"));
+    assert!(
+        error(&format!("\u{7}{ALICE}\n")).starts_with("1:1: name contains a control character")
+    );
     assert!(
         error("alice:$2y$05$short\n")
             .starts_with("1:7: password hash of user \"alice\" is invalid")
