@@ -82,7 +82,7 @@ impl Environment {
 }
 
 /// Whether `name` has the shape of a config variable: `GATEWAY_…__…`.
-pub fn is_config_variable(name: &str) -> bool {
+fn is_config_variable(name: &str) -> bool {
     name.strip_prefix(PREFIX)
         .is_some_and(|rest| rest.contains(SEPARATOR))
 }
