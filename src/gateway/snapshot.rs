@@ -70,8 +70,10 @@ impl Snapshot {
                         name,
                         balancer: Balancer::new(route.upstreams.clone()),
                         access: route.access.clone(),
+                        networks: route.networks.clone(),
                     };
-                    (route.host.clone(), route.path.clone(), target)
+                    let methods = route.methods.clone();
+                    (route.host.clone(), route.path.clone(), methods, target)
                 })
                 .collect(),
         );

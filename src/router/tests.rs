@@ -23,7 +23,7 @@ fn host_ok(normalized: &str) -> Result<String, HostError> {
 /// The route of an unambiguous path (ambiguity has tests of its own).
 pub(super) fn route<'r, T>(router: &'r Router<T>, host: &str, path: &str) -> Option<&'r T> {
     router
-        .route(host, path)
+        .route_get(host, path)
         .unwrap_or_else(|e| panic!("{host}{path}: {e}"))
 }
 
@@ -576,7 +576,7 @@ fn wildcard(suffix: &str) -> HostPattern {
 }
 
 pub(super) fn router(routes: &[(HostPattern, &str, &'static str)]) -> Router<&'static str> {
-    Router::new(
+    Router::for_any_method(
         routes
             .iter()
             .map(|(pattern, prefix, name)| (pattern.clone(), (*prefix).to_owned(), *name))
@@ -644,7 +644,7 @@ fn no_bucket_with_a_matching_prefix_means_no_route() {
 
 #[test]
 fn empty_router_routes_nothing() {
-    let r: Router<&str> = Router::new(Vec::new());
+    let r: Router<&str> = Router::for_any_method(Vec::new());
     assert_eq!(route(&r, "example.com", "/"), None);
 }
 
@@ -764,7 +764,7 @@ fn routing_scales_to_ten_thousand_routes() {
             _ => routes.push((exact("big.example.com"), format!("/svc{i}/v1"), i)),
         }
     }
-    let r = Router::new(routes);
+    let r = Router::for_any_method(routes);
     assert_eq!(route(&r, "app8.example.com", "/x"), Some(&8));
     assert_eq!(route(&r, "a.t9.example.com", "/x"), Some(&9));
     assert_eq!(route(&r, "big.example.com", "/svc9998/v1/x/y"), Some(&9998));
@@ -846,7 +846,7 @@ fn path_normalization_never_panics_and_is_idempotent_on_random_inputs() {
             assert!(!once.contains(bad), "{raw:?} -> {once:?}");
         }
         assert!(!once.ends_with("/.") && !once.ends_with("/.."), "{once:?}");
-        match r.route("h", &once) {
+        match r.route_get("h", &once) {
             Ok(found) => assert!(found.is_some(), "{once:?}"),
             Err(error) => {
                 assert_eq!(error, PathError::Ambiguous, "{once:?}");
