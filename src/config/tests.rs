@@ -281,7 +281,7 @@ fn access_forms_parse_and_bad_ones_are_positioned() {
         problems(&format!(
             "{AUTH}{TLS}[[route]]\naccess = {{ groups = [] }}\nupstream = \"builtin:whoami\"\n"
         ))[0]
-            .contains("non-empty list")
+            .contains("access groups is empty")
     );
     assert!(
         problems(&format!(
