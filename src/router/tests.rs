@@ -1,7 +1,10 @@
 //! Router and normalizer tests: many tricky inputs, precedence rules, and random inputs.
 
+use http::Method;
+
 use super::{
-    HostError, HostPattern, PathError, Router, normalize_host, normalize_path, parse_route_prefix,
+    HostError, HostPattern, PathError, Routed, Router, normalize_host, normalize_path,
+    parse_route_prefix,
 };
 
 fn path(raw: &str) -> Result<String, PathError> {
@@ -875,4 +878,118 @@ fn host_normalization_never_panics_and_is_idempotent_on_random_inputs() {
         assert!(!once.ends_with('.') && !once.contains(':') || once.starts_with('['));
     }
     assert!(accepted > 100, "only {accepted} random hosts were accepted");
+}
+
+// ---- methods: a route limited to some methods passes the others on
+
+fn methods(list: &[Method]) -> Option<Vec<Method>> {
+    Some(list.to_vec())
+}
+
+fn method_router() -> Router<&'static str> {
+    let exact = || HostPattern::Exact("app.example.com".to_owned());
+    Router::new(vec![
+        (
+            exact(),
+            "/api".to_owned(),
+            methods(&[Method::GET, Method::HEAD]),
+            "api-read",
+        ),
+        (
+            exact(),
+            "/api".to_owned(),
+            methods(&[Method::POST]),
+            "api-write",
+        ),
+        (
+            exact(),
+            "/admin".to_owned(),
+            methods(&[Method::GET]),
+            "admin-read",
+        ),
+        (
+            HostPattern::Wildcard("example.com".to_owned()),
+            "/admin".to_owned(),
+            methods(&[Method::GET, Method::DELETE]),
+            "wildcard-admin",
+        ),
+        (
+            exact(),
+            "/files".to_owned(),
+            methods(&[Method::PUT]),
+            "files-put",
+        ),
+        (HostPattern::Any, "/files".to_owned(), None, "any-files"),
+        (
+            HostPattern::Exact("only.example.com".to_owned()),
+            "/".to_owned(),
+            methods(&[Method::GET, Method::POST]),
+            "only-root",
+        ),
+    ])
+}
+
+#[test]
+fn the_first_route_in_precedence_order_that_serves_the_method_wins() {
+    let r = method_router();
+    let at = |method: Method, host: &str, path: &str| match r.route(host, path, &method) {
+        Ok(Routed::Found(value)) => Ok(*value),
+        Ok(other) => Err(format!("{other:?}")),
+        Err(error) => Err(error.to_string()),
+    };
+    let app = "app.example.com";
+    assert_eq!(at(Method::GET, app, "/api/x"), Ok("api-read"));
+    assert_eq!(at(Method::HEAD, app, "/api"), Ok("api-read"));
+    assert_eq!(at(Method::POST, app, "/api/x"), Ok("api-write"));
+    // Same bucket, longer prefix only for GET: DELETE goes on to the wildcard's route.
+    assert_eq!(at(Method::GET, app, "/admin/x"), Ok("admin-read"));
+    assert_eq!(at(Method::DELETE, app, "/admin/x"), Ok("wildcard-admin"));
+    // And on to the any-host route.
+    assert_eq!(at(Method::PUT, app, "/files/a"), Ok("files-put"));
+    assert_eq!(at(Method::GET, app, "/files/a"), Ok("any-files"));
+}
+
+#[test]
+fn a_path_whose_routes_serve_other_methods_is_405_with_their_methods() {
+    let r = method_router();
+    assert_eq!(
+        r.route("app.example.com", "/api/x", &Method::DELETE),
+        Ok(Routed::MethodNotAllowed(vec![
+            Method::GET,
+            Method::HEAD,
+            Method::POST
+        ]))
+    );
+    // Every route that would have matched the path lists its methods, once.
+    assert_eq!(
+        r.route("app.example.com", "/admin", &Method::POST),
+        Ok(Routed::MethodNotAllowed(vec![Method::GET, Method::DELETE]))
+    );
+    assert_eq!(
+        r.route("only.example.com", "/x", &Method::PUT),
+        Ok(Routed::MethodNotAllowed(vec![Method::GET, Method::POST]))
+    );
+    assert_eq!(
+        r.route("other.test", "/api", &Method::GET),
+        Ok(Routed::NotFound)
+    );
+}
+
+#[test]
+fn the_lenient_reading_is_checked_for_the_method_too() {
+    let r = method_router();
+    // `/API` reaches no route strictly, but api-read leniently: ambiguous.
+    assert_eq!(
+        r.route("app.example.com", "/API/x", &Method::GET),
+        Err(PathError::Ambiguous)
+    );
+    // `/admin;x` reaches nothing strictly, but admin-read (GET) or wildcard-admin
+    // (DELETE) leniently: ambiguous for either method.
+    for method in [Method::GET, Method::DELETE] {
+        assert_eq!(
+            r.route("app.example.com", "/admin;x", &method),
+            Err(PathError::Ambiguous),
+            "{method}"
+        );
+    }
 }
