@@ -313,6 +313,19 @@ impl<T> Router<T> {
         }
     }
 
+    /// Every route whose host pattern and prefix match, whatever its methods, in the order
+    /// [`Router::route`] tries them, with the methods each serves (`None`: all): what
+    /// `gateway explain` shows.
+    pub fn matching<'r: 'p, 'p>(
+        &'r self,
+        host: &'p str,
+        path: &'p str,
+    ) -> impl Iterator<Item = (Option<&'r [Method]>, &'r T)> + 'p {
+        self.candidates(host, path, false)
+            .flatten()
+            .map(|(methods, value)| (methods.as_deref(), value))
+    }
+
     /// The first route serving `method` among the candidates.
     fn select(&self, host: &str, path: &str, lenient: bool, method: &Method) -> Option<&T> {
         self.candidates(host, path, lenient)
