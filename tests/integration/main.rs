@@ -2,12 +2,14 @@
 
 mod support;
 
+mod access_rules;
 mod adversarial;
 mod auth;
 mod browser;
 mod cli;
 mod deadlines;
 mod deploy;
+mod explain;
 mod forward_auth;
 mod headers;
 mod limits;
