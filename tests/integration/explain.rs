@@ -200,8 +200,9 @@ fn explain_says_which_check_denies_and_exits_3() {
 fn explain_exits_1_on_a_bad_url_or_config() {
     let dir = setup();
     for (args, message) in [
+        (&["app1.example.test/admin"][..], "not a URL"),
         (
-            &["app1.example.test/admin"][..],
+            &["ftp://app1.example.test/"][..],
             "expected an https:// (or http://) URL",
         ),
         (&["https://app1.example.test/a%2Fb"][..], "cannot explain"),
