@@ -19,6 +19,8 @@ need ss iproute2
 need redis-server redis-server
 need redis-cli redis-tools
 need haproxy haproxy
+# set-misc's set_escape_uri, which ingress-nginx's generated config uses (it builds it in).
+[ -e /usr/lib/nginx/modules/ngx_http_set_misc_module.so ] || missing+=(libnginx-mod-http-set-misc)
 # PyJWT, an independent JWT implementation for interop tests, as Debian packages it.
 /usr/bin/python3 -c 'import jwt' >/dev/null 2>&1 || missing+=(python3-jwt)
 # pyotp, an independent TOTP implementation: it computes the codes the second-factor tests type.

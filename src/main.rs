@@ -1,5 +1,5 @@
 //! The `gateway` command: parses arguments, installs logging, binds listeners, waits for
-//! signals, and maps outcomes to exit codes (0 success or clean shutdown, 1 failure, 2 usage).
+//! signals, and maps outcomes to exit codes (0 success or clean shutdown, 1 failure, 2 usage; `explain`: 3 denied).
 //! It is the only place that reads the environment (`secret_env`, `RUST_LOG`) and the
 //! terminal. Everything else is library code.
 
@@ -58,6 +58,20 @@ enum Command {
     HashPassword,
     /// Exit 0 when the running gateway's admin /healthz answers (for Docker HEALTHCHECK).
     Healthcheck,
+    /// Show the route and the access decision for a URL, and why (exit 0 allowed, 3 denied).
+    Explain {
+        /// The URL, e.g. https://app1.example.com/admin/x.
+        url: String,
+        /// The signed-in user (from the users file); omitted: not signed in.
+        #[arg(long)]
+        user: Option<String>,
+        /// The request's method.
+        #[arg(long, default_value = "GET", value_parser = parse_method)]
+        method: http::Method,
+        /// The client address, as the gateway sees it after trusted_proxies.
+        #[arg(long)]
+        from: Option<std::net::IpAddr>,
+    },
     /// Mint a token for a user of the users file (service accounts, scripts).
     Token {
         /// The user to mint the token for.
@@ -96,6 +110,10 @@ enum TotpAction {
     },
 }
 
+fn parse_method(text: &str) -> Result<http::Method, String> {
+    http::Method::from_bytes(text.as_bytes()).map_err(|_| format!("not an HTTP method: {text:?}"))
+}
+
 fn parse_ttl(text: &str) -> Result<std::time::Duration, String> {
     gateway::config::parse_duration(text)
 }
@@ -123,6 +141,27 @@ fn main() -> ExitCode {
         Command::Check => check(&cli.config.config),
         Command::HashPassword => hash_password(),
         Command::Healthcheck => healthcheck(&cli.config.config),
+        Command::Explain {
+            url,
+            user,
+            method,
+            from,
+        } => {
+            let asked = gateway::commands::ExplainRequest {
+                url: &url,
+                user: user.as_deref(),
+                method,
+                from,
+            };
+            return match explain(&cli.config.config, &asked) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(3),
+                Err(e) => {
+                    eprintln!("gateway: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::Token { user, ttl } => token(&cli.config.config, &user, ttl),
         Command::Revoke { user } => revoke(&cli.config.config, &user),
         Command::Totp { action } => totp(&cli.config.config, action),
@@ -182,6 +221,14 @@ fn hash_password() -> anyhow::Result<()> {
     let hash = gateway::commands::hash_password(&password)?;
     writeln!(std::io::stdout(), "{hash}")?;
     Ok(())
+}
+
+/// Prints the explanation; whether the request would be allowed.
+fn explain(path: &Path, asked: &gateway::commands::ExplainRequest<'_>) -> anyhow::Result<bool> {
+    let config = Config::load(path, &config_environment()).map_err(|e| config_error(e.into()))?;
+    let explanation = gateway::commands::explain(&config, asked, &env_var).map_err(config_error)?;
+    print!("{explanation}");
+    Ok(explanation.allowed())
 }
 
 fn token(path: &Path, user: &str, ttl: Option<std::time::Duration>) -> anyhow::Result<()> {

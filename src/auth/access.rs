@@ -2,11 +2,13 @@
 //! forward-auth's `verify`, and the `me` endpoint all ask [`decide`], so a fix here reaches
 //! them all.
 //!
-//! In order: the credential ([`Auth::credential`]: `Authorization` first, else our cookie;
+//! In order: the client address against the route's `networks` ([`within_networks`],
+//! before any token work, so a client outside them costs no signature check), the credential ([`Auth::credential`]: `Authorization` first, else our cookie;
 //! ambiguous or empty ones refused), its verification ([`Auth::verify_credential`]:
 //! signature and claims, revocation, the known-user rule; of several copies of our cookie
 //! the first that verifies), the route's [`Access`] rule applied to the identity
-//! ([`admits`]: one exhaustive match with a test per cell), and last the CSRF rule: a
+//! ([`evaluate`]: one exhaustive match with a test per cell, which also says which part of
+//! the rule decided, for `gateway explain`), and last the CSRF rule: a
 //! cookie-authenticated request that can change state — an unsafe method, or a WebSocket
 //! handshake, which opens a channel a cross-site page could read and write with the user's
 //! cookie — needs an `Origin`/`Referer` on one of our sites.
@@ -17,6 +19,7 @@
 //! The decision knows nothing of HTTP answers: it returns [`Granted`] or an [`AccessError`],
 //! and the edge chooses the status and where a browser should go to sign in.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -25,7 +28,7 @@ use http::{HeaderMap, Method};
 use super::session::{Credential, CredentialError, CredentialSource, cookie};
 use super::token::VerifiedToken;
 use super::{Auth, AuthFailure};
-use crate::config::Access;
+use crate::config::{Access, Allowlist, Cidr};
 use crate::http::is_websocket_upgrade;
 use crate::identity::Identity;
 
@@ -39,6 +42,29 @@ pub struct AccessRequest<'r> {
     pub method: &'r Method,
     /// The normalized host, which is always an allowed origin for itself.
     pub host: &'r str,
+    /// The client's address, `trusted_proxies` applied (for forward-auth: the address the
+    /// proxy reports, when the proxy is trusted; else the proxy's own).
+    pub client: IpAddr,
+}
+
+/// What a route says about who may pass: its access rule, and the client networks it is
+/// limited to (`None`: any address).
+#[derive(Debug, Clone, Copy)]
+pub struct RouteRule<'r> {
+    /// The `access` rule.
+    pub access: &'r Access,
+    /// The `networks` the client address must be in.
+    pub networks: Option<&'r [Cidr]>,
+}
+
+impl<'r> From<&'r Access> for RouteRule<'r> {
+    /// A rule open to every address.
+    fn from(access: &'r Access) -> RouteRule<'r> {
+        RouteRule {
+            access,
+            networks: None,
+        }
+    }
 }
 
 /// A request that may pass.
@@ -61,6 +87,10 @@ impl Granted {
 /// Why a request may not pass.
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
+    /// A client address outside the route's `networks`; decided before any credential is
+    /// read.
+    #[error("client address outside the route's networks")]
+    OutsideNetworks,
     /// The credential cannot be read (two `Authorization` headers, an empty `Bearer`, a
     /// cookie that is not text).
     #[error(transparent)]
@@ -86,16 +116,22 @@ pub enum AccessError {
     CrossSite,
 }
 
-/// Decides whether `request` may pass a route whose rule is `access`. Without `auth`
-/// (config validation refuses protected routes then) only public routes pass: fail closed.
+/// Decides whether `request` may pass a route whose rule is `rule`: first the client
+/// address against its networks (no token work for a client outside them), then the
+/// credential and the access rule. Without `auth` (config validation refuses protected
+/// routes then) only public routes pass: fail closed.
 ///
 /// # Errors
 /// The [`AccessError`] that refuses the request.
 pub fn decide(
     auth: Option<&Auth>,
-    access: &Access,
+    rule: RouteRule<'_>,
     request: AccessRequest<'_>,
 ) -> Result<Granted, AccessError> {
+    if !within_networks(rule.networks, request.client) {
+        return Err(AccessError::OutsideNetworks);
+    }
+    let access = rule.access;
     if *access == Access::Public {
         let own_token = auth.is_some_and(|auth| {
             matches!(auth.credential(request.headers), Ok(Some(c))
@@ -119,7 +155,7 @@ pub fn decide(
         .as_deref()
         .filter(|_| access.requires_second_factor())
         .map(|t| auth.second_factor_of(t));
-    match admits(access, token.as_ref().map(|t| &t.identity), factor) {
+    match evaluate(access, token.as_ref().map(|t| &t.identity), factor).decision {
         Decision::Allow => {}
         Decision::Unauthenticated => return Err(AccessError::Unauthenticated),
         Decision::Forbidden => return Err(AccessError::Forbidden),
@@ -208,7 +244,7 @@ fn is_safe(method: &Method) -> bool {
 
 /// The outcome of a route's rule for one identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Decision {
+pub enum Decision {
     /// Forward it.
     Allow,
     /// No identity where one is required: 401 (or a redirect to the login page).
@@ -222,7 +258,7 @@ enum Decision {
 
 /// Where a token's sign-in stands on the second factor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Factor {
+pub enum Factor {
     /// Its `amr` holds `otp`.
     Passed,
     /// Password only, and its user has a second factor enrolled: a step-up can add it.
@@ -231,24 +267,123 @@ enum Factor {
     None,
 }
 
+/// Which part of a rule admitted an identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match<'a> {
+    /// `"authenticated"`: any signed-in user.
+    SignedIn,
+    /// Named in `users`.
+    User(&'a str),
+    /// A member of this group of `groups`.
+    Group(&'a str),
+    /// An email at this domain of `email_domains`.
+    EmailDomain(&'a str),
+}
+
+/// Why a rule decided as it did: what [`evaluate`] found, for `gateway explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason<'a> {
+    /// The route is public.
+    Public,
+    /// The route needs a signed-in user and there is none.
+    NoIdentity,
+    /// Admitted by this part of the rule (and its second factor, if the rule asks for one).
+    Admitted(Match<'a>),
+    /// No user, group or email domain of the rule matches.
+    NotListed,
+    /// Admitted by this part of the rule, but the sign-in lacks the second factor the rule
+    /// asks for.
+    SecondFactorMissing(Match<'a>),
+}
+
+/// A rule's [`Decision`] with its [`Reason`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict<'a> {
+    /// What happens to the request.
+    pub decision: Decision,
+    /// Why.
+    pub reason: Reason<'a>,
+}
+
+impl std::fmt::Display for Match<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Match::SignedIn => f.write_str("any signed-in user"),
+            Match::User(user) => write!(f, "user {user:?} is listed in users"),
+            Match::Group(group) => write!(f, "group {group:?} is listed in groups"),
+            Match::EmailDomain(domain) => write!(f, "email domain {domain:?} is listed"),
+        }
+    }
+}
+
+impl std::fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Public => f.write_str("the route is public"),
+            Reason::NoIdentity => f.write_str("the route needs a signed-in user"),
+            Reason::Admitted(matched) => write!(f, "{matched}"),
+            Reason::NotListed => f.write_str("no listed user, group or email domain matches"),
+            Reason::SecondFactorMissing(matched) => {
+                write!(
+                    f,
+                    "{matched}, but the sign-in lacks the second factor the route requires"
+                )
+            }
+        }
+    }
+}
+
+/// Whether `client` may reach a route limited to `networks` (`None`: any address).
+pub fn within_networks(networks: Option<&[Cidr]>, client: IpAddr) -> bool {
+    networks.is_none_or(|networks| networks.iter().any(|cidr| cidr.contains(client)))
+}
+
+/// The part of `allowed` that admits `identity`, if any: users first, then groups, then
+/// email domains (the first listed entry that matches, for the explanation).
+fn listed<'a>(allowed: &'a Allowlist, identity: &Identity) -> Option<Match<'a>> {
+    let user = allowed.users.iter().find(|u| **u == identity.user);
+    let group = || allowed.groups.iter().find(|g| identity.groups.contains(g));
+    let domain = || {
+        let (_, at) = identity.email.as_deref()?.rsplit_once('@')?;
+        allowed
+            .email_domains
+            .iter()
+            .find(|d| d.eq_ignore_ascii_case(at))
+    };
+    user.map(|u| Match::User(u))
+        .or_else(|| group().map(|g| Match::Group(g)))
+        .or_else(|| domain().map(|d| Match::EmailDomain(d)))
+}
+
 /// Applies `access` to `identity`, whose sign-in stands at `factor` on the second factor
 /// (`None` exactly when there is no identity).
-fn admits(access: &Access, identity: Option<&Identity>, factor: Option<Factor>) -> Decision {
-    let member = match (access, identity) {
-        (Access::Public, _) => return Decision::Allow,
-        (Access::Authenticated { .. } | Access::Groups { .. }, None) => {
-            return Decision::Unauthenticated;
+pub fn evaluate<'a>(
+    access: &'a Access,
+    identity: Option<&Identity>,
+    factor: Option<Factor>,
+) -> Verdict<'a> {
+    let verdict = |decision, reason| Verdict { decision, reason };
+    let matched = match (access, identity) {
+        (Access::Public, _) => return verdict(Decision::Allow, Reason::Public),
+        (Access::Authenticated { .. } | Access::Listed { .. }, None) => {
+            return verdict(Decision::Unauthenticated, Reason::NoIdentity);
         }
-        (Access::Authenticated { .. }, Some(_)) => true,
-        (Access::Groups { groups, .. }, Some(identity)) => {
-            identity.groups.iter().any(|g| groups.contains(g))
-        }
+        (Access::Authenticated { .. }, Some(_)) => Match::SignedIn,
+        (Access::Listed { allowed, .. }, Some(identity)) => match listed(allowed, identity) {
+            Some(matched) => matched,
+            None => return verdict(Decision::Forbidden, Reason::NotListed),
+        },
     };
-    match (member, access.requires_second_factor(), factor) {
-        (false, _, _) => Decision::Forbidden,
-        (true, false, _) | (true, true, Some(Factor::Passed)) => Decision::Allow,
-        (true, true, Some(Factor::Enrolled)) => Decision::StepUp,
-        (true, true, Some(Factor::None) | None) => Decision::Forbidden,
+    match (access.requires_second_factor(), factor) {
+        (false, _) | (true, Some(Factor::Passed)) => {
+            verdict(Decision::Allow, Reason::Admitted(matched))
+        }
+        (true, Some(Factor::Enrolled)) => {
+            verdict(Decision::StepUp, Reason::SecondFactorMissing(matched))
+        }
+        (true, Some(Factor::None) | None) => {
+            verdict(Decision::Forbidden, Reason::SecondFactorMissing(matched))
+        }
     }
 }
 
@@ -256,8 +391,25 @@ fn admits(access: &Access, identity: Option<&Identity>, factor: Option<Factor>) 
 mod tests {
     use http::Method;
 
-    use super::{Access, Decision, Factor, admits, is_safe};
+    use std::net::IpAddr;
+
+    use super::{Access, Decision, Factor, Match, Reason, evaluate, is_safe, within_networks};
+    use crate::config::{Allowlist, Cidr};
     use crate::identity::Identity;
+
+    fn admits(access: &Access, identity: Option<&Identity>, factor: Option<Factor>) -> Decision {
+        evaluate(access, identity, factor).decision
+    }
+
+    fn groups(list: &[&str], second_factor: bool) -> Access {
+        Access::Listed {
+            allowed: Allowlist {
+                groups: list.iter().map(|g| g.to_string()).collect(),
+                ..Allowlist::default()
+            },
+            second_factor,
+        }
+    }
 
     fn user(groups: &[&str]) -> Identity {
         Identity {
@@ -290,10 +442,7 @@ mod tests {
 
     #[test]
     fn group_routes_need_one_of_the_groups() {
-        let admins = Access::Groups {
-            groups: vec!["admins".to_owned(), "ops".to_owned()],
-            second_factor: false,
-        };
+        let admins = groups(&["admins", "ops"], false);
         let pwd = Some(Factor::None);
         assert_eq!(admits(&admins, None, None), Decision::Unauthenticated);
         assert_eq!(
@@ -314,10 +463,7 @@ mod tests {
 
     #[test]
     fn second_factor_routes_need_otp_step_up_when_enrolled_and_refuse_otherwise() {
-        let admins = Access::Groups {
-            groups: vec!["admins".to_owned()],
-            second_factor: true,
-        };
+        let admins = groups(&["admins"], true);
         let any = Access::Authenticated {
             second_factor: true,
         };
@@ -352,6 +498,110 @@ mod tests {
             admits(&Access::AUTHENTICATED, Some(&dev), Some(Factor::Enrolled)),
             Decision::Allow
         );
+    }
+
+    fn with_email(email: Option<&str>) -> Identity {
+        Identity {
+            email: email.map(str::to_owned),
+            ..user(&["dev"])
+        }
+    }
+
+    #[test]
+    fn listed_rules_admit_any_matching_user_group_or_email_domain_and_say_which() {
+        let rule = Access::Listed {
+            allowed: Allowlist {
+                users: vec!["bob".to_owned(), "alice".to_owned()],
+                groups: vec!["ops".to_owned()],
+                email_domains: vec!["example.com".to_owned()],
+            },
+            second_factor: false,
+        };
+        let pwd = Some(Factor::None);
+        let verdict = evaluate(&rule, Some(&user(&[])), pwd);
+        assert_eq!(verdict.decision, Decision::Allow);
+        assert_eq!(verdict.reason, Reason::Admitted(Match::User("alice")));
+        let carol = Identity {
+            user: "carol".to_owned(),
+            ..user(&["ops"])
+        };
+        assert_eq!(
+            evaluate(&rule, Some(&carol), pwd).reason,
+            Reason::Admitted(Match::Group("ops"))
+        );
+        let dave = |email| Identity {
+            user: "dave".to_owned(),
+            ..with_email(email)
+        };
+        for email in ["dave@example.com", "DAVE@Example.COM"] {
+            assert_eq!(
+                evaluate(&rule, Some(&dave(Some(email))), pwd).reason,
+                Reason::Admitted(Match::EmailDomain("example.com")),
+                "{email}"
+            );
+        }
+        // Neither a subdomain, nor a lookalike, nor a missing or malformed email.
+        for email in [
+            Some("dave@dev.example.com"),
+            Some("dave@example.com.evil.net"),
+            Some("dave@evilexample.com"),
+            Some("example.com"),
+            None,
+        ] {
+            let verdict = evaluate(&rule, Some(&dave(email)), pwd);
+            assert_eq!(verdict.decision, Decision::Forbidden, "{email:?}");
+            assert_eq!(verdict.reason, Reason::NotListed, "{email:?}");
+        }
+        // User names are exact.
+        let alice_upper = Identity {
+            user: "Alice".to_owned(),
+            ..user(&[])
+        };
+        assert_eq!(admits(&rule, Some(&alice_upper), pwd), Decision::Forbidden);
+        assert_eq!(admits(&rule, None, None), Decision::Unauthenticated);
+    }
+
+    #[test]
+    fn a_second_factor_applies_to_every_listed_criterion() {
+        let rule = Access::Listed {
+            allowed: Allowlist {
+                users: vec!["alice".to_owned()],
+                ..Allowlist::default()
+            },
+            second_factor: true,
+        };
+        let alice = user(&[]);
+        assert_eq!(
+            evaluate(&rule, Some(&alice), Some(Factor::Enrolled)),
+            super::Verdict {
+                decision: Decision::StepUp,
+                reason: Reason::SecondFactorMissing(Match::User("alice")),
+            }
+        );
+        assert_eq!(
+            admits(&rule, Some(&alice), Some(Factor::Passed)),
+            Decision::Allow
+        );
+        assert_eq!(
+            admits(&rule, Some(&alice), Some(Factor::None)),
+            Decision::Forbidden
+        );
+    }
+
+    #[test]
+    fn networks_admit_only_addresses_inside_them() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("address");
+        let cidrs: Vec<Cidr> = ["10.0.0.0/8", "::1"]
+            .iter()
+            .map(|c| c.parse().expect("cidr"))
+            .collect();
+        assert!(within_networks(None, ip("203.0.113.9")));
+        assert!(within_networks(Some(&cidrs), ip("10.1.2.3")));
+        assert!(within_networks(Some(&cidrs), ip("::1")));
+        assert!(within_networks(Some(&cidrs), ip("::ffff:10.0.0.1")));
+        assert!(!within_networks(Some(&cidrs), ip("11.0.0.1")));
+        assert!(!within_networks(Some(&cidrs), ip("::2")));
+        assert!(!within_networks(Some(&[]), ip("10.0.0.1")));
     }
 
     #[test]

@@ -23,6 +23,14 @@ pub enum Error {
         /// The requested user.
         name: String,
     },
+    /// `gateway explain` with a URL it cannot route.
+    #[error("cannot explain {url:?}: {problem}")]
+    ExplainUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// `gateway token` with a config that has no `[auth]` section.
     #[error("the config has no [auth] section, so there is nothing to sign tokens with")]
     NoAuth,

@@ -5,6 +5,7 @@
 //! | module | command |
 //! |---|---|
 //! | `check` | `gateway check`: validate everything, bind nothing |
+//! | `explain` | `gateway explain URL`: the route and the access decision for one request, and why |
 //! | `token` | `gateway token`: mint a token for a user |
 //! | `healthcheck` | `gateway healthcheck`: probe the admin `/healthz` |
 //! | `totp` | `gateway totp enroll|disable`: a user's second factor, in the users file |
@@ -16,6 +17,7 @@
 
 mod check;
 mod error;
+mod explain;
 pub mod healthcheck;
 mod revoke;
 mod token;
@@ -23,6 +25,7 @@ pub mod totp;
 
 pub use check::{CheckSummary, check};
 pub use error::{Error, Result};
+pub use explain::{ExplainRequest, Explanation, explain};
 pub use healthcheck::{HealthError, healthcheck};
 pub use revoke::{RevokedVia, revoke_user};
 pub use token::mint_token;

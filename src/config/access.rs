@@ -1,6 +1,17 @@
 //! A route's access rule as the config states it: `public`, `authenticated`, or a list of
-//! groups, either of the last two optionally with `second_factor = true` (the token's sign-in
-//! must have passed a second factor). Applying it to a request is `auth::access`'s business.
+//! who may pass — `{ users = […], groups = […], email_domains = […] }`, any one matching is
+//! enough — either of the last two optionally with `second_factor = true` (the token's
+//! sign-in must have passed a second factor). Applying it to a request is `auth::access`'s
+//! business.
+//!
+//! The rule is parsed in `Deserialize`, so every misuse (an unknown key, an empty list, an
+//! empty name, a group with `,`, an email domain written with `@`) is a config error at the
+//! value's position.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 /// A route's access rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,13 +23,27 @@ pub enum Access {
         /// The token's `amr` must hold `otp` (step-up otherwise).
         second_factor: bool,
     },
-    /// A valid token whose user is in at least one of these groups.
-    Groups {
-        /// The groups admitted.
-        groups: Vec<String>,
+    /// A valid token whose identity is on the allowlist.
+    Listed {
+        /// Who is admitted.
+        allowed: Allowlist,
         /// The token's `amr` must hold `otp` (step-up otherwise).
         second_factor: bool,
     },
+}
+
+/// Who a [`Access::Listed`] rule admits: a user named in `users`, a member of one of
+/// `groups`, or a user whose email is at one of `email_domains`. Empty lists stand for a
+/// key that was not written; at least one list has entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allowlist {
+    /// User names, exactly as the token names them.
+    pub users: Vec<String>,
+    /// Group names (case-sensitive).
+    pub groups: Vec<String>,
+    /// Email domains, lower-cased; `example.com` admits `bob@example.com` (any case), not
+    /// `bob@dev.example.com`.
+    pub email_domains: Vec<String>,
 }
 
 impl Access {
@@ -31,23 +56,365 @@ impl Access {
     pub fn requires_second_factor(&self) -> bool {
         match self {
             Access::Public => false,
-            Access::Authenticated { second_factor } | Access::Groups { second_factor, .. } => {
+            Access::Authenticated { second_factor } | Access::Listed { second_factor, .. } => {
                 *second_factor
             }
         }
     }
 }
 
-impl std::fmt::Display for Access {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for Allowlist {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts = [
+            ("users", &self.users),
+            ("groups", &self.groups),
+            ("email domains", &self.email_domains),
+        ];
+        let written: Vec<String> = parts
+            .iter()
+            .filter(|(_, list)| !list.is_empty())
+            .map(|(name, list)| format!("{name} {}", list.join(", ")))
+            .collect();
+        f.write_str(&written.join("; "))
+    }
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Access::Public => f.write_str("public"),
             Access::Authenticated { .. } => f.write_str("authenticated"),
-            Access::Groups { groups, .. } => write!(f, "groups {}", groups.join(", ")),
+            Access::Listed { allowed, .. } => write!(f, "{allowed}"),
         }?;
         if self.requires_second_factor() {
             f.write_str(" + second factor")?;
         }
         Ok(())
+    }
+}
+
+/// The keys of the table form.
+const KEYS: &[&str] = &["users", "groups", "email_domains", "second_factor"];
+
+/// `list`, checked to be a non-empty list of non-empty names that pass `valid` (which says
+/// what is wrong otherwise).
+fn names<E: de::Error>(
+    key: &str,
+    list: Vec<String>,
+    valid: impl Fn(&str) -> Result<(), String>,
+) -> Result<Vec<String>, E> {
+    if list.is_empty() {
+        return Err(E::custom(format!(
+            "access {key} is empty; list at least one or leave the key out"
+        )));
+    }
+    for name in &list {
+        if name.trim().is_empty() || name.trim() != name {
+            return Err(E::custom(format!(
+                "access {key} has {name:?}: names are non-empty, without surrounding spaces"
+            )));
+        }
+        valid(name).map_err(E::custom)?;
+    }
+    Ok(list)
+}
+
+/// An email domain as written (`example.com`), lower-cased, or what is wrong with it.
+fn email_domain(text: &str) -> Result<(), String> {
+    if text.contains('@') {
+        return Err(format!(
+            "access email_domains has {text:?}: write the domain alone, without '@' (\"{}\")",
+            text.rsplit('@').next().unwrap_or_default()
+        ));
+    }
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if !text.split('.').all(label_ok) {
+        return Err(format!(
+            "access email_domains has {text:?}: not a domain name (e.g. \"example.com\")"
+        ));
+    }
+    Ok(())
+}
+
+impl<'de> Deserialize<'de> for Access {
+    /// `"public" | "authenticated" | { users, groups, email_domains, second_factor }` (any
+    /// of the keys may be alone; `second_factor` alone means any signed-in user).
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AccessVisitor;
+        impl<'de> Visitor<'de> for AccessVisitor {
+            type Value = Access;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "\"public\", \"authenticated\", or { users, groups, email_domains, second_factor }",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Access, E> {
+                match v {
+                    "public" => Ok(Access::Public),
+                    "authenticated" => Ok(Access::AUTHENTICATED),
+                    other => Err(E::custom(format!(
+                        "invalid access {other:?}: expected \"public\", \"authenticated\" or {{ groups = [\"…\"] }} (also users, email_domains)"
+                    ))),
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Access, A::Error> {
+                let mut allowed = Allowlist::default();
+                let mut listed = false;
+                let mut second_factor = false;
+                let mut seen: Vec<String> = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if seen.contains(&key) {
+                        return Err(de::Error::duplicate_field(
+                            KEYS.iter().find(|k| **k == key).copied().unwrap_or("key"),
+                        ));
+                    }
+                    match key.as_str() {
+                        "users" => allowed.users = names("users", map.next_value()?, |_| Ok(()))?,
+                        "groups" => {
+                            allowed.groups = names("groups", map.next_value()?, |g| {
+                                if g.contains(',') {
+                                    Err(format!(
+                                        "access groups has {g:?}: group names cannot contain ','"
+                                    ))
+                                } else {
+                                    Ok(())
+                                }
+                            })?;
+                        }
+                        "email_domains" => {
+                            let domains: Vec<String> = map.next_value()?;
+                            allowed.email_domains = names("email_domains", domains, email_domain)?
+                                .into_iter()
+                                .map(|d| d.to_ascii_lowercase())
+                                .collect();
+                        }
+                        "second_factor" => second_factor = map.next_value()?,
+                        other => return Err(de::Error::unknown_field(other, KEYS)),
+                    }
+                    listed |= key != "second_factor";
+                    seen.push(key);
+                }
+                match (listed, seen.is_empty()) {
+                    (true, _) => Ok(Access::Listed {
+                        allowed,
+                        second_factor,
+                    }),
+                    (false, false) => Ok(Access::Authenticated { second_factor }),
+                    (false, true) => Err(de::Error::custom(
+                        "access = {} admits nobody: list users, groups or email_domains, or write \"authenticated\"",
+                    )),
+                }
+            }
+        }
+        deserializer.deserialize_any(AccessVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use http::Method;
+
+    use super::{Access, Allowlist};
+    use crate::config::{Config, ConfigError};
+
+    const BASE: &str = "[auth]\nissuer = \"https://auth.example.com\"\nsecret_env = \"S\"\n\
+                        require_known_user = false\n\
+                        [tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n";
+
+    fn load(routes: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_str(&format!("{BASE}{routes}"), Path::new("/etc/gateway"))
+    }
+
+    /// The error of a config whose one route has `keys`, which are on line 10.
+    fn error(keys: &str) -> String {
+        load(&format!(
+            "[[route]]\nupstream = \"builtin:whoami\"\n{keys}\n"
+        ))
+        .expect_err("must be refused")
+        .to_string()
+    }
+
+    #[test]
+    fn users_groups_and_email_domains_parse_together_with_second_factor() {
+        let config = load(
+            "[[route]]\nupstream = \"builtin:whoami\"\n\
+             access = { users = [\"alice\"], groups = [\"ops\"], email_domains = [\"Example.COM\"], second_factor = true }\n\
+             [[route]]\npath = \"/b\"\nupstream = \"builtin:whoami\"\naccess = { email_domains = [\"example.org\"] }\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            config.routes[0].access,
+            Access::Listed {
+                allowed: Allowlist {
+                    users: vec!["alice".to_owned()],
+                    groups: vec!["ops".to_owned()],
+                    email_domains: vec!["example.com".to_owned()],
+                },
+                second_factor: true,
+            }
+        );
+        assert_eq!(
+            config.routes[0].access.to_string(),
+            "users alice; groups ops; email domains example.com + second factor"
+        );
+        assert_eq!(
+            config.routes[1].access.to_string(),
+            "email domains example.org"
+        );
+    }
+
+    #[test]
+    fn misused_access_rules_are_positioned_errors() {
+        for (keys, message) in [
+            ("access = { users = [] }", "access users is empty"),
+            (
+                "access = { email_domains = [] }",
+                "access email_domains is empty",
+            ),
+            ("access = { users = [\"\"] }", "names are non-empty"),
+            (
+                "access = { users = [\" alice\"] }",
+                "without surrounding spaces",
+            ),
+            ("access = { groups = [\"a,b\"] }", "cannot contain ','"),
+            (
+                "access = { email_domains = [\"@example.com\"] }",
+                "without '@' (\"example.com\")",
+            ),
+            (
+                "access = { email_domains = [\"bob@example.com\"] }",
+                "without '@'",
+            ),
+            (
+                "access = { email_domains = [\"example..com\"] }",
+                "not a domain name",
+            ),
+            (
+                "access = { email_domains = [\"*.example.com\"] }",
+                "not a domain name",
+            ),
+            (
+                "access = { emails = [\"a@b.c\"] }",
+                "unknown field `emails`",
+            ),
+            ("access = {}", "admits nobody"),
+        ] {
+            let got = error(keys);
+            assert!(got.starts_with("<config>:10:10: "), "{keys}: {got}");
+            assert!(got.contains(message), "{keys}: {got}");
+        }
+    }
+
+    #[test]
+    fn networks_and_methods_parse() {
+        let config = load(
+            "[[route]]\nupstream = \"builtin:whoami\"\nnetworks = [\"10.0.0.0/8\", \"::1\"]\nmethods = [\"GET\", \"HEAD\", \"PROPFIND\"]\n",
+        )
+        .expect("valid");
+        let route = &config.routes[0];
+        let networks: Vec<String> = route
+            .networks
+            .as_ref()
+            .expect("networks")
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(networks, ["10.0.0.0/8", "::1/128"]);
+        let propfind = Method::from_bytes(b"PROPFIND").expect("method");
+        assert_eq!(
+            route.methods.as_deref(),
+            Some(&[Method::GET, Method::HEAD, propfind][..])
+        );
+        let config = load("[[route]]\nupstream = \"builtin:whoami\"\n").expect("valid");
+        assert!(config.routes[0].networks.is_none());
+        assert!(config.routes[0].methods.is_none());
+    }
+
+    #[test]
+    fn misused_networks_and_methods_are_positioned_errors() {
+        for (keys, at, message) in [
+            ("networks = []", "10:12", "route networks is empty"),
+            (
+                "networks = [\"10.0.0.0/33\"]",
+                "10:12",
+                "invalid CIDR \"10.0.0.0/33\"",
+            ),
+            (
+                "networks = [\"10.0.0.0/8\", \"ten\"]",
+                "10:12",
+                "invalid CIDR \"ten\"",
+            ),
+            ("networks = \"10.0.0.0/8\"", "10:12", "invalid type"),
+            ("methods = []", "10:11", "route methods is empty"),
+            ("methods = [\"get\"]", "10:12", "write \"GET\""),
+            (
+                "methods = [\"GET\", \"G ET\"]",
+                "10:19",
+                "not an HTTP method",
+            ),
+            (
+                "methods = [\"GET\", \"GET\"]",
+                "10:19",
+                "lists \"GET\" twice",
+            ),
+            ("methods = [\"TRACE\"]", "10:12", "never forwards"),
+            ("methods = [\"CONNECT\"]", "10:12", "never forwards"),
+        ] {
+            let got = error(keys);
+            assert!(
+                got.starts_with(&format!("<config>:{at}: ")),
+                "{keys}: {got}"
+            );
+            assert!(got.contains(message), "{keys}: {got}");
+        }
+    }
+
+    #[test]
+    fn routes_of_one_host_and_path_must_have_disjoint_methods() {
+        let route = |methods: &str| {
+            format!(
+                "[[route]]\nhost = \"a.example.com\"\npath = \"/api\"\nupstream = \"builtin:whoami\"\n{methods}\n"
+            )
+        };
+        let config = load(&format!(
+            "{}{}{}",
+            route("methods = [\"GET\", \"HEAD\"]"),
+            route("methods = [\"POST\"]"),
+            route("path = \"/other\"").replacen("path = \"/api\"\n", "", 1)
+        ))
+        .expect("disjoint methods are two routes");
+        assert_eq!(config.routes.len(), 3);
+        for (second, shared) in [
+            ("methods = [\"POST\", \"HEAD\"]", " (both serve HEAD)"),
+            ("", ""),
+        ] {
+            let got = load(&format!(
+                "{}{}",
+                route("methods = [\"GET\", \"HEAD\"]"),
+                route(second)
+            ))
+            .expect_err("overlap")
+            .to_string();
+            assert!(
+                got.contains(&format!(
+                    "duplicate route for host a.example.com and path \"/api\"{shared};"
+                )),
+                "{second}: {got}"
+            );
+        }
+        // A route without methods overlaps every other one.
+        let got = load(&format!("{}{}", route(""), route("methods = [\"DELETE\"]")))
+            .expect_err("overlap")
+            .to_string();
+        assert!(got.contains("duplicate route"), "{got}");
     }
 }

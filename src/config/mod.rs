@@ -50,7 +50,7 @@ mod upstream;
 mod users;
 mod warnings;
 
-pub use access::Access;
+pub use access::{Access, Allowlist};
 pub use auth::{AuthSettings, DEFAULT_USER_CLAIM, SecondFactorPolicy};
 pub use cidr::Cidr;
 pub use cookie::{CookieSettings, SameSite, is_valid_cookie_name};

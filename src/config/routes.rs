@@ -2,16 +2,15 @@
 //! that span sections (a protected route needs `[auth]`).
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
+use http::Method;
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use toml::Spanned;
 
 use super::access::Access;
 use super::auth::AuthSettings;
+use super::cidr::Cidr;
 use super::location::{Location, Problem, Problems};
 use super::upstream::{RawUpstreamTls, Upstream, UpstreamTls, validate_upstream_tls};
 use crate::router::{HostPattern, lenient_route_prefix, parse_route_prefix};
@@ -29,6 +28,10 @@ pub struct RouteSettings {
     pub access: Access,
     /// How the route's `https` upstreams are verified, and its client certificate.
     pub upstream_tls: UpstreamTls,
+    /// Client addresses the route admits (after `trusted_proxies`); `None`: any.
+    pub networks: Option<Vec<Cidr>>,
+    /// The methods the route serves; `None`: all. Others go on to the next matching route.
+    pub methods: Option<Vec<Method>>,
     /// Where the route was declared, for messages.
     pub at: Location,
 }
@@ -40,75 +43,12 @@ pub(super) struct RawRoute {
     path: Option<Spanned<String>>,
     upstream: Option<Upstream>,
     upstreams: Option<Spanned<Vec<Upstream>>>,
-    access: Option<RawAccess>,
+    access: Option<Access>,
+    networks: Option<Spanned<Vec<Cidr>>>,
+    methods: Option<Spanned<Vec<Spanned<String>>>>,
     upstream_ca_file: Option<Spanned<PathBuf>>,
     upstream_client_cert: Option<Spanned<PathBuf>>,
     upstream_client_key: Option<Spanned<PathBuf>>,
-}
-
-/// `access = "public" | "authenticated" | { groups = [...], second_factor = bool }` (either
-/// key may be alone), parsed in `Deserialize` so a
-/// bad value is reported at its position.
-#[derive(Debug, Clone)]
-struct RawAccess(Access);
-
-impl<'de> Deserialize<'de> for RawAccess {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct AccessVisitor;
-        impl<'de> Visitor<'de> for AccessVisitor {
-            type Value = RawAccess;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(
-                    "\"public\", \"authenticated\", { groups = [\"…\"] } or { second_factor = true }",
-                )
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawAccess, E> {
-                match v {
-                    "public" => Ok(RawAccess(Access::Public)),
-                    "authenticated" => Ok(RawAccess(Access::AUTHENTICATED)),
-                    other => Err(E::custom(format!(
-                        "invalid access {other:?}: expected \"public\", \"authenticated\" or {{ groups = [\"…\"] }}"
-                    ))),
-                }
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawAccess, A::Error> {
-                let mut groups: Option<Vec<String>> = None;
-                let mut second_factor: Option<bool> = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.as_str() {
-                        "groups" => groups = Some(map.next_value()?),
-                        "second_factor" => second_factor = Some(map.next_value()?),
-                        other => {
-                            return Err(de::Error::unknown_field(
-                                other,
-                                &["groups", "second_factor"],
-                            ));
-                        }
-                    }
-                }
-                match (groups, second_factor) {
-                    (Some(groups), second_factor)
-                        if !groups.is_empty()
-                            && groups.iter().all(|g| !g.is_empty() && !g.contains(',')) =>
-                    {
-                        let second_factor = second_factor.unwrap_or(false);
-                        Ok(RawAccess(Access::Groups {
-                            groups,
-                            second_factor,
-                        }))
-                    }
-                    (Some(_), _) => Err(de::Error::custom(
-                        "access groups must be a non-empty list of names without ','",
-                    )),
-                    (None, Some(second_factor)) => {
-                        Ok(RawAccess(Access::Authenticated { second_factor }))
-                    }
-                    (None, None) => Err(de::Error::missing_field("groups")),
-                }
-            }
-        }
-        deserializer.deserialize_any(AccessVisitor)
-    }
 }
 
 pub(super) fn validate_routes(
@@ -116,9 +56,10 @@ pub(super) fn validate_routes(
     base_dir: &Path,
     problems: &mut Problems<'_>,
 ) -> Vec<RouteSettings> {
-    // (host, lenient reading of the prefix) → the prefix that has it: finds duplicates and
-    // prefixes that differ only in letter case or `;` parameters.
-    let mut lenient_seen: HashMap<(String, String), String> = HashMap::new();
+    // (host, lenient reading of the prefix) → the prefixes that have it and their methods:
+    // finds duplicates and prefixes that differ only in letter case or `;` parameters.
+    let mut lenient_seen: HashMap<(String, String), Vec<(String, Option<Vec<Method>>)>> =
+        HashMap::new();
     let mut routes = Vec::new();
     for spanned in raw {
         let route_offset = spanned.span().start;
@@ -192,45 +133,143 @@ pub(super) fn validate_routes(
             );
             continue;
         };
-        match lenient_seen.entry((host.to_string(), lenient)) {
-            Entry::Occupied(other) if *other.get() == path => {
-                let offset = raw
-                    .path
-                    .as_ref()
-                    .or(raw.host.as_ref())
-                    .map_or(route_offset, |s| s.span().start);
-                problems.add(
-                    offset,
-                    format!("duplicate route for host {host} and path {path:?}"),
-                );
-                continue;
-            }
-            Entry::Occupied(other) => {
-                problems.add(
-                    path_offset,
-                    format!(
-                        "route path {path:?} for host {host} is the same path as {:?} to an \
-                         upstream that ignores letter case or `;` parameters; requests to \
-                         either would be refused as ambiguous, so use one spelling",
-                        other.get()
-                    ),
-                );
-                continue;
-            }
-            Entry::Vacant(slot) => {
-                slot.insert(path.clone());
-            }
+        let Some(networks) = validate_networks(raw.networks, problems) else {
+            continue;
+        };
+        let Some(methods) = validate_methods(raw.methods, problems) else {
+            continue;
+        };
+        let same_lenient = lenient_seen.entry((host.to_string(), lenient)).or_default();
+        if let Some((other, _)) = same_lenient.iter().find(|(other, _)| *other != path) {
+            problems.add(
+                path_offset,
+                format!(
+                    "route path {path:?} for host {host} is the same path as {other:?} to an \
+                     upstream that ignores letter case or `;` parameters; requests to \
+                     either would be refused as ambiguous, so use one spelling"
+                ),
+            );
+            continue;
         }
+        if let Some(shared) = same_lenient
+            .iter()
+            .find_map(|(_, other)| overlap(other.as_deref(), methods.as_deref()))
+        {
+            let offset = raw
+                .path
+                .as_ref()
+                .or(raw.host.as_ref())
+                .map_or(route_offset, |s| s.span().start);
+            problems.add(
+                offset,
+                format!(
+                    "duplicate route for host {host} and path {path:?}{shared}; give routes of \
+                     the same host and path disjoint `methods`"
+                ),
+            );
+            continue;
+        }
+        same_lenient.push((path.clone(), methods.clone()));
         routes.push(RouteSettings {
             host,
             path,
             upstreams,
-            access: raw.access.map_or(Access::AUTHENTICATED, |a| a.0),
+            access: raw.access.unwrap_or(Access::AUTHENTICATED),
+            networks,
+            methods,
             upstream_tls,
             at: problems.locator.locate(route_offset),
         });
     }
     routes
+}
+
+/// `networks`: absent is any address; an empty list is an error (it would admit nobody).
+fn validate_networks(
+    raw: Option<Spanned<Vec<Cidr>>>,
+    problems: &mut Problems<'_>,
+) -> Option<Option<Vec<Cidr>>> {
+    match raw {
+        None => Some(None),
+        Some(list) if list.get_ref().is_empty() => {
+            problems.add(
+                list.span().start,
+                "route networks is empty, which admits no client; list CIDRs or leave it out",
+            );
+            None
+        }
+        Some(list) => Some(Some(list.into_inner())),
+    }
+}
+
+/// Methods a route can never serve: the gateway refuses them before routing (`TRACE`,
+/// `TRACK`) or has nothing to route (`CONNECT`).
+const UNROUTABLE_METHODS: [&str; 3] = ["TRACE", "TRACK", "CONNECT"];
+
+/// `methods`: absent is every method; otherwise a non-empty list of distinct upper-case
+/// method tokens (`"GET"`, `"PROPFIND"`), none of [`UNROUTABLE_METHODS`].
+fn validate_methods(
+    raw: Option<Spanned<Vec<Spanned<String>>>>,
+    problems: &mut Problems<'_>,
+) -> Option<Option<Vec<Method>>> {
+    let Some(list) = raw else {
+        return Some(None);
+    };
+    if list.get_ref().is_empty() {
+        problems.add(
+            list.span().start,
+            "route methods is empty, which matches no request; list methods or leave it out",
+        );
+        return None;
+    }
+    let mut methods: Vec<Method> = Vec::new();
+    for spanned in list.into_inner() {
+        let text = spanned.get_ref();
+        let problem = if UNROUTABLE_METHODS.contains(&text.as_str()) {
+            Some(format!(
+                "route methods has {text:?}, which the gateway never forwards"
+            ))
+        } else if text.bytes().any(|b| b.is_ascii_lowercase()) {
+            Some(format!(
+                "route methods has {text:?}: methods are case-sensitive, write {:?}",
+                text.to_ascii_uppercase()
+            ))
+        } else {
+            match Method::from_bytes(text.as_bytes()) {
+                Err(_) => Some(format!(
+                    "route methods has {text:?}, which is not an HTTP method (e.g. \"GET\")"
+                )),
+                Ok(method) if methods.contains(&method) => {
+                    Some(format!("route methods lists {text:?} twice"))
+                }
+                Ok(method) => {
+                    methods.push(method);
+                    None
+                }
+            }
+        };
+        if let Some(message) = problem {
+            problems.add(spanned.span().start, message);
+            return None;
+        }
+    }
+    Some(Some(methods))
+}
+
+/// How two routes' method sets overlap, for the duplicate message (`None`: they are
+/// disjoint). An absent set is every method.
+fn overlap(a: Option<&[Method]>, b: Option<&[Method]>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let shared: Vec<&str> = a
+                .iter()
+                .filter(|m| b.contains(m))
+                .map(Method::as_str)
+                .collect();
+            (!shared.is_empty()).then(|| format!(" (both serve {})", shared.join(", ")))
+        }
+        _ => Some(String::new()),
+    }
 }
 
 /// Cross-section rules: a protected route needs `[auth]`; known users need `[users]`.

@@ -262,8 +262,11 @@ fn access_forms_parse_and_bad_ones_are_positioned() {
     assert_eq!(config.routes[0].access, crate::config::Access::Public);
     assert_eq!(
         config.routes[1].access,
-        crate::config::Access::Groups {
-            groups: vec!["admins".to_owned(), "ops".to_owned()],
+        crate::config::Access::Listed {
+            allowed: crate::config::Allowlist {
+                groups: vec!["admins".to_owned(), "ops".to_owned()],
+                ..Default::default()
+            },
             second_factor: false
         }
     );
@@ -278,7 +281,7 @@ fn access_forms_parse_and_bad_ones_are_positioned() {
         problems(&format!(
             "{AUTH}{TLS}[[route]]\naccess = {{ groups = [] }}\nupstream = \"builtin:whoami\"\n"
         ))[0]
-            .contains("non-empty list")
+            .contains("access groups is empty")
     );
     assert!(
         problems(&format!(
@@ -520,8 +523,11 @@ fn second_factor_route_rules_and_policy_parse_and_bad_ones_are_positioned() {
     .expect("valid");
     assert_eq!(
         config.routes[0].access,
-        Access::Groups {
-            groups: vec!["admins".to_owned()],
+        Access::Listed {
+            allowed: crate::config::Allowlist {
+                groups: vec!["admins".to_owned()],
+                ..Default::default()
+            },
             second_factor: true
         }
     );

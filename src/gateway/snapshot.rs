@@ -82,8 +82,10 @@ impl Snapshot {
                         name,
                         balancer: upstream.balancer(route),
                         access: route.access.clone(),
+                        networks: route.networks.clone(),
                     };
-                    (route.host.clone(), route.path.clone(), target)
+                    let methods = route.methods.clone();
+                    (route.host.clone(), route.path.clone(), methods, target)
                 })
                 .collect(),
         );

@@ -59,6 +59,16 @@ pub enum RequestError {
     /// `TRACE` or `TRACK`: a request the gateway never forwards (cross-site tracing).
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// Routes match the host and path, but none serves the method; `Allow` lists the
+    /// methods they serve.
+    #[error("no route for this method")]
+    MethodNotRouted {
+        /// The `Allow` header value.
+        allow: HeaderValue,
+    },
+    /// A client address outside the route's `networks`.
+    #[error("client address outside the route's networks")]
+    OutsideNetworks,
     /// A login or logout request the endpoint cannot read (type, size, fields).
     #[error("malformed login request: {0}")]
     MalformedLogin(&'static str),
@@ -147,13 +157,16 @@ impl RequestError {
             RequestError::RequestBodyTimeout => StatusCode::REQUEST_TIMEOUT,
             RequestError::MisdirectedRequest => StatusCode::MISDIRECTED_REQUEST,
             RequestError::NoRoute => StatusCode::NOT_FOUND,
-            RequestError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            RequestError::MethodNotAllowed | RequestError::MethodNotRouted { .. } => {
+                StatusCode::METHOD_NOT_ALLOWED
+            }
             RequestError::Unauthenticated(_)
             | RequestError::EmptyBearer
             | RequestError::InvalidToken { .. }
             | RequestError::InsufficientAuthentication(_)
             | RequestError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             RequestError::Forbidden
+            | RequestError::OutsideNetworks
             | RequestError::CsrfRejected
             | RequestError::EnrollmentRequired => StatusCode::FORBIDDEN,
             RequestError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -181,7 +194,10 @@ impl RequestError {
             RequestError::RequestBodyTimeout => "request_timeout",
             RequestError::MisdirectedRequest => "misdirected_request",
             RequestError::NoRoute => "not_found",
-            RequestError::MethodNotAllowed => "method_not_allowed",
+            RequestError::MethodNotAllowed | RequestError::MethodNotRouted { .. } => {
+                "method_not_allowed"
+            }
+            RequestError::OutsideNetworks => "network_not_allowed",
             RequestError::EmptyBearer => "invalid_request",
             RequestError::Unauthenticated(_) => "unauthorized",
             RequestError::InvalidToken { .. } => "invalid_token",
@@ -222,6 +238,7 @@ impl RequestError {
     /// sign in (used for 401s only).
     pub fn denied(error: AccessError, hint: impl FnOnce() -> LoginHint) -> RequestError {
         match error {
+            AccessError::OutsideNetworks => RequestError::OutsideNetworks,
             AccessError::Credential(error) => error.into(),
             AccessError::InvalidToken(failure) => RequestError::InvalidToken {
                 failure,
@@ -233,6 +250,16 @@ impl RequestError {
             AccessError::SecondFactorRequired => RequestError::InsufficientAuthentication(hint()),
             AccessError::CrossSite => RequestError::CsrfRejected,
         }
+    }
+}
+
+impl RequestError {
+    /// 405 for a path whose routes serve only `methods`.
+    pub fn not_routed(methods: &[http::Method]) -> RequestError {
+        let listed: Vec<&str> = methods.iter().map(http::Method::as_str).collect();
+        let allow =
+            HeaderValue::from_str(&listed.join(", ")).expect("method tokens are valid header text");
+        RequestError::MethodNotRouted { allow }
     }
 }
 
@@ -295,6 +322,9 @@ pub enum LoginHint {
     Navigate(String),
     /// Forward-auth: every 401 carries this absolute login URL as `Location`.
     Location(HeaderValue),
+    /// Forward-auth, for a browser navigation or a request with a safe `rd=`: a 302 to this
+    /// absolute login URL instead of the 401 (Traefik and Caddy pass it on as it is).
+    Redirect(HeaderValue),
 }
 
 #[cfg(test)]

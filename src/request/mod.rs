@@ -31,6 +31,7 @@ use http::HeaderValue;
 pub use target::{ConnInfo, fuzz_request_target};
 
 use crate::auth::Auth;
+use crate::auth::access::RouteRule;
 use crate::config::{Access, Cidr, ForwardAuthSettings};
 use crate::metrics::{Metrics, RouteMetrics};
 use crate::router::Router;
@@ -70,8 +71,20 @@ pub struct RouteTarget {
     pub(crate) balancer: Balancer,
     /// Who may pass.
     pub(crate) access: Access,
+    /// The client networks it admits (`None`: any).
+    pub(crate) networks: Option<Vec<Cidr>>,
     /// The route's counters.
     pub(crate) metrics: RouteMetrics,
+}
+
+impl RouteTarget {
+    /// The route's access rule and networks, for the access decision.
+    pub(crate) fn rule(&self) -> RouteRule<'_> {
+        RouteRule {
+            access: &self.access,
+            networks: self.networks.as_deref(),
+        }
+    }
 }
 
 impl Pipeline {

@@ -6,8 +6,10 @@
 //!    421) and path, normalized once (TLS and HTTP parsing happened in `server/`);
 //! 2. [`own_endpoint`](Pipeline::own_endpoint): a path under `auth.prefix` goes to the
 //!    portal;
-//! 3. [`route`](Pipeline::route): host + longest prefix → route, else 404;
-//! 4. and 5. [`authorize`](Pipeline::authorize): the access decision (`auth::access`:
+//! 3. [`route`](Pipeline::route): host + longest prefix + the route's `methods` → route,
+//!    else 404 (or 405 with `Allow` when routes match the path but not the method);
+//! 4. and 5. [`authorize`](Pipeline::authorize): the access decision (`auth::access`: the
+//!    client address against the route's `networks` first, before any token work, then
 //!    credential, verification, the route's rule, CSRF), whose refusal becomes 401 or 403;
 //! 6. unauthenticated: the 401 carries a [`LoginHint`] back to this exact page, which
 //!    `render` turns into a redirect for a browser navigation;
@@ -28,7 +30,7 @@ use std::time::{Instant, SystemTime};
 
 use http::header;
 use http::uri::PathAndQuery;
-use http::{Request, Response};
+use http::{HeaderMap, Method, Request, Response};
 use hyper::body::Incoming;
 use tracing::{Instrument, debug, info_span};
 
@@ -44,6 +46,7 @@ use crate::auth::session::CredentialSource;
 use crate::auth::session::cookie;
 use crate::config::Upstream;
 use crate::http::{Body, discard_unread_body};
+use crate::router::Routed;
 use crate::upstream::Forward;
 use crate::upstream::headers::{ClientSide, client_ip};
 
@@ -104,9 +107,7 @@ impl Pipeline {
                 let context = EndpointContext {
                     host: &target.host,
                     endpoint: &target.path()[auth.settings().prefix.len()..],
-                    client_ip: client_ip(request.headers(), conn.peer.ip(), |ip| {
-                        self.is_trusted_proxy(ip)
-                    }),
+                    client_ip: self.client_ip(request.headers(), conn),
                 };
                 // Boxed: the endpoints' state (reading a login form, checking a password)
                 // is the largest part of this future, and proxied requests would otherwise
@@ -141,10 +142,11 @@ impl Pipeline {
             record.metrics = &self.endpoint_metrics;
             return Ok(Admitted::Portal(auth));
         }
-        let route = self.route(target)?;
+        let route = self.route(target, request.method())?;
         record.route = Some(route.name.as_str());
         record.metrics = &route.metrics;
-        let granted = self.authorize(route, request, target)?;
+        let client = self.client_ip(request.headers(), conn);
+        let granted = self.authorize(route, request, target, client)?;
         record.user.clone_from(&granted.token);
         Ok(Admitted::Upstream(route, granted))
     }
@@ -159,12 +161,20 @@ impl Pipeline {
         (rest.is_empty() || rest.starts_with('/')).then_some(auth)
     }
 
-    /// Step 3: the route of the target's host and path.
-    fn route(&self, target: &Target) -> Result<&RouteTarget, RequestError> {
-        self.router
-            .route(&target.host, target.path())
-            .map_err(RequestError::InvalidPath)?
-            .ok_or(RequestError::NoRoute)
+    /// The client address to judge, log and throttle by: the peer, or with a trusted
+    /// proxy as the peer the address its `X-Forwarded-For` names.
+    fn client_ip(&self, headers: &HeaderMap, conn: &ConnInfo) -> std::net::IpAddr {
+        client_ip(headers, conn.peer.ip(), |ip| self.is_trusted_proxy(ip))
+    }
+
+    /// Step 3: the route of the target's host and path that serves `method`.
+    fn route(&self, target: &Target, method: &Method) -> Result<&RouteTarget, RequestError> {
+        match self.router.route(&target.host, target.path(), method) {
+            Ok(Routed::Found(route)) => Ok(route),
+            Ok(Routed::MethodNotAllowed(methods)) => Err(RequestError::not_routed(&methods)),
+            Ok(Routed::NotFound) => Err(RequestError::NoRoute),
+            Err(error) => Err(RequestError::InvalidPath(error)),
+        }
     }
 
     /// Steps 4–6: the access decision for `route`; a 401 knows the way back to this page.
@@ -173,13 +183,15 @@ impl Pipeline {
         route: &RouteTarget,
         request: &Request<B>,
         target: &Target,
+        client: std::net::IpAddr,
     ) -> Result<Granted, RequestError> {
         let asked = AccessRequest {
             headers: request.headers(),
             method: request.method(),
             host: &target.host,
+            client,
         };
-        decide(self.auth.as_ref(), &route.access, asked).map_err(|error| {
+        decide(self.auth.as_ref(), route.rule(), asked).map_err(|error| {
             RequestError::denied(error, || {
                 let prefix = self
                     .auth

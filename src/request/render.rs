@@ -77,6 +77,9 @@ pub fn error_response(error: &RequestError, client: ClientKind) -> Response<Body
         | RequestError::InsufficientAuthentication(hint) => Some(hint),
         _ => None,
     };
+    if let Some(LoginHint::Redirect(location)) = hint {
+        return redirect(StatusCode::FOUND, location.clone());
+    }
     if let (Some(LoginHint::Navigate(login)), Some(status)) = (hint, client.navigation)
         && let Ok(location) = HeaderValue::from_str(login)
     {
@@ -119,6 +122,9 @@ pub fn error_response(error: &RequestError, client: ClientKind) -> Response<Body
         }
         RequestError::MethodNotAllowed => {
             headers.insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
+        }
+        RequestError::MethodNotRouted { allow } => {
+            headers.insert(header::ALLOW, allow.clone());
         }
         RequestError::TooManyRequests { retry_after }
         | RequestError::LoginsBusy { retry_after } => {

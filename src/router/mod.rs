@@ -45,6 +45,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
+use http::Method;
 use lenient::lenient_reading;
 
 pub use normalize::{HostError, PathError, normalize_host, normalize_path};
@@ -121,10 +122,19 @@ fn without_trailing_slash(prefix: &str) -> &str {
     }
 }
 
+/// The routes sharing one (host pattern, prefix), in config order, each with the methods it
+/// serves (`None`: all).
+type Candidates<T> = Vec<(Option<Box<[Method]>>, T)>;
+
+/// Whether a route serving `methods` serves `method`.
+fn serves(methods: Option<&[Method]>, method: &Method) -> bool {
+    methods.is_none_or(|methods| methods.contains(method))
+}
+
 /// The routes of one host bucket, by prefix.
 #[derive(Debug)]
 struct PrefixTable<T> {
-    by_prefix: Prefixes<T>,
+    by_prefix: Prefixes<Candidates<T>>,
     /// Each prefix's lenient reading → the prefix (the first one wins a collision).
     by_lenient_prefix: Prefixes<Box<str>>,
 }
@@ -139,25 +149,39 @@ impl<T> Default for PrefixTable<T> {
 }
 
 impl<T> PrefixTable<T> {
-    /// Adds a route; the first of two routes with the same prefix wins.
-    fn insert(&mut self, prefix: &str, value: T) {
+    /// Adds a route after those with the same prefix.
+    fn insert(&mut self, prefix: &str, methods: Option<Box<[Method]>>, value: T) {
         let prefix = without_trailing_slash(prefix);
         if let Some(lenient) = lenient_route_prefix(prefix) {
             self.by_lenient_prefix.insert(&lenient, prefix.into());
         }
-        self.by_prefix.insert(prefix, value);
+        self.by_prefix.insert(prefix, Vec::new());
+        if let Some(candidates) = self.by_prefix.map.get_mut(prefix) {
+            candidates.push((methods, value));
+        }
     }
 
-    /// The route with the longest prefix that `path` equals or continues with a `/`.
-    fn longest_match(&self, path: &str) -> Option<&T> {
-        self.by_prefix.longest_match(path)
-    }
-
-    /// The route with the longest prefix whose lenient reading `lenient_path` (a path's
-    /// lenient reading) equals or continues with a `/`.
-    fn longest_lenient_match(&self, lenient_path: &str) -> Option<&T> {
-        let prefix = self.by_lenient_prefix.longest_match(lenient_path)?;
-        self.by_prefix.map.get(prefix)
+    /// The routes of every prefix that `path` equals or continues with a `/`, longest
+    /// first; with `lenient`, `path` is a lenient reading matched against the prefixes'
+    /// lenient readings.
+    fn matches<'r: 'p, 'p>(
+        &'r self,
+        path: &'p str,
+        lenient: bool,
+    ) -> impl Iterator<Item = &'r Candidates<T>> + 'p {
+        let strict = (!lenient)
+            .then(|| self.by_prefix.matches(path))
+            .into_iter()
+            .flatten();
+        let loose = lenient
+            .then(|| {
+                self.by_lenient_prefix
+                    .matches(path)
+                    .filter_map(|prefix| self.by_prefix.map.get(prefix))
+            })
+            .into_iter()
+            .flatten();
+        strict.chain(loose)
     }
 }
 
@@ -185,27 +209,43 @@ impl<V> Prefixes<V> {
         self.map.entry(prefix.into()).or_insert(value);
     }
 
-    /// The value of the longest prefix that `path` equals or continues with a `/`.
-    fn longest_match(&self, path: &str) -> Option<&V> {
+    /// The values of the prefixes that `path` equals or continues with a `/`, longest first.
+    fn matches<'r: 'p, 'p>(&'r self, path: &'p str) -> impl Iterator<Item = &'r V> + 'p {
         // Candidates are the path's own segment boundaries, longest first: for `/a/b/c`
         // they are `/a/b/c`, `/a/b`, `/a`, then `/`. A trailing slash adds no candidate.
-        let mut candidate = path.strip_suffix('/').unwrap_or(path);
-        loop {
-            if candidate.is_empty() {
-                return self.map.get("/");
+        let mut next = Some(path.strip_suffix('/').unwrap_or(path));
+        std::iter::from_fn(move || {
+            loop {
+                let candidate = next?;
+                if candidate.is_empty() {
+                    next = None;
+                    return self.map.get("/");
+                }
+                next = candidate.rfind('/').map(|boundary| &candidate[..boundary]);
+                if candidate.len() <= self.longest
+                    && let Some(value) = self.map.get(candidate)
+                {
+                    return Some(value);
+                }
             }
-            if candidate.len() <= self.longest
-                && let Some(value) = self.map.get(candidate)
-            {
-                return Some(value);
-            }
-            let boundary = candidate.rfind('/')?;
-            candidate = &candidate[..boundary];
-        }
+        })
     }
 }
 
-/// Routes a normalized (host, path) to a payload `T`; see the module docs for precedence.
+/// What a request's host, path and method route to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Routed<'r, T> {
+    /// This route serves it.
+    Found(&'r T),
+    /// Routes match the host and path, but none serves the method: these are the methods
+    /// they serve, for `Allow` (405).
+    MethodNotAllowed(Vec<Method>),
+    /// No route matches the host and path.
+    NotFound,
+}
+
+/// Routes a normalized (host, path, method) to a payload `T`; see the module docs for
+/// precedence.
 #[derive(Debug)]
 pub struct Router<T> {
     exact: HashMap<Box<str>, PrefixTable<T>>,
@@ -217,18 +257,21 @@ pub struct Router<T> {
     prefixes_are_lenient: bool,
 }
 
+/// One route for [`Router::new`]: host pattern, prefix as [`parse_route_prefix`] returns it,
+/// the methods it serves (`None`: all), and its payload.
+pub type RouteEntry<T> = (HostPattern, String, Option<Vec<Method>>, T);
+
 impl<T> Router<T> {
-    /// Builds the router from (host pattern, prefix, payload) triples, the prefix as
-    /// [`parse_route_prefix`] returns it. Of two routes with the same pattern and prefix the
-    /// first wins; config validation rejects them beforehand.
-    pub fn new(routes: Vec<(HostPattern, String, T)>) -> Self {
+    /// Builds the router. Routes with the same pattern and prefix are tried in this order;
+    /// config validation refuses those whose methods overlap.
+    pub fn new(routes: Vec<RouteEntry<T>>) -> Self {
         let mut built = Self {
             exact: HashMap::new(),
             wildcard: HashMap::new(),
             any: PrefixTable::default(),
             prefixes_are_lenient: true,
         };
-        for (pattern, prefix, value) in routes {
+        for (pattern, prefix, methods, value) in routes {
             built.prefixes_are_lenient &=
                 matches!(lenient_reading(&prefix), Some(Cow::Borrowed(_)));
             let table = match pattern {
@@ -236,63 +279,122 @@ impl<T> Router<T> {
                 HostPattern::Wildcard(suffix) => built.wildcard.entry(suffix.into()).or_default(),
                 HostPattern::Any => &mut built.any,
             };
-            table.insert(&prefix, value);
+            table.insert(&prefix, methods.map(Vec::into_boxed_slice), value);
         }
         built
     }
 
-    /// The route for a host from [`normalize_host`] and a path from [`normalize_path`]:
-    /// exact host, else wildcard (longest suffix first), else any host, each bucket
-    /// considered only if one of its prefixes matches; the longest prefix wins within it.
+    /// The route for a host from [`normalize_host`], a path from [`normalize_path`] and a
+    /// method: the first route, in precedence order (exact host, else wildcard, longest
+    /// suffix first, else any host; the longest prefix first within each), that serves the
+    /// method. A route limited to other methods passes the request on to the next one.
     ///
     /// # Errors
     ///
     /// [`PathError::Ambiguous`] when the path's lenient reading reaches another route (or
     /// none, or climbs above `/`): see the module docs.
-    pub fn route(&self, host: &str, path: &str) -> Result<Option<&T>, PathError> {
-        let strict = self.lookup(host, path, PrefixTable::longest_match);
+    pub fn route(
+        &self,
+        host: &str,
+        path: &str,
+        method: &Method,
+    ) -> Result<Routed<'_, T>, PathError> {
+        let strict = self.select(host, path, false, method);
         let lenient = match lenient_reading(path) {
             // Both readings are the same lookup.
-            Some(Cow::Borrowed(_)) if self.prefixes_are_lenient => return Ok(strict),
-            Some(lenient) => self.lookup(host, &lenient, PrefixTable::longest_lenient_match),
+            Some(Cow::Borrowed(_)) if self.prefixes_are_lenient => strict,
+            Some(lenient) => self.select(host, &lenient, true, method),
             None => return Err(PathError::Ambiguous),
         };
         match (strict, lenient) {
-            (Some(a), Some(b)) if std::ptr::eq(a, b) => Ok(strict),
-            (None, None) => Ok(None),
+            (Some(a), Some(b)) if std::ptr::eq(a, b) => Ok(Routed::Found(a)),
+            (None, None) => Ok(self.refusal(host, path)),
             _ => Err(PathError::Ambiguous),
         }
     }
 
-    /// Host precedence over the buckets, with `longest_match` choosing within one.
-    fn lookup<'r>(
+    /// Every route whose host pattern and prefix match, whatever its methods, in the order
+    /// [`Router::route`] tries them, with the methods each serves (`None`: all): what
+    /// `gateway explain` shows.
+    pub fn matching<'r: 'p, 'p>(
         &'r self,
-        host: &str,
-        path: &str,
-        longest_match: impl Fn(&'r PrefixTable<T>, &str) -> Option<&'r T>,
-    ) -> Option<&'r T> {
-        self.exact
-            .get(host)
-            .and_then(|table| longest_match(table, path))
-            .or_else(|| self.wildcard_route(host, path, &longest_match))
-            .or_else(|| longest_match(&self.any, path))
+        host: &'p str,
+        path: &'p str,
+    ) -> impl Iterator<Item = (Option<&'r [Method]>, &'r T)> + 'p {
+        self.candidates(host, path, false)
+            .flatten()
+            .map(|(methods, value)| (methods.as_deref(), value))
     }
 
-    fn wildcard_route<'r>(
-        &'r self,
-        host: &str,
-        path: &str,
-        longest_match: impl Fn(&'r PrefixTable<T>, &str) -> Option<&'r T>,
-    ) -> Option<&'r T> {
-        // An IPv6 literal has no parent domains (its dots belong to an embedded IPv4).
-        if self.wildcard.is_empty() || host.starts_with('[') {
-            return None;
+    /// The first route serving `method` among the candidates.
+    fn select(&self, host: &str, path: &str, lenient: bool, method: &Method) -> Option<&T> {
+        self.candidates(host, path, lenient)
+            .flatten()
+            .find(|(methods, _)| serves(methods.as_deref(), method))
+            .map(|(_, value)| value)
+    }
+
+    /// Why no route serves a request: the methods of the routes matching its host and path
+    /// (405), or none (404).
+    fn refusal(&self, host: &str, path: &str) -> Routed<'_, T> {
+        let mut allow: Vec<Method> = Vec::new();
+        let listed = self
+            .candidates(host, path, false)
+            .flatten()
+            .filter_map(|(methods, _)| methods.as_deref())
+            .flatten();
+        for method in listed {
+            if !allow.contains(method) {
+                allow.push(method.clone());
+            }
         }
+        if allow.is_empty() {
+            Routed::NotFound
+        } else {
+            Routed::MethodNotAllowed(allow)
+        }
+    }
+
+    /// Every bucket's routes matching `path`, in precedence order: the exact host, the
+    /// wildcards (longest suffix first), any host; the longest prefix first within each.
+    fn candidates<'r: 'p, 'p>(
+        &'r self,
+        host: &'p str,
+        path: &'p str,
+        lenient: bool,
+    ) -> impl Iterator<Item = &'r Candidates<T>> + 'p {
+        // An IPv6 literal has no parent domains (its dots belong to an embedded IPv4).
+        let parents = !self.wildcard.is_empty() && !host.starts_with('[');
+        let exact = self.exact.get(host).into_iter();
         // Proper parent domains only, longest first: `a.b.c` tries `b.c`, then `c`.
-        host.match_indices('.').find_map(|(dot, _)| {
-            self.wildcard
-                .get(&host[dot + 1..])
-                .and_then(|table| longest_match(table, path))
+        let wildcard = host
+            .match_indices('.')
+            .filter(move |_| parents)
+            .filter_map(move |(dot, _)| self.wildcard.get(&host[dot + 1..]));
+        exact
+            .chain(wildcard)
+            .chain(std::iter::once(&self.any))
+            .flat_map(move |table| table.matches(path, lenient))
+    }
+}
+
+#[cfg(test)]
+impl<T> Router<T> {
+    /// A router of routes serving every method (most tests need no more).
+    pub(crate) fn for_any_method(routes: Vec<(HostPattern, String, T)>) -> Self {
+        Self::new(
+            routes
+                .into_iter()
+                .map(|(host, prefix, value)| (host, prefix, None, value))
+                .collect(),
+        )
+    }
+
+    /// The route for a `GET`, `None` when nothing matches.
+    pub(crate) fn route_get(&self, host: &str, path: &str) -> Result<Option<&T>, PathError> {
+        Ok(match self.route(host, path, &Method::GET)? {
+            Routed::Found(value) => Some(value),
+            Routed::MethodNotAllowed(_) | Routed::NotFound => None,
         })
     }
 }

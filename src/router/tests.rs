@@ -1,7 +1,10 @@
 //! Router and normalizer tests: many tricky inputs, precedence rules, and random inputs.
 
+use http::Method;
+
 use super::{
-    HostError, HostPattern, PathError, Router, normalize_host, normalize_path, parse_route_prefix,
+    HostError, HostPattern, PathError, Routed, Router, normalize_host, normalize_path,
+    parse_route_prefix,
 };
 
 fn path(raw: &str) -> Result<String, PathError> {
@@ -23,7 +26,7 @@ fn host_ok(normalized: &str) -> Result<String, HostError> {
 /// The route of an unambiguous path (ambiguity has tests of its own).
 pub(super) fn route<'r, T>(router: &'r Router<T>, host: &str, path: &str) -> Option<&'r T> {
     router
-        .route(host, path)
+        .route_get(host, path)
         .unwrap_or_else(|e| panic!("{host}{path}: {e}"))
 }
 
@@ -576,7 +579,7 @@ fn wildcard(suffix: &str) -> HostPattern {
 }
 
 pub(super) fn router(routes: &[(HostPattern, &str, &'static str)]) -> Router<&'static str> {
-    Router::new(
+    Router::for_any_method(
         routes
             .iter()
             .map(|(pattern, prefix, name)| (pattern.clone(), (*prefix).to_owned(), *name))
@@ -644,7 +647,7 @@ fn no_bucket_with_a_matching_prefix_means_no_route() {
 
 #[test]
 fn empty_router_routes_nothing() {
-    let r: Router<&str> = Router::new(Vec::new());
+    let r: Router<&str> = Router::for_any_method(Vec::new());
     assert_eq!(route(&r, "example.com", "/"), None);
 }
 
@@ -764,7 +767,7 @@ fn routing_scales_to_ten_thousand_routes() {
             _ => routes.push((exact("big.example.com"), format!("/svc{i}/v1"), i)),
         }
     }
-    let r = Router::new(routes);
+    let r = Router::for_any_method(routes);
     assert_eq!(route(&r, "app8.example.com", "/x"), Some(&8));
     assert_eq!(route(&r, "a.t9.example.com", "/x"), Some(&9));
     assert_eq!(route(&r, "big.example.com", "/svc9998/v1/x/y"), Some(&9998));
@@ -846,7 +849,7 @@ fn path_normalization_never_panics_and_is_idempotent_on_random_inputs() {
             assert!(!once.contains(bad), "{raw:?} -> {once:?}");
         }
         assert!(!once.ends_with("/.") && !once.ends_with("/.."), "{once:?}");
-        match r.route("h", &once) {
+        match r.route_get("h", &once) {
             Ok(found) => assert!(found.is_some(), "{once:?}"),
             Err(error) => {
                 assert_eq!(error, PathError::Ambiguous, "{once:?}");
@@ -875,4 +878,118 @@ fn host_normalization_never_panics_and_is_idempotent_on_random_inputs() {
         assert!(!once.ends_with('.') && !once.contains(':') || once.starts_with('['));
     }
     assert!(accepted > 100, "only {accepted} random hosts were accepted");
+}
+
+// ---- methods: a route limited to some methods passes the others on
+
+fn methods(list: &[Method]) -> Option<Vec<Method>> {
+    Some(list.to_vec())
+}
+
+fn method_router() -> Router<&'static str> {
+    let exact = || HostPattern::Exact("app.example.com".to_owned());
+    Router::new(vec![
+        (
+            exact(),
+            "/api".to_owned(),
+            methods(&[Method::GET, Method::HEAD]),
+            "api-read",
+        ),
+        (
+            exact(),
+            "/api".to_owned(),
+            methods(&[Method::POST]),
+            "api-write",
+        ),
+        (
+            exact(),
+            "/admin".to_owned(),
+            methods(&[Method::GET]),
+            "admin-read",
+        ),
+        (
+            HostPattern::Wildcard("example.com".to_owned()),
+            "/admin".to_owned(),
+            methods(&[Method::GET, Method::DELETE]),
+            "wildcard-admin",
+        ),
+        (
+            exact(),
+            "/files".to_owned(),
+            methods(&[Method::PUT]),
+            "files-put",
+        ),
+        (HostPattern::Any, "/files".to_owned(), None, "any-files"),
+        (
+            HostPattern::Exact("only.example.com".to_owned()),
+            "/".to_owned(),
+            methods(&[Method::GET, Method::POST]),
+            "only-root",
+        ),
+    ])
+}
+
+#[test]
+fn the_first_route_in_precedence_order_that_serves_the_method_wins() {
+    let r = method_router();
+    let at = |method: Method, host: &str, path: &str| match r.route(host, path, &method) {
+        Ok(Routed::Found(value)) => Ok(*value),
+        Ok(other) => Err(format!("{other:?}")),
+        Err(error) => Err(error.to_string()),
+    };
+    let app = "app.example.com";
+    assert_eq!(at(Method::GET, app, "/api/x"), Ok("api-read"));
+    assert_eq!(at(Method::HEAD, app, "/api"), Ok("api-read"));
+    assert_eq!(at(Method::POST, app, "/api/x"), Ok("api-write"));
+    // Same bucket, longer prefix only for GET: DELETE goes on to the wildcard's route.
+    assert_eq!(at(Method::GET, app, "/admin/x"), Ok("admin-read"));
+    assert_eq!(at(Method::DELETE, app, "/admin/x"), Ok("wildcard-admin"));
+    // And on to the any-host route.
+    assert_eq!(at(Method::PUT, app, "/files/a"), Ok("files-put"));
+    assert_eq!(at(Method::GET, app, "/files/a"), Ok("any-files"));
+}
+
+#[test]
+fn a_path_whose_routes_serve_other_methods_is_405_with_their_methods() {
+    let r = method_router();
+    assert_eq!(
+        r.route("app.example.com", "/api/x", &Method::DELETE),
+        Ok(Routed::MethodNotAllowed(vec![
+            Method::GET,
+            Method::HEAD,
+            Method::POST
+        ]))
+    );
+    // Every route that would have matched the path lists its methods, once.
+    assert_eq!(
+        r.route("app.example.com", "/admin", &Method::POST),
+        Ok(Routed::MethodNotAllowed(vec![Method::GET, Method::DELETE]))
+    );
+    assert_eq!(
+        r.route("only.example.com", "/x", &Method::PUT),
+        Ok(Routed::MethodNotAllowed(vec![Method::GET, Method::POST]))
+    );
+    assert_eq!(
+        r.route("other.test", "/api", &Method::GET),
+        Ok(Routed::NotFound)
+    );
+}
+
+#[test]
+fn the_lenient_reading_is_checked_for_the_method_too() {
+    let r = method_router();
+    // `/API` reaches no route strictly, but api-read leniently: ambiguous.
+    assert_eq!(
+        r.route("app.example.com", "/API/x", &Method::GET),
+        Err(PathError::Ambiguous)
+    );
+    // `/admin;x` reaches nothing strictly, but admin-read (GET) or wildcard-admin
+    // (DELETE) leniently: ambiguous for either method.
+    for method in [Method::GET, Method::DELETE] {
+        assert_eq!(
+            r.route("app.example.com", "/admin;x", &method),
+            Err(PathError::Ambiguous),
+            "{method}"
+        );
+    }
 }

@@ -49,6 +49,16 @@ static X_ORIGINAL_URL: HeaderName = HeaderName::from_static("x-original-url");
 static X_REWRITE_URL: HeaderName = HeaderName::from_static("x-rewrite-url");
 /// `X-Real-IP`: the client address as a proxy in front saw it.
 static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+/// `X-Auth-Request-User`: the ingress-nginx / oauth2-proxy convention for the user name.
+static X_AUTH_REQUEST_USER: HeaderName = HeaderName::from_static("x-auth-request-user");
+/// `X-Auth-Request-Email`.
+static X_AUTH_REQUEST_EMAIL: HeaderName = HeaderName::from_static("x-auth-request-email");
+/// `X-Auth-Request-Groups`, joined with `,`.
+static X_AUTH_REQUEST_GROUPS: HeaderName = HeaderName::from_static("x-auth-request-groups");
+/// `X-Auth-Request-Preferred-Username`: the user name again (oauth2-proxy's
+/// `preferred_username`; the gateway's users have one name).
+static X_AUTH_REQUEST_PREFERRED_USERNAME: HeaderName =
+    HeaderName::from_static("x-auth-request-preferred-username");
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1, RFC 9112 §9.6), never forwarded as-is.
 fn hop_by_hop() -> [&'static HeaderName; 9] {
@@ -77,7 +87,8 @@ pub struct ProtectedHeaders {
 }
 
 impl ProtectedHeaders {
-    /// The forwarding headers, the identity header names and the URL overrides.
+    /// The forwarding headers, the identity header names (the configured ones and the
+    /// `X-Auth-Request-*` convention forward-auth answers with) and the URL overrides.
     pub fn new(identity: &IdentityHeaders) -> ProtectedHeaders {
         let canonical = |names: &[&HeaderName]| {
             names
@@ -95,6 +106,10 @@ impl ProtectedHeaders {
                 &identity.email,
                 &X_ORIGINAL_URL,
                 &X_REWRITE_URL,
+                &X_AUTH_REQUEST_USER,
+                &X_AUTH_REQUEST_EMAIL,
+                &X_AUTH_REQUEST_GROUPS,
+                &X_AUTH_REQUEST_PREFERRED_USERNAME,
             ]),
             unless_trusted: canonical(&[&X_REAL_IP]),
         }
@@ -200,6 +215,29 @@ pub fn inject_identity(
             HeaderValue::from_bytes(email.as_bytes())?,
         );
     }
+    Ok(())
+}
+
+/// Sets the ingress-nginx / oauth2-proxy identity headers on a forward-auth answer, beside
+/// the configured ones: `X-Auth-Request-User` and `-Preferred-Username` (the user),
+/// `-Email` (when known) and `-Groups` (joined with `,`, when any).
+///
+/// # Errors
+/// As [`inject_identity`].
+pub fn inject_auth_request_headers(
+    headers: &mut HeaderMap,
+    identity: &Identity,
+) -> Result<(), http::header::InvalidHeaderValue> {
+    let names = IdentityHeaders {
+        user: X_AUTH_REQUEST_USER.clone(),
+        groups: X_AUTH_REQUEST_GROUPS.clone(),
+        email: X_AUTH_REQUEST_EMAIL.clone(),
+    };
+    inject_identity(headers, &names, identity)?;
+    headers.insert(
+        X_AUTH_REQUEST_PREFERRED_USERNAME.clone(),
+        HeaderValue::from_bytes(identity.user.as_bytes())?,
+    );
     Ok(())
 }
 

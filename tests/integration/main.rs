@@ -2,6 +2,7 @@
 
 mod support;
 
+mod access_rules;
 mod adversarial;
 mod auth;
 mod browser;
@@ -9,6 +10,7 @@ mod cli;
 mod deadlines;
 mod deploy;
 mod environment;
+mod explain;
 mod forward_auth;
 mod headers;
 mod htpasswd;

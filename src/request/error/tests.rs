@@ -29,6 +29,14 @@ fn each_variant_has_its_status_and_code() {
         (RequestError::MalformedCookie, 400, "bad_request"),
         (RequestError::EmptyBearer, 401, "invalid_request"),
         (RequestError::MethodNotAllowed, 405, "method_not_allowed"),
+        (
+            RequestError::MethodNotRouted {
+                allow: HeaderValue::from_static("GET, HEAD"),
+            },
+            405,
+            "method_not_allowed",
+        ),
+        (RequestError::OutsideNetworks, 403, "network_not_allowed"),
         (RequestError::MalformedLogin("x"), 400, "bad_request"),
         (
             RequestError::InvalidOriginalUrl(OriginalUrlError::Method {
@@ -109,6 +117,7 @@ fn domain_errors_become_the_documented_answers() {
         (AccessError::Unauthenticated, 401, "unauthorized"),
         (AccessError::Forbidden, 403, "forbidden"),
         (AccessError::CrossSite, 403, "csrf_rejected"),
+        (AccessError::OutsideNetworks, 403, "network_not_allowed"),
     ];
     for (error, status, code) in access {
         let error = RequestError::denied(error, || LoginHint::Navigate("/login".into()));

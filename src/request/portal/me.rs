@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use http::{HeaderMap, Method, Response, StatusCode};
 
+use super::EndpointContext;
 use crate::auth::Auth;
 use crate::auth::access::{AccessRequest, decide};
 use crate::config::Access;
@@ -15,14 +16,15 @@ use crate::request::error::{LoginHint, RequestError};
 pub(super) fn respond(
     auth: &Auth,
     headers: &HeaderMap,
-    host: &str,
+    context: &EndpointContext<'_>,
 ) -> Result<Response<Body>, RequestError> {
     let asked = AccessRequest {
         headers,
         method: &Method::GET,
-        host,
+        host: context.host,
+        client: context.client_ip,
     };
-    let granted = decide(Some(auth), &Access::AUTHENTICATED, asked)?;
+    let granted = decide(Some(auth), (&Access::AUTHENTICATED).into(), asked)?;
     let token = granted
         .token
         .ok_or(RequestError::Unauthenticated(LoginHint::None))?;

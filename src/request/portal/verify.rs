@@ -17,52 +17,95 @@
 //! hand to a browser. A 200 carries the identity headers for the proxy to copy upstream,
 //! and a JSON body with the token's `amr` (empty on a public route).
 
-use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use tracing::{debug, warn};
 
-use super::context::internal;
+use super::context::{EndpointContext, internal};
 use crate::auth::Auth;
-use crate::auth::access::{AccessRequest, decide};
+use crate::auth::access::{AccessRequest, RouteRule, decide};
+use crate::auth::session::redirect::safe_redirect;
 use crate::config::{Access, Unmatched};
 use crate::http::{Body, json};
 use crate::request::Pipeline;
 use crate::request::error::{LoginHint, RequestError};
 use crate::request::original_url::{Original, OriginalUrlError};
-use crate::upstream::headers::inject_identity;
+use crate::request::render::ClientKind;
+use crate::router::Routed;
+use crate::upstream::headers::{inject_auth_request_headers, inject_identity};
 
 /// The policy of a URL no route matches under `unmatched = "authenticated"`.
 static ANY_SIGNED_IN_USER: Access = Access::AUTHENTICATED;
 
-/// The policy that applies to `route`'s match (`None`: no route), or the refusal.
-fn policy(route: Option<&Access>, unmatched: Unmatched) -> Result<&Access, RequestError> {
-    match (route, unmatched) {
-        (Some(access), _) => Ok(access),
-        (None, Unmatched::Authenticated) => Ok(&ANY_SIGNED_IN_USER),
-        (None, Unmatched::Deny) => Err(RequestError::Forbidden),
+/// The rule that applies to the original request's routing (`None`: no route), or the
+/// refusal. A path whose routes serve other methods only is a 403 here, not a 405: nginx's
+/// `auth_request` takes any answer but 2xx, 401 and 403 for a failure of its own.
+fn policy<'p, T>(
+    routed: Routed<'p, T>,
+    rule: impl FnOnce(&'p T) -> RouteRule<'p>,
+    unmatched: Unmatched,
+) -> Result<RouteRule<'p>, RequestError> {
+    match (routed, unmatched) {
+        (Routed::Found(route), _) => Ok(rule(route)),
+        (Routed::MethodNotAllowed(_), _) | (Routed::NotFound, Unmatched::Deny) => {
+            Err(RequestError::Forbidden)
+        }
+        (Routed::NotFound, Unmatched::Authenticated) => Ok((&ANY_SIGNED_IN_USER).into()),
     }
 }
 
-/// `https://host/.auth/login?rd=<path?query>`.
-fn login_location(auth: &Auth, original: &Original) -> LoginHint {
-    let rd = match &original.query {
+/// Where a client that must sign in is sent: `https://host/.auth/login?rd=…`, with `rd`
+/// the verify request's own `rd=` when it passes the redirect rules, else the original
+/// path and query. A browser navigation, or any request with a safe `rd=`, gets a 302 to
+/// it (Traefik and Caddy pass that on); anything else a 401 carrying it as `Location`.
+fn login_hint(
+    auth: &Auth,
+    original: &Original,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> LoginHint {
+    let settings = auth.settings();
+    let asked_rd = query.and_then(|query| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(name, _)| name == "rd")
+            .map(|(_, value)| value.into_owned())
+    });
+    let safe_rd = asked_rd
+        .as_deref()
+        .and_then(|rd| safe_redirect(rd, &settings.allowed_domains));
+    if asked_rd.is_some() && safe_rd.is_none() {
+        debug!("forward-auth rd= refused by the redirect rules");
+    }
+    let original_rd = match &original.query {
         Some(q) => format!("{}?{q}", original.path),
         None => original.path.clone(),
     };
+    let rd = safe_rd.unwrap_or(&original_rd);
     let encoded: String = form_urlencoded::byte_serialize(rd.as_bytes()).collect();
     let url = format!(
         "https://{}{}/login?rd={encoded}",
-        original.authority,
-        auth.settings().prefix
+        original.authority, settings.prefix
     );
-    HeaderValue::from_str(&url).map_or(LoginHint::None, LoginHint::Location)
+    let Ok(location) = HeaderValue::from_str(&url) else {
+        return LoginHint::None;
+    };
+    let navigation = ClientKind::of(&original.method, headers)
+        .navigation
+        .is_some();
+    if safe_rd.is_some() || (navigation && asked_rd.is_none()) {
+        LoginHint::Redirect(location)
+    } else {
+        LoginHint::Location(location)
+    }
 }
 
 /// `verify`.
-pub(super) fn respond(
+pub(super) fn respond<B>(
     pipeline: &Pipeline,
     auth: &Auth,
-    headers: &HeaderMap,
+    request: &Request<B>,
+    context: &EndpointContext<'_>,
 ) -> Result<Response<Body>, RequestError> {
+    let headers = request.headers();
     let settings = &pipeline.forward_auth;
     let original = Original::from_headers(headers, settings.url_from).map_err(|error| {
         if matches!(error, OriginalUrlError::Missing { .. }) {
@@ -72,57 +115,75 @@ pub(super) fn respond(
         }
         RequestError::from(error)
     })?;
-    let route = pipeline
+    let routed = pipeline
         .router
-        .route(&original.host, &original.path)
+        .route(&original.host, &original.path, &original.method)
         .map_err(RequestError::InvalidPath)?;
-    let access = policy(route.map(|r| &r.access), settings.unmatched).inspect_err(|_| {
-        debug!(scheme = %original.scheme, host = %original.host, path = %original.path, "forward-auth url matches no route");
+    let rule = policy(routed, |route| route.rule(), settings.unmatched).inspect_err(|_| {
+        debug!(scheme = %original.scheme, method = %original.method, host = %original.host, path = %original.path, "forward-auth url matches no route for its method");
     })?;
     let asked = AccessRequest {
         headers,
         method: &original.method,
         host: &original.host,
+        client: context.client_ip,
     };
-    let granted = decide(Some(auth), access, asked)
-        .map_err(|error| RequestError::denied(error, || login_location(auth, &original)))?;
+    let granted = decide(Some(auth), rule, asked).map_err(|error| {
+        RequestError::denied(error, || {
+            login_hint(auth, &original, headers, request.uri().query())
+        })
+    })?;
     // The body reports the sign-in's `amr` (the identity headers carry nothing new).
     let amr = granted.token.as_ref().map_or(&[][..], |t| t.amr.as_slice());
     let mut response = json(StatusCode::OK, &serde_json::json!({ "amr": amr }));
     if let Some(identity) = granted.identity() {
-        inject_identity(response.headers_mut(), &auth.settings().headers, identity)
-            .map_err(internal)?;
+        let headers = response.headers_mut();
+        inject_identity(headers, &auth.settings().headers, identity).map_err(internal)?;
+        inject_auth_request_headers(headers, identity).map_err(internal)?;
     }
     Ok(response)
 }
 
 #[cfg(test)]
 mod tests {
+    use http::Method;
+
     use super::policy;
+    use crate::auth::access::RouteRule;
     use crate::config::{Access, Unmatched};
     use crate::request::error::RequestError;
+    use crate::router::Routed;
+
+    fn rule(access: &Access) -> RouteRule<'_> {
+        access.into()
+    }
 
     #[test]
     fn a_url_no_route_matches_is_refused_unless_configured_otherwise() {
         assert!(matches!(
-            policy(None, Unmatched::Deny),
+            policy::<Access>(Routed::NotFound, rule, Unmatched::Deny),
             Err(RequestError::Forbidden)
         ));
         assert_eq!(
-            policy(None, Unmatched::Authenticated).expect("allowed"),
+            policy::<Access>(Routed::NotFound, rule, Unmatched::Authenticated)
+                .expect("allowed")
+                .access,
             &Access::AUTHENTICATED
         );
-        // A matching route's own rule applies whatever `unmatched` says.
+        // A matching route's own rule applies whatever `unmatched` says; a path whose
+        // routes serve other methods only is refused either way.
         for unmatched in [Unmatched::Deny, Unmatched::Authenticated] {
+            let public = Access::Public;
             assert_eq!(
-                policy(Some(&Access::Public), unmatched).expect("route"),
+                policy(Routed::Found(&public), rule, unmatched)
+                    .expect("route")
+                    .access,
                 &Access::Public
             );
-            let groups = Access::Groups {
-                groups: vec!["admins".to_owned()],
-                second_factor: false,
-            };
-            assert_eq!(policy(Some(&groups), unmatched).expect("route"), &groups);
+            assert!(matches!(
+                policy::<Access>(Routed::MethodNotAllowed(vec![Method::GET]), rule, unmatched),
+                Err(RequestError::Forbidden)
+            ));
         }
     }
 }

@@ -66,7 +66,11 @@ fn path_parameters_that_reach_another_route_are_ambiguous() {
         "/.;/admin",
         "/..;/admin",
     ] {
-        assert_eq!(r.route("h", target), Err(PathError::Ambiguous), "{target}");
+        assert_eq!(
+            r.route_get("h", target),
+            Err(PathError::Ambiguous),
+            "{target}"
+        );
     }
 }
 
@@ -74,12 +78,16 @@ fn path_parameters_that_reach_another_route_are_ambiguous() {
 fn case_variants_that_reach_another_route_are_ambiguous() {
     let r = guarded_router();
     for target in ["/ADMIN", "/Admin/x", "/aDmIn/"] {
-        assert_eq!(r.route("h", target), Err(PathError::Ambiguous), "{target}");
+        assert_eq!(
+            r.route_get("h", target),
+            Err(PathError::Ambiguous),
+            "{target}"
+        );
     }
     // A prefix configured in upper case: its own spelling routes, another one is ambiguous.
     assert_eq!(route(&r, "app.example.com", "/API/v1"), Some(&"api"));
     assert_eq!(
-        r.route("app.example.com", "/api/v1"),
+        r.route_get("app.example.com", "/api/v1"),
         Err(PathError::Ambiguous)
     );
 }

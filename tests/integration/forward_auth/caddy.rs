@@ -89,5 +89,5 @@ async fn caddy_forward_auth_passes_the_gateways_identity_never_the_clients() {
 #[tokio::test]
 async fn caddy_forward_auth_judges_the_url_caddy_routed_not_the_one_the_client_wrote() {
     let (_gateway, app, caddy) = caddy_setup().await;
-    the_client_cannot_choose_the_url_that_is_judged(&caddy, &app).await;
+    the_client_cannot_choose_the_url_that_is_judged(&caddy, &app, 401).await;
 }

