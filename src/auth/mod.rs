@@ -25,6 +25,7 @@
 
 pub mod access;
 mod failure;
+pub mod idp;
 mod loading;
 pub mod second_factor;
 pub mod session;
