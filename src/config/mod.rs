@@ -38,6 +38,7 @@ mod hsts;
 mod keys;
 mod load;
 mod location;
+mod oidc;
 mod routes;
 mod server;
 mod state;
@@ -57,6 +58,7 @@ pub use headers::IdentityHeaders;
 pub use keys::KeySource;
 pub use load::Config;
 pub use location::{Located, Location, Problem};
+pub use oidc::{ClientSecretSource, OidcSettings};
 pub use routes::RouteSettings;
 pub use server::{
     DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LISTEN,

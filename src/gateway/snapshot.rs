@@ -59,6 +59,11 @@ impl Snapshot {
             )?),
             None => None,
         };
+        if let Some(auth) = &auth {
+            // Discovery runs in the background: a provider that is down does not stop the
+            // gateway from starting (its button says so until discovery succeeds).
+            auth.oidc().start();
+        }
         let router = Router::new(
             config
                 .routes

@@ -222,10 +222,31 @@ impl<T: DeserializeOwned + Send + Sync + 'static> RemoteDocument<T> {
 
     /// Starts the background task that fetches the document now, retries with backoff
     /// while it fails, and refreshes it on schedule. The task ends when `self` is dropped.
+    /// It runs on the back channel's own runtime ([`background`]), so this may be called
+    /// from anywhere — before the server's runtimes start, or from any worker.
     pub fn keep_fresh(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
-        tokio::spawn(refresh_loop(weak));
+        background().spawn(refresh_loop(weak));
     }
+}
+
+/// The runtime of the background refreshes: one thread for the whole process, started on
+/// first use. The server's worker runtimes come and go with `run`; a document's schedule
+/// must not depend on which of them happened to create it.
+fn background() -> &'static tokio::runtime::Handle {
+    static HANDLE: std::sync::OnceLock<tokio::runtime::Handle> = std::sync::OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a current-thread runtime builds unless the OS is out of resources");
+        let handle = runtime.handle().clone();
+        std::thread::Builder::new()
+            .name("idp-refresh".to_owned())
+            .spawn(move || runtime.block_on(std::future::pending::<()>()))
+            .expect("spawning the refresh thread fails only when the OS is out of resources");
+        handle
+    })
 }
 
 /// The background loop of [`RemoteDocument::keep_fresh`]; holds the document only while
