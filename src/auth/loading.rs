@@ -140,10 +140,7 @@ pub(super) fn load_keys(
 }
 
 fn derived_keys(material: &[u8]) -> (DeviceKey, LoginStateKey) {
-    (
-        DeviceKey::derive(material),
-        LoginStateKey::derive(material),
-    )
+    (DeviceKey::derive(material), LoginStateKey::derive(material))
 }
 
 fn trim_ascii(bytes: &[u8]) -> &[u8] {

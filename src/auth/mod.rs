@@ -28,8 +28,8 @@
 pub mod access;
 mod failure;
 pub mod idp;
-pub mod oidc;
 mod loading;
+pub mod oidc;
 pub mod second_factor;
 pub mod session;
 mod sessions;
@@ -189,6 +189,11 @@ impl Auth {
     /// The key of the OIDC login-attempt cookies.
     pub fn login_state_key(&self) -> &LoginStateKey {
         &self.login_state
+    }
+
+    /// Counts a finished OIDC login at `provider` (`gateway_oidc_logins_total`).
+    pub fn oidc_login_outcome(&self, provider: &str, success: bool) {
+        self.metrics.oidc_login(provider, success);
     }
 
     /// Whether the users file is configured (the login page shows its form).

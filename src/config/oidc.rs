@@ -125,7 +125,9 @@ fn validate_one(
     if !is_https_url(issuer) {
         problems.add(
             raw.issuer.span().start,
-            format!("invalid issuer {issuer:?}: expected an https:// URL without query or fragment"),
+            format!(
+                "invalid issuer {issuer:?}: expected an https:// URL without query or fragment"
+            ),
         );
     }
     if raw.client_id.get_ref().is_empty() {
@@ -158,18 +160,27 @@ fn validate_one(
         }
     };
     let scopes = match raw.scopes {
-        None => vec!["openid".to_owned(), "email".to_owned(), "profile".to_owned()],
+        None => vec![
+            "openid".to_owned(),
+            "email".to_owned(),
+            "profile".to_owned(),
+        ],
         Some(scopes) => {
             let at = scopes.span().start;
             let scopes = scopes.into_inner();
             if !scopes.iter().any(|s| s == "openid") {
                 problems.add(at, "scopes must contain \"openid\"");
             }
-            if scopes
-                .iter()
-                .any(|s| s.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\'))
-            {
-                problems.add(at, "a scope must be a non-empty token without spaces or quotes");
+            if scopes.iter().any(|s| {
+                s.is_empty()
+                    || !s
+                        .bytes()
+                        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+            }) {
+                problems.add(
+                    at,
+                    "a scope must be a non-empty token without spaces or quotes",
+                );
             }
             scopes
         }
@@ -189,11 +200,17 @@ fn validate_one(
     let groups_claim = non_empty(raw.groups_claim, "groups_claim", problems);
     let mut allowed_email_domains = Vec::new();
     for domain in raw.allowed_email_domains {
-        let lower = domain.get_ref().trim_start_matches('@').to_ascii_lowercase();
+        let lower = domain
+            .get_ref()
+            .trim_start_matches('@')
+            .to_ascii_lowercase();
         if lower.is_empty() || lower.contains(['@', '/', ' ']) || lower.starts_with('.') {
             problems.add(
                 domain.span().start,
-                format!("invalid e-mail domain {:?}: expected a domain such as \"example.com\"", domain.get_ref()),
+                format!(
+                    "invalid e-mail domain {:?}: expected a domain such as \"example.com\"",
+                    domain.get_ref()
+                ),
             );
         } else {
             allowed_email_domains.push(lower);
@@ -336,12 +353,20 @@ rp_initiated_logout = false
     #[test]
     fn secret_is_required_once_and_names_are_unique() {
         let none = "[[auth.oidc]]\nname = \"a\"\nissuer = \"https://i.test\"\nclient_id = \"c\"\n";
-        assert!(load(none).expect_err("no secret").contains("needs client_secret_file"));
+        assert!(
+            load(none)
+                .expect_err("no secret")
+                .contains("needs client_secret_file")
+        );
         let both = format!("{none}client_secret_env = \"E\"\nclient_secret_file = \"s\"\n");
         assert!(load(&both).expect_err("both").contains("not both"));
         let one = format!("{none}client_secret_env = \"E\"\n");
         let twice = format!("{one}\n{one}");
-        assert!(load(&twice).expect_err("dup").contains("duplicate [[auth.oidc]] name"));
+        assert!(
+            load(&twice)
+                .expect_err("dup")
+                .contains("duplicate [[auth.oidc]] name")
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 use arc_swap::ArcSwapOption;
 use serde::de::DeserializeOwned;
 
-use super::http_client::{BackChannel, BackChannelError};
+use super::{BackChannel, BackChannelError};
 
 /// When a document is fetched again.
 #[derive(Debug, Clone, Copy)]

@@ -45,7 +45,10 @@ pub enum ClaimsError {
 ///
 /// # Errors
 /// The [`ClaimsError`] that keeps the user out.
-pub fn identity(settings: &OidcSettings, claims: &Map<String, Value>) -> Result<Identity, ClaimsError> {
+pub fn identity(
+    settings: &OidcSettings,
+    claims: &Map<String, Value>,
+) -> Result<Identity, ClaimsError> {
     let user = match claims.get(&settings.user_claim) {
         Some(Value::String(user)) if !user.is_empty() => user.clone(),
         _ => return Err(ClaimsError::NoUser(settings.user_claim.clone())),
@@ -114,7 +117,11 @@ fn groups(value: Option<&Value>, claim: &str) -> Result<Vec<String>, ClaimsError
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(bad()),
     };
-    if list.len() > MAX_GROUPS || list.iter().any(|g| g.is_empty() || g.contains(',') || !usable(g)) {
+    if list.len() > MAX_GROUPS
+        || list
+            .iter()
+            .any(|g| g.is_empty() || g.contains(',') || !usable(g))
+    {
         return Err(bad());
     }
     Ok(list.into_iter().map(str::to_owned).collect())
@@ -185,8 +192,11 @@ mod tests {
     fn absent_groups_claim_is_no_groups_and_one_string_is_one_group() {
         let none = identity(&settings(), &claims(json!({"preferred_username": "a"}))).expect("ok");
         assert!(none.groups.is_empty());
-        let one = identity(&settings(), &claims(json!({"preferred_username": "a", "groups": "staff"})))
-            .expect("ok");
+        let one = identity(
+            &settings(),
+            &claims(json!({"preferred_username": "a", "groups": "staff"})),
+        )
+        .expect("ok");
         assert_eq!(one.groups, ["staff"]);
     }
 
@@ -203,7 +213,10 @@ mod tests {
             json!({"preferred_username": "a", "email": "a@b\n"}),
         ];
         for case in cases {
-            assert!(identity(&settings(), &claims(case.clone())).is_err(), "{case}");
+            assert!(
+                identity(&settings(), &claims(case.clone())).is_err(),
+                "{case}"
+            );
         }
     }
 
@@ -211,7 +224,8 @@ mod tests {
     fn email_domain_needs_a_verified_address_in_the_list() {
         let mut s = settings();
         s.allowed_email_domains = vec!["example.com".into()];
-        let ok = json!({"preferred_username": "a", "email": "a@Example.COM", "email_verified": true});
+        let ok =
+            json!({"preferred_username": "a", "email": "a@Example.COM", "email_verified": true});
         assert!(identity(&s, &claims(ok)).is_ok());
         for refused in [
             json!({"preferred_username": "a", "email": "a@example.com", "email_verified": false}),
@@ -233,9 +247,18 @@ mod tests {
     fn allowed_groups_need_one_listed_group() {
         let mut s = settings();
         s.allowed_groups = vec!["staff".into()];
-        assert!(identity(&s, &claims(json!({"preferred_username": "a", "groups": ["x", "staff"]}))).is_ok());
+        assert!(
+            identity(
+                &s,
+                &claims(json!({"preferred_username": "a", "groups": ["x", "staff"]}))
+            )
+            .is_ok()
+        );
         assert_eq!(
-            identity(&s, &claims(json!({"preferred_username": "a", "groups": ["x"]}))),
+            identity(
+                &s,
+                &claims(json!({"preferred_username": "a", "groups": ["x"]}))
+            ),
             Err(ClaimsError::GroupNotAllowed)
         );
         assert_eq!(
@@ -247,11 +270,20 @@ mod tests {
     #[test]
     fn userinfo_fills_in_without_overriding() {
         let mut from_token = claims(json!({"sub": "1", "email": "token@x"}));
-        fill_in(&mut from_token, claims(json!({"sub": "2", "email": "info@x", "groups": ["g"]})));
+        fill_in(
+            &mut from_token,
+            claims(json!({"sub": "2", "email": "info@x", "groups": ["g"]})),
+        );
         assert_eq!(from_token["sub"], "1");
         assert_eq!(from_token["email"], "token@x");
         assert_eq!(from_token["groups"], json!(["g"]));
-        assert!(!missing(&settings(), &claims(json!({"preferred_username": "a", "groups": [], "email": "e"}))));
-        assert!(missing(&settings(), &claims(json!({"preferred_username": "a", "email": "e"}))));
+        assert!(!missing(
+            &settings(),
+            &claims(json!({"preferred_username": "a", "groups": [], "email": "e"}))
+        ));
+        assert!(missing(
+            &settings(),
+            &claims(json!({"preferred_username": "a", "email": "e"}))
+        ));
     }
 }

@@ -164,6 +164,39 @@ pub fn cookie_name(cookie_name: &str, state: &str) -> Option<String> {
     plain.then(|| format!("{cookie_name}_oidc_{state}"))
 }
 
+/// The `Set-Cookie` value storing an attempt: host-only, `Path=path` (the provider's
+/// callback), `HttpOnly; Secure; SameSite=Lax` (Lax: the provider's redirect back is a
+/// cross-site top-level GET, which Lax lets through and nothing else), for
+/// [`LOGIN_STATE_TTL`]. `None` when `name`, `value` or `path` are not cookie-safe.
+pub fn set_cookie(name: &str, value: &str, path: &str) -> Option<http::HeaderValue> {
+    cookie_safe(value, path).then_some(())?;
+    let max_age = LOGIN_STATE_TTL.as_secs();
+    http::HeaderValue::from_str(&format!(
+        "{name}={value}; Max-Age={max_age}; Path={path}; HttpOnly; Secure; SameSite=Lax"
+    ))
+    .ok()
+}
+
+/// The `Set-Cookie` value that expires the attempt's cookie.
+pub fn clear_cookie(name: &str, path: &str) -> Option<http::HeaderValue> {
+    cookie_safe("x", path).then_some(())?;
+    http::HeaderValue::from_str(&format!(
+        "{name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path={path}; HttpOnly; Secure; SameSite=Lax"
+    ))
+    .ok()
+}
+
+fn cookie_safe(value: &str, path: &str) -> bool {
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        && path.starts_with('/')
+        && !path
+            .bytes()
+            .any(|b| b == b';' || b.is_ascii_control() || b == b' ')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,11 +261,21 @@ mod tests {
     }
 
     #[test]
-    fn cookie_names_come_only_from_plain_states() {
+    fn cookies_are_host_only_http_only_secure_lax_on_the_callback_path() {
+        let set = set_cookie("gw_oidc_s", "v1.a.b", "/.auth/oidc/corp/callback").expect("safe");
         assert_eq!(
-            cookie_name("gw", "aB-_9").as_deref(),
-            Some("gw_oidc_aB-_9")
+            set.to_str().expect("ascii"),
+            "gw_oidc_s=v1.a.b; Max-Age=600; Path=/.auth/oidc/corp/callback; HttpOnly; Secure; SameSite=Lax"
         );
+        let clear = clear_cookie("gw_oidc_s", "/.auth/oidc/corp/callback").expect("safe");
+        assert!(clear.to_str().expect("ascii").contains("Max-Age=0"));
+        assert!(set_cookie("n", "a;b", "/x").is_none());
+        assert!(set_cookie("n", "a", "/x;Domain=evil").is_none());
+    }
+
+    #[test]
+    fn cookie_names_come_only_from_plain_states() {
+        assert_eq!(cookie_name("gw", "aB-_9").as_deref(), Some("gw_oidc_aB-_9"));
         for bad in ["", "a b", "a;b", "a=b", &"x".repeat(65)] {
             assert_eq!(cookie_name("gw", bad), None, "{bad:?}");
         }

@@ -23,7 +23,7 @@ use crate::tls::TlsError;
 use crate::tls::client::TrustRoots;
 use claims::ClaimsError;
 use login_state::LoginStateError;
-pub use provider::{Provider, ProviderSignIn, ProviderStatus};
+pub use provider::{Provider, ProviderStatus};
 
 /// Why a login with a provider did not produce a token. Only logged in detail; the user
 /// sees a page saying which kind of thing went wrong, never a token or a secret.
