@@ -2,15 +2,20 @@
 //! keys, the users file — without binding a port or writing a file, and prints a summary
 //! and the warnings. With `[state] store = "redis"` it also connects to Redis and says what
 //! it found; refused credentials are an error, an unreachable server only a note (the
-//! gateway starts without it and retries).
+//! gateway starts without it and retries). Each `[[auth.oidc]]` is validated (its client
+//! secret is read, its CA file loaded) and its issuer's discovery document fetched: what it
+//! found (endpoints, whether RP-initiated logout is possible) is printed; an unreachable
+//! issuer is only a note (the gateway starts without it, its button says so, discovery is
+//! retried), a discovery document naming another issuer is flagged.
 
 use std::fmt;
 use std::path::Path;
 
 use super::error::Result;
-use crate::auth::Auth;
+use crate::auth::oidc::{OidcError, OidcProviders};
 use crate::auth::state::{RedisCommandError, RedisStartError, probe_redis};
 use crate::auth::users::{Lookalike, Users};
+use crate::auth::{Auth, AuthError};
 use crate::config::{self, Config};
 use crate::tls::TlsAcceptor;
 
@@ -21,6 +26,8 @@ pub struct CheckSummary {
     self_signed_pending: bool,
     /// What was found at the configured Redis (`store = "redis"` only).
     state: Option<String>,
+    /// One line per `[[auth.oidc]]`: what discovery found.
+    oidc: Vec<String>,
     warnings: Vec<config::Warning>,
 }
 
@@ -54,8 +61,13 @@ pub fn check(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<CheckS
         config::StateSettings::Memory => None,
         config::StateSettings::Redis(redis) => Some(describe_redis(redis)?),
     };
+    let oidc = match &config.auth {
+        Some(settings) if !settings.oidc.is_empty() => describe_oidc(settings, env)?,
+        _ => Vec::new(),
+    };
     Ok(CheckSummary {
         state,
+        oidc,
         warnings: config::warnings(&config, users.as_ref().map(users_facts).as_ref()),
         config,
         self_signed_pending,
@@ -87,6 +99,54 @@ fn describe_redis(redis: &config::RedisSettings) -> Result<String> {
             anyhow_like(&e)
         )),
     }
+}
+
+/// One line per provider: its discovery, fetched now.
+///
+/// # Errors
+/// The client secret or CA file cannot be read (already checked by `Auth::check`).
+fn describe_oidc(
+    settings: &config::AuthSettings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<String>> {
+    let providers = OidcProviders::load(&settings.oidc, env).map_err(AuthError::from)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| super::Error::Redis(RedisStartError::Thread(e).into()))?;
+    Ok(providers
+        .iter()
+        .map(|provider| {
+            let name = &provider.settings().name;
+            let issuer = &provider.settings().issuer.value;
+            match runtime.block_on(provider.discover_once()) {
+                Ok(found) => {
+                    let logout = match &found.additional_metadata().end_session_endpoint {
+                        Some(url) if provider.settings().rp_initiated_logout => {
+                            format!("logout at {}", url.as_str())
+                        }
+                        Some(_) => "rp_initiated_logout off".to_owned(),
+                        None => "no end_session_endpoint (gateway-only logout)".to_owned(),
+                    };
+                    format!(
+                        "oidc {name}: issuer {issuer}: discovery ok: authorize {}, token {}, userinfo {}, keys {}, {logout}",
+                        found.authorization_endpoint().as_str(),
+                        found.token_endpoint().map_or("none", |u| u.as_str()),
+                        found.userinfo_endpoint().map_or("none", |u| u.as_str()),
+                        found.jwks_uri().as_str(),
+                    )
+                }
+                Err(e @ OidcError::IssuerMismatch { .. }) => {
+                    format!("oidc {name}: WRONG ISSUER: {e}; every login will be refused")
+                }
+                Err(e) => format!(
+                    "oidc {name}: issuer {issuer}: NOT REACHABLE now ({}); the gateway starts \
+                     without it, shows its button as unavailable and retries",
+                    anyhow_like(&e)
+                ),
+            }
+        })
+        .collect())
 }
 
 /// `e` and its sources, joined with `: ` (the `{:#}` of anyhow, without anyhow).
@@ -152,6 +212,9 @@ impl fmt::Display for CheckSummary {
         }
         if let Some(state) = &self.state {
             writeln!(f, "{state}")?;
+        }
+        for line in &self.oidc {
+            writeln!(f, "{line}")?;
         }
         if let Some(admin) = self.config.server.admin_listen {
             writeln!(
