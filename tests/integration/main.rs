@@ -11,6 +11,7 @@ mod deploy;
 mod forward_auth;
 mod headers;
 mod limits;
+mod oidc;
 mod oidc_harness;
 mod operations;
 mod proxying;
