@@ -1,7 +1,9 @@
 //! The code flow through the real provider, and what it leaves: our cookie, the mapped
 //! identity at the upstream, single sign-on to a second subdomain.
 
-use super::{AFTER_LOGOUT, CALLBACK, HOST, Sso, location, payload, sso, sso_with, token_of};
+use super::{
+    AFTER_LOGOUT, CALLBACK, HOST, Sso, location, payload, sso, sso_alone, sso_with, token_of,
+};
 use crate::support::cookies::{assert_session_cookie_attributes, gateway_set_cookie};
 use crate::support::oidc_provider::ProviderOptions;
 use crate::support::requests::Req;
@@ -117,4 +119,19 @@ async fn the_login_page_offers_the_form_and_a_button_per_provider() {
         html.contains("href=\"/.auth/oidc/corp/start?rd=%2Fdeep\">Sign in with Corp SSO</a>"),
         "{html}"
     );
+}
+
+#[tokio::test]
+async fn without_a_users_file_one_provider_is_a_direct_redirect() {
+    let sso = sso_alone("").await;
+    let login = sso
+        .send(Req::get(HOST, "/.auth/login?rd=%2Fdeep").accept("text/html"))
+        .await;
+    assert_eq!(login.status, 302, "{}", login.text());
+    assert_eq!(location(&login), "/.auth/oidc/corp/start?rd=%2Fdeep");
+    let done = sso.sign_in("alice", "/deep").await;
+    assert_eq!(done.status, 303, "{}", done.text());
+    let page = get_as(&sso, HOST, "/deep", &token_of(&done)).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert_eq!(sso.app1.last().headers["x-forwarded-user"], "alice");
 }

@@ -57,6 +57,28 @@ pub async fn sso(extra: &str) -> Sso {
 
 /// A gateway in front of `provider` (running or not).
 pub async fn sso_on(provider: OidcProvider, extra: &str) -> Sso {
+    sso_edited(provider, extra, |text| text).await
+}
+
+/// A gateway with the provider and no users file: OIDC alone.
+pub async fn sso_alone(extra: &str) -> Sso {
+    let options = ProviderOptions::new(&[CALLBACK], &[AFTER_LOGOUT]);
+    let provider = OidcProvider::start_with(options).await;
+    let sso = sso_edited(provider, extra, |text| {
+        let start = text.find("[users]\n").expect("a [users] section");
+        let end = start + text[start..].find("\n\n").expect("its end");
+        format!("{}{}", &text[..start], &text[end..])
+    })
+    .await;
+    sso.wait_until_discovered().await;
+    sso
+}
+
+async fn sso_edited(
+    provider: OidcProvider,
+    extra: &str,
+    edit: impl FnOnce(String) -> String,
+) -> Sso {
     let app1 = upstream::start("app1").await;
     let app2 = upstream::start("app2").await;
     let secret = tempfile::tempdir().expect("tempdir");
@@ -64,7 +86,7 @@ pub async fn sso_on(provider: OidcProvider, extra: &str) -> Sso {
     std::fs::write(&secret_path, format!("{}\n", provider.client_secret())).expect("secret");
     let section = oidc_section(&provider, "corp", &secret_path, extra);
     let gateway = auth_config(&app1.url(), &app2.url())
-        .start_edited(|text| format!("{text}\n{section}"))
+        .start_edited(|text| format!("{}\n{section}", edit(text)))
         .await;
     Sso {
         provider,
