@@ -102,9 +102,9 @@ pub enum OidcSetupError {
         /// Where it is configured.
         at: crate::config::Location,
     },
-    /// The CA file cannot be loaded.
+    /// The CA file cannot be loaded (boxed: a `TlsError` is large).
     #[error(transparent)]
-    Tls(#[from] TlsError),
+    Tls(Box<TlsError>),
 }
 
 /// Every provider of one config generation.
@@ -131,7 +131,8 @@ impl OidcProviders {
                     Some(file) => TrustRoots::File(file),
                     None => TrustRoots::System,
                 };
-                let channel = BackChannel::new(roots)?;
+                let channel =
+                    BackChannel::new(roots).map_err(|e| OidcSetupError::Tls(Box::new(e)))?;
                 Ok(Provider::new(provider.clone(), secret, channel))
             })
             .collect::<Result<_, OidcSetupError>>()?;
