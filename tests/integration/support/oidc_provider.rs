@@ -184,6 +184,11 @@ impl OidcProvider {
         format!("https://{}", self.addr)
     }
 
+    /// The private key of the provider's TLS certificate (a browser can be told to trust it).
+    pub fn tls_key_path(&self) -> PathBuf {
+        self.dir.path().join("provider.key")
+    }
+
     /// A PEM file of the CA that signed the provider's certificate (the gateway's `ca_file`).
     pub fn ca_path(&self) -> PathBuf {
         self.dir.path().join("ca.pem")
