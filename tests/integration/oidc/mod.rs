@@ -6,8 +6,10 @@
 //!   userinfo, `require_known_user` for local users only;
 //! - `refusals`: provider error, forged/replayed state, wrong nonce, spent or foreign
 //!   code, users outside `allowed_*` — each a page, no token, nothing upstream;
-//! - `lifecycle`: provider down at start, key rotation mid-run, RP-initiated logout.
+//! - `lifecycle`: provider down at start, key rotation mid-run, RP-initiated logout;
+//! - `check`: `gateway check` reporting discovery, an unreachable provider, a missing secret.
 
+mod check;
 mod flow;
 mod lifecycle;
 mod refusals;
