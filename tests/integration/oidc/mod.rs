@@ -86,7 +86,9 @@ async fn sso_edited(
     let secret = tempfile::tempdir().expect("tempdir");
     let secret_path = secret.path().join("oidc.secret");
     std::fs::write(&secret_path, format!("{}\n", provider.client_secret())).expect("secret");
-    let section = oidc_section(&provider, "corp", &secret_path, extra);
+    // `{secret}` in `extra` (e.g. a second provider section) is the client secret file.
+    let extra = extra.replace("{secret}", &secret_path.display().to_string());
+    let section = oidc_section(&provider, "corp", &secret_path, &extra);
     let gateway = auth_config(&app1.url(), &app2.url())
         .start_edited(|text| format!("{}\n{section}", edit(text)))
         .await;
@@ -173,13 +175,13 @@ impl Sso {
         self.callback(&back, Some(&attempt.cookie)).await
     }
 
-    /// Polls `/readyz` until it no longer names the provider as unavailable (discovery runs
+    /// Polls `/readyz` until it no longer names any provider as unavailable (discovery runs
     /// in the background from startup).
     pub async fn wait_until_discovered(&self) {
         let deadline = std::time::Instant::now() + DISCOVERY_DEADLINE;
         loop {
             let (_, body) = readyz(self.gateway.admin_addr).await;
-            if !body.contains("identity provider corp unavailable") {
+            if !body.contains(" unavailable: ") {
                 return;
             }
             assert!(
