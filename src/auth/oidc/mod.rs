@@ -6,6 +6,7 @@
 //! | module | concept |
 //! |---|---|
 //! | [`provider`] | one provider at run time: discovery and keys kept fresh, begin and finish a login |
+//! | [`id_token`] | the algorithm allow-list, the claims type, ID token verification |
 //! | [`login_state`] | the per-attempt signed cookie (`state`, `nonce`, PKCE verifier, `rd`) |
 //! | [`claims`] | the provider's claims → [`Identity`](crate::identity::Identity), and the allow-lists |
 //!
@@ -14,6 +15,7 @@
 //! builds a response: the portal's `oidc` endpoint turns [`OidcError`] into a page.
 
 pub mod claims;
+pub mod id_token;
 pub mod login_state;
 pub mod provider;
 

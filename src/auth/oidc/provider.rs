@@ -7,7 +7,7 @@
 //! `state`, `nonce`), the token request (client secret over HTTP Basic), ID token
 //! verification (signature against the provider's JWKS, `iss`, `aud`, `azp`, `exp`,
 //! `iat`, `nonce`) and the userinfo request. This file decides only what the crate leaves
-//! to its user: the algorithm allow-list ([`ALLOWED_ALGORITHMS`], asymmetric only — an
+//! to its user: the algorithm allow-list (`id_token::ALLOWED_ALGORITHMS`, asymmetric only — an
 //! `HS256` token signed with the client secret is refused), that discovery's `issuer` is
 //! the configured one (the crate's own discovery checks that; we fetch through
 //! [`RemoteDocument`] to cache it), and that an unknown `kid` triggers one rate-limited
@@ -18,54 +18,23 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use arc_swap::ArcSwapOption;
-use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJsonWebKeySet,
-    CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
-};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreGenderClaim, CoreJsonWebKeySet};
 use openidconnect::{
-    AccessToken, AdditionalClaims, AuthorizationCode, ClaimsVerificationError, ClientId,
-    ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl,
-    ProviderMetadataWithLogout, RedirectUrl, Scope, SignatureVerificationError, TokenResponse,
-    UserInfoClaims,
+    AccessToken, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope,
+    SignatureVerificationError, TokenResponse, UserInfoClaims,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::OidcError;
 use super::claims;
+use super::id_token::{OtherClaims, ProviderIdToken, as_object, verify};
 use super::login_state::{LoginState, expiry};
 use crate::auth::idp::remote::error_chain;
 use crate::auth::idp::{BackChannel, DocumentStatus, RemoteDocument, RemoteSchedule};
 use crate::config::OidcSettings;
 use crate::identity::Identity;
-
-/// The ID token signature algorithms accepted: asymmetric ones only.
-pub const ALLOWED_ALGORITHMS: [CoreJwsSigningAlgorithm; 9] = [
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
-    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
-    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
-    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
-    CoreJwsSigningAlgorithm::EdDsa,
-];
-
-/// Every claim the provider sent besides the standard ones, kept as JSON so that any
-/// `user_claim` / `groups_claim` can be read.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OtherClaims(Map<String, Value>);
-
-impl AdditionalClaims for OtherClaims {}
-
-type ProviderIdToken = IdToken<
-    OtherClaims,
-    CoreGenderClaim,
-    CoreJweContentEncryptionAlgorithm,
-    CoreJwsSigningAlgorithm,
->;
 
 /// The client `openidconnect` builds from discovery metadata.
 type DiscoveredClient = CoreClient<
@@ -231,7 +200,7 @@ impl Provider {
         let id_token = ProviderIdToken::from_str(&raw_id_token)
             .map_err(|e| OidcError::IdToken(error_chain(&e)))?;
         let nonce = Nonce::new(attempt.nonce);
-        let mut claims = match verify(&client, &id_token, &nonce) {
+        let mut claims = match verify(client.id_token_verifier(), &id_token, &nonce) {
             Err(ClaimsVerificationError::SignatureVerification(
                 SignatureVerificationError::NoMatchingKey,
             )) => {
@@ -240,7 +209,7 @@ impl Provider {
                 let fresh = keys.refresh_if_allowed().await.map_err(OidcError::Keys)?;
                 let fresh = fresh.unwrap_or(jwks);
                 let client = self.client(&metadata, (*fresh).clone(), callback)?;
-                verify(&client, &id_token, &nonce)
+                verify(client.id_token_verifier(), &id_token, &nonce)
             }
             other => other,
         }
@@ -357,28 +326,6 @@ impl Provider {
     }
 }
 
-/// Verifies `id_token` with `client`'s keys and the allow-listed algorithms; the claims
-/// as one JSON object.
-fn verify(
-    client: &DiscoveredClient,
-    id_token: &ProviderIdToken,
-    nonce: &Nonce,
-) -> Result<Map<String, Value>, ClaimsVerificationError> {
-    let verifier = client
-        .id_token_verifier()
-        .set_allowed_algs(ALLOWED_ALGORITHMS);
-    let claims = id_token.claims(&verifier, nonce)?;
-    as_object(claims).map_err(ClaimsVerificationError::Other)
-}
-
-fn as_object<T: Serialize>(claims: &T) -> Result<Map<String, Value>, String> {
-    match serde_json::to_value(claims) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err("claims are not an object".to_owned()),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
 /// `<issuer>/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 §4).
 pub fn discovery_url(issuer: &str) -> String {
     format!(
@@ -401,21 +348,5 @@ mod tests {
             discovery_url("https://accounts.google.com"),
             "https://accounts.google.com/.well-known/openid-configuration"
         );
-    }
-
-    #[test]
-    fn no_symmetric_or_none_algorithm_is_allowed() {
-        for alg in ALLOWED_ALGORITHMS {
-            assert!(
-                !matches!(
-                    alg,
-                    CoreJwsSigningAlgorithm::HmacSha256
-                        | CoreJwsSigningAlgorithm::HmacSha384
-                        | CoreJwsSigningAlgorithm::HmacSha512
-                        | CoreJwsSigningAlgorithm::None
-                ),
-                "{alg:?}"
-            );
-        }
     }
 }
