@@ -137,13 +137,13 @@ impl Provider {
     /// # Errors
     /// [`OidcError::Unavailable`] while discovery has not succeeded; others as
     /// [`Provider::client`].
-    pub fn begin(
+    pub async fn begin(
         &self,
         callback: &str,
         rd: &str,
         now: SystemTime,
     ) -> Result<(String, LoginState), OidcError> {
-        let metadata = self.metadata()?;
+        let metadata = self.metadata().await?;
         // Start fetching the keys now, so they are there when the user comes back.
         self.key_set(&metadata)?;
         let client = self.client(&metadata, CoreJsonWebKeySet::new(Vec::new()), callback)?;
@@ -182,7 +182,7 @@ impl Provider {
         code: &str,
         attempt: LoginState,
     ) -> Result<ProviderSignIn, OidcError> {
-        let metadata = self.metadata()?;
+        let metadata = self.metadata().await?;
         let keys = self.key_set(&metadata)?;
         let jwks = match keys.current() {
             Some(jwks) => jwks,
@@ -253,8 +253,19 @@ impl Provider {
     }
 
     /// The cached discovery document, checked.
-    fn metadata(&self) -> Result<Arc<ProviderMetadataWithLogout>, OidcError> {
-        let metadata = self.discovery.current().ok_or(OidcError::Unavailable)?;
+    /// When nothing is cached yet (a fresh config generation after a reload, or a provider
+    /// that was down), one on-demand fetch (rate-limited) before giving up.
+    async fn metadata(&self) -> Result<Arc<ProviderMetadataWithLogout>, OidcError> {
+        let metadata = match self.discovery.current() {
+            Some(metadata) => metadata,
+            None => self
+                .discovery
+                .refresh_if_allowed()
+                .await
+                .ok()
+                .flatten()
+                .ok_or(OidcError::Unavailable)?,
+        };
         self.check_issuer(&metadata)?;
         Ok(metadata)
     }

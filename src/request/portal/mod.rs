@@ -112,7 +112,7 @@ pub(super) async fn handle(
         Endpoint::Me => me::respond(auth, request.headers(), context.host),
         Endpoint::Verify => verify::respond(pipeline, auth, request.headers()),
         Endpoint::Jwks => jwks::respond(auth),
-        Endpoint::OidcStart(name) => oidc::start(auth, &request, &context, name),
+        Endpoint::OidcStart(name) => oidc::start(auth, &request, &context, name).await,
         Endpoint::OidcCallback(name) => oidc::callback(auth, &request, &context, name).await,
     }
 }

@@ -53,7 +53,7 @@ pub(super) fn start_path(prefix: &str, provider: &str, rd: &str) -> String {
 ///
 /// # Errors
 /// [`RequestError::NoRoute`] for an unknown provider; internal errors.
-pub(super) fn start(
+pub(super) async fn start(
     auth: &Auth,
     request: &Request<Incoming>,
     context: &EndpointContext<'_>,
@@ -64,7 +64,7 @@ pub(super) fn start(
     let rd = query_param(request.uri(), "rd").unwrap_or_default();
     let rd = safe_redirect(&rd, &settings.allowed_domains).unwrap_or(FALLBACK_REDIRECT);
     let callback = callback_url(request, context, &settings.prefix, name);
-    let (url, attempt) = match provider.begin(&callback, rd, SystemTime::now()) {
+    let (url, attempt) = match provider.begin(&callback, rd, SystemTime::now()).await {
         Ok(begun) => begun,
         Err(error) => {
             warn!(idp = name, error = %error, "oidc login cannot start");
