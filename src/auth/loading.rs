@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use super::oidc::OidcSetupError;
+use super::oidc::login_state::LoginStateKey;
 use super::session::device::DeviceKey;
 use super::token::{KeyError, TokenKeys, TokenSettings};
 use super::users::{Users, UsersError};
@@ -48,6 +50,9 @@ pub enum AuthError {
         #[source]
         source: std::io::Error,
     },
+    /// An `[[auth.oidc]]` provider cannot be set up (its secret, its CA file).
+    #[error(transparent)]
+    Oidc(#[from] OidcSetupError),
     /// The key material is unusable (too short, wrong kind, malformed).
     #[error("{at}: unusable signing or verification key")]
     Key {
@@ -92,11 +97,12 @@ fn read(located: &Located<PathBuf>) -> Result<Vec<u8>, AuthError> {
     })
 }
 
-/// The token keys, and the device-cookie key derived from the same key material.
+/// The token keys, and the device-cookie and login-state keys derived from the same key
+/// material.
 pub(super) fn load_keys(
     settings: &AuthSettings,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(TokenKeys, DeviceKey), AuthError> {
+) -> Result<(TokenKeys, DeviceKey, LoginStateKey), AuthError> {
     let token_settings = token_settings(settings);
     let (secret, at) = match &settings.key {
         KeySource::SecretFile { path, generate } => {
@@ -125,13 +131,19 @@ pub(super) fn load_keys(
                     source,
                 },
             )?;
-            return Ok((keys, DeviceKey::derive(&private_pem)));
+            let (device, login_state) = derived_keys(&private_pem);
+            return Ok((keys, device, login_state));
         }
     };
     let secret = trim_ascii(&secret);
     let keys = TokenKeys::from_secret(token_settings, secret)
         .map_err(|source| AuthError::Key { at, source })?;
-    Ok((keys, DeviceKey::derive(secret)))
+    let (device, login_state) = derived_keys(secret);
+    Ok((keys, device, login_state))
+}
+
+fn derived_keys(material: &[u8]) -> (DeviceKey, LoginStateKey) {
+    (DeviceKey::derive(material), LoginStateKey::derive(material))
 }
 
 fn trim_ascii(bytes: &[u8]) -> &[u8] {

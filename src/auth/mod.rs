@@ -15,6 +15,8 @@
 //! | `loading` | the token keys, the device-cookie key and the users file, read from config |
 //! | `failure` | [`AuthFailure`]: why a presented token was refused (only logged) |
 //! | `sessions` | a session's tokens: issue, renew, revoke, sign out everywhere |
+//! | [`idp`] | the back channel to identity providers: HTTPS client, cached remote documents |
+//! | [`oidc`] | signing in with an OpenID Connect provider: the code flow, its state cookie, claims |
 //!
 //! [`Auth`] (this file) ties them together for one config generation. The order of checks
 //! for a token, in [`Auth::authenticate`]: signature and claims (or a cache hit, which only
@@ -25,7 +27,9 @@
 
 pub mod access;
 mod failure;
+pub mod idp;
 mod loading;
+pub mod oidc;
 pub mod second_factor;
 pub mod session;
 mod sessions;
@@ -49,6 +53,8 @@ pub use two_step::{PasswordStep, SecondFactorCode};
 use crate::config::{AuthSettings, KeySource, UsersSettings};
 use crate::metrics::Metrics;
 use loading::{load_keys, load_users};
+use oidc::OidcProviders;
+use oidc::login_state::LoginStateKey;
 use session::device::DeviceKey;
 use session::redirect::origin_allowed;
 use session::{Credential, CredentialError, find_credential};
@@ -75,6 +81,10 @@ pub struct Auth {
     /// Revocations and throttling: shared by every config generation.
     store: Arc<dyn StateStore>,
     metrics: Arc<Metrics>,
+    /// `[[auth.oidc]]` providers (none when not configured).
+    oidc: OidcProviders,
+    /// Signs the login-attempt cookies of the OIDC flow.
+    login_state: LoginStateKey,
 }
 
 impl std::fmt::Debug for Auth {
@@ -99,7 +109,8 @@ impl Auth {
         store: Arc<dyn StateStore>,
         metrics: Arc<Metrics>,
     ) -> Result<Auth, AuthError> {
-        let (keys, device_key) = load_keys(settings, env)?;
+        let (keys, device_key, login_state) = load_keys(settings, env)?;
+        let oidc = OidcProviders::load(&settings.oidc, env)?;
         let devices = users
             .filter(|u| !u.device_cookie_ttl.is_zero())
             .map(|u| DeviceCookies {
@@ -126,6 +137,8 @@ impl Auth {
             devices,
             store,
             metrics,
+            oidc,
+            login_state,
         })
     }
 
@@ -144,6 +157,7 @@ impl Auth {
         if !pending_secret {
             load_keys(settings, env)?;
         }
+        OidcProviders::load(&settings.oidc, env)?;
         users.map(load_users).transpose()
     }
 
@@ -165,6 +179,26 @@ impl Auth {
     /// The settings this state was built from.
     pub fn settings(&self) -> &AuthSettings {
         &self.settings
+    }
+
+    /// The OpenID Connect providers.
+    pub fn oidc(&self) -> &OidcProviders {
+        &self.oidc
+    }
+
+    /// The key of the OIDC login-attempt cookies.
+    pub fn login_state_key(&self) -> &LoginStateKey {
+        &self.login_state
+    }
+
+    /// Counts a finished OIDC login at `provider` (`gateway_oidc_logins_total`).
+    pub fn oidc_login_outcome(&self, provider: &str, success: bool) {
+        self.metrics.oidc_login(provider, success);
+    }
+
+    /// Whether the users file is configured (the login page shows its form).
+    pub fn has_users(&self) -> bool {
+        self.users.is_some()
     }
 
     /// Finds the request's gateway credential: the `Authorization` header when it carries a
@@ -218,7 +252,9 @@ impl Auth {
         if self.store.is_revoked(revocation_ref(&verified), now) {
             return Err(AuthFailure::Revoked);
         }
-        if self.settings.require_known_user {
+        // `require_known_user` is about the users file: a provider's users are not in it.
+        let local = verified.session.as_ref().is_none_or(|s| s.idp.is_none());
+        if self.settings.require_known_user && local {
             match self
                 .users
                 .as_ref()

@@ -36,7 +36,16 @@ impl Auth {
         ttl: Duration,
         now: SystemTime,
     ) -> Result<String, TokenError> {
-        let known = self.users.as_ref().and_then(|u| u.get(user));
+        // A session from an identity provider keeps the provider's groups and e-mail: a
+        // local user of the same name lends it nothing.
+        let from_provider = renewing
+            .and_then(|token| token.session.as_ref())
+            .is_some_and(|session| session.idp.is_some());
+        let known = self
+            .users
+            .as_ref()
+            .filter(|_| !from_provider)
+            .and_then(|u| u.get(user));
         let groups = match known {
             Some(known) => known.groups.as_slice(),
             None => renewing
@@ -64,6 +73,31 @@ impl Auth {
                 self.keys.issue_in(&session, user, groups, email, ttl, now)
             }
         }
+    }
+
+    /// Mints the first token of a session signed in at the identity provider `idp`, for
+    /// `user` with the provider's `groups` and `email` (the users file plays no part; the
+    /// token carries `idp`, and renewals keep all three).
+    ///
+    /// # Errors
+    /// A [`TokenError`] from signing.
+    pub fn issue_at_provider(
+        &self,
+        idp: &str,
+        identity: &crate::identity::Identity,
+        ttl: Duration,
+        now: SystemTime,
+    ) -> Result<String, TokenError> {
+        let user = identity.user.as_str();
+        let signed_in = self
+            .store
+            .signed_out_before(user, now)
+            .map_or(now, |cutoff| cutoff.max(now));
+        let ttl = ttl.min(self.settings.session_lifetime);
+        let session = Session::begin_at_provider(signed_in, idp)?;
+        let email = identity.email.as_deref();
+        self.keys
+            .issue_in(&session, user, &identity.groups, email, ttl, now)
     }
 
     /// Signs `token` out: its session (every token renewed from the same sign-in) until the

@@ -2,15 +2,20 @@
 //! keys, the users files, the CA and client certificates of HTTPS upstreams — without binding a port or writing a file, and prints a summary
 //! and the warnings. With `[state] store = "redis"` it also connects to Redis and says what
 //! it found; refused credentials are an error, an unreachable server only a note (the
-//! gateway starts without it and retries).
+//! gateway starts without it and retries). Each `[[auth.oidc]]` is validated (its client
+//! secret is read, its CA file loaded) and its issuer's discovery document fetched: what it
+//! found (endpoints, whether RP-initiated logout is possible) is printed; an unreachable
+//! issuer is only a note (the gateway starts without it, its button says so, discovery is
+//! retried), a discovery document naming another issuer is flagged.
 
 use std::fmt;
 use std::path::Path;
 
 use super::error::Result;
-use crate::auth::Auth;
+use crate::auth::oidc::{OidcError, OidcProviders};
 use crate::auth::state::{RedisCommandError, RedisStartError, probe_redis};
 use crate::auth::users::{Lookalike, Users};
+use crate::auth::{Auth, AuthError};
 use crate::config::{self, Config};
 use crate::tls::TlsAcceptor;
 use crate::upstream::Proxy;
@@ -22,6 +27,8 @@ pub struct CheckSummary {
     self_signed_pending: bool,
     /// What was found at the configured Redis (`store = "redis"` only).
     state: Option<String>,
+    /// One line per `[[auth.oidc]]`: what discovery found.
+    oidc: Vec<String>,
     warnings: Vec<config::Warning>,
 }
 
@@ -60,8 +67,13 @@ pub fn check(
         config::StateSettings::Memory => None,
         config::StateSettings::Redis(redis) => Some(describe_redis(redis)?),
     };
+    let oidc = match &config.auth {
+        Some(settings) if !settings.oidc.is_empty() => describe_oidc(settings, env)?,
+        _ => Vec::new(),
+    };
     Ok(CheckSummary {
         state,
+        oidc,
         warnings: config::warnings(&config, users.as_ref().map(users_facts).as_ref()),
         config,
         self_signed_pending,
@@ -93,6 +105,57 @@ fn describe_redis(redis: &config::RedisSettings) -> Result<String> {
             anyhow_like(&e)
         )),
     }
+}
+
+/// One line per provider: its discovery, fetched now.
+///
+/// # Errors
+/// The client secret or CA file cannot be read (already checked by `Auth::check`).
+fn describe_oidc(
+    settings: &config::AuthSettings,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> std::result::Result<Vec<String>, AuthError> {
+    let providers = OidcProviders::load(&settings.oidc, env)?;
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return Ok(vec![format!("oidc: discovery not checked ({e})")]),
+    };
+    Ok(providers
+        .iter()
+        .map(|provider| {
+            let name = &provider.settings().name;
+            let issuer = &provider.settings().issuer.value;
+            match runtime.block_on(provider.discover_once()) {
+                Ok(found) => {
+                    let logout = match &found.additional_metadata().end_session_endpoint {
+                        Some(url) if provider.settings().rp_initiated_logout => {
+                            format!("logout at {}", url.as_str())
+                        }
+                        Some(_) => "rp_initiated_logout off".to_owned(),
+                        None => "no end_session_endpoint (gateway-only logout)".to_owned(),
+                    };
+                    format!(
+                        "oidc {name}: issuer {issuer}: discovery ok: authorize {}, token {}, userinfo {}, keys {}, {logout}",
+                        found.authorization_endpoint().as_str(),
+                        found.token_endpoint().map_or("none", |u| u.as_str()),
+                        found.userinfo_endpoint().map_or("none", |u| u.as_str()),
+                        found.jwks_uri().as_str(),
+                    )
+                }
+                Err(e @ OidcError::IssuerMismatch { .. }) => {
+                    format!("oidc {name}: WRONG ISSUER: {e}; every login will be refused")
+                }
+                Err(e) => format!(
+                    "oidc {name}: issuer {issuer}: NOT REACHABLE now ({}); the gateway starts \
+                     without it, shows its button as unavailable and retries",
+                    anyhow_like(&e)
+                ),
+            }
+        })
+        .collect())
 }
 
 /// `e` and its sources, joined with `: ` (the `{:#}` of anyhow, without anyhow).
@@ -168,6 +231,9 @@ impl fmt::Display for CheckSummary {
         }
         if let Some(state) = &self.state {
             writeln!(f, "{state}")?;
+        }
+        for line in &self.oidc {
+            writeln!(f, "{line}")?;
         }
         if let Some(admin) = self.config.server.admin_listen {
             writeln!(

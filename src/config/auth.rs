@@ -18,6 +18,7 @@ use super::duration::ConfigDuration;
 use super::headers::{self, IdentityHeaders, RawHeaders};
 use super::keys::{self, KeySource, RawKeys, RawVerifyKey};
 use super::location::{Located, Problems};
+use super::oidc::{self, OidcSettings, RawOidc};
 use crate::router::normalize_path;
 
 /// Default lifetime of issued tokens.
@@ -72,6 +73,8 @@ pub struct AuthSettings {
     pub headers: IdentityHeaders,
     /// Whether local users must have a second factor to sign in.
     pub second_factor: SecondFactorPolicy,
+    /// `[[auth.oidc]]`: OpenID Connect providers to sign in with.
+    pub oidc: Vec<OidcSettings>,
 }
 
 /// `[auth] second_factor`: whether local users must have a second factor.
@@ -114,6 +117,8 @@ pub(super) struct RawAuth {
     #[serde(default)]
     headers: RawHeaders,
     second_factor: Option<Spanned<String>>,
+    #[serde(default)]
+    oidc: Vec<RawOidc>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -197,6 +202,7 @@ pub(super) fn validate_auth(
             }
         },
     };
+    let oidc = oidc::validate_oidc(raw.oidc, base_dir, problems);
     let session_lifetime_at = raw.session_lifetime.as_ref().map_or(0, |d| d.span().start);
     let settings = AuthSettings {
         issuer: raw.issuer.into_inner(),
@@ -218,6 +224,7 @@ pub(super) fn validate_auth(
         allowed_domains,
         headers,
         second_factor,
+        oidc,
     };
     if settings.token_ttl.is_zero() {
         problems.add(0, "[auth] token_ttl must be longer than 0s");

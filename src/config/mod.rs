@@ -41,6 +41,7 @@ mod hsts;
 mod keys;
 mod load;
 mod location;
+mod oidc;
 mod routes;
 mod schema;
 mod server;
@@ -62,6 +63,7 @@ pub use headers::IdentityHeaders;
 pub use keys::KeySource;
 pub use load::Config;
 pub use location::{Located, Location, Problem};
+pub use oidc::{ClientSecretSource, OidcSettings};
 pub use routes::RouteSettings;
 pub use server::{
     DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_LISTEN,

@@ -291,8 +291,11 @@ pub(super) fn check_auth_coverage(
             problems.add(offset, "[users] needs an [auth] section");
         }
     }
+    // With identity providers and no users file, `require_known_user` (about local users
+    // only) just means no local token is accepted.
     if let (Some(offset), None, Some(auth)) = (auth_offset, users_offset, auth)
         && auth.require_known_user
+        && auth.oidc.is_empty()
     {
         problems.add(offset, "require_known_user = true needs a [users] file; add [users] file = \"users.toml\" or set require_known_user = false");
     }

@@ -71,6 +71,11 @@ impl Snapshot {
             cookie_name,
             metrics.clone(),
         )?;
+        if let Some(auth) = &auth {
+            // Discovery runs in the background: a provider that is down does not stop the
+            // gateway from starting (its button says so until discovery succeeds).
+            auth.oidc().start();
+        }
         let router = Router::new(
             config
                 .routes

@@ -41,6 +41,8 @@ pub use store::StoreMetrics;
 type Kind = [(&'static str, &'static str); 1];
 /// A route and a status class.
 type RouteClass = [(&'static str, String); 2];
+/// An identity provider's name (and, for logins, the result).
+type ProviderLabels = Vec<(&'static str, String)>;
 
 /// Status classes, indexed by `status / 100 - 1`.
 const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
@@ -57,6 +59,8 @@ pub struct Metrics {
     open_connections: Gauge,
     handshake_failures: Counter,
     reloads: Family<Kind, Counter>,
+    oidc_logins: Family<ProviderLabels, Counter>,
+    oidc_up: Family<ProviderLabels, Gauge>,
     store: StoreMetrics,
     /// The series every authenticated request touches, resolved once: a `Family` lookup
     /// takes a read lock and hashes the label set.
@@ -175,6 +179,18 @@ impl Metrics {
             "Configuration reloads, by result",
             reloads.clone(),
         );
+        let oidc_logins = Family::<ProviderLabels, Counter>::default();
+        registry.register(
+            "oidc_logins",
+            "OpenID Connect logins finished at the callback, by provider and result",
+            oidc_logins.clone(),
+        );
+        let oidc_up = Family::<ProviderLabels, Gauge>::default();
+        registry.register(
+            "oidc_provider_up",
+            "Whether the OpenID Connect provider's discovery has succeeded (1) or not (0)",
+            oidc_up.clone(),
+        );
         let store = StoreMetrics::register(&mut registry);
         let auth_valid = auth.get_or_create(&[("outcome", "valid")]).clone();
         let cache_hit = token_cache.get_or_create(&[("result", "hit")]).clone();
@@ -193,6 +209,8 @@ impl Metrics {
             open_connections,
             handshake_failures,
             reloads,
+            oidc_logins,
+            oidc_up,
             store,
         }
     }
@@ -236,6 +254,24 @@ impl Metrics {
         } else {
             self.auth.get_or_create(&[("outcome", outcome)]).inc();
         }
+    }
+
+    /// Counts a finished OpenID Connect login at `provider`.
+    pub fn oidc_login(&self, provider: &str, success: bool) {
+        let result = if success { "success" } else { "failure" };
+        self.oidc_logins
+            .get_or_create(&vec![
+                ("provider", provider.to_owned()),
+                ("result", result.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// Sets whether `provider`'s discovery has succeeded (1) or not (0).
+    pub fn oidc_provider_up(&self, provider: &str, up: bool) {
+        self.oidc_up
+            .get_or_create(&vec![("provider", provider.to_owned())])
+            .set(i64::from(up));
     }
 
     /// Counts a login attempt.

@@ -69,6 +69,11 @@ impl<'s> AccessRecord<'s> {
                 .as_ref()
                 .filter(|token| !token.amr.is_empty())
                 .map(|token| field::display(Amr(&token.amr))),
+            idp = self
+                .user
+                .as_ref()
+                .and_then(|token| token.session.as_ref())
+                .and_then(|session| session.idp.as_deref()),
             upstream = self.upstream.map(field::display),
             status,
             duration_ms = elapsed * 1000.0,

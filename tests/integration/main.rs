@@ -16,6 +16,8 @@ mod headers;
 mod htpasswd;
 mod https_upstream;
 mod limits;
+mod oidc;
+mod oidc_harness;
 mod operations;
 mod proxying;
 mod routing;

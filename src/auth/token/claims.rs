@@ -62,6 +62,10 @@ pub struct Claims {
     /// `["pwd","otp"]` after a second factor; kept across renewal.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
+    /// The identity provider (`[[auth.oidc]]` name) the user signed in with; absent for
+    /// the users file. Kept across renewal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
 }
 
 /// The `aud` claim, in either of its RFC 7519 shapes.
@@ -112,6 +116,8 @@ pub struct Session {
     pub signed_in: SystemTime,
     /// How the user signed in (`amr`), carried by every token of the session.
     pub amr: Vec<String>,
+    /// The identity provider the user signed in with (`idp`); `None` for the users file.
+    pub idp: Option<String>,
 }
 
 impl Session {
@@ -132,6 +138,18 @@ impl Session {
             id: new_id()?,
             signed_in,
             amr,
+            idp: None,
+        })
+    }
+
+    /// A new session signed in at `signed_in` through the identity provider `idp`.
+    ///
+    /// # Errors
+    /// As [`Session::begin`].
+    pub fn begin_at_provider(signed_in: SystemTime, idp: &str) -> Result<Session, TokenError> {
+        Ok(Session {
+            idp: Some(idp.to_owned()),
+            ..Self::begin(signed_in)?
         })
     }
 }

@@ -64,6 +64,7 @@ impl TokenKeys {
             groups: groups.to_vec(),
             email: email.map(str::to_owned),
             amr: session.amr.clone(),
+            idp: session.idp.clone(),
         };
         let mut payload =
             serde_json::to_value(&claims).map_err(|e| TokenError::SigningFailed(e.into()))?;

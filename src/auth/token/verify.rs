@@ -89,6 +89,13 @@ impl TokenKeys {
         {
             return Err(TokenError::InvalidClaim("amr".to_owned()));
         }
+        if claims
+            .idp
+            .as_deref()
+            .is_some_and(|idp| idp.is_empty() || idp.len() > MAX_ID_BYTES || !header_safe(idp))
+        {
+            return Err(TokenError::InvalidClaim("idp".to_owned()));
+        }
         let Claims {
             groups,
             email,
@@ -96,6 +103,7 @@ impl TokenKeys {
             sid,
             auth_time,
             amr,
+            idp,
             ..
         } = claims;
         let session = match (sid, auth_time) {
@@ -103,6 +111,7 @@ impl TokenKeys {
                 id,
                 signed_in: UNIX_EPOCH + Duration::from_secs(auth_time),
                 amr: amr.clone(),
+                idp,
             }),
             _ => None,
         };

@@ -21,7 +21,9 @@ use tracing::info;
 
 use super::context::{EndpointContext, internal};
 use super::form::{FormKind, content_kind, form_field, query_param, read_body};
-use super::pages::{CodePage, LoginPage, code_page, login_page};
+use super::oidc::start_path;
+use super::pages::{CodePage, LoginPage, ProviderButton, code_page, login_page};
+use crate::auth::oidc::{Provider, ProviderStatus};
 use crate::auth::second_factor::ChallengeId;
 use crate::auth::session::cookie;
 use crate::auth::session::redirect::{FALLBACK_REDIRECT, safe_redirect};
@@ -122,6 +124,18 @@ pub(super) fn show(
     context: &EndpointContext<'_>,
 ) -> Response<Body> {
     let rd = query_param(request.uri(), "rd").unwrap_or_default();
+    // No users file and one provider that is up: nothing to choose, straight to it.
+    let mut providers = auth.oidc().iter();
+    if let (false, Some(only), None) = (auth.has_users(), providers.next(), providers.next())
+        && only.status() == ProviderStatus::Ready
+    {
+        let settings = auth.settings();
+        let rd = safe_redirect(&rd, &settings.allowed_domains).unwrap_or_default();
+        let start = start_path(&settings.prefix, &only.settings().name, rd);
+        if let Ok(location) = HeaderValue::from_str(&start) {
+            return redirect(StatusCode::FOUND, location);
+        }
+    }
     page(auth, context, &rd, "", None, StatusCode::OK)
 }
 
@@ -137,12 +151,27 @@ fn page(
     let settings = auth.settings();
     let rd = safe_redirect(rd, &settings.allowed_domains).unwrap_or(FALLBACK_REDIRECT);
     let action = format!("{}/login", settings.prefix);
+    let starts: Vec<(String, &Provider)> = auth
+        .oidc()
+        .iter()
+        .map(|p| (start_path(&settings.prefix, &p.settings().name, rd), p))
+        .collect();
+    let providers: Vec<ProviderButton> = starts
+        .iter()
+        .map(|(href, provider)| ProviderButton {
+            label: &provider.settings().display_name,
+            href,
+            available: provider.status() == ProviderStatus::Ready,
+        })
+        .collect();
     let page = LoginPage {
         site: site(rd, context.host),
         action: &action,
         rd,
         username,
         error,
+        password_form: auth.has_users() || providers.is_empty(),
+        providers: &providers,
     };
     html(status, login_page(&page))
 }

@@ -11,6 +11,8 @@
 //! | `GET me` | `me` | the current identity as JSON, or 401 |
 //! | `* verify` | `verify` | forward-auth for nginx `auth_request`, Traefik, Caddy |
 //! | `GET jwks.json` | `jwks` | public keys (asymmetric algorithms only) |
+//! | `GET oidc/<name>/start` | `oidc` | a new login attempt at the provider: 302 + attempt cookie |
+//! | `GET oidc/<name>/callback` | `oidc` | the provider's answer → our token and cookie, or a page |
 //!
 //! `context` is what every endpoint is given; `form` reads bodies and fields for login and
 //! logout; `pages` writes the HTML. Anything
@@ -23,6 +25,7 @@ mod jwks;
 mod login;
 mod logout;
 mod me;
+mod oidc;
 mod pages;
 mod verify;
 
@@ -37,7 +40,7 @@ pub(super) use context::EndpointContext;
 
 /// One of the gateway's own endpoints, by path and method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Endpoint {
+enum Endpoint<'a> {
     /// `GET login`.
     LoginPage,
     /// `POST login`.
@@ -52,11 +55,15 @@ enum Endpoint {
     Verify,
     /// `GET jwks.json`.
     Jwks,
+    /// `GET oidc/<name>/start`.
+    OidcStart(&'a str),
+    /// `GET oidc/<name>/callback`.
+    OidcCallback(&'a str),
 }
 
-impl Endpoint {
+impl<'a> Endpoint<'a> {
     /// The endpoint at `path` (after the prefix) for `method`; `HEAD` goes where `GET` does.
-    fn parse(path: &str, method: &Method) -> Option<Endpoint> {
+    fn parse(path: &'a str, method: &Method) -> Option<Endpoint<'a>> {
         let read = *method == Method::GET || *method == Method::HEAD;
         let post = *method == Method::POST;
         match path {
@@ -67,6 +74,21 @@ impl Endpoint {
             "/me" if read => Some(Endpoint::Me),
             "/verify" => Some(Endpoint::Verify),
             "/jwks.json" if read => Some(Endpoint::Jwks),
+            _ if read => Self::parse_oidc(path),
+            _ => None,
+        }
+    }
+
+    /// `/oidc/<name>/start` or `/oidc/<name>/callback`, `name` one non-empty segment.
+    fn parse_oidc(path: &'a str) -> Option<Endpoint<'a>> {
+        let rest = path.strip_prefix("/oidc/")?;
+        let (name, step) = rest.split_once('/')?;
+        if name.is_empty() || name.contains('/') {
+            return None;
+        }
+        match step {
+            "start" => Some(Endpoint::OidcStart(name)),
+            "callback" => Some(Endpoint::OidcCallback(name)),
             _ => None,
         }
     }
@@ -90,6 +112,8 @@ pub(super) async fn handle(
         Endpoint::Me => me::respond(auth, request.headers(), &context),
         Endpoint::Verify => verify::respond(pipeline, auth, &request, &context),
         Endpoint::Jwks => jwks::respond(auth),
+        Endpoint::OidcStart(name) => oidc::start(auth, &request, &context, name).await,
+        Endpoint::OidcCallback(name) => oidc::callback(auth, &request, &context, name).await,
     }
 }
 
@@ -119,6 +143,21 @@ mod tests {
             ("/", Method::GET, None),
             ("/login/", Method::GET, None),
             ("/LOGIN", Method::GET, None),
+            (
+                "/oidc/corp/start",
+                Method::GET,
+                Some(Endpoint::OidcStart("corp")),
+            ),
+            (
+                "/oidc/corp/callback",
+                Method::GET,
+                Some(Endpoint::OidcCallback("corp")),
+            ),
+            ("/oidc/corp/callback", Method::POST, None),
+            ("/oidc//start", Method::GET, None),
+            ("/oidc/corp/other", Method::GET, None),
+            ("/oidc/a/b/start", Method::GET, None),
+            ("/oidc/corp", Method::GET, None),
         ];
         for (path, method, endpoint) in cases {
             assert_eq!(Endpoint::parse(path, &method), endpoint, "{method} {path}");

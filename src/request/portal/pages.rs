@@ -1,4 +1,5 @@
-//! The gateway's own HTML pages (sign-in, its code step, and the sign-out confirmation), rendered as
+//! The gateway's own HTML pages (sign-in with its provider buttons, its code step, a failed
+//! provider sign-in, and the sign-out confirmation), rendered as
 //! complete documents. Pure: no I/O, no HTTP types; the login endpoints wrap the `String`s
 //! in responses (status, `Content-Type: text/html; charset=utf-8`, `Cache-Control: no-store`).
 //!
@@ -126,6 +127,11 @@ button{display:block;width:100%;margin:.5rem 0 0;padding:.6875rem 1rem;font:inhe
 font-weight:600;color:var(--on-accent);background:var(--accent);border:0;border-radius:8px;\
 cursor:pointer}\
 button:hover{background:var(--accent-hover)}\
+button:disabled{opacity:.6;cursor:not-allowed}\
+a.idp{display:block;margin:.5rem 0 0;padding:.6875rem 1rem;font-weight:600;text-align:center;\
+text-decoration:none;color:var(--text);background:var(--field);border:1px solid var(--field-border);\
+border-radius:8px}\
+a.idp:hover{border-color:var(--accent)}\
 a{color:var(--link);text-underline-offset:2px}\
 .alt{margin:1rem 0 0;text-align:center}\
 details{margin:0 0 1.125rem}\
@@ -147,6 +153,63 @@ pub(crate) struct LoginPage<'a> {
     pub username: &'a str,
     /// The one generic message of a failed attempt; `None` (or blank) shows no alert.
     pub error: Option<&'a str>,
+    /// Whether the users file is configured: the username/password form is shown.
+    pub password_form: bool,
+    /// One "Sign in with …" button per identity provider, in config order.
+    pub providers: &'a [ProviderButton<'a>],
+}
+
+/// A "Sign in with <label>" button of the login page: a link to the provider's start
+/// endpoint (carrying `rd`), or, while the provider is unavailable, a disabled button and
+/// a note saying so.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProviderButton<'a> {
+    /// The provider's `display_name`.
+    pub label: &'a str,
+    /// The gateway's start path with `rd`, e.g. `/.auth/oidc/corp/start?rd=%2Fx`.
+    pub href: &'a str,
+    /// Whether discovery has succeeded.
+    pub available: bool,
+}
+
+/// The provider buttons, escaped; with a password form, a divider before them.
+fn provider_buttons(page: &LoginPage) -> String {
+    let mut out = String::new();
+    if page.providers.is_empty() {
+        return out;
+    }
+    if page.password_form {
+        out.push_str("<p class=\"alt\">or</p>\n");
+    }
+    for button in page.providers {
+        let label = escape_html(button.label);
+        if button.available {
+            let href = escape_html(button.href);
+            out.push_str(&format!(
+                "<a class=\"idp\" href=\"{href}\">Sign in with {label}</a>\n"
+            ));
+        } else {
+            out.push_str(&format!(
+                "<button type=\"button\" disabled>Sign in with {label}</button>\n\
+<p class=\"alert\" role=\"status\">{label} is unavailable right now. Try again in a minute.</p>\n"
+            ));
+        }
+    }
+    out
+}
+
+/// Renders the page a failed provider sign-in ends on: what happened in `message` (one
+/// of the endpoint's fixed texts, never a provider's own words) and a link to start over.
+pub(crate) fn provider_error_page(site: &str, message: &str, again: &str) -> String {
+    let site = escape_html(site);
+    let message = escape_html(message);
+    let again = escape_html(again);
+    let body = format!(
+        "<main>\n<h1>Sign-in failed</h1>\n\
+<div class=\"alert\" role=\"alert\">{message}</div>\n\
+<p class=\"alt\"><a href=\"{again}\">Back to sign-in</a></p>\n</main>\n"
+    );
+    document(&format!("Sign-in failed · {site}"), &body)
 }
 
 /// The `id` of the alert block, referenced by the inputs' `aria-describedby`.
@@ -184,6 +247,14 @@ pub(crate) fn login_page(page: &LoginPage) -> String {
         ("", " autofocus")
     };
 
+    let buttons = provider_buttons(page);
+    if !page.password_form {
+        let body = format!(
+            "<main>\n<h1>Sign in to {site}</h1>\n\
+<p class=\"sub\">Choose how to sign in.</p>\n{alert}{buttons}</main>\n"
+        );
+        return document(&format!("Sign in · {site}"), &body);
+    }
     let body = format!(
         "<main>\n<h1>Sign in to {site}</h1>\n\
 <p class=\"sub\">Enter your username and password to continue.</p>\n\
@@ -196,7 +267,7 @@ autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required{
 <input id=\"password\" name=\"password\" type=\"password\" \
 autocomplete=\"current-password\" required{focus_password}{invalid}>\n\
 <button type=\"submit\">Sign in</button>\n\
-</form>\n</main>\n"
+</form>\n{buttons}</main>\n"
     );
     document(&format!("Sign in · {site}"), &body)
 }

@@ -15,6 +15,7 @@
 //! | [`redirects`] | open-redirect bypass shapes for `rd=`, reflected markup |
 //! | [`csrf`] | cookie tossing, duplicate credentials, missing or foreign `Origin` on unsafe methods, login CSRF |
 //! | [`login`] | timing-based user enumeration, throttling evasion, huge passwords, parser tricks |
+//! | [`oidc`] | provider mix-up, `redirect_uri` swap, code swap between attempts, hostile `state`, `rd` through the provider |
 //! | [`second_factor`] | code brute force, challenge tampering, forged `amr`, step-up bypass via forward-auth |
 //! | [`smuggling`] | CL/TE combinations, chunk tricks, pipelining, pool poisoning |
 //! | [`floods`] | slowloris on heads and bodies, 10k headers, long URIs and header values |
@@ -37,6 +38,7 @@ mod floods;
 mod http2;
 mod identity;
 mod login;
+mod oidc;
 mod paths;
 mod redirects;
 mod second_factor;
@@ -71,6 +73,8 @@ const SUITE: &[&str] = &[
     "login::throttling_cannot_be_evaded",
     "login::a_login_flood_from_one_address_cannot_outrun_the_throttle",
     "login::hostile_login_bodies_are_refused",
+    "oidc::attempts_cannot_cross_providers_hosts_or_codes",
+    "oidc::an_off_site_rd_through_the_provider_lands_locally",
     "paths::dot_segments_and_encodings_cannot_escape_a_route",
     "paths::raw_ambiguous_targets_are_refused",
     "paths::host_games_cannot_change_the_route",

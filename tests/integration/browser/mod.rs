@@ -9,10 +9,12 @@
 //! - `spa`: `examples/spa/`, a single-page app using the JSON login API and Bearer tokens,
 //!   through token expiry and back;
 //! - `csrf`: a page on another site that auto-submits a form to an app;
-//! - `second_factor`: the code step after the password, and step-up on an admin route.
+//! - `second_factor`: the code step after the password, and step-up on an admin route;
+//! - `oidc`: sign in with the identity provider from a deep link, SSO, sign out there too.
 
 mod csrf;
 mod login_page;
+mod oidc;
 mod second_factor;
 mod site;
 mod spa;

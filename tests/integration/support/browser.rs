@@ -31,7 +31,6 @@ use hyper_util::rt::TokioExecutor;
 use rcgen::{KeyPair, PublicKeyData};
 use serde_json::{Value, json};
 
-use super::certs::LeafFiles;
 use super::gateway::TestGateway;
 use super::within;
 pub use devtools::{SentRequest, png_size};
@@ -81,8 +80,8 @@ pub struct Element {
 
 /// The base64 SHA-256 of a certificate's SubjectPublicKeyInfo, as
 /// `--ignore-certificate-errors-spki-list` wants it.
-fn spki_hash(leaf: &LeafFiles) -> String {
-    let pem = std::fs::read_to_string(&leaf.key).expect("read test key");
+fn spki_hash(key: &std::path::Path) -> String {
+    let pem = std::fs::read_to_string(key).expect("read test key");
     let key = KeyPair::from_pem(&pem).expect("parse test key");
     let digest =
         aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &key.subject_public_key_info());
@@ -93,10 +92,20 @@ impl Browser {
     /// Starts Chromium (headless, fresh profile, offline) that trusts `gateway`'s test
     /// certificates, with a 1280x800 viewport.
     pub async fn launch(gateway: &TestGateway) -> Browser {
+        Browser::launch_trusting(gateway, &[]).await
+    }
+
+    /// [`Browser::launch`], also accepting the certificates whose private keys are the PEM
+    /// files `extra_keys` (e.g. a test identity provider's).
+    pub async fn launch_trusting(
+        gateway: &TestGateway,
+        extra_keys: &[std::path::PathBuf],
+    ) -> Browser {
         let driver = Driver::start();
         let spki: Vec<String> = std::iter::once(&gateway.default_cert)
             .chain(gateway.sni_certs.iter().map(|(_, leaf)| leaf))
-            .map(spki_hash)
+            .map(|leaf| spki_hash(&leaf.key))
+            .chain(extra_keys.iter().map(|key| spki_hash(key)))
             .collect();
         let args = vec![
             "--headless".to_owned(),

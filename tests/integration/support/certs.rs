@@ -11,6 +11,8 @@ pub struct TestCa {
     issuer: Issuer<'static, KeyPair>,
     /// The CA certificate, for the client's root store.
     pub cert: CertificateDer<'static>,
+    /// The CA certificate in PEM, for a `ca_file` the gateway reads.
+    pub pem: String,
 }
 
 /// Files of one leaf certificate.
@@ -32,6 +34,7 @@ impl TestCa {
         let cert = params.self_signed(&key).expect("ca cert");
         TestCa {
             cert: cert.der().clone(),
+            pem: cert.pem(),
             issuer: Issuer::new(params, key),
         }
     }

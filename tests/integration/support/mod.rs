@@ -12,6 +12,7 @@ pub mod dockerfile;
 pub mod env;
 pub mod gateway;
 pub mod haproxy;
+pub mod oidc_provider;
 pub mod process;
 pub mod pyjwt;
 pub mod raw;

@@ -12,6 +12,8 @@ fn fresh() -> LoginPage<'static> {
         rd: "/dashboard?tab=1&x=2",
         username: "",
         error: None,
+        password_form: true,
+        providers: &[],
     }
 }
 
@@ -151,6 +153,12 @@ fn every_interpolated_value_is_escaped() {
         rd: XSS_RD,
         username: XSS_RD,
         error: Some(XSS_SITE),
+        password_form: true,
+        providers: &[ProviderButton {
+            label: XSS_SITE,
+            href: XSS_RD,
+            available: true,
+        }],
     });
     let logout = logout_page(XSS_SITE, XSS_RD, XSS_RD);
     for html in [&login, &logout] {
@@ -358,4 +366,47 @@ fn code_page_has_a_one_time_code_field_a_recovery_disclosure_and_escapes_everyth
     });
     assert!(failed.contains("role=\"alert\""));
     assert!(input_tag(&failed, "code").contains("aria-describedby=\"login-error\""));
+}
+
+#[test]
+fn provider_buttons_follow_the_form_or_stand_alone() {
+    let buttons = [
+        ProviderButton {
+            label: "Corp SSO",
+            href: "/.auth/oidc/corp/start?rd=%2Fx",
+            available: true,
+        },
+        ProviderButton {
+            label: "Partner",
+            href: "/.auth/oidc/partner/start",
+            available: false,
+        },
+    ];
+    let both = login_page(&LoginPage {
+        providers: &buttons,
+        ..fresh()
+    });
+    assert!(both.contains("<form method=\"post\""));
+    assert!(both.contains(
+        "<a class=\"idp\" href=\"/.auth/oidc/corp/start?rd=%2Fx\">Sign in with Corp SSO</a>"
+    ));
+    assert!(both.contains("<button type=\"button\" disabled>Sign in with Partner</button>"));
+    assert!(both.contains("Partner is unavailable right now"));
+    assert!(!both.contains("/.auth/oidc/partner/start"));
+    let alone = login_page(&LoginPage {
+        providers: &buttons[..1],
+        password_form: false,
+        ..fresh()
+    });
+    assert!(!alone.contains("<form"));
+    assert!(!alone.contains("password"));
+    assert!(alone.contains("Sign in with Corp SSO"));
+}
+
+#[test]
+fn provider_error_page_escapes_and_links_back() {
+    let html = provider_error_page(XSS_SITE, XSS_SITE, XSS_RD);
+    assert!(!html.contains(XSS_SITE) && !html.contains(XSS_RD), "{html}");
+    assert!(html.contains("role=\"alert\""));
+    assert!(html.contains("Back to sign-in"));
 }
