@@ -65,6 +65,9 @@ pub enum AuthError {
         /// What is wrong, positioned.
         error: UsersError,
     },
+    /// A trusted issuer's `ca_file` cannot be used (the error names its position).
+    #[error(transparent)]
+    TrustedIssuer(#[from] crate::tls::TlsError),
 }
 
 /// Random bytes in a generated HMAC secret.

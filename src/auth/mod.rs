@@ -15,6 +15,7 @@
 //! | `loading` | the token keys, the device-cookie key and the users file, read from config |
 //! | `failure` | [`AuthFailure`]: why a presented token was refused (only logged) |
 //! | `sessions` | a session's tokens: issue, renew, revoke, sign out everywhere |
+//! | [`trusted_issuers`] | Bearer tokens of other issuers (`[[auth.trusted_issuers]]`): their keys and rules |
 //!
 //! [`Auth`] (this file) ties them together for one config generation. The order of checks
 //! for a token, in [`Auth::authenticate`]: signature and claims (or a cache hit, which only
@@ -33,6 +34,7 @@ mod sessions;
 mod sign_in;
 pub mod state;
 pub mod token;
+pub mod trusted_issuers;
 mod two_step;
 pub mod users;
 
@@ -55,6 +57,7 @@ use session::redirect::origin_allowed;
 use session::{Credential, CredentialError, find_credential};
 use state::{StateStore, TokenRef};
 use token::{TokenCache, TokenKeys, VerifiedToken};
+use trusted_issuers::TrustedIssuers;
 use users::{PasswordChecker, Users};
 
 /// How many verified tokens are kept.
@@ -76,6 +79,8 @@ pub struct Auth {
     /// Revocations and throttling: shared by every config generation.
     store: Arc<dyn StateStore>,
     metrics: Arc<Metrics>,
+    /// Other issuers whose Bearer tokens are accepted.
+    trusted: TrustedIssuers,
 }
 
 impl std::fmt::Debug for Auth {
@@ -112,6 +117,7 @@ impl Auth {
             Some(u) => Some(Arc::new(load_users(&u.file)?)),
             None => None,
         };
+        let trusted = TrustedIssuers::load(&settings.trusted_issuers, settings.leeway)?;
         let mut csrf_domains = settings.cookie.domains.clone();
         csrf_domains.extend(settings.allowed_domains.iter().cloned());
         csrf_domains.sort();
@@ -127,6 +133,7 @@ impl Auth {
             devices,
             store,
             metrics,
+            trusted,
         })
     }
 
@@ -194,6 +201,29 @@ impl Auth {
         now: SystemTime,
     ) -> Result<Arc<VerifiedToken>, AuthFailure> {
         let outcome = self.check_token(token, now);
+        self.metrics.auth_outcome(match &outcome {
+            Ok(_) => "valid",
+            Err(failure) => failure.reason(),
+        });
+        outcome
+    }
+
+    /// Verifies a token of a `[[auth.trusted_issuers]]` issuer: its issuer's rules only —
+    /// neither revocation nor the known-user rule applies (see `trusted_issuers`).
+    ///
+    /// # Errors
+    /// The [`AuthFailure`] that rejected it.
+    pub(crate) async fn authenticate_trusted(
+        &self,
+        token: &str,
+        now: SystemTime,
+    ) -> Result<Arc<VerifiedToken>, AuthFailure> {
+        let outcome = self
+            .trusted
+            .verify(token, now)
+            .await
+            .map(Arc::new)
+            .map_err(AuthFailure::from);
         self.metrics.auth_outcome(match &outcome {
             Ok(_) => "valid",
             Err(failure) => failure.reason(),

@@ -18,6 +18,7 @@ use super::duration::ConfigDuration;
 use super::headers::{self, IdentityHeaders, RawHeaders};
 use super::keys::{self, KeySource, RawKeys, RawVerifyKey};
 use super::location::{Located, Problems};
+use super::trusted_issuers::{self, RawTrustedIssuer, TrustedIssuerSettings};
 use crate::router::normalize_path;
 
 /// Default lifetime of issued tokens.
@@ -72,6 +73,8 @@ pub struct AuthSettings {
     pub headers: IdentityHeaders,
     /// Whether local users must have a second factor to sign in.
     pub second_factor: SecondFactorPolicy,
+    /// `[[auth.trusted_issuers]]`: other issuers whose Bearer tokens are accepted.
+    pub trusted_issuers: Vec<TrustedIssuerSettings>,
 }
 
 /// `[auth] second_factor`: whether local users must have a second factor.
@@ -114,6 +117,8 @@ pub(super) struct RawAuth {
     #[serde(default)]
     headers: RawHeaders,
     second_factor: Option<Spanned<String>>,
+    #[serde(default)]
+    trusted_issuers: Vec<RawTrustedIssuer>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -180,6 +185,12 @@ pub(super) fn validate_auth(
         Some(list) => cookie::domains(list, problems),
     };
     let headers = headers::validate_headers(raw.headers, problems);
+    let trusted_issuers = trusted_issuers::validate_trusted_issuers(
+        raw.trusted_issuers,
+        raw.issuer.get_ref(),
+        base_dir,
+        problems,
+    );
 
     let second_factor = match &raw.second_factor {
         None => SecondFactorPolicy::Optional,
@@ -218,6 +229,7 @@ pub(super) fn validate_auth(
         allowed_domains,
         headers,
         second_factor,
+        trusted_issuers,
     };
     if settings.token_ttl.is_zero() {
         problems.add(0, "[auth] token_ttl must be longer than 0s");

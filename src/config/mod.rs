@@ -42,6 +42,7 @@ mod routes;
 mod server;
 mod state;
 mod tls;
+mod trusted_issuers;
 mod upstream;
 mod users;
 mod warnings;
@@ -67,6 +68,7 @@ pub use server::{
 };
 pub use state::{RedisSettings, RedisUrl, StateSettings};
 pub use tls::{SniSettings, TlsSettings};
+pub use trusted_issuers::{IssuerKeysAt, TrustedIssuerSettings};
 pub use upstream::Upstream;
 pub use users::{ThrottleSettings, UsersSettings, default_throttle};
 pub use warnings::{DEMO_USER, LookalikeNames, UsersFacts, Warning, warnings};

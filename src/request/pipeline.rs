@@ -88,7 +88,7 @@ impl Pipeline {
         request: Request<Incoming>,
         record: &mut AccessRecord<'s>,
     ) -> Result<Response<Body>, RequestError> {
-        let admitted = match self.admit(conn, &request, record) {
+        let admitted = match self.admit(conn, &request, record).await {
             Ok(admitted) => admitted,
             Err(error) => {
                 discard_unread_body(request).await;
@@ -129,7 +129,7 @@ impl Pipeline {
     /// Steps 1–6 on the request head: its target, then the gateway's own endpoints or the
     /// route and the access decision. `record` learns the target, the route (whose metrics
     /// then count the response, errors included) and the user.
-    fn admit<'s>(
+    async fn admit<'s>(
         &'s self,
         conn: &ConnInfo,
         request: &Request<Incoming>,
@@ -144,7 +144,7 @@ impl Pipeline {
         let route = self.route(target)?;
         record.route = Some(route.name.as_str());
         record.metrics = &route.metrics;
-        let granted = self.authorize(route, request, target)?;
+        let granted = self.authorize(route, request, target).await?;
         record.user.clone_from(&granted.token);
         Ok(Admitted::Upstream(route, granted))
     }
@@ -168,7 +168,7 @@ impl Pipeline {
     }
 
     /// Steps 4–6: the access decision for `route`; a 401 knows the way back to this page.
-    fn authorize<B>(
+    async fn authorize<B>(
         &self,
         route: &RouteTarget,
         request: &Request<B>,
@@ -179,15 +179,17 @@ impl Pipeline {
             method: request.method(),
             host: &target.host,
         };
-        decide(self.auth.as_ref(), &route.access, asked).map_err(|error| {
-            RequestError::denied(error, || {
-                let prefix = self
-                    .auth
-                    .as_ref()
-                    .map_or("", |a| a.settings().prefix.as_str());
-                LoginHint::Navigate(login_url(prefix, &target.path_and_query))
+        decide(self.auth.as_ref(), &route.access, asked)
+            .await
+            .map_err(|error| {
+                RequestError::denied(error, || {
+                    let prefix = self
+                        .auth
+                        .as_ref()
+                        .map_or("", |a| a.settings().prefix.as_str());
+                    LoginHint::Navigate(login_url(prefix, &target.path_and_query))
+                })
             })
-        })
     }
 
     /// Step 7: the request, cleaned and with the identity injected, to one of the route's

@@ -12,6 +12,7 @@ mod forward_auth;
 mod headers;
 mod limits;
 mod oidc_harness;
+mod oidc_issuers;
 mod operations;
 mod proxying;
 mod routing;

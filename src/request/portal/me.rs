@@ -12,7 +12,7 @@ use crate::http::{Body, json};
 use crate::request::error::{LoginHint, RequestError};
 
 /// `GET me`.
-pub(super) fn respond(
+pub(super) async fn respond(
     auth: &Auth,
     headers: &HeaderMap,
     host: &str,
@@ -22,7 +22,7 @@ pub(super) fn respond(
         method: &Method::GET,
         host,
     };
-    let granted = decide(Some(auth), &Access::AUTHENTICATED, asked)?;
+    let granted = decide(Some(auth), &Access::AUTHENTICATED, asked).await?;
     let token = granted
         .token
         .ok_or(RequestError::Unauthenticated(LoginHint::None))?;

@@ -87,8 +87,8 @@ pub(super) async fn handle(
         Endpoint::Login => login::sign_in(auth, request, &context).await,
         Endpoint::LogoutPage => Ok(logout::show(auth, &request, &context)),
         Endpoint::Logout => logout::sign_out(auth, request, &context).await,
-        Endpoint::Me => me::respond(auth, request.headers(), context.host),
-        Endpoint::Verify => verify::respond(pipeline, auth, request.headers()),
+        Endpoint::Me => me::respond(auth, request.headers(), context.host).await,
+        Endpoint::Verify => verify::respond(pipeline, auth, request.headers()).await,
         Endpoint::Jwks => jwks::respond(auth),
     }
 }

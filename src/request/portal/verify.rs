@@ -58,7 +58,7 @@ fn login_location(auth: &Auth, original: &Original) -> LoginHint {
 }
 
 /// `verify`.
-pub(super) fn respond(
+pub(super) async fn respond(
     pipeline: &Pipeline,
     auth: &Auth,
     headers: &HeaderMap,
@@ -85,6 +85,7 @@ pub(super) fn respond(
         host: &original.host,
     };
     let granted = decide(Some(auth), access, asked)
+        .await
         .map_err(|error| RequestError::denied(error, || login_location(auth, &original)))?;
     // The body reports the sign-in's `amr` (the identity headers carry nothing new).
     let amr = granted.token.as_ref().map_or(&[][..], |t| t.amr.as_slice());
