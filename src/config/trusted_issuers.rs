@@ -22,6 +22,8 @@ use super::location::{Located, Location, Problems};
 
 /// Algorithms a trusted issuer may sign with unless configured otherwise.
 pub const DEFAULT_TRUSTED_ALGORITHMS: [Algorithm; 1] = [Algorithm::RS256];
+/// The claim naming the user unless configured otherwise.
+pub const DEFAULT_TRUSTED_USER_CLAIM: &str = "sub";
 /// Least time between two key-set fetches caused by an unknown `kid`, unless configured.
 pub const DEFAULT_KEY_REFRESH_MIN_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -159,7 +161,7 @@ pub(super) fn validate_trusted_issuers(
             })
         };
         let user_claim =
-            claim(entry.user_claim, problems).unwrap_or_else(|| super::DEFAULT_USER_CLAIM.into());
+            claim(entry.user_claim, problems).unwrap_or_else(|| DEFAULT_TRUSTED_USER_CLAIM.into());
         let groups_claim = claim(entry.groups_claim, problems);
         let algorithms = match entry.algorithms {
             None => DEFAULT_TRUSTED_ALGORITHMS.to_vec(),
