@@ -74,6 +74,12 @@ async fn provider_tokens_are_accepted_with_their_identity_and_no_cookie() {
         seen.get("authorization").is_none(),
         "the credential is not forwarded"
     );
+    let before = env.upstream_count();
+    let response = env
+        .send(Req::get("app1.example.test", "/").cookie(&id_token))
+        .await;
+    assert_eq!(response.status, 401, "another issuer's token is no cookie");
+    assert_eq!(env.upstream_count(), before);
 
     // A client-credentials access token (a CI job): `ci` is in no users file, and
     // `require_known_user` is for local users only.
