@@ -117,7 +117,8 @@ impl Auth {
             Some(u) => Some(Arc::new(load_users(&u.file)?)),
             None => None,
         };
-        let trusted = TrustedIssuers::load(&settings.trusted_issuers, settings.leeway)?;
+        let trusted = TrustedIssuers::load(&settings.trusted_issuers, settings.leeway)
+            .map_err(|e| AuthError::TrustedIssuer(Box::new(e)))?;
         let mut csrf_domains = settings.cookie.domains.clone();
         csrf_domains.extend(settings.allowed_domains.iter().cloned());
         csrf_domains.sort();
