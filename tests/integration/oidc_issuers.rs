@@ -13,8 +13,9 @@ use crate::support::rejections::{assert_token_accepted, assert_token_rejected};
 use crate::support::requests::Req;
 use crate::support::upstream;
 
-/// A gateway (the common auth config) trusting `provider` for tokens whose `aud` is
-/// `api-client` or the machine resource; `extra` lines go into the issuer's entry.
+/// A gateway (the common auth config, plus `app2.example.test/secure` needing a second
+/// factor) trusting `provider` for tokens whose `aud` is `api-client` or the machine
+/// resource; `extra` lines go into the issuer's entry.
 async fn gateway_trusting(provider: &OidcProvider, extra: &str) -> Env {
     let app1 = upstream::start("app1").await;
     let app2 = upstream::start("app2").await;
@@ -24,8 +25,13 @@ async fn gateway_trusting(provider: &OidcProvider, extra: &str) -> Env {
         provider.issuer(),
         provider.ca_path().display()
     );
+    let second_factor_route = format!(
+        "\n[[route]]\nhost = \"app2.example.test\"\npath = \"/secure\"\nupstream = \"{}\"\n\
+         access = {{ second_factor = true }}\n",
+        app2.url()
+    );
     let gateway = auth_config(&app1.url(), &app2.url())
-        .start_edited(|text| format!("{text}{entry}"))
+        .start_edited(|text| format!("{text}{second_factor_route}{entry}"))
         .await;
     Env::new(gateway, app1, app2)
 }
@@ -93,6 +99,14 @@ async fn provider_tokens_are_accepted_with_their_identity_and_no_cookie() {
             .expect("groups"),
         "deployers"
     );
+
+    // A second-factor route refuses them: the gateway saw no second factor.
+    let before = env.upstream_count();
+    let response = env
+        .send(Req::get("app2.example.test", "/secure").bearer(&id_token))
+        .await;
+    assert_eq!(response.status, 403, "{}", response.text());
+    assert_eq!(env.upstream_count(), before);
 
     // A group route admits by the token's groups: bob is in none of "admins".
     let bob = provider.id_token("bob").await;
