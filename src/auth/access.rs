@@ -123,7 +123,7 @@ pub enum AccessError {
 ///
 /// # Errors
 /// The [`AccessError`] that refuses the request.
-pub fn decide(
+pub async fn decide(
     auth: Option<&Auth>,
     rule: RouteRule<'_>,
     request: AccessRequest<'_>,
@@ -146,9 +146,10 @@ pub fn decide(
     let credential = auth.credential(request.headers)?;
     let token = match &credential {
         None => None,
-        Some(credential) => {
-            Some(auth.verify_credential(credential, request.headers, SystemTime::now())?)
-        }
+        Some(credential) => Some(
+            auth.verify_credential(credential, request.headers, SystemTime::now())
+                .await?,
+        ),
     };
     // Only a route that asks for the second factor pays for the users-file lookup.
     let factor = token
@@ -175,7 +176,10 @@ pub fn decide(
 impl Auth {
     /// Where `token`'s sign-in stands on the second factor.
     fn second_factor_of(&self, token: &VerifiedToken) -> Factor {
-        if token.has_second_factor() {
+        // Another issuer's token: the gateway saw no second factor (see `trusted_issuers`).
+        if token.issuer.is_some() {
+            Factor::None
+        } else if token.has_second_factor() {
             Factor::Passed
         } else if self
             .users
@@ -195,17 +199,27 @@ impl Auth {
     /// factor wins over a password-only one) — unless copies for *different* users
     /// verify, which only cookie tossing produces (a sibling subdomain planting its own
     /// account's token for the parent domain, to make the victim act as the attacker): that
-    /// is refused as ambiguous.
+    /// is refused as ambiguous. A Bearer token claiming a `[[auth.trusted_issuers]]`
+    /// issuer is verified by that issuer's rules instead (never from the cookie).
     ///
     /// # Errors
     /// [`AccessError::InvalidToken`] when nothing verifies;
     /// [`AccessError::ConflictingCookies`] for copies naming different users.
-    pub fn verify_credential(
+    pub async fn verify_credential(
         &self,
         credential: &Credential<'_>,
         headers: &HeaderMap,
         now: SystemTime,
     ) -> Result<Arc<VerifiedToken>, AccessError> {
+        if credential.source == CredentialSource::Header && self.trusted.claims(credential.token) {
+            return self
+                .authenticate_trusted(credential.token, now)
+                .await
+                .map_err(|failure| {
+                    tracing::debug!(reason = failure.reason(), "trusted issuer token rejected");
+                    AccessError::InvalidToken(failure)
+                });
+        }
         let mut chosen = self.authenticate(credential.token, now);
         if credential.source == CredentialSource::Cookie && credential.more_copies {
             let others = cookie::values(headers, &self.settings.cookie.name)

@@ -3,6 +3,7 @@
 //! logged and counted.
 
 use super::token::TokenError;
+use super::trusted_issuers::TrustedTokenError;
 
 /// Why a presented token was not accepted (401 `invalid_token`; the reason is only logged).
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +20,9 @@ pub enum AuthFailure {
     /// Its user is disabled.
     #[error("token names a disabled user")]
     DisabledUser,
+    /// A token of a `[[auth.trusted_issuers]]` issuer that its rules refused.
+    #[error(transparent)]
+    TrustedIssuer(#[from] TrustedTokenError),
 }
 
 impl AuthFailure {
@@ -29,6 +33,7 @@ impl AuthFailure {
             AuthFailure::Revoked => "revoked",
             AuthFailure::UnknownUser => "unknown_user",
             AuthFailure::DisabledUser => "disabled_user",
+            AuthFailure::TrustedIssuer(e) => e.reason(),
         }
     }
 }

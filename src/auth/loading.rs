@@ -73,6 +73,10 @@ pub enum AuthError {
         /// What is wrong, positioned.
         error: UsersError,
     },
+    /// A trusted issuer's `ca_file` cannot be used (the error names its position); boxed,
+    /// as TLS errors are large.
+    #[error(transparent)]
+    TrustedIssuer(Box<crate::tls::TlsError>),
 }
 
 /// Random bytes in a generated HMAC secret.

@@ -17,6 +17,7 @@
 //! | `sessions` | a session's tokens: issue, renew, revoke, sign out everywhere |
 //! | [`idp`] | the back channel to identity providers: HTTPS client, cached remote documents |
 //! | [`oidc`] | signing in with an OpenID Connect provider: the code flow, its state cookie, claims |
+//! | [`trusted_issuers`] | Bearer tokens of other issuers (`[[auth.trusted_issuers]]`): their keys and rules |
 //!
 //! [`Auth`] (this file) ties them together for one config generation. The order of checks
 //! for a token, in [`Auth::authenticate`]: signature and claims (or a cache hit, which only
@@ -36,6 +37,7 @@ mod sessions;
 mod sign_in;
 pub mod state;
 pub mod token;
+pub mod trusted_issuers;
 mod two_step;
 pub mod users;
 
@@ -60,6 +62,7 @@ use session::redirect::origin_allowed;
 use session::{Credential, CredentialError, find_credential};
 use state::{StateStore, TokenRef};
 use token::{TokenCache, TokenKeys, VerifiedToken};
+use trusted_issuers::TrustedIssuers;
 use users::{PasswordChecker, Users};
 
 /// How many verified tokens are kept.
@@ -85,6 +88,8 @@ pub struct Auth {
     oidc: OidcProviders,
     /// Signs the login-attempt cookies of the OIDC flow.
     login_state: LoginStateKey,
+    /// Other issuers whose Bearer tokens are accepted.
+    trusted: TrustedIssuers,
 }
 
 impl std::fmt::Debug for Auth {
@@ -122,6 +127,8 @@ impl Auth {
             Some(u) => Some(Arc::new(load_users(u)?)),
             None => None,
         };
+        let trusted = TrustedIssuers::load(&settings.trusted_issuers, settings.leeway)
+            .map_err(|e| AuthError::TrustedIssuer(Box::new(e)))?;
         let mut csrf_domains = settings.cookie.domains.clone();
         csrf_domains.extend(settings.allowed_domains.iter().cloned());
         csrf_domains.sort();
@@ -139,6 +146,7 @@ impl Auth {
             metrics,
             oidc,
             login_state,
+            trusted,
         })
     }
 
@@ -227,6 +235,29 @@ impl Auth {
         now: SystemTime,
     ) -> Result<Arc<VerifiedToken>, AuthFailure> {
         let outcome = self.check_token(token, now);
+        self.metrics.auth_outcome(match &outcome {
+            Ok(_) => "valid",
+            Err(failure) => failure.reason(),
+        });
+        outcome
+    }
+
+    /// Verifies a token of a `[[auth.trusted_issuers]]` issuer: its issuer's rules only —
+    /// neither revocation nor the known-user rule applies (see `trusted_issuers`).
+    ///
+    /// # Errors
+    /// The [`AuthFailure`] that rejected it.
+    pub(crate) async fn authenticate_trusted(
+        &self,
+        token: &str,
+        now: SystemTime,
+    ) -> Result<Arc<VerifiedToken>, AuthFailure> {
+        let outcome = self
+            .trusted
+            .verify(token, now)
+            .await
+            .map(Arc::new)
+            .map_err(AuthFailure::from);
         self.metrics.auth_outcome(match &outcome {
             Ok(_) => "valid",
             Err(failure) => failure.reason(),

@@ -19,6 +19,7 @@ use super::headers::{self, IdentityHeaders, RawHeaders};
 use super::keys::{self, KeySource, RawKeys, RawVerifyKey};
 use super::location::{Located, Problems};
 use super::oidc::{self, OidcSettings, RawOidc};
+use super::trusted_issuers::{self, RawTrustedIssuer, TrustedIssuerSettings};
 use crate::router::normalize_path;
 
 /// Default lifetime of issued tokens.
@@ -75,6 +76,8 @@ pub struct AuthSettings {
     pub second_factor: SecondFactorPolicy,
     /// `[[auth.oidc]]`: OpenID Connect providers to sign in with.
     pub oidc: Vec<OidcSettings>,
+    /// `[[auth.trusted_issuers]]`: other issuers whose Bearer tokens are accepted.
+    pub trusted_issuers: Vec<TrustedIssuerSettings>,
 }
 
 /// `[auth] second_factor`: whether local users must have a second factor.
@@ -119,6 +122,7 @@ pub(super) struct RawAuth {
     second_factor: Option<Spanned<String>>,
     #[serde(default)]
     oidc: Vec<RawOidc>,
+    trusted_issuers: Vec<RawTrustedIssuer>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -185,6 +189,12 @@ pub(super) fn validate_auth(
         Some(list) => cookie::domains(list, problems),
     };
     let headers = headers::validate_headers(raw.headers, problems);
+    let trusted_issuers = trusted_issuers::validate_trusted_issuers(
+        raw.trusted_issuers,
+        raw.issuer.get_ref(),
+        base_dir,
+        problems,
+    );
 
     let second_factor = match &raw.second_factor {
         None => SecondFactorPolicy::Optional,
@@ -225,6 +235,7 @@ pub(super) fn validate_auth(
         headers,
         second_factor,
         oidc,
+        trusted_issuers,
     };
     if settings.token_ttl.is_zero() {
         problems.add(0, "[auth] token_ttl must be longer than 0s");

@@ -47,6 +47,7 @@ mod schema;
 mod server;
 mod state;
 mod tls;
+mod trusted_issuers;
 mod upstream;
 mod users;
 mod warnings;
@@ -74,6 +75,7 @@ pub use server::{
 };
 pub use state::{RedisSettings, RedisUrl, StateSettings};
 pub use tls::{SniSettings, TlsSettings};
+pub use trusted_issuers::{IssuerKeysAt, TrustedIssuerSettings};
 pub use upstream::{Upstream, UpstreamTls};
 pub use users::{HtpasswdSettings, ThrottleSettings, UsersSettings, default_throttle};
 pub use warnings::{DEMO_USER, LookalikeNames, UsersFacts, Warning, warnings};

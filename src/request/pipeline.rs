@@ -91,7 +91,7 @@ impl Pipeline {
         request: Request<Incoming>,
         record: &mut AccessRecord<'s>,
     ) -> Result<Response<Body>, RequestError> {
-        let admitted = match self.admit(conn, &request, record) {
+        let admitted = match self.admit(conn, &request, record).await {
             Ok(admitted) => admitted,
             Err(error) => {
                 discard_unread_body(request).await;
@@ -130,7 +130,7 @@ impl Pipeline {
     /// Steps 1–6 on the request head: its target, then the gateway's own endpoints or the
     /// route and the access decision. `record` learns the target, the route (whose metrics
     /// then count the response, errors included) and the user.
-    fn admit<'s>(
+    async fn admit<'s>(
         &'s self,
         conn: &ConnInfo,
         request: &Request<Incoming>,
@@ -146,7 +146,7 @@ impl Pipeline {
         record.route = Some(route.name.as_str());
         record.metrics = &route.metrics;
         let client = self.client_ip(request.headers(), conn);
-        let granted = self.authorize(route, request, target, client)?;
+        let granted = self.authorize(route, request, target, client).await?;
         record.user.clone_from(&granted.token);
         Ok(Admitted::Upstream(route, granted))
     }
@@ -178,7 +178,7 @@ impl Pipeline {
     }
 
     /// Steps 4–6: the access decision for `route`; a 401 knows the way back to this page.
-    fn authorize<B>(
+    async fn authorize<B>(
         &self,
         route: &RouteTarget,
         request: &Request<B>,
@@ -191,7 +191,7 @@ impl Pipeline {
             host: &target.host,
             client,
         };
-        decide(self.auth.as_ref(), route.rule(), asked).map_err(|error| {
+        decide(self.auth.as_ref(), route.rule(), asked).await.map_err(|error| {
             RequestError::denied(error, || {
                 let prefix = self
                     .auth

@@ -64,6 +64,7 @@ impl<'s> AccessRecord<'s> {
             path = self.target.as_ref().map(Target::path),
             route = self.route,
             user = self.user.as_ref().map(|token| token.identity.user.as_str()),
+            issuer = self.user.as_ref().and_then(|token| token.issuer.as_deref()),
             amr = self
                 .user
                 .as_ref()

@@ -18,6 +18,7 @@ mod https_upstream;
 mod limits;
 mod oidc;
 mod oidc_harness;
+mod oidc_issuers;
 mod operations;
 mod proxying;
 mod routing;

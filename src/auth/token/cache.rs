@@ -170,6 +170,7 @@ mod tests {
             session: None,
             exp: at(exp),
             amr: Vec::new(),
+            issuer: None,
         })
     }
 

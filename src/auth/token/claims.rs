@@ -93,6 +93,9 @@ pub struct VerifiedToken {
     pub exp: SystemTime,
     /// The `amr` claim (empty when the token has none).
     pub amr: Vec<String>,
+    /// The `[[auth.trusted_issuers]]` issuer that vouched for this token; `None` for the
+    /// gateway's own tokens.
+    pub issuer: Option<String>,
 }
 
 impl VerifiedToken {

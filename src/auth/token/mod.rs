@@ -77,10 +77,10 @@ mod claims;
 mod error;
 mod issue;
 mod keys;
-mod syntax;
+pub(crate) mod syntax;
 #[cfg(test)]
 mod tests;
-mod verify;
+pub(crate) mod verify;
 
 pub(crate) use cache::TokenCache;
 pub use claims::{AMR_OTP, AMR_PASSWORD, Session, VerifiedToken};

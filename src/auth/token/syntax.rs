@@ -13,15 +13,15 @@ use super::error::TokenError;
 
 /// The header fields we act on; `jku`, `x5u`, `x5c`, `jwk` are deliberately not read.
 #[derive(Deserialize)]
-pub(super) struct RawHeader {
-    pub(super) alg: String,
+pub(crate) struct RawHeader {
+    pub(crate) alg: String,
     #[serde(default)]
-    pub(super) typ: Option<String>,
+    pub(crate) typ: Option<String>,
     #[serde(default)]
-    pub(super) kid: Option<String>,
+    pub(crate) kid: Option<String>,
     /// Present at all (even `null` or `[]`) → true.
     #[serde(default, deserialize_with = "present")]
-    pub(super) crit: bool,
+    pub(crate) crit: bool,
 }
 
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
@@ -30,7 +30,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 
 /// Refuses a payload that repeats a member name (the parent module's docs say why);
 /// `Malformed`.
-pub(super) fn unique_members(token: &str) -> Result<(), TokenError> {
+pub(crate) fn unique_members(token: &str) -> Result<(), TokenError> {
     let payload = token.split('.').nth(1).ok_or(TokenError::Malformed)?;
     let json = URL_SAFE_NO_PAD
         .decode(payload)
@@ -69,7 +69,7 @@ impl<'de> Visitor<'de> for UniqueMembers {
 }
 
 /// Returns the header segment of a compact JWS: exactly three non-empty base64url segments.
-pub(super) fn header_segment(token: &str) -> Result<&str, TokenError> {
+pub(crate) fn header_segment(token: &str) -> Result<&str, TokenError> {
     let base64url = |s: &str| {
         !s.is_empty()
             && s.bytes()

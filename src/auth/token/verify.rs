@@ -125,6 +125,7 @@ impl TokenKeys {
             session,
             exp,
             amr,
+            issuer: None,
         })
     }
 
@@ -159,10 +160,10 @@ impl TokenKeys {
 }
 
 /// Whether `text` can be an identity header value as it is: no control characters.
-fn header_safe(text: &str) -> bool {
+pub(crate) fn header_safe(text: &str) -> bool {
     !text.chars().any(char::is_control)
 }
-fn rejection(error: JwtError) -> TokenError {
+pub(crate) fn rejection(error: JwtError) -> TokenError {
     match error.kind() {
         ErrorKind::InvalidToken
         | ErrorKind::Base64(_)

@@ -13,7 +13,7 @@ use crate::http::{Body, json};
 use crate::request::error::{LoginHint, RequestError};
 
 /// `GET me`.
-pub(super) fn respond(
+pub(super) async fn respond(
     auth: &Auth,
     headers: &HeaderMap,
     context: &EndpointContext<'_>,
@@ -24,7 +24,7 @@ pub(super) fn respond(
         host: context.host,
         client: context.client_ip,
     };
-    let granted = decide(Some(auth), (&Access::AUTHENTICATED).into(), asked)?;
+    let granted = decide(Some(auth), (&Access::AUTHENTICATED).into(), asked).await?;
     let token = granted
         .token
         .ok_or(RequestError::Unauthenticated(LoginHint::None))?;

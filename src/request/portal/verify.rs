@@ -99,7 +99,7 @@ fn login_hint(
 }
 
 /// `verify`.
-pub(super) fn respond<B>(
+pub(super) async fn respond<B>(
     pipeline: &Pipeline,
     auth: &Auth,
     request: &Request<B>,
@@ -128,7 +128,7 @@ pub(super) fn respond<B>(
         host: &original.host,
         client: context.client_ip,
     };
-    let granted = decide(Some(auth), rule, asked).map_err(|error| {
+    let granted = decide(Some(auth), rule, asked).await.map_err(|error| {
         RequestError::denied(error, || {
             login_hint(auth, &original, headers, request.uri().query())
         })
