@@ -122,6 +122,7 @@ pub(super) struct RawAuth {
     second_factor: Option<Spanned<String>>,
     #[serde(default)]
     oidc: Vec<RawOidc>,
+    #[serde(default)]
     trusted_issuers: Vec<RawTrustedIssuer>,
 }
 

@@ -225,18 +225,8 @@ impl OidcProvider {
     /// Replaces the signing keys with new ones (new kids) and returns their kids (RS256
     /// first, then ES256); the old keys are no longer published.
     pub async fn rotate_keys(&self) -> Vec<String> {
-        self.rotate(false).await
-    }
-
-    /// Publishes new signing keys (returned kids) before the old ones, which stay published:
-    /// tokens are signed with the new ones.
-    pub async fn rotate_keys_keeping_old(&self) -> Vec<String> {
-        self.rotate(true).await
-    }
-
-    async fn rotate(&self, keep_old: bool) -> Vec<String> {
         let reply = self
-            .admin_post("/__admin/rotate", &json!({ "keep_old": keep_old }))
+            .admin_post("/__admin/rotate", &json!({ "keep_old": false }))
             .await;
         serde_json::from_value(reply["kids"].clone()).expect("kids")
     }
@@ -469,11 +459,6 @@ impl Mint {
         Mint(json!({ "claims": { "aud": aud, "sub": sub } }))
     }
 
-    /// Sets (or with `Value::Null`, still sets to null) the claim `name`.
-    pub fn claim(mut self, name: &str, value: impl Into<Value>) -> Mint {
-        self.0["claims"][name] = value.into();
-        self
-    }
 
     /// `exp` = now + `seconds` (negative: already expired).
     pub fn ttl(mut self, seconds: i64) -> Mint {
@@ -493,18 +478,7 @@ impl Mint {
         self
     }
 
-    /// `HS256` with `secret` as the HMAC key (header kid: the current RS256 key's).
-    pub fn hs256(mut self, secret: &str) -> Mint {
-        self.0["alg"] = "HS256".into();
-        self.0["secret"] = secret.into();
-        self
-    }
 
-    /// The header's `kid`.
-    pub fn kid(mut self, kid: &str) -> Mint {
-        self.0["kid"] = kid.into();
-        self
-    }
 }
 
 /// One cookie the provider set: sent back on requests under its path.
