@@ -29,7 +29,7 @@ from pathlib import Path
 
 # Lowest layer first. A module may import from its own layer and from any lower one.
 LAYERS = [
-    ("leaves", ["identity", "http", "router", "metrics", "log_writer", "worker",
+    ("leaves", ["identity", "http", "router", "metrics", "log_format", "log_writer", "worker",
                 "text_position", "files"]),
     ("config", ["config"]),
     ("domains", ["tls", "auth", "upstream"]),

@@ -15,7 +15,7 @@
 //! | HTTP edge | `request` (with `request::portal`) | the pipeline in DESIGN.md's order; `RequestError`, built from the domains' errors and rendered as JSON, HTML or a login redirect; the gateway's own endpoints |
 //! | domains | `auth`, `upstream`, `tls` | who a credential is and may do (`auth::access` decides once); forwarding; certificates — each with its own typed errors, none of HTTP answers |
 //! | config | [`config`] | `gateway.toml` → a validated [`Config`]; owns every settings type |
-//! | leaves | `identity`, `http`, `router`, `metrics`, [`log_writer`], `worker`, `text_position`, `files` | who a request is; body, replies, drain, escaping; routing and normalization; counters; log lines; the per-worker index; positions in text; files we create |
+//! | leaves | `identity`, `http`, `router`, `metrics`, [`log_format`], [`log_writer`], `worker`, `text_position`, `files` | who a request is; body, replies, drain, escaping; routing and normalization; counters; how log lines look and where they go; the per-worker index; positions in text; files we create |
 //!
 //! # A request's path through them
 //!
@@ -44,6 +44,7 @@ mod files;
 mod gateway;
 mod http;
 mod identity;
+pub mod log_format;
 pub mod log_writer;
 mod metrics;
 mod request;

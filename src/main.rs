@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use gateway::log_format;
 use gateway::log_writer::{BatchedStdout, FlushGuard};
 use gateway::{Config, Error, Gateway, Listeners, LoadError};
 use tokio::net::TcpListener;
@@ -293,21 +294,26 @@ fn revoke(path: &Path, user: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Installs the log subscriber: lines go to stdout in batches, written by a flusher thread
+/// Installs the log subscriber: lines in the `gateway::log_format` formats (colours only
+/// on a terminal without `NO_COLOR`) go to stdout in batches, written by a flusher thread
 /// at most 50 ms after they are logged (see `gateway::log_writer`). Keep the returned guard
 /// until exit: dropping it writes what is still buffered.
 fn init_logging(format: LogFormat) -> anyhow::Result<FlushGuard> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let guard = BatchedStdout::start().context("cannot start the log writer")?;
+    let colours = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colours)
         .with_writer(BatchedStdout);
     match format {
-        LogFormat::Text => builder.init(),
+        LogFormat::Text => builder
+            .event_format(log_format::Text)
+            .fmt_fields(log_format::TextFields)
+            .init(),
         LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
+            .event_format(log_format::Json)
+            .fmt_fields(log_format::JsonFields)
             .init(),
     }
     Ok(guard)

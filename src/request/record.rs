@@ -54,9 +54,11 @@ impl<'s> AccessRecord<'s> {
         status: StatusCode,
         elapsed: Duration,
     ) {
-        let (status, elapsed) = (status.as_u16(), elapsed.as_secs_f64());
+        let status = status.as_u16();
         self.metrics.record(status);
-        metrics.observe_duration(elapsed);
+        metrics.observe_duration(elapsed.as_secs_f64());
+        // Whole microseconds: `12.345`, not the binary fraction's `12.345000000000001`.
+        let duration_ms = elapsed.as_micros() as f64 / 1000.0;
         info!(
             parent: span,
             method = %self.method,
@@ -77,7 +79,7 @@ impl<'s> AccessRecord<'s> {
                 .and_then(|session| session.idp.as_deref()),
             upstream = self.upstream.map(field::display),
             status,
-            duration_ms = elapsed * 1000.0,
+            duration_ms,
             "access"
         );
     }
