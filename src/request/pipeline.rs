@@ -191,15 +191,17 @@ impl Pipeline {
             host: &target.host,
             client,
         };
-        decide(self.auth.as_ref(), route.rule(), asked).await.map_err(|error| {
-            RequestError::denied(error, || {
-                let prefix = self
-                    .auth
-                    .as_ref()
-                    .map_or("", |a| a.settings().prefix.as_str());
-                LoginHint::Navigate(login_url(prefix, &target.path_and_query))
+        decide(self.auth.as_ref(), route.rule(), asked)
+            .await
+            .map_err(|error| {
+                RequestError::denied(error, || {
+                    let prefix = self
+                        .auth
+                        .as_ref()
+                        .map_or("", |a| a.settings().prefix.as_str());
+                    LoginHint::Navigate(login_url(prefix, &target.path_and_query))
+                })
             })
-        })
     }
 
     /// Step 7: the request, cleaned and with the identity injected, to one of the route's

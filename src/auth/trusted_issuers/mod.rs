@@ -43,7 +43,14 @@ pub enum TrustedTokenError {
     Token(#[from] TokenError),
     /// The issuer's keys could not be had.
     #[error("trusted issuer keys unavailable")]
-    Keys(#[from] KeysError),
+    Keys(#[source] Box<KeysError>),
+}
+
+impl From<KeysError> for TrustedTokenError {
+    /// Boxed: a request's error travels through every step, so it stays small.
+    fn from(error: KeysError) -> Self {
+        TrustedTokenError::Keys(Box::new(error))
+    }
 }
 
 impl TrustedTokenError {

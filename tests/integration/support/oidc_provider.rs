@@ -459,7 +459,6 @@ impl Mint {
         Mint(json!({ "claims": { "aud": aud, "sub": sub } }))
     }
 
-
     /// `exp` = now + `seconds` (negative: already expired).
     pub fn ttl(mut self, seconds: i64) -> Mint {
         self.0["ttl"] = seconds.into();
@@ -477,8 +476,6 @@ impl Mint {
         self.0["key"] = "unpublished".into();
         self
     }
-
-
 }
 
 /// One cookie the provider set: sent back on requests under its path.
