@@ -45,14 +45,16 @@ pub(super) struct RawRoute {
     methods: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
+/// A route already validated for a (host, lenient prefix): its prefix and methods.
+type SeenRoute = (String, Option<Vec<Method>>);
+
 pub(super) fn validate_routes(
     raw: Vec<Spanned<RawRoute>>,
     problems: &mut Problems<'_>,
 ) -> Vec<RouteSettings> {
     // (host, lenient reading of the prefix) → the prefixes that have it and their methods:
     // finds duplicates and prefixes that differ only in letter case or `;` parameters.
-    let mut lenient_seen: HashMap<(String, String), Vec<(String, Option<Vec<Method>>)>> =
-        HashMap::new();
+    let mut lenient_seen: HashMap<(String, String), Vec<SeenRoute>> = HashMap::new();
     let mut routes = Vec::new();
     for spanned in raw {
         let route_offset = spanned.span().start;
