@@ -51,6 +51,9 @@ pub(super) struct RawRoute {
     upstream_client_key: Option<Spanned<PathBuf>>,
 }
 
+/// A route already validated for a (host, lenient prefix): its prefix and methods.
+type SeenRoute = (String, Option<Vec<Method>>);
+
 pub(super) fn validate_routes(
     raw: Vec<Spanned<RawRoute>>,
     base_dir: &Path,
@@ -58,8 +61,7 @@ pub(super) fn validate_routes(
 ) -> Vec<RouteSettings> {
     // (host, lenient reading of the prefix) → the prefixes that have it and their methods:
     // finds duplicates and prefixes that differ only in letter case or `;` parameters.
-    let mut lenient_seen: HashMap<(String, String), Vec<(String, Option<Vec<Method>>)>> =
-        HashMap::new();
+    let mut lenient_seen: HashMap<(String, String), Vec<SeenRoute>> = HashMap::new();
     let mut routes = Vec::new();
     for spanned in raw {
         let route_offset = spanned.span().start;
