@@ -13,13 +13,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+use http::Method;
 use http::header::{self, HeaderMap, HeaderValue};
 
 use gateway::Config;
 use gateway::bench::{
-    Auth, ClientSide, HostPattern, Identity, MemoryStore, Metrics, ProtectedHeaders, Router,
-    TokenKeys, TokenSettings, hash_password, inject_identity, normalize_host, normalize_path,
-    parse_route_prefix, prepare_upstream_request, strip_ours,
+    Auth, ClientSide, HostPattern, Identity, MemoryStore, Metrics, ProtectedHeaders, Routed,
+    Router, TokenKeys, TokenSettings, hash_password, inject_identity, normalize_host,
+    normalize_path, parse_route_prefix, prepare_upstream_request, strip_ours,
 };
 use gateway::config::{IdentityHeaders, default_throttle};
 use jsonwebtoken::Algorithm;
@@ -158,22 +159,25 @@ fn router(count: usize) -> Router<usize> {
         (
             HostPattern::parse("*.wild.example.com").expect("pattern"),
             parse_route_prefix("/").expect("prefix"),
+            None,
             0,
         ),
         (
             HostPattern::Any,
             parse_route_prefix("/").expect("prefix"),
+            None,
             1,
         ),
     ];
     let mut i = 0;
     while routes.len() < count {
         let host = HostPattern::parse(&format!("app{i}.example.com")).expect("pattern");
-        routes.push((host.clone(), "/".to_owned(), routes.len()));
+        routes.push((host.clone(), "/".to_owned(), None, routes.len()));
         if routes.len() < count {
             routes.push((
                 host,
                 parse_route_prefix("/api/v1").expect("prefix"),
+                None,
                 routes.len(),
             ));
         }
@@ -198,11 +202,11 @@ fn routing(c: &mut Criterion) {
         ];
         for (name, host, path) in cases {
             assert!(
-                router.route(host, path).is_ok_and(|route| route.is_some()),
+                matches!(router.route(host, path, &Method::GET), Ok(Routed::Found(_))),
                 "{name} must match"
             );
             group.bench_function(BenchmarkId::new(name, count), |b| {
-                b.iter(|| router.route(black_box(host), black_box(path)));
+                b.iter(|| router.route(black_box(host), black_box(path), &Method::GET));
             });
         }
     }

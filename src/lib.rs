@@ -71,7 +71,7 @@ pub mod bench {
     pub use crate::identity::Identity;
     pub use crate::metrics::Metrics;
     pub use crate::router::{
-        HostPattern, Router, normalize_host, normalize_path, parse_route_prefix,
+        HostPattern, Routed, Router, normalize_host, normalize_path, parse_route_prefix,
     };
     pub use crate::upstream::headers::{
         ClientSide, ProtectedHeaders, inject_identity, prepare_upstream_request,
@@ -89,7 +89,7 @@ pub mod fuzzing {
     pub use crate::auth::users::Users;
     pub use crate::request::fuzz_request_target as request_target;
     pub use crate::router::{
-        HostPattern, Router, normalize_host, normalize_path, parse_route_prefix,
+        HostPattern, Routed, Router, normalize_host, normalize_path, parse_route_prefix,
     };
     pub use jsonwebtoken::Algorithm;
 }
