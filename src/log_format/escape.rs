@@ -12,21 +12,56 @@ fn is_control(c: char) -> bool {
     c < ' ' || ('\u{7f}'..='\u{9f}').contains(&c)
 }
 
-/// Whether `s` may hold a character that needs escaping (`extra` names one more byte):
-/// a byte scan, since almost every value is plain. C1 controls are encoded `C2 80..9F`,
-/// so a `C2` byte sends the string to the careful path.
-fn may_need_escaping(s: &str, extra: [u8; 2]) -> bool {
-    s.bytes()
-        .any(|b| b < b' ' || b == 0x7f || b == 0xc2 || extra.contains(&b))
+/// Which bytes send a string to the careful path, for each writer: a table lookup per
+/// byte, since almost every value is plain. C1 controls are encoded `C2 80..9F`, so a `C2`
+/// byte is among them.
+struct Careful([bool; 256]);
+
+impl Careful {
+    /// Controls, DEL and `C2`, plus `extra`.
+    const fn with(extra: &[u8]) -> Self {
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            table[b] = b < 0x20 || b == 0x7f || b == 0xc2;
+            b += 1;
+        }
+        let mut i = 0;
+        while i < extra.len() {
+            table[extra[i] as usize] = true;
+            i += 1;
+        }
+        Self(table)
+    }
+
+    /// Bytes outside printable ASCII, and `extra`.
+    const fn beyond_printable_ascii(extra: &[u8]) -> Self {
+        let mut table = Self::with(extra).0;
+        let mut b = 0x80;
+        while b < 256 {
+            table[b] = true;
+            b += 1;
+        }
+        Self(table)
+    }
+
+    fn any_in(&self, s: &str) -> bool {
+        s.bytes().any(|b| self.0[usize::from(b)])
+    }
 }
+
+/// What [`Sanitized`] looks at more closely.
+static SANITIZED: Careful = Careful::with(&[]);
+/// What [`JsonEscaped`] looks at more closely.
+static JSON: Careful = Careful::with(b"\"\\");
+/// What [`write_quoted`] leaves to `Debug`.
+static QUOTED: Careful = Careful::beyond_printable_ascii(b"\"\\");
 
 /// Writes `s` quoted as Rust's `Debug` does (`"a \"b\""`), which is how text lines show
 /// string values; the common case — printable ASCII without quotes or backslashes — is
 /// copied as it is.
 pub(super) fn write_quoted(out: &mut impl Write, s: &str) -> fmt::Result {
-    if s.bytes()
-        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
-    {
+    if !QUOTED.any_in(s) {
         out.write_char('"')?;
         out.write_str(s)?;
         out.write_char('"')
@@ -42,7 +77,7 @@ pub(super) struct Sanitized<'w, W: Write>(pub(super) &'w mut W);
 
 impl<W: Write> Write for Sanitized<'_, W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        if !may_need_escaping(s, [0, 0]) {
+        if !SANITIZED.any_in(s) {
             return self.0.write_str(s);
         }
         let mut start = 0;
@@ -69,7 +104,7 @@ pub(super) struct JsonEscaped<'w, W: Write>(pub(super) &'w mut W);
 
 impl<W: Write> Write for JsonEscaped<'_, W> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        if !may_need_escaping(s, [b'"', b'\\']) {
+        if !JSON.any_in(s) {
             return self.0.write_str(s);
         }
         let mut start = 0;
@@ -121,6 +156,26 @@ mod tests {
             let mut out = String::new();
             write_quoted(&mut out, s).expect("writes");
             assert_eq!(out, format!("{s:?}"));
+        }
+    }
+
+    #[test]
+    fn every_character_of_the_first_256_is_quoted_sanitized_and_json_escaped_right() {
+        for c in (0..=255u8).map(char::from) {
+            let s = format!("a{c}b");
+            let mut quoted = String::new();
+            write_quoted(&mut quoted, &s).expect("writes");
+            assert_eq!(quoted, format!("{s:?}"), "{c:?}");
+            let mut sanitized = String::new();
+            Sanitized(&mut sanitized).write_str(&s).expect("writes");
+            assert_eq!(sanitized == s, !is_control(c), "{c:?}: {sanitized}");
+            let mut json = String::new();
+            write_json_string(&mut json, &s).expect("writes");
+            assert!(!json.chars().any(is_control), "{c:?}: {json}");
+            assert_eq!(
+                serde_json::from_str::<String>(&json).expect("valid JSON"),
+                s
+            );
         }
     }
 

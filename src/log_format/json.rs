@@ -13,8 +13,10 @@ use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormattedFields};
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
-use super::clock;
+use super::buffer::write_line;
 use super::escape::{JsonEscaped, write_json_string};
+use super::number::{write_f64, write_i64, write_u64};
+use super::{clock, request};
 
 /// The JSON line format (`--log-format json`).
 #[derive(Debug, Default, Clone, Copy)]
@@ -35,57 +37,93 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let meta = event.metadata();
-        writer.write_str("{\"timestamp\":\"")?;
-        clock::write_now(&mut writer)?;
-        writer.write_str("\",\"level\":\"")?;
-        writer.write_str(meta.level().as_str())?;
-        writer.write_char('"')?;
-        let mut visitor = JsonVisitor {
-            out: &mut writer,
-            needs_comma: true,
-            result: Ok(()),
-        };
-        event.record(&mut visitor);
-        visitor.result?;
-        writer.write_str(",\"target\":")?;
-        write_json_string(&mut writer, meta.target())?;
-        if let Some(scope) = ctx.event_scope() {
-            let spans: Vec<_> = scope.from_root().collect();
-            if let Some(current) = spans.last() {
-                writer.write_str(",\"span\":")?;
-                write_span::<S, N>(&mut writer, current)?;
-            }
-            writer.write_str(",\"spans\":[")?;
-            for (i, span) in spans.iter().enumerate() {
-                if i > 0 {
-                    writer.write_char(',')?;
-                }
-                write_span::<S, N>(&mut writer, span)?;
-            }
-            writer.write_char(']')?;
-        }
-        writer.write_str("}\n")
+        write_line(&mut writer, |line| write_event(line, ctx, event))
     }
 }
 
+/// The whole line of `event`, with its newline.
+fn write_event<S, N>(
+    line: &mut String,
+    ctx: &FmtContext<'_, S, N>,
+    event: &Event<'_>,
+) -> fmt::Result
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    let meta = event.metadata();
+    line.push_str("{\"timestamp\":\"");
+    clock::write_now(line)?;
+    line.push_str("\",\"level\":\"");
+    line.push_str(meta.level().as_str());
+    line.push('"');
+    let mut visitor = JsonVisitor {
+        out: line,
+        needs_comma: true,
+        result: Ok(()),
+    };
+    event.record(&mut visitor);
+    visitor.result?;
+    line.push_str(",\"target\":");
+    write_json_string(line, meta.target())?;
+    let request = request::current();
+    // The innermost span: the request, else the scope's first (leaf-first) span.
+    if let Some(id) = request {
+        line.push_str(",\"span\":");
+        write_request(line, id)?;
+    } else if let Some(leaf) = ctx.event_scope().and_then(|mut scope| scope.next()) {
+        line.push_str(",\"span\":");
+        write_span::<S, N>(line, &leaf)?;
+    }
+    let scope = ctx.event_scope();
+    if scope.is_some() || request.is_some() {
+        line.push_str(",\"spans\":[");
+        let mut first = true;
+        for span in scope.into_iter().flat_map(|scope| scope.from_root()) {
+            if !std::mem::take(&mut first) {
+                line.push(',');
+            }
+            write_span::<S, N>(line, &span)?;
+        }
+        if let Some(id) = request {
+            if !first {
+                line.push(',');
+            }
+            write_request(line, id)?;
+        }
+        line.push(']');
+    }
+    line.push_str("}\n");
+    Ok(())
+}
+
+/// The request the line belongs to ([`request`]), as its span was written:
+/// `{"id":7,"name":"request"}`.
+fn write_request(line: &mut String, id: u64) -> fmt::Result {
+    line.push_str("{\"id\":");
+    write_u64(line, id)?;
+    line.push_str(",\"name\":\"request\"}");
+    Ok(())
+}
+
 /// `{<the span's fields>,"name":"<name>"}`.
-fn write_span<S, N>(writer: &mut Writer<'_>, span: &SpanRef<'_, S>) -> fmt::Result
+fn write_span<S, N>(line: &mut String, span: &SpanRef<'_, S>) -> fmt::Result
 where
     S: for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    writer.write_char('{')?;
+    line.push('{');
     let extensions = span.extensions();
     if let Some(fields) = extensions.get::<FormattedFields<N>>()
         && !fields.is_empty()
     {
-        writer.write_str(fields)?;
-        writer.write_char(',')?;
+        line.push_str(fields);
+        line.push(',');
     }
-    writer.write_str("\"name\":")?;
-    write_json_string(writer, span.name())?;
-    writer.write_char('}')
+    line.push_str("\"name\":");
+    write_json_string(line, span.name())?;
+    line.push('}');
+    Ok(())
 }
 
 impl<'w> FormatFields<'w> for JsonFields {
@@ -155,11 +193,11 @@ impl<W: Write> Visit for JsonVisitor<'_, W> {
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.member(field, |out| write!(out, "{value}"));
+        self.member(field, |out| write_u64(out, value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.member(field, |out| write!(out, "{value}"));
+        self.member(field, |out| write_i64(out, value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
@@ -171,7 +209,7 @@ impl<W: Write> Visit for JsonVisitor<'_, W> {
     fn record_f64(&mut self, field: &Field, value: f64) {
         // JSON has no NaN or infinities.
         if value.is_finite() {
-            self.member(field, |out| write!(out, "{value:?}"));
+            self.member(field, |out| write_f64(out, value));
         } else {
             self.member(field, |out| out.write_str("null"));
         }

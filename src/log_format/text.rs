@@ -10,8 +10,10 @@ use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::clock;
+use super::buffer::write_line;
 use super::escape::{Sanitized, write_quoted};
+use super::number::{write_f64, write_i64, write_u64};
+use super::{clock, request};
 
 /// The text line format (`--log-format text`).
 #[derive(Debug, Default, Clone, Copy)]
@@ -38,53 +40,83 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let ansi = writer.has_ansi_escapes();
-        let paint = |writer: &mut Writer<'_>, style: &str| {
-            if ansi {
-                writer.write_str(style)?;
-            }
-            Ok::<(), fmt::Error>(())
-        };
-        let meta = event.metadata();
-        paint(&mut writer, DIM)?;
-        clock::write_now(&mut writer)?;
-        paint(&mut writer, RESET)?;
-        let (label, colour) = match *meta.level() {
-            Level::TRACE => ("TRACE", "\x1b[35m"),
-            Level::DEBUG => ("DEBUG", "\x1b[34m"),
-            Level::INFO => (" INFO", "\x1b[32m"),
-            Level::WARN => (" WARN", "\x1b[33m"),
-            Level::ERROR => ("ERROR", "\x1b[31m"),
-        };
-        writer.write_char(' ')?;
-        paint(&mut writer, colour)?;
-        writer.write_str(label)?;
-        paint(&mut writer, RESET)?;
-        writer.write_char(' ')?;
-        if let Some(scope) = ctx.event_scope() {
-            for span in scope.from_root() {
-                paint(&mut writer, BOLD)?;
-                writer.write_str(span.name())?;
-                let extensions = span.extensions();
-                if let Some(fields) = extensions.get::<FormattedFields<N>>()
-                    && !fields.is_empty()
-                {
-                    writer.write_char('{')?;
-                    writer.write_str(fields)?;
-                    writer.write_char('}')?;
-                }
-                paint(&mut writer, RESET)?;
-                writer.write_char(':')?;
-            }
-            writer.write_char(' ')?;
-        }
-        paint(&mut writer, DIM)?;
-        writer.write_str(meta.target())?;
-        writer.write_char(':')?;
-        paint(&mut writer, RESET)?;
-        writer.write_char(' ')?;
-        ctx.format_fields(writer.by_ref(), event)?;
-        writer.write_char('\n')
+        write_line(&mut writer, |line| write_event(line, ansi, ctx, event))
     }
+}
+
+/// The whole line of `event`, with its newline.
+fn write_event<S, N>(
+    line: &mut String,
+    ansi: bool,
+    ctx: &FmtContext<'_, S, N>,
+    event: &Event<'_>,
+) -> fmt::Result
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    let paint = |line: &mut String, style: &str| {
+        if ansi {
+            line.push_str(style);
+        }
+    };
+    let meta = event.metadata();
+    paint(line, DIM);
+    clock::write_now(line)?;
+    paint(line, RESET);
+    let (label, colour) = match *meta.level() {
+        Level::TRACE => ("TRACE", "\x1b[35m"),
+        Level::DEBUG => ("DEBUG", "\x1b[34m"),
+        Level::INFO => (" INFO", "\x1b[32m"),
+        Level::WARN => (" WARN", "\x1b[33m"),
+        Level::ERROR => ("ERROR", "\x1b[31m"),
+    };
+    line.push(' ');
+    paint(line, colour);
+    line.push_str(label);
+    paint(line, RESET);
+    line.push(' ');
+    let scope = ctx.event_scope();
+    let request = request::current();
+    if scope.is_some() || request.is_some() {
+        for span in scope.into_iter().flat_map(|scope| scope.from_root()) {
+            paint(line, BOLD);
+            line.push_str(span.name());
+            let extensions = span.extensions();
+            if let Some(fields) = extensions.get::<FormattedFields<N>>()
+                && !fields.is_empty()
+            {
+                line.push('{');
+                line.push_str(fields);
+                line.push('}');
+            }
+            paint(line, RESET);
+            line.push(':');
+        }
+        if let Some(id) = request {
+            paint(line, BOLD);
+            line.push_str("request{id=");
+            write_u64(line, id)?;
+            line.push('}');
+            paint(line, RESET);
+            line.push(':');
+        }
+        line.push(' ');
+    }
+    paint(line, DIM);
+    line.push_str(meta.target());
+    line.push(':');
+    paint(line, RESET);
+    line.push(' ');
+    let mut visitor = TextVisitor {
+        out: line,
+        empty: true,
+        result: Ok(()),
+    };
+    event.record(&mut visitor);
+    visitor.result?;
+    line.push('\n');
+    Ok(())
 }
 
 impl<'w> FormatFields<'w> for TextFields {
@@ -137,11 +169,11 @@ impl<W: Write> Visit for TextVisitor<'_, W> {
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.field(field, |out| write!(out, "{value}"));
+        self.field(field, |out| write_u64(out, value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.field(field, |out| write!(out, "{value}"));
+        self.field(field, |out| write_i64(out, value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
@@ -151,7 +183,7 @@ impl<W: Write> Visit for TextVisitor<'_, W> {
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.field(field, |out| write!(out, "{value:?}"));
+        self.field(field, |out| write_f64(out, value));
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {

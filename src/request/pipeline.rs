@@ -32,7 +32,7 @@ use http::header;
 use http::uri::PathAndQuery;
 use http::{HeaderMap, Method, Request, Response};
 use hyper::body::Incoming;
-use tracing::{Instrument, debug, info_span};
+use tracing::debug;
 
 use super::error::{LoginHint, RequestError};
 use super::portal::{self, EndpointContext};
@@ -46,6 +46,7 @@ use crate::auth::session::CredentialSource;
 use crate::auth::session::cookie;
 use crate::config::Upstream;
 use crate::http::{Body, discard_unread_body};
+use crate::log_format::{in_request, within_request};
 use crate::router::Routed;
 use crate::upstream::Forward;
 use crate::upstream::headers::{ClientSide, client_ip};
@@ -59,15 +60,13 @@ impl Pipeline {
         request: Request<Incoming>,
     ) -> Response<Body> {
         let started = Instant::now();
-        let span = info_span!("request", id);
         let client = ClientKind::of(request.method(), request.headers());
         let mut record = AccessRecord::new(request.method().clone(), &self.unrouted_metrics);
-        let result = self
-            .answer(&conn, request, &mut record)
-            .instrument(span.clone())
-            .await;
+        let result = in_request(id, self.answer(&conn, request, &mut record)).await;
         let mut response = result.unwrap_or_else(|error| {
-            debug!(parent: &span, error = %error, cause = ?std::error::Error::source(&error), "request rejected");
+            within_request(id, || {
+                debug!(error = %error, cause = ?std::error::Error::source(&error), "request rejected");
+            });
             error_response(&error, client)
         });
         if let Some(hsts) = &self.hsts {
@@ -78,7 +77,9 @@ impl Pipeline {
                 .or_insert_with(|| hsts.clone());
         }
         // Step 9.
-        record.emit(&span, &self.metrics, response.status(), started.elapsed());
+        within_request(id, || {
+            record.emit(&self.metrics, response.status(), started.elapsed());
+        });
         response
     }
 

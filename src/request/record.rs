@@ -2,15 +2,15 @@
 //!
 //! The steps fill an [`AccessRecord`] as far as the request gets (its route, user and
 //! upstream); the event is emitted once, when the response head is ready, carrying every
-//! field. (Recording the fields on the request span one by one made the log formatter
-//! re-render the span at each step; the span carries only the request id, which every
-//! other event of the request shows.)
+//! field. (Recording the fields on a request span one by one made the log formatter
+//! re-render the span at each step; the request id, which every other event of the
+//! request shows too, comes from [`crate::log_format::in_request`].)
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Method, StatusCode};
-use tracing::{Span, field, info};
+use tracing::{field, info};
 
 use super::target::Target;
 use crate::auth::token::VerifiedToken;
@@ -46,21 +46,15 @@ impl<'s> AccessRecord<'s> {
         }
     }
 
-    /// Counts the response and emits the access event under `span`.
-    pub(super) fn emit(
-        &self,
-        span: &Span,
-        metrics: &Metrics,
-        status: StatusCode,
-        elapsed: Duration,
-    ) {
+    /// Counts the response and emits the access event (in the request's log scope,
+    /// [`crate::log_format::within_request`]).
+    pub(super) fn emit(&self, metrics: &Metrics, status: StatusCode, elapsed: Duration) {
         let status = status.as_u16();
         self.metrics.record(status);
         metrics.observe_duration(elapsed.as_secs_f64());
         // Whole microseconds: `12.345`, not the binary fraction's `12.345000000000001`.
         let duration_ms = elapsed.as_micros() as f64 / 1000.0;
         info!(
-            parent: span,
             method = %self.method,
             host = self.target.as_ref().map(|t| t.host.as_str()),
             path = self.target.as_ref().map(Target::path),
