@@ -106,7 +106,8 @@ fn all_events(in_request: InRequest) -> impl Fn() {
     }
 }
 
-fn capture_ours_text() -> Vec<String> {
+/// The text lines our formatter writes for `events`.
+fn capture_ours_text(events: impl Fn()) -> Vec<String> {
     let out = Capture::default();
     let subscriber = tracing_subscriber::fmt()
         .with_ansi(false)
@@ -114,7 +115,7 @@ fn capture_ours_text() -> Vec<String> {
         .fmt_fields(TextFields)
         .with_writer(out.clone())
         .finish();
-    tracing::subscriber::with_default(subscriber, all_events(in_request_scope));
+    tracing::subscriber::with_default(subscriber, events);
     out.lines()
 }
 
@@ -147,7 +148,7 @@ fn text_lines_match_tracing_subscribers_full_format() {
         .finish();
     tracing::subscriber::with_default(reference, all_events(in_request_span));
     let expected = out.lines();
-    let ours = capture_ours_text();
+    let ours = capture_ours_text(all_events(in_request_scope));
     assert_eq!(ours.len(), 6, "{ours:#?}");
     assert_eq!(ours.len(), expected.len(), "{expected:#?}");
     for (ours, expected) in ours.iter().zip(&expected) {
@@ -201,17 +202,9 @@ fn json_lines_match_tracing_subscribers_json_format() {
 
 #[test]
 fn a_value_with_a_line_break_or_escape_sequence_stays_on_its_line() {
-    let out = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .event_format(Text)
-        .fmt_fields(TextFields)
-        .with_writer(out.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
+    let lines = capture_ours_text(|| {
         info!(header = %"x\nforged=1 \u{1b}[2J", "evil\r\nline");
     });
-    let lines = out.lines();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
         lines[0].ends_with("evil\\r\\nline header=x\\nforged=1 \\x1b[2J"),
