@@ -22,6 +22,11 @@ pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time a connection may sit with no request in flight and no bytes moving.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default time an idle HTTP/1.1 keep-alive connection keeps hyper's buffers: long enough
+/// that a busy connection (a request at least every 100 ms) never pays for releasing and
+/// rebuilding them, short enough that connections opened in a burst hold their buffers
+/// only briefly.
+pub const DEFAULT_IDLE_RELEASE_AFTER: Duration = Duration::from_millis(100);
 /// Default time a request body may pause between two chunks before the request gets 408.
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time a write to a client may make no progress before the connection is closed.
@@ -67,6 +72,8 @@ pub struct ServerSettings {
     pub header_read_timeout: Duration,
     /// Time a connection may be idle.
     pub idle_timeout: Duration,
+    /// Time an HTTP/1.1 keep-alive connection is idle before it releases its HTTP buffers.
+    pub idle_release_after: Duration,
     /// Time a request body may pause mid-way (between chunks) before 408.
     pub body_read_timeout: Duration,
     /// Time a write to the client may make no progress before the connection is closed.
@@ -98,6 +105,7 @@ pub(super) struct RawServer {
     tls_handshake_timeout: Option<ConfigDuration>,
     header_read_timeout: Option<ConfigDuration>,
     idle_timeout: Option<ConfigDuration>,
+    idle_release_after: Option<ConfigDuration>,
     body_read_timeout: Option<Spanned<ConfigDuration>>,
     write_timeout: Option<Spanned<ConfigDuration>>,
     listen_backlog: Option<Spanned<u32>>,
@@ -174,6 +182,7 @@ pub(super) fn validate_server(raw: RawServer, problems: &mut Problems<'_>) -> Se
         tls_handshake_timeout: duration(raw.tls_handshake_timeout, DEFAULT_TLS_HANDSHAKE_TIMEOUT),
         header_read_timeout: duration(raw.header_read_timeout, DEFAULT_HEADER_READ_TIMEOUT),
         idle_timeout: duration(raw.idle_timeout, DEFAULT_IDLE_TIMEOUT),
+        idle_release_after: duration(raw.idle_release_after, DEFAULT_IDLE_RELEASE_AFTER),
         body_read_timeout,
         write_timeout,
         listen_backlog,

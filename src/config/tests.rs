@@ -40,7 +40,7 @@ fn minimal_config_gets_defaults() {
 fn full_server_section_parses() {
     let text = format!(
         "[server]\nlisten = \"0.0.0.0:443\"\nredirect_http = \"0.0.0.0:80\"\nadmin_listen = \"127.0.0.1:9090\"\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n\
-max_connections = 50\nworkers = 3\ntls_handshake_timeout = \"3s\"\nheader_read_timeout = \"2s\"\nidle_timeout = \"1m\"\n\
+max_connections = 50\nworkers = 3\ntls_handshake_timeout = \"3s\"\nheader_read_timeout = \"2s\"\nidle_timeout = \"1m\"\nidle_release_after = \"250ms\"\n\
 max_request_header_bytes = 8192\nmax_headers = 20\nupstream_connect_timeout = \"500ms\"\nupstream_timeout = \"30s\"\nshutdown_grace = \"1s\"\n{TLS}\
 [[tls.sni]]\nhost = \"App1.Example.com\"\ncert = \"/abs/app1.crt\"\nkey = \"app1.key\"\n\
 [[route]]\naccess = \"public\"\nhost = \"*.example.com\"\npath = \"/api/\"\nupstreams = [\"http://127.0.0.1:1\", \"http://127.0.0.1:2\"]\n"
@@ -51,6 +51,7 @@ max_request_header_bytes = 8192\nmax_headers = 20\nupstream_connect_timeout = \"
     assert_eq!(config.server.trusted_proxies.len(), 2);
     assert_eq!(config.server.workers, 3);
     assert_eq!(config.server.idle_timeout, Duration::from_secs(60));
+    assert_eq!(config.server.idle_release_after, Duration::from_millis(250));
     assert_eq!(
         config.server.upstream_connect_timeout,
         Duration::from_millis(500)

@@ -12,6 +12,11 @@
 //!   or a server-sent event stream is not idle — the connection is asked to close
 //!   (HTTP/1.1: closes; HTTP/2: GOAWAY). Bytes alone do not count: a client sending HTTP/2
 //!   PINGs, or trickling a header block, with no request in flight is idle.
+//! - **Rest**: an HTTP/1.1 connection with nothing in flight for `idle_release_after`,
+//!   whose last request left nothing on the connection for a parser to misread (module
+//!   `rest`), releases hyper's buffers and waits for the client's next bytes holding only
+//!   its TLS state. Under load a connection is never idle that long, so it never pays for
+//!   releasing and rebuilding them.
 //! - **Closing**: a connection asked to close (idle, or shutdown) that is idle again for
 //!   that long — a client that never answers the GOAWAY's PING, or never sent the preface
 //!   hyper waits for — is cut. A request that raced the GOAWAY still completes first.
@@ -41,22 +46,32 @@ use tracing::debug;
 
 use crate::config::ServerSettings;
 
-/// Runs a connection to completion, asking it to finish on shutdown or when idle, and
-/// cutting it (returning, which drops it) when it stays idle after that.
-/// `graceful_shutdown` is the connection type's own method (hyper has no common trait).
+/// A served connection as [`drive`] sees it: a future that ends with the connection, which
+/// can be asked to finish, and to rest (release what it holds while idle).
+pub(super) trait Served: Future<Output = Result<(), Self::Error>> {
+    type Error: std::fmt::Display;
+
+    /// Asks the connection to finish (HTTP/1.1: after the response in flight; HTTP/2: with
+    /// GOAWAY).
+    fn graceful_shutdown(self: Pin<&mut Self>);
+
+    /// Its last request ended and may be followed by a rest ([`InFlight::allow_rest`]):
+    /// a connection that can release its buffers until the client sends again does so.
+    fn rest(self: Pin<&mut Self>) {}
+}
+
+/// Runs a connection to completion, asking it to finish on shutdown or when idle, to rest
+/// when its last request allowed it, and cutting it (returning, which drops it) when it
+/// stays idle after being asked to finish.
 ///
 /// The caller pins the connection where it lives: taking it by value would store it twice
 /// in the connection task (once in the caller's future, once in this one), and every idle
 /// connection would pay for the copy.
-pub(super) async fn drive<C, E>(
+pub(super) async fn drive<C: Served>(
     mut connection: Pin<&mut C>,
-    graceful_shutdown: impl Fn(Pin<&mut C>),
     mut shutdown: watch::Receiver<bool>,
     activity: &Activity,
-) where
-    C: Future<Output = Result<(), E>>,
-    E: std::fmt::Display,
-{
+) {
     let mut closing = false;
     loop {
         tokio::select! {
@@ -67,23 +82,30 @@ pub(super) async fn drive<C, E>(
                 return;
             }
             _ = stopped(&mut shutdown), if !closing => {
-                graceful_shutdown(connection.as_mut());
+                connection.as_mut().graceful_shutdown();
                 activity.restart_clock();
                 closing = true;
             }
-            event = activity.next_event() => {
-                if event == Event::Stalled {
+            event = activity.next_event() => match event {
+                Event::Rest => {
+                    if !closing {
+                        connection.as_mut().rest();
+                    }
+                }
+                Event::Stalled => {
                     debug!(write_timeout = ?activity.write_timeout, "response not drained; closing the connection");
                     return;
                 }
-                if closing {
+                Event::Idle if closing => {
                     debug!("idle after being asked to close; closing the connection");
                     return;
                 }
-                debug!("idle timeout");
-                graceful_shutdown(connection.as_mut());
-                activity.restart_clock();
-                closing = true;
+                Event::Idle => {
+                    debug!("idle timeout");
+                    connection.as_mut().graceful_shutdown();
+                    activity.restart_clock();
+                    closing = true;
+                }
             }
         }
     }
@@ -118,7 +140,11 @@ pub(super) struct Activity {
     /// Set by the driver when it waits with no response awaiting the client: the next
     /// frame handed out wakes it (once) to arm the stall deadline.
     wake_on_frame: AtomicBool,
+    /// The last request ended and allowed the connection to rest; taken by the driver.
+    rest_due: AtomicBool,
     idle_timeout: Duration,
+    /// `idle_release_after`: how long after a request that allowed it the connection rests.
+    rest_after: Duration,
     first_request_timeout: Duration,
     write_timeout: Duration,
 }
@@ -130,6 +156,8 @@ enum Event {
     Idle,
     /// A response body waited `write_timeout` for the client to take its last frame.
     Stalled,
+    /// The last request ended, nothing is in flight, and that request allowed a rest.
+    Rest,
 }
 
 /// Marks one request in flight until dropped.
@@ -137,9 +165,18 @@ pub(super) struct InFlight {
     activity: Arc<Activity>,
     /// This request's response body is counted in `awaiting_client`.
     awaiting_client: bool,
+    /// The connection may rest once this request ends.
+    allows_rest: bool,
 }
 
 impl InFlight {
+    /// Once this request ends (and nothing else is in flight), the connection may rest:
+    /// the request and its response leave nothing behind on the connection that a new
+    /// HTTP parser could misread (module `rest`).
+    pub(super) fn allow_rest(&mut self) {
+        self.allows_rest = true;
+    }
+
     /// hyper asked the response body for a frame: the client took the last one.
     fn frame_asked(&mut self) {
         let activity = &self.activity;
@@ -171,6 +208,7 @@ impl Drop for InFlight {
             activity.awaiting_client.fetch_sub(1, Ordering::Relaxed);
         }
         if activity.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
+            activity.rest_due.store(self.allows_rest, Ordering::Relaxed);
             activity.restart_clock();
             activity.settled.notify_one();
         }
@@ -188,7 +226,9 @@ impl Activity {
             awaiting_client: AtomicUsize::new(0),
             drained_ms: AtomicU64::new(0),
             wake_on_frame: AtomicBool::new(false),
+            rest_due: AtomicBool::new(false),
             idle_timeout: settings.idle_timeout,
+            rest_after: settings.idle_release_after,
             first_request_timeout: settings.header_read_timeout.min(settings.idle_timeout),
             write_timeout: settings.write_timeout,
         }
@@ -215,6 +255,7 @@ impl Activity {
         InFlight {
             activity: self.clone(),
             awaiting_client: false,
+            allows_rest: false,
         }
     }
 
@@ -230,8 +271,9 @@ impl Activity {
         self.at(&self.since_ms) + timeout
     }
 
-    /// Completes once nothing has been in flight from the idle clock's start until the
-    /// idle deadline ([`Event::Idle`]), or once a response body has waited `write_timeout`
+    /// Completes `idle_release_after` after the last request ended, if it allowed the
+    /// connection to rest and nothing started since ([`Event::Rest`]), once nothing has been in flight from the idle clock's start until
+    /// the idle deadline ([`Event::Idle`]), or once a response body has waited `write_timeout`
     /// for the client to take a frame ([`Event::Stalled`]: an HTTP/2 client that never
     /// opens its flow-control window; an HTTP/1.1 one that stops reading is also caught by
     /// its socket, in `write_timeout`). Every wait is for an event — the last request's
@@ -256,15 +298,24 @@ impl Activity {
                 }
                 continue;
             }
+            let now = Instant::now();
             let deadline = self.idle_deadline();
-            if Instant::now() >= deadline {
+            let rest_at = self
+                .rest_due
+                .load(Ordering::Relaxed)
+                .then(|| self.at(&self.since_ms) + self.rest_after);
+            if rest_at.is_some_and(|at| now >= at) && self.rest_due.swap(false, Ordering::Relaxed) {
+                return Event::Rest;
+            }
+            if now >= deadline {
                 return Event::Idle;
             }
+            let wake_at = rest_at.map_or(deadline, |at| at.min(deadline));
             // A request may start while we sleep: its first frame wakes us to watch it.
             self.wake_on_frame.store(true, Ordering::Relaxed);
             tokio::select! {
                 _ = self.settled.notified() => {}
-                _ = tokio::time::sleep_until(deadline) => {}
+                _ = tokio::time::sleep_until(wake_at) => {}
             }
         }
     }

@@ -12,7 +12,8 @@
 //! expression (a local moved into it would keep a slot of its own beside it), the HTTP/2
 //! connection, the larger of the two, is boxed so that HTTP/1.1 connections do not pay for
 //! its size, and each request's handler future is boxed, because hyper keeps a slot for it
-//! in every connection for the connection's whole life.
+//! in every connection for the connection's whole life. An idle HTTP/1.1 connection gives
+//! hyper's buffers back altogether (module `rest`).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -23,7 +24,7 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper::server::conn::{http1, http2};
+use hyper::server::conn::http2;
 use hyper::service::{HttpService, Service, service_fn};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
@@ -31,7 +32,8 @@ use tokio::sync::watch;
 use tokio_rustls::server::TlsStream;
 use tracing::{debug, warn};
 
-use super::activity::{Activity, Guarded, drive};
+use super::activity::{Activity, Guarded, Served, drive};
+use super::rest::{RestingConnection, Stream, request_allows_rest, response_allows_rest};
 use super::write_timeout::WriteTimeout;
 use crate::gateway::{Gateway, Snapshot};
 use crate::http::Body;
@@ -55,13 +57,7 @@ pub(super) async fn serve_https(
             None => return,
         }
     );
-    drive(
-        connection,
-        Connection::graceful_shutdown,
-        shutdown,
-        &activity,
-    )
-    .await;
+    drive(connection, shutdown, &activity).await;
 }
 
 /// The TLS handshake under `tls_handshake_timeout`; `None` (counted and logged) when it
@@ -91,8 +87,6 @@ async fn accept_tls(
     }
 }
 
-type Io = TokioIo<WriteTimeout<TlsStream<TcpStream>>>;
-
 pin_project_lite::pin_project! {
     /// A served client connection, in the protocol TLS negotiated.
     #[project = ConnectionProjection]
@@ -100,37 +94,48 @@ pin_project_lite::pin_project! {
     where
         S: HttpService<Incoming>,
     {
-        Http1 { #[pin] connection: http1::UpgradeableConnection<Io, S> },
-        Http2 { connection: Pin<Box<http2::Connection<Io, S, TokioExecutor>>> },
-    }
-}
-
-impl<S> Connection<S>
-where
-    S: Service<Request<Incoming>, Response = Response<Guarded<Body>>, Error = Infallible>,
-    S::Future: Send + 'static,
-{
-    /// Asks the connection to finish: HTTP/1.1 after the response in flight, HTTP/2 with
-    /// GOAWAY.
-    fn graceful_shutdown(self: Pin<&mut Self>) {
-        match self.project() {
-            ConnectionProjection::Http1 { connection } => connection.graceful_shutdown(),
-            ConnectionProjection::Http2 { connection } => connection.as_mut().graceful_shutdown(),
-        }
+        Http1 { connection: RestingConnection<S> },
+        Http2 { connection: Pin<Box<http2::Connection<TokioIo<Stream>, S, TokioExecutor>>> },
     }
 }
 
 impl<S> Future for Connection<S>
 where
-    S: Service<Request<Incoming>, Response = Response<Guarded<Body>>, Error = Infallible>,
+    S: Service<Request<Incoming>, Response = Response<Guarded<Body>>, Error = Infallible>
+        + Clone
+        + Unpin,
     S::Future: Send + 'static,
 {
     type Output = hyper::Result<()>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
-            ConnectionProjection::Http1 { connection } => connection.poll(cx),
+            ConnectionProjection::Http1 { connection } => Pin::new(connection).poll(cx),
             ConnectionProjection::Http2 { connection } => connection.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<S> Served for Connection<S>
+where
+    S: Service<Request<Incoming>, Response = Response<Guarded<Body>>, Error = Infallible>
+        + Clone
+        + Unpin,
+    S::Future: Send + 'static,
+{
+    type Error = hyper::Error;
+
+    fn graceful_shutdown(self: Pin<&mut Self>) {
+        match self.project() {
+            ConnectionProjection::Http1 { connection } => connection.graceful_shutdown(),
+            ConnectionProjection::Http2 { connection } => connection.as_mut().graceful_shutdown(),
+        }
+    }
+
+    /// HTTP/1.1 rests; an HTTP/2 connection keeps its state (its requests never allow it).
+    fn rest(self: Pin<&mut Self>) {
+        if let ConnectionProjection::Http1 { connection } = self.project() {
+            connection.rest();
         }
     }
 }
@@ -164,14 +169,12 @@ fn serve_connection(
     });
     // The first request's deadline counts from the end of the handshake.
     activity.restart_clock();
-    let io = TokioIo::new(WriteTimeout::new(
-        tls,
-        snapshot.config().server.write_timeout,
-    ));
+    let stream = WriteTimeout::new(tls, snapshot.config().server.write_timeout);
     let activity = activity.clone();
     let gateway = gateway.clone();
     let service = service_fn(move |request: Request<Incoming>| {
-        let in_flight = activity.request_started();
+        let mut in_flight = activity.request_started();
+        let request_allows_rest = request_allows_rest(&request);
         let (gateway, conn) = (gateway.clone(), conn.clone());
         // hyper keeps a slot for the request's future in every connection for as long as
         // the connection lives; boxed, an idle connection's slot is a pointer instead of the
@@ -183,17 +186,24 @@ fn serve_connection(
             let snapshot = gateway.snapshot();
             let id = gateway.next_request_id();
             let response = Box::pin(snapshot.pipeline.handle(id, conn, request)).await;
+            if request_allows_rest && response_allows_rest(&response) {
+                in_flight.allow_rest();
+            }
             Ok::<_, Infallible>(response.map(|body| Guarded::new(body, in_flight)))
         }
     });
     let builders = &snapshot.http;
     if http2 {
         Connection::Http2 {
-            connection: Box::pin(builders.http2.serve_connection(io, service)),
+            connection: Box::pin(
+                builders
+                    .http2
+                    .serve_connection(TokioIo::new(stream), service),
+            ),
         }
     } else {
         Connection::Http1 {
-            connection: builders.http1.serve_connection(io, service).with_upgrades(),
+            connection: RestingConnection::new(&builders.http1, stream, service),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! | `https` | one HTTPS connection: handshake, protocol by ALPN, its memory per connection |
 //! | `workers` | thread per core: the worker threads, each marked with `worker::set_current` |
 //! | `activity` | connection deadlines: requests in flight, idle time, driving a connection |
+//! | `rest` | HTTP/1.1 connections that release hyper's buffers while idle |
 //! | `write_timeout` | the stream wrapper that ends a write making no progress |
 //!
 //! Ownership and shutdown, as they flow:
@@ -27,9 +28,10 @@
 //!   is hyper's (it needs the timer set on the builder); the other deadlines are ours
 //!   (`activity`): `idle_timeout` with no request in flight asks a connection to close, and
 //!   one that then stays idle, or a write that makes no progress for `write_timeout`, is
-//!   cut. Note that hyper's HTTP/1.1 header timer also runs while a keep-alive connection
-//!   waits for its next request, so an HTTP/1.1 connection idles at most
-//!   `header_read_timeout`.
+//!   cut. hyper's HTTP/1.1 header timer also runs while a keep-alive connection waits for
+//!   its next request, until the connection rests (`idle_release_after`, module `rest`):
+//!   a rested connection idles until `idle_timeout`, and the next head's timer starts with
+//!   its first bytes.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -47,6 +49,7 @@ mod accept;
 mod activity;
 mod https;
 mod plain;
+mod rest;
 mod workers;
 mod write_timeout;
 

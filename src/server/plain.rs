@@ -2,7 +2,7 @@
 //! HTTP/1.1 under the same deadlines as HTTPS connections.
 
 use std::convert::Infallible;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 
 use http::{HeaderValue, Request, Response, StatusCode, header};
@@ -13,7 +13,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use super::activity::{Activity, Guarded, drive};
+use super::activity::{Activity, Guarded, Served, drive};
 use super::write_timeout::WriteTimeout;
 use crate::gateway::Snapshot;
 use crate::http::{Body, empty};
@@ -49,13 +49,19 @@ pub(super) async fn serve_plain<S>(
         }
     });
     let connection = pin!(builder.serve_connection(io, service));
-    drive(
-        connection,
-        http1::Connection::graceful_shutdown,
-        shutdown,
-        &activity,
-    )
-    .await;
+    drive(connection, shutdown, &activity).await;
+}
+
+impl<S> Served for http1::Connection<TokioIo<WriteTimeout<TcpStream>>, S>
+where
+    S: hyper::service::HttpService<Incoming, ResBody = Guarded<Body>>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Error = hyper::Error;
+
+    fn graceful_shutdown(self: Pin<&mut Self>) {
+        http1::Connection::graceful_shutdown(self);
+    }
 }
 
 /// `308` to the same host and target on HTTPS; 400 without a usable host.

@@ -40,6 +40,11 @@ impl<T> WriteTimeout<T> {
         }
     }
 
+    /// The wrapped stream.
+    pub(super) fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
     /// The write side made progress: the stall timer is disarmed.
     fn wrote(&mut self) {
         self.stalled = false;

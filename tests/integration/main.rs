@@ -15,6 +15,7 @@ mod forward_auth;
 mod headers;
 mod htpasswd;
 mod https_upstream;
+mod keep_alive;
 mod limits;
 mod oidc;
 mod oidc_harness;

@@ -153,3 +153,43 @@ async fn a_body_waiting_for_its_upstream_is_not_a_stall() {
     assert!(!next.await.expect("next frame"), "the body ended");
     assert_eq!(watcher.await.expect("watcher"), Event::Idle);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_request_that_allows_a_rest_rests_the_connection_idle_release_after_it_ends() {
+    let activity = activity("idle_timeout = \"60s\"\nidle_release_after = \"2s\"");
+    let mut request = activity.request_started();
+    request.allow_rest();
+    let started = Instant::now();
+    drop(request);
+    assert_eq!(activity.next_event().await, Event::Rest);
+    assert_eq!(started.elapsed().as_secs(), 2);
+    // Once: the idle deadline still follows.
+    assert_eq!(activity.next_event().await, Event::Idle);
+    assert_eq!(started.elapsed().as_secs(), 60);
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_idle_release_after_zero_the_rest_follows_the_request_at_once() {
+    let activity = activity("idle_release_after = \"0s\"");
+    let mut request = activity.request_started();
+    request.allow_rest();
+    let started = Instant::now();
+    drop(request);
+    assert_eq!(activity.next_event().await, Event::Rest);
+    assert_eq!(started.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_before_the_rest_or_one_that_does_not_allow_it_leaves_the_connection_as_it_is() {
+    let activity = activity("idle_timeout = \"60s\"\nidle_release_after = \"2s\"");
+    let mut rested = activity.request_started();
+    rested.allow_rest();
+    drop(rested);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The next request (a body, a close) does not allow it: its end is no rest either.
+    let request = activity.request_started();
+    drop(request);
+    let started = Instant::now();
+    assert_eq!(activity.next_event().await, Event::Idle);
+    assert_eq!(started.elapsed().as_secs(), 60);
+}

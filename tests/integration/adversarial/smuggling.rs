@@ -166,8 +166,10 @@ struct SmuggleEnv {
 
 async fn smuggle_env() -> SmuggleEnv {
     let tap = Tap::start().await;
+    // Connections rest as soon as a response is sent, so every pipelined case also
+    // crosses from one hyper connection to the next (`src/server/rest.rs`).
     let gateway = auth_config(&tap.url(), &tap.url())
-        .server("upstream_timeout = \"5s\"")
+        .server("upstream_timeout = \"5s\"\nidle_release_after = \"0s\"")
         .start()
         .await;
     SmuggleEnv {
