@@ -264,6 +264,9 @@ def _ratio(value, reference):
     return f"{value / reference:.2f}" if reference else "-"
 
 
+PROTOCOL_NAMES = {"h1": "HTTP/1.1", "h2": "HTTP/2", "h2x8": "HTTP/2 ×8"}
+
+
 def table(path):
     rows = []
     with open(path) as f:
@@ -308,7 +311,7 @@ def table(path):
         ref = agg.get((proto, conc, a["ref"]))
         ngx = agg.get((proto, conc, "nginx-tls"))
         lines.append([
-            "HTTP/1.1" if proto == "h1" else "HTTP/2", str(conc), a["label"],
+            PROTOCOL_NAMES.get(proto, proto), str(conc), a["label"],
             f"{a['rps']:.0f}", _ratio(a["rps"], ref and ref["rps"]),
             _ratio(a["rps"], ngx and ngx["rps"]),
             f"{a['p50']:.2f}", f"{a['p99']:.2f}", _ratio(a["p99"], ref and ref["p99"]),

@@ -12,19 +12,23 @@
 #   --duration N       seconds per measurement (default 10)
 #   --rounds N         repetitions of the whole matrix, in alternating order (default 2)
 #   --concurrency "A B"  keep-alive connections per measurement (default "16 256")
+#   --stream-concurrency "A B"  connections for the HTTP/2 runs with 8 streams in flight on
+#                      each (protocol h2x8; default "16 64")
 #   --no-memory        skip the idle-connection and per-route memory checks
 #   --no-login-burst   skip the check that a burst of logins leaves proxied latency alone
+#   --no-log-cost      skip bench/log_cost.sh (instructions per request at info vs warn)
 #   --no-install       do not apt-get install missing tools
 #   --no-build         use the existing target/release/gateway instead of building it
 #   --out DIR          also keep the raw results (TSV) and the report in DIR
 #   --keep             keep the work directory (configs, logs) for inspection
 #   --targets "A B"    measure only these targets (names as in the TARGETS list below)
-#   --protocols "h1"   measure only these protocols (default "h1 h2")
+#   --protocols "h1"   measure only these protocols (default "h1 h2 h2x8": HTTP/1.1, HTTP/2
+#                      with one stream per connection, HTTP/2 with 8 streams per connection)
 #   --baseline BIN     also measure another gateway binary (targets baseline-hs256 and
 #                      baseline-hs256-info, and in the memory checks), e.g. a build of the
 #                      previous commit, for a before/after in the same run
 #
-# Debian/Ubuntu: installs nginx, haproxy, wrk and nghttp2-client (h2load) when missing
+# Debian/Ubuntu: installs nginx, haproxy, wrk, nghttp2-client (h2load) and valgrind when missing
 # (apt-get; as root or through sudo). Needs cargo, python3, openssl and curl.
 # Everything it starts listens on 127.0.0.1 on free ephemeral ports and is stopped on exit.
 set -euo pipefail
@@ -36,11 +40,13 @@ LIB="$BENCH/benchlib.py"
 DURATION=10
 ROUNDS=2
 CONCURRENCY="16 256"
-PROTOCOLS="h1 h2"
+STREAM_CONCURRENCY="16 64"
+PROTOCOLS="h1 h2 h2x8"
 IDLE_COUNTS="1000 10000"
 ROUTE_COUNTS="10 10000"
 MEMORY=1
 LOGIN_BURST=1
+LOG_COST=1
 INSTALL=1
 BUILD=1
 OUT=""
@@ -52,7 +58,8 @@ BASELINE=""
 # --smoke only changes defaults: explicit options after it (--duration 1) still apply.
 for arg in "$@"; do if [ "$arg" = --smoke ]; then SMOKE=1; fi; done
 if [ "$SMOKE" = 1 ]; then
-    DURATION=2 ROUNDS=1 CONCURRENCY=16 IDLE_COUNTS=200 ROUTE_COUNTS="10 1000"
+    DURATION=2 ROUNDS=1 CONCURRENCY=16 STREAM_CONCURRENCY=16 IDLE_COUNTS=200 ROUTE_COUNTS="10 1000"
+    LOG_COST=0
 fi
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -60,8 +67,10 @@ while [ $# -gt 0 ]; do
     --duration) DURATION="$2"; shift ;;
     --rounds) ROUNDS="$2"; shift ;;
     --concurrency) CONCURRENCY="$2"; shift ;;
+    --stream-concurrency) STREAM_CONCURRENCY="$2"; shift ;;
     --no-memory) MEMORY=0 ;;
     --no-login-burst) LOGIN_BURST=0 ;;
+    --no-log-cost) LOG_COST=0 ;;
     --no-install) INSTALL=0 ;;
     --no-build) BUILD=0 ;;
     --out) OUT="$2"; shift ;;
@@ -69,7 +78,7 @@ while [ $# -gt 0 ]; do
     --targets) ONLY_TARGETS="$2"; shift ;;
     --protocols) PROTOCOLS="$2"; shift ;;
     --baseline) BASELINE="$2"; shift ;;
-    -h | --help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -87,6 +96,7 @@ install_tools() {
     command -v redis-server >/dev/null || missing+=(redis-server)
     command -v wrk >/dev/null || missing+=(wrk)
     command -v h2load >/dev/null || missing+=(nghttp2-client)
+    [ "$LOG_COST" = 0 ] || command -v valgrind >/dev/null || missing+=(valgrind)
     command -v curl >/dev/null || missing+=(curl)
     command -v openssl >/dev/null || missing+=(openssl)
     [ ${#missing[@]} -eq 0 ] && return
@@ -437,7 +447,7 @@ fi
 
 url() { # $1 name, $2 proto
     if [ "$1" = direct ]; then
-        if [ "$2" = h2 ]; then echo "http://127.0.0.1:$UP_H2/"; else echo "http://127.0.0.1:$UP_H1/"; fi
+        if [ "$2" != h1 ]; then echo "http://127.0.0.1:$UP_H2/"; else echo "http://127.0.0.1:$UP_H1/"; fi
     else
         echo "https://127.0.0.1:${PORT[$1]}/"
     fi
@@ -455,8 +465,8 @@ tamper() { # flips one character in the middle of the signature
 
 expect() { # $1 name, $2 proto, $3 expected status, $4 token ("" for none), $5 what
     local http=--http1.1
-    [ "$2" = h2 ] && http=--http2
-    [ "$1" = direct ] && [ "$2" = h2 ] && http=--http2-prior-knowledge
+    [ "$2" != h1 ] && http=--http2
+    [ "$1" = direct ] && [ "$2" != h1 ] && http=--http2-prior-knowledge
     local args=(-sk "$http" -o /dev/null -D "$WORK/check.head" -w '%{http_code}' --max-time 10)
     [ -n "$4" ] && args+=(-H "Authorization: Bearer $4")
     local got
@@ -509,7 +519,9 @@ load() { # $1 name, $2 proto, $3 connections, $4 duration → "requests seconds 
         wrk -t2 -c "$3" -d "${4}s" --latency -H "$auth" "$(url "$1" h1)" >"$out" 2>&1 || true
         python3 "$LIB" wrk "$out"
     else
-        h2load -t2 -c "$3" -m1 -D "$4" --log-file="$hlog" -H "$auth" "$(url "$1" h2)" >"$out" 2>&1 || true
+        local streams=1
+        [ "$2" = h2x8 ] && streams=8
+        h2load -t2 -c "$3" -m "$streams" -D "$4" --log-file="$hlog" -H "$auth" "$(url "$1" h2)" >"$out" 2>&1 || true
         python3 "$LIB" h2load "$out" "$hlog"
     fi
 }
@@ -533,14 +545,17 @@ measure() { # $1 round, $2 name, $3 proto, $4 connections
 log "warm-up: 1 s per target"
 for name in $TARGETS; do load "$name" h1 16 1 >/dev/null; done
 
-runs=$(($(wc -w <<<"$TARGETS") * $(wc -w <<<"$PROTOCOLS") * $(wc -w <<<"$CONCURRENCY") * ROUNDS))
+concurrency_of() { if [ "$1" = h2x8 ]; then echo "$STREAM_CONCURRENCY"; else echo "$CONCURRENCY"; fi; }
+runs=0
+for proto in $PROTOCOLS; do runs=$((runs + $(wc -w <<<"$(concurrency_of "$proto")"))); done
+runs=$((runs * $(wc -w <<<"$TARGETS") * ROUNDS))
 log "measuring: $runs runs of ${DURATION}s (~$((runs * (DURATION + 2) / 60 + 1)) min)"
 for ((round = 1; round <= ROUNDS; round++)); do
     order=$TARGETS
     # Alternate the order so slow drift (thermal, neighbours) hits every target alike.
     [ $((round % 2)) = 0 ] && order=$(tr ' ' '\n' <<<"$TARGETS" | tac | tr '\n' ' ')
     for proto in $PROTOCOLS; do
-        for conc in $CONCURRENCY; do
+        for conc in $(concurrency_of "$proto"); do
             for name in $order; do measure "$round" "$name" "$proto" "$conc"; done
         done
     done
@@ -550,6 +565,7 @@ done
 
 MEMORY_REPORT="$WORK/memory.txt"
 LOGIN_REPORT="$WORK/login-burst.txt"
+LOG_COST_REPORT="$WORK/log-cost.txt"
 
 # ---- a burst of logins must not slow proxied requests -----------------------------------------
 
@@ -643,6 +659,13 @@ if [ "$MEMORY" = 1 ]; then
     fi
 fi
 
+# ---- the access log's cost, in instructions (callgrind) ----------------------------------------
+
+if [ "$LOG_COST" = 1 ]; then
+    log "access log: instructions per request at info (text, JSON) against warn (bench/log_cost.sh)"
+    "$BENCH/log_cost.sh" --gateway "$GW" >"$LOG_COST_REPORT" || die "bench/log_cost.sh failed"
+fi
+
 # ---- report ---------------------------------------------------------------------------------
 
 report() {
@@ -652,7 +675,7 @@ report() {
     echo "CPU us/req = user+sys time of the proxy process(es) / successful requests; peak RSS = VmHWM during the measurement, lowest over rounds (nginx: master + workers summed)"
     echo
     python3 "$LIB" table "$RESULTS"
-    for extra in "$LOGIN_REPORT" "$MEMORY_REPORT"; do
+    for extra in "$LOGIN_REPORT" "$MEMORY_REPORT" "$LOG_COST_REPORT"; do
         if [ -s "$extra" ]; then
             echo
             cat "$extra"
@@ -663,6 +686,6 @@ report | tee "$WORK/report.txt"
 if [ -n "$OUT" ]; then
     mkdir -p "$OUT"
     cp "$RESULTS" "$WORK/report.txt" "$OUT/"
-    for extra in "$LOGIN_REPORT" "$MEMORY_REPORT"; do [ -s "$extra" ] && cp "$extra" "$OUT/"; done
+    for extra in "$LOGIN_REPORT" "$MEMORY_REPORT" "$LOG_COST_REPORT"; do [ -s "$extra" ] && cp "$extra" "$OUT/"; done
     log "results kept in $OUT"
 fi
