@@ -26,6 +26,7 @@ use crate::metrics::Metrics;
 mod protocol;
 mod snapshot;
 
+pub(crate) use protocol::StreamExecutor;
 pub use snapshot::{LoadError, Snapshot};
 
 /// The running gateway: the current snapshot and the state that survives reloads.

@@ -2,15 +2,34 @@
 //! one hyper builder per protocol, so a connection accepted after a reload speaks with the
 //! new limits and one accepted before keeps its own.
 
+use std::future::Future;
+
 use hyper::server::conn::{http1, http2};
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::TokioTimer;
+use tracing::Instrument;
 
 use crate::config::ServerSettings;
 
 /// The hyper server settings for client connections, one builder per protocol.
 pub struct HttpBuilders {
     pub(crate) http1: http1::Builder,
-    pub(crate) http2: http2::Builder<TokioExecutor>,
+    pub(crate) http2: http2::Builder<StreamExecutor>,
+}
+
+/// Runs each HTTP/2 stream's task on the connection's worker inside the connection's span,
+/// as HTTP/1.1 requests run inside their connection's task: the stream's log lines carry
+/// `conn{peer=…}` too.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StreamExecutor;
+
+impl<F> hyper::rt::Executor<F> for StreamExecutor
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, stream: F) {
+        tokio::spawn(stream.in_current_span());
+    }
 }
 
 impl HttpBuilders {
@@ -24,7 +43,7 @@ impl HttpBuilders {
             .header_read_timeout(settings.header_read_timeout)
             .max_buf_size(settings.max_request_header_bytes)
             .max_headers(settings.max_headers);
-        let mut http2 = http2::Builder::new(TokioExecutor::new());
+        let mut http2 = http2::Builder::new(StreamExecutor);
         http2
             .timer(TokioTimer::new())
             .max_header_list_size(

@@ -26,7 +26,7 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::http2;
 use hyper::service::{HttpService, Service, service_fn};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_rustls::server::TlsStream;
@@ -35,7 +35,7 @@ use tracing::{debug, warn};
 use super::activity::{Activity, Guarded, Served, drive};
 use super::rest::{RestingConnection, Stream, request_allows_rest, response_allows_rest};
 use super::write_timeout::WriteTimeout;
-use crate::gateway::{Gateway, Snapshot};
+use crate::gateway::{Gateway, Snapshot, StreamExecutor};
 use crate::http::Body;
 use crate::request::ConnInfo;
 
@@ -95,7 +95,7 @@ pin_project_lite::pin_project! {
         S: HttpService<Incoming>,
     {
         Http1 { connection: RestingConnection<S> },
-        Http2 { connection: Pin<Box<http2::Connection<TokioIo<Stream>, S, TokioExecutor>>> },
+        Http2 { connection: Pin<Box<http2::Connection<TokioIo<Stream>, S, StreamExecutor>>> },
     }
 }
 

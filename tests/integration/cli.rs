@@ -7,9 +7,13 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
+
 use crate::support::binary::{BIN, run_with_stdin};
 use crate::support::certs::TestCa;
-use crate::support::client::TestClient;
+use crate::support::client::{Protocol, TestClient};
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
@@ -205,6 +209,24 @@ async fn run_logs_json_reloads_on_sighup_and_exits_cleanly_on_sigterm() {
     assert_eq!(access["status"], 404);
     assert!(access["duration_ms"].as_f64().is_some(), "{access}");
     assert!(access["span"]["id"].as_u64().is_some(), "{access}");
+    // Over either protocol the request sits inside its connection's span (an HTTP/2
+    // stream runs in a task of its own, spawned inside that span).
+    for protocol in [Protocol::Http1, Protocol::Http2] {
+        let request = Request::get(format!("https://localhost:{}/json-log", addr.port()))
+            .header("host", "localhost")
+            .body(Full::<Bytes>::default())
+            .expect("request");
+        assert_eq!(client.send(request, protocol).await.status, 404);
+        let access = next_json("access");
+        let conn = &access["spans"][0];
+        assert_eq!(conn["name"], "conn", "{protocol:?}: {access}");
+        assert!(
+            conn["peer"]
+                .as_str()
+                .is_some_and(|peer| peer.starts_with("127.0.0.1:")),
+            "{protocol:?}: {access}"
+        );
+    }
 
     // SIGHUP with a broken file: refused, the old config keeps serving.
     write(dir.path(), "gateway.toml", "[server\n");
