@@ -33,7 +33,9 @@ use tokio_rustls::server::TlsStream;
 use tracing::{debug, warn};
 
 use super::activity::{Activity, Guarded, Served, drive};
-use super::rest::{RestingConnection, Stream, request_allows_rest, response_allows_rest};
+use super::rest::{
+    ClientService, RestingConnection, Stream, request_allows_rest, response_allows_rest,
+};
 use super::write_timeout::WriteTimeout;
 use crate::gateway::{Gateway, Snapshot, StreamExecutor};
 use crate::http::Body;
@@ -99,13 +101,7 @@ pin_project_lite::pin_project! {
     }
 }
 
-impl<S> Future for Connection<S>
-where
-    S: Service<Request<Incoming>, Response = Response<Guarded<Body>>, Error = Infallible>
-        + Clone
-        + Unpin,
-    S::Future: Send + 'static,
-{
+impl<S: ClientService> Future for Connection<S> {
     type Output = hyper::Result<()>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -116,13 +112,7 @@ where
     }
 }
 
-impl<S> Served for Connection<S>
-where
-    S: Service<Request<Incoming>, Response = Response<Guarded<Body>>, Error = Infallible>
-        + Clone
-        + Unpin,
-    S::Future: Send + 'static,
-{
+impl<S: ClientService> Served for Connection<S> {
     type Error = hyper::Error;
 
     fn graceful_shutdown(self: Pin<&mut Self>) {

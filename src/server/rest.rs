@@ -77,6 +77,30 @@ fn asks_to_close(headers: &HeaderMap) -> bool {
     })
 }
 
+/// The service behind a client connection (the request pipeline, its responses guarded by
+/// the connection's `Activity`), cloned for every hyper connection a connection serves with.
+pub(super) trait ClientService:
+    Service<
+        Request<Incoming>,
+        Response = Response<Guarded<Body>>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Unpin
+{
+}
+
+impl<S> ClientService for S where
+    S: Service<
+            Request<Incoming>,
+            Response = Response<Guarded<Body>>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Unpin
+{
+}
+
 /// One HTTP/1.1 client connection, serving with hyper and resting between requests (see
 /// the module documentation).
 pub(super) struct RestingConnection<S: HttpService<Incoming>> {
@@ -100,11 +124,7 @@ enum State<S: HttpService<Incoming>> {
     Done,
 }
 
-impl<S> RestingConnection<S>
-where
-    S: Service<Request<Incoming>, Response = Response<Guarded<Body>>, Error = Infallible> + Clone,
-    S::Future: Send + 'static,
-{
+impl<S: ClientService> RestingConnection<S> {
     /// Serves `stream` with `builder`'s settings, a clone of `service` per hyper connection.
     pub(super) fn new(builder: &http1::Builder, stream: Stream, service: S) -> Self {
         let mut connection = RestingConnection {
@@ -152,13 +172,7 @@ where
     }
 }
 
-impl<S> Future for RestingConnection<S>
-where
-    S: Service<Request<Incoming>, Response = Response<Guarded<Body>>, Error = Infallible>
-        + Clone
-        + Unpin,
-    S::Future: Send + 'static,
-{
+impl<S: ClientService> Future for RestingConnection<S> {
     type Output = hyper::Result<()>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
