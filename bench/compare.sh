@@ -577,10 +577,10 @@ if [ "$LOGIN_BURST" = 1 ]; then
     STARTED+=("$burst")
     read -r _ _ b_rps b_p50 b_p99 _ <<<"$(load gateway-hs256 h1 16 "$DURATION")"
     wait "$burst" || die "the login clients failed: $(cat "$WORK/logins.out")"
-    read -r logins_ok logins_failed logins_s <<<"$(cat "$WORK/logins.out")"
+    read -r logins_ok logins_failed logins_s logins_throttled <<<"$(cat "$WORK/logins.out")"
     {
-        printf 'login burst (gateway HS256, HTTP/1.1, 16 connections; argon2id logins from 8 clients: %s ok, %s failed, %.0f/s):\n' \
-            "$logins_ok" "$logins_failed" "$(awk -v n="$logins_ok" -v s="$logins_s" 'BEGIN{print n/s}')"
+        printf 'login burst (gateway HS256, HTTP/1.1, 16 connections; argon2id logins from 8 clients: %s ok, %s failed, %s refused (429/503) and waited their Retry-After, %.0f/s):\n' \
+            "$logins_ok" "$logins_failed" "$logins_throttled" "$(awk -v n="$logins_ok" -v s="$logins_s" 'BEGIN{print n/s}')"
         printf '  quiet: %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms\n' "$q_rps" "$(awk -v x="$q_p50" 'BEGIN{print x/1000}')" "$(awk -v x="$q_p99" 'BEGIN{print x/1000}')"
         printf '  burst: %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  (p99 x%.2f)\n' "$b_rps" "$(awk -v x="$b_p50" 'BEGIN{print x/1000}')" "$(awk -v x="$b_p99" 'BEGIN{print x/1000}')" \
             "$(awk -v a="$q_p99" -v b="$b_p99" 'BEGIN{print b/a}')"
