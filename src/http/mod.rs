@@ -9,18 +9,21 @@
 //! | `reply` | JSON, HTML, text and redirect replies with their security headers |
 //! | `drain` | reading a refused request's body on before answering (RFC 9112 §9.6) |
 //! | `html` | escaping text for element content and quoted attributes |
+//! | `token_list` | whether a comma-separated header list (`Connection`, `Upgrade`) names a token |
 //! | `upgrade` | whether a request asks to become a WebSocket |
 
 mod body;
 mod drain;
 mod html;
 mod reply;
+mod token_list;
 mod upgrade;
 
 pub use body::{Body, empty};
 pub use drain::{discard_body, discard_unread_body};
 pub use html::escape_html;
 pub use reply::{html, json, json_text, redirect, text};
+pub use token_list::lists_token;
 pub use upgrade::is_websocket_upgrade;
 
 /// A header map of `(name, value)` pairs, in order, for unit tests.

@@ -272,9 +272,10 @@ impl Activity {
     }
 
     /// Completes `idle_release_after` after the last request ended, if it allowed the
-    /// connection to rest and nothing started since ([`Event::Rest`]), once nothing has been in flight from the idle clock's start until
-    /// the idle deadline ([`Event::Idle`]), or once a response body has waited `write_timeout`
-    /// for the client to take a frame ([`Event::Stalled`]: an HTTP/2 client that never
+    /// connection to rest and nothing started since ([`Event::Rest`]); once nothing has
+    /// been in flight from the idle clock's start until the idle deadline
+    /// ([`Event::Idle`]); or once a response body has waited `write_timeout` for the client
+    /// to take a frame ([`Event::Stalled`]: an HTTP/2 client that never
     /// opens its flow-control window; an HTTP/1.1 one that stops reading is also caught by
     /// its socket, in `write_timeout`). Every wait is for an event — the last request's
     /// end, a frame handed out, or a deadline in the future — so this never spins.

@@ -9,7 +9,8 @@
 //!
 //! 1. **Serving**: a hyper connection (`with_upgrades`) on the stream, with hyper's HTTP
 //!    parsing, limits, header timer and upgrades.
-//! 2. When the last request ends and allowed it ([`request_allows_rest`], [`response_allows_rest`]), the driver asks the
+//! 2. When nothing has been in flight for `idle_release_after` after a request that
+//!    allowed it ([`request_allows_rest`], [`response_allows_rest`]), the driver asks the
 //!    connection to **rest**: hyper is asked to finish gracefully — it is idle, so it
 //!    stops at once — and its final `shutdown` of the stream is skipped. The stream comes
 //!    back from `into_parts` with the bytes hyper had read but not parsed (a pipelined or
@@ -47,7 +48,7 @@ use tracing::debug;
 
 use super::activity::Guarded;
 use super::write_timeout::WriteTimeout;
-use crate::http::Body;
+use crate::http::{Body, lists_token};
 
 /// A client's TLS stream under its write timeout.
 pub(super) type Stream = WriteTimeout<TlsStream<TcpStream>>;
@@ -68,13 +69,7 @@ pub(super) fn response_allows_rest<B>(response: &Response<B>) -> bool {
 
 /// A `Connection` header with the `close` option.
 fn asks_to_close(headers: &HeaderMap) -> bool {
-    headers.get_all(header::CONNECTION).iter().any(|value| {
-        value.to_str().is_ok_and(|value| {
-            value
-                .split(',')
-                .any(|option| option.trim().eq_ignore_ascii_case("close"))
-        })
-    })
+    lists_token(headers, header::CONNECTION, "close")
 }
 
 /// The service behind a client connection (the request pipeline, its responses guarded by
