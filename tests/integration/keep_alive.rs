@@ -90,3 +90,31 @@ async fn a_rested_connection_closes_at_idle_timeout_with_close_notify() {
     assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 200"));
     ended.expect("a clean close, with close_notify");
 }
+
+/// hyper's header timer runs while a keep-alive connection waits for its next request and
+/// closes it after `header_read_timeout`; a rested connection has no hyper connection, so
+/// it waits until `idle_timeout` and the next head's timer starts with its first bytes
+/// (README, `header_read_timeout`). Without the rest this connection is closed after 1 s.
+#[tokio::test]
+async fn a_rested_connection_outlives_header_read_timeout_until_idle_timeout() {
+    let gateway = start(&WHOAMI.replace(
+        "[server]\n",
+        "[server]\nheader_read_timeout = \"1s\"\nidle_timeout = \"30s\"\n",
+    ))
+    .await;
+    let mut tls = gateway.client().connect("localhost", Protocol::Http1).await;
+    within(tls.write_all(b"GET /first HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+        .await
+        .expect("write");
+    assert_eq!(responses(&mut tls, 1).await[0].status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    within(tls.write_all(b"GET /later HTTP/1.1\r\nHost: localhost\r\n\r\n"))
+        .await
+        .expect("write");
+    let later = responses(&mut tls, 1).await;
+    assert!(
+        later[0].text().starts_with("GET /later "),
+        "{}",
+        later[0].text()
+    );
+}
