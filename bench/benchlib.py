@@ -241,12 +241,12 @@ def logins(port, threads, seconds, user, password):
                 response = conn.getresponse()
                 response.read()
                 key = "ok" if response.status == 200 else "failed"
-                if response.status in (429, 503) and response.getheader("Retry-After"):
+                retry_after = response.getheader("Retry-After")
+                if response.status in (429, 503) and retry_after:
                     # Back off as told, as a browser or any well-behaved client does: a
                     # client hammering through 429s measures a login flood, not logins.
                     key = "throttled"
-                    wait = float(response.getheader("Retry-After"))
-                    time.sleep(max(0.0, min(wait, deadline - time.monotonic())))
+                    time.sleep(max(0.0, min(float(retry_after), deadline - time.monotonic())))
             except (OSError, http.client.HTTPException):
                 conn.close()
                 conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=30)
