@@ -29,7 +29,6 @@ use hyper::service::{HttpService, Service, service_fn};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio_rustls::server::TlsStream;
 use tracing::{debug, warn};
 
 use super::activity::{Activity, Guarded, Served, drive};
@@ -40,6 +39,7 @@ use super::write_timeout::WriteTimeout;
 use crate::gateway::{Gateway, Snapshot, StreamExecutor};
 use crate::http::Body;
 use crate::request::ConnInfo;
+use crate::tls::TlsStream;
 
 /// Serves one client connection until it closes, is idle too long, or shutdown finishes it.
 pub(super) async fn serve_https(
@@ -70,15 +70,14 @@ async fn accept_tls(
     snapshot: &Snapshot,
     stream: TcpStream,
     peer: SocketAddr,
-) -> Option<TlsStream<TcpStream>> {
-    let mut handshake = pin!(snapshot.tls.acceptor.accept(stream).into_fallible());
+) -> Option<TlsStream> {
+    let handshake = TlsStream::accept(stream, snapshot.tls.config.clone());
     let timeout = snapshot.config().server.tls_handshake_timeout;
-    match tokio::time::timeout(timeout, handshake.as_mut()).await {
+    match tokio::time::timeout(timeout, handshake).await {
         Ok(Ok(tls)) => Some(tls),
-        Ok(Err((e, stream))) => {
+        Ok(Err(e)) => {
             debug!(error = %e, "tls handshake failed");
             gateway.metrics().handshake_failed();
-            drop(stream);
             None
         }
         Err(_) => {
@@ -134,7 +133,7 @@ impl<S: ClientService> Served for Connection<S> {
 fn serve_connection(
     gateway: &Arc<Gateway>,
     snapshot: &Snapshot,
-    tls: TlsStream<TcpStream>,
+    tls: TlsStream,
     peer: SocketAddr,
     activity: &Arc<Activity>,
 ) -> Connection<
@@ -146,9 +145,8 @@ fn serve_connection(
     > + Clone
     + use<>,
 > {
-    let (_, session) = tls.get_ref();
-    let http2 = session.alpn_protocol() == Some(b"h2");
-    let server_name = session.server_name();
+    let http2 = tls.alpn_protocol() == Some(b"h2");
+    let server_name = tls.server_name();
     let dedicated_sni = snapshot.tls.dedicated_host(server_name);
     if let Some(sni) = server_name {
         tracing::Span::current().record("sni", sni);

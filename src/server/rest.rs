@@ -42,16 +42,15 @@ use hyper::server::conn::http1;
 use hyper::service::{HttpService, Service};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
-use tokio_rustls::server::TlsStream;
 use tracing::debug;
 
 use super::activity::Guarded;
 use super::write_timeout::WriteTimeout;
 use crate::http::{Body, lists_token};
+use crate::tls::TlsStream;
 
 /// A client's TLS stream under its write timeout.
-pub(super) type Stream = WriteTimeout<TlsStream<TcpStream>>;
+pub(super) type Stream = WriteTimeout<TlsStream>;
 
 /// Whether a connection may rest after this request, as far as the request goes: HTTP/1.1,
 /// no body, no `Connection: close`.
@@ -188,15 +187,16 @@ impl<S: ClientService> Future for RestingConnection<S> {
                     let Some(parts) = connection.into_parts() else {
                         return Poll::Ready(Ok(()));
                     };
-                    let handed = parts.io.into_inner();
+                    let mut handed = parts.io.into_inner();
+                    handed.stream.get_mut().release_buffers();
                     this.state = State::Resting {
                         stream: handed.stream,
                         unparsed: concat(parts.read_buf, handed.unparsed),
                     };
                 }
                 State::Resting { stream, unparsed } => {
-                    if unparsed.is_empty() && !holds_plaintext(stream) {
-                        let tcp = stream.get_ref().get_ref().0;
+                    if unparsed.is_empty() && !stream.get_ref().holds_plaintext() {
+                        let tcp = stream.get_ref().tcp();
                         if let Err(e) = ready!(tcp.poll_read_ready(cx)) {
                             debug!(error = %e, "resting connection failed");
                             this.state = State::Done;
@@ -221,12 +221,6 @@ impl<S: ClientService> Future for RestingConnection<S> {
             }
         }
     }
-}
-
-/// TLS decrypted data that nobody has read yet (or saw the peer's `close_notify`): there
-/// is something to serve without waiting for the socket.
-fn holds_plaintext(stream: &Stream) -> bool {
-    !stream.get_ref().get_ref().1.wants_read()
 }
 
 /// The bytes hyper read and did not parse, then those it had not read yet, in a buffer of

@@ -45,6 +45,11 @@ impl<T> WriteTimeout<T> {
         &self.inner
     }
 
+    /// The wrapped stream, to change.
+    pub(super) fn get_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+
     /// The write side made progress: the stall timer is disarmed.
     fn wrote(&mut self) {
         self.stalled = false;

@@ -27,6 +27,11 @@ use crate::config::{Located, Location, TlsSettings};
 use crate::files::write_file;
 
 pub mod client;
+mod sni_seen;
+mod stream;
+
+use sni_seen::SniSeen;
+pub use stream::TlsStream;
 
 /// Names the development certificate is valid for.
 const SELF_SIGNED_NAMES: [&str; 2] = ["localhost", "127.0.0.1"];
@@ -127,8 +132,8 @@ fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, PemErr
 /// certificates.
 #[derive(Clone)]
 pub struct TlsAcceptor {
-    /// The acceptor connections are handshaken with.
-    pub acceptor: tokio_rustls::TlsAcceptor,
+    /// The rustls config client connections are handshaken with ([`TlsStream::accept`]).
+    pub config: Arc<ServerConfig>,
     resolver: Arc<SniResolver>,
 }
 
@@ -161,7 +166,7 @@ impl TlsAcceptor {
             .with_cert_resolver(resolver.clone());
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(TlsAcceptor {
-            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+            config: Arc::new(config),
             resolver,
         })
     }
@@ -182,6 +187,7 @@ struct SniResolver {
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        SniSeen::record(hello.server_name());
         let dedicated = hello.server_name().and_then(|name| {
             // rustls hands over SNI already validated as a DNS name; hosts were lower-cased
             // at config time, and lookup must be case-insensitive (RFC 4343).

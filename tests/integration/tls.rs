@@ -1,14 +1,75 @@
-//! TLS termination: ALPN, SNI certificate selection, 421, the HTTP → HTTPS redirect, and
-//! `Strict-Transport-Security`.
+//! TLS termination: ALPN, SNI certificate selection, 421, the HTTP → HTTPS redirect,
+//! `Strict-Transport-Security`, and the TLS stream itself (TLS 1.2, key updates).
 
 use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
+use rustls::ProtocolVersion;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use crate::support::client::{Protocol, read, send_on};
 use crate::support::gateway::{public_route, start, start_with, start_with_tls};
-use crate::support::raw::{exchange_on, plain, plain_get};
+use crate::support::raw::{RawResponse, exchange_on, parse_responses, plain, plain_get};
 use crate::support::{upstream, within};
+
+/// Reads from `tls` until one whole HTTP/1.1 response has come.
+async fn next_response<R: AsyncRead + Unpin>(tls: &mut R) -> RawResponse {
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(response) = parse_responses(&bytes).into_iter().next() {
+            return response;
+        }
+        let n = within(tls.read(&mut buf)).await.expect("read");
+        assert_ne!(n, 0, "closed before a whole response: {bytes:?}");
+        bytes.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// A TLS 1.3 client that updates its keys between requests (and asks the server to update
+/// its own, as rustls does) keeps being served: the gateway takes the `KeyUpdate` among the
+/// records it reads and sends its own before the next response, which the client could not
+/// decrypt otherwise.
+#[tokio::test]
+async fn a_key_update_between_requests_is_answered_and_serving_goes_on() {
+    let app = upstream::start("app").await;
+    let gateway = start(&public_route(&app.url())).await;
+    let mut tls = gateway.client().connect("localhost", Protocol::Http1).await;
+    assert_eq!(
+        tls.get_ref().1.protocol_version(),
+        Some(ProtocolVersion::TLSv1_3)
+    );
+    for n in 0..3 {
+        let request = format!("GET /key-update/{n} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        within(tls.write_all(request.as_bytes()))
+            .await
+            .expect("write");
+        let response = next_response(&mut tls).await;
+        assert_eq!(response.status, 200, "{}", response.head);
+        tls.get_mut().1.refresh_traffic_keys().expect("key update");
+    }
+    assert_eq!(app.received().len(), 3);
+}
+
+/// A client that speaks only TLS 1.2 is served, keep-alive and all.
+#[tokio::test]
+async fn a_tls12_client_is_served() {
+    let app = upstream::start("app").await;
+    let gateway = start(&public_route(&app.url())).await;
+    let mut tls = gateway.client().connect_tls12().await;
+    assert_eq!(
+        tls.get_ref().1.protocol_version(),
+        Some(ProtocolVersion::TLSv1_2)
+    );
+    for path in ["/tls12/a", "/tls12/b"] {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        within(tls.write_all(request.as_bytes()))
+            .await
+            .expect("write");
+        assert_eq!(next_response(&mut tls).await.status, 200);
+        assert_eq!(app.last().target, path);
+    }
+}
 
 #[tokio::test]
 async fn http2_is_negotiated_by_alpn_and_proxied() {

@@ -96,14 +96,33 @@ impl TestClient {
         self.try_handshake(server_name, vec![alpn]).await
     }
 
+    /// An HTTP/1.1 TLS connection with SNI `localhost` whose client speaks TLS 1.2 only.
+    pub async fn connect_tls12(&self) -> TlsStream<TcpStream> {
+        let config = ClientConfig::builder_with_protocol_versions(&[&rustls::version::TLS12])
+            .with_root_certificates(self.roots.clone())
+            .with_no_client_auth();
+        self.handshake_with(config, "localhost", vec![b"http/1.1".to_vec()])
+            .await
+            .expect("connect and tls 1.2 handshake")
+    }
+
     async fn try_handshake(
         &self,
         server_name: &str,
         alpn: Vec<Vec<u8>>,
     ) -> std::io::Result<TlsStream<TcpStream>> {
-        let mut config = ClientConfig::builder()
+        let config = ClientConfig::builder()
             .with_root_certificates(self.roots.clone())
             .with_no_client_auth();
+        self.handshake_with(config, server_name, alpn).await
+    }
+
+    async fn handshake_with(
+        &self,
+        mut config: ClientConfig,
+        server_name: &str,
+        alpn: Vec<Vec<u8>>,
+    ) -> std::io::Result<TlsStream<TcpStream>> {
         config.alpn_protocols = alpn;
         let tcp = within(TcpStream::connect(self.addr)).await?;
         let name = ServerName::try_from(server_name.to_owned()).expect("server name");

@@ -1,0 +1,202 @@
+use super::*;
+
+/// A TLS client (tokio-rustls, trusting a fresh self-signed certificate) and this module's
+/// server stream, handshaken over loopback TCP.
+struct Pair {
+    client: tokio_rustls::client::TlsStream<TcpStream>,
+    server: TlsStream,
+}
+
+/// The server's and the client's config (the client offering `alpn`).
+fn configs(alpn: &[&[u8]]) -> (ServerConfig, rustls::ClientConfig) {
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("cert");
+    let cert = generated.cert.der().clone();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(generated.signing_key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let certified = rustls::sign::CertifiedKey::from_der(vec![cert.clone()], key, &provider)
+        .expect("certified key");
+    // The gateway's own resolver, which hands the SNI name to the stream.
+    let resolver = super::super::SniResolver {
+        default: Arc::new(certified),
+        by_host: std::collections::HashMap::new(),
+    };
+    let mut server_config = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(resolver));
+    server_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert).expect("root");
+    let mut client_config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    client_config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    (server_config, client_config)
+}
+
+/// Both sides' handshakes over loopback TCP.
+async fn handshakes(
+    alpn: &[&[u8]],
+) -> (
+    io::Result<tokio_rustls::client::TlsStream<TcpStream>>,
+    io::Result<TlsStream>,
+) {
+    let (server_config, client_config) = configs(alpn);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config));
+    let client = async {
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        connector.connect(name, tcp).await
+    };
+    let server = async {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        TlsStream::accept(tcp, Arc::new(server_config)).await
+    };
+    tokio::join!(client, server)
+}
+
+async fn pair(alpn: &[&[u8]]) -> Pair {
+    let (client, server) = handshakes(alpn).await;
+    Pair {
+        client: client.expect("client handshake"),
+        server: server.expect("server handshake"),
+    }
+}
+
+/// A handshake rustls refuses fails on both sides, and the client hears why: the alert
+/// goes out before the stream fails.
+#[tokio::test]
+async fn a_refused_handshake_sends_the_alert() {
+    let (client, server) = handshakes(&[b"gopher"]).await;
+    let server = server
+        .err()
+        .expect("the server refuses an unknown ALPN protocol");
+    assert_eq!(server.kind(), io::ErrorKind::InvalidData);
+    let Err(client) = client else {
+        panic!("the client's handshake succeeded");
+    };
+    assert!(
+        client.to_string().contains("NoApplicationProtocol"),
+        "the client did not get the alert: {client}"
+    );
+}
+
+/// `count` bytes of a pattern that shows a lost, repeated or reordered byte.
+fn pattern(count: usize) -> Vec<u8> {
+    (0..count).map(|i| (i % 251) as u8).collect()
+}
+
+#[tokio::test]
+async fn the_handshake_gives_alpn_and_sni() {
+    let Pair { server, .. } = pair(&[b"http/1.1"]).await;
+    assert_eq!(server.alpn_protocol(), Some(&b"http/1.1"[..]));
+    assert_eq!(server.server_name(), Some("localhost"));
+}
+
+/// Records of every size cross intact both ways: the client's 16 KiB records grow
+/// `incoming`, and a megabyte written at once is taken in pieces under backpressure.
+#[tokio::test]
+async fn large_writes_cross_intact_both_ways() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Pair {
+        mut client,
+        mut server,
+    } = pair(&[]).await;
+    let up = pattern(300_000);
+    let down = pattern(1_000_000);
+    let (sent_up, received_up) = tokio::join!(
+        async {
+            client.write_all(&up).await.expect("client write");
+            client.flush().await.expect("client flush");
+            let mut received = vec![0u8; down.len()];
+            client.read_exact(&mut received).await.expect("client read");
+            received
+        },
+        async {
+            let mut received = vec![0u8; up.len()];
+            server.read_exact(&mut received).await.expect("server read");
+            server.write_all(&down).await.expect("server write");
+            server.flush().await.expect("server flush");
+            received
+        }
+    );
+    assert!(sent_up == down, "the download arrived changed");
+    assert!(received_up == up, "the upload arrived changed");
+}
+
+/// Released while idle, the stream holds no buffer at all, and serves on afterwards.
+#[tokio::test]
+async fn released_buffers_are_freed_and_come_back_on_use() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Pair {
+        mut client,
+        mut server,
+    } = pair(&[]).await;
+    for round in 0..2 {
+        client.write_all(b"ping").await.expect("write");
+        client.flush().await.expect("flush");
+        let mut got = [0u8; 4];
+        server.read_exact(&mut got).await.expect("read");
+        assert_eq!(&got, b"ping", "round {round}");
+        server.write_all(b"pong").await.expect("write");
+        server.flush().await.expect("flush");
+        client.read_exact(&mut got).await.expect("read");
+        assert_eq!(&got, b"pong", "round {round}");
+
+        assert!(server.incoming.capacity() > 0, "reading allocated");
+        server.release_buffers();
+        let held =
+            server.incoming.capacity() + server.plaintext.capacity() + server.outgoing.capacity();
+        assert_eq!(
+            held, 0,
+            "round {round}: a released stream holds {held} bytes of buffers"
+        );
+    }
+}
+
+/// The peer's `close_notify` is the end of the stream; a TCP end without one is an error,
+/// so a cut-off request is never taken for a whole one.
+#[tokio::test]
+async fn close_notify_ends_the_stream_and_a_bare_tcp_close_is_an_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Pair {
+        mut client,
+        mut server,
+    } = pair(&[]).await;
+    client.write_all(b"last words").await.expect("write");
+    client.shutdown().await.expect("close_notify and FIN");
+    let mut got = Vec::new();
+    server.read_to_end(&mut got).await.expect("a clean end");
+    assert_eq!(got, b"last words");
+
+    let Pair { client, mut server } = pair(&[]).await;
+    let (mut tcp, _) = client.into_inner();
+    tcp.shutdown().await.expect("FIN without close_notify");
+    let error = server.read_to_end(&mut Vec::new()).await.unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+}
+
+/// Our `close_notify` reaches the client, which then sees a clean end.
+#[tokio::test]
+async fn shutdown_sends_close_notify() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Pair {
+        mut client,
+        mut server,
+    } = pair(&[]).await;
+    server.write_all(b"bye").await.expect("write");
+    server.shutdown().await.expect("shutdown");
+    let mut got = Vec::new();
+    client
+        .read_to_end(&mut got)
+        .await
+        .expect("a clean end, close_notify first");
+    assert_eq!(got, b"bye");
+}
