@@ -56,16 +56,20 @@ impl AsyncRead for TlsStream {
             if this.peer_closed {
                 return Poll::Ready(Ok(()));
             }
-            let before = buf.filled().len();
-            let step = this.process(Action::Read(&mut *buf))?;
-            if buf.filled().len() > before {
-                return Poll::Ready(Ok(()));
-            }
-            if this.holds_plaintext() {
-                continue;
-            }
-            if step == Step::Closed {
-                return Poll::Ready(Ok(()));
+            // Every read is processed right after it, so with nothing read there is
+            // nothing to process (the common case: hyper polls, the socket is empty).
+            if this.incoming_len > 0 {
+                let before = buf.filled().len();
+                let step = this.process(Action::Read(&mut *buf))?;
+                if buf.filled().len() > before {
+                    return Poll::Ready(Ok(()));
+                }
+                if this.holds_plaintext() {
+                    continue;
+                }
+                if step == Step::Closed {
+                    return Poll::Ready(Ok(()));
+                }
             }
             // Whatever processing queued (a session ticket, a key update's answer) goes out
             // as the socket allows; reading does not wait for it.
