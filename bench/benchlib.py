@@ -12,9 +12,11 @@ Subcommands (each prints plain text for the shell script):
   h2load FILE LOGFILE         parse h2load output and its --log-file
   idle PORT COUNT TOKEN FILE  open COUNT TLS keep-alive connections, one request each,
                               write "ready <opened>" to FILE, then hold them until killed
-  logins PORT THREADS SECONDS USER PASSWORD
-                              THREADS clients posting JSON logins for SECONDS, each on
-                              a keep-alive TLS connection; prints "<ok> <failed> <seconds>"
+  logins PORT THREADS SECONDS USER PASSWORD [RATE [fresh]]
+                              THREADS clients posting JSON logins for SECONDS, non-stop
+                              or paced to RATE logins/s in all, each on a keep-alive TLS
+                              connection (with "fresh", a new connection per login);
+                              prints "<ok> <failed> <seconds> <refused>"
   table RESULTS.tsv           render the results table
 
 Parsed load results are one line: "requests seconds rps p50_us p99_us errors".
@@ -220,7 +222,12 @@ def idle(port, count, token, ready_path):
         time.sleep(3600)
 
 
-def logins(port, threads, seconds, user, password):
+def logins(port, threads, seconds, user, password, rate=0.0, fresh=False):
+    """`threads` clients log in as `user` for `seconds`: non-stop (each sends its next login
+    when the last is answered), or paced to `rate` logins/s in all when `rate` > 0. With
+    `fresh`, every login opens a TLS connection of its own (a handshake per login); else a
+    client keeps its connection. Prints: ok, failed, seconds, refused (429/503 waited out).
+    """
     import http.client
     import json
 
@@ -228,16 +235,30 @@ def logins(port, threads, seconds, user, password):
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     body = json.dumps({"username": user, "password": password})
+    headers = {"Content-Type": "application/json", "Host": "localhost"}
+    if fresh:
+        headers["Connection"] = "close"
     counts = {"ok": 0, "failed": 0, "throttled": 0}
     lock = threading.Lock()
-    deadline = time.monotonic() + seconds
+    started = time.monotonic()
+    deadline = started + seconds
+    interval = threads / rate if rate > 0 else 0.0
 
-    def client():
-        conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=30)
+    def connect():
+        return http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=30)
+
+    def client(n):
+        conn = connect()
+        # Paced clients start spread over one interval, so the logins arrive evenly.
+        next_at = started + interval * n / threads
         while time.monotonic() < deadline:
+            if interval:
+                time.sleep(max(0.0, next_at - time.monotonic()))
+                next_at += interval
+                if time.monotonic() >= deadline:
+                    break
             try:
-                conn.request("POST", "/.auth/login", body,
-                             {"Content-Type": "application/json", "Host": "localhost"})
+                conn.request("POST", "/.auth/login", body, headers)
                 response = conn.getresponse()
                 response.read()
                 key = "ok" if response.status == 200 else "failed"
@@ -247,15 +268,18 @@ def logins(port, threads, seconds, user, password):
                     # client hammering through 429s measures a login flood, not logins.
                     key = "throttled"
                     time.sleep(max(0.0, min(float(retry_after), deadline - time.monotonic())))
+                if fresh:
+                    conn.close()
+                    conn = connect()
             except (OSError, http.client.HTTPException):
                 conn.close()
-                conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=30)
+                conn = connect()
                 key = "failed"
             with lock:
                 counts[key] += 1
+        conn.close()
 
-    started = time.monotonic()
-    workers = [threading.Thread(target=client) for _ in range(threads)]
+    workers = [threading.Thread(target=client, args=(n,)) for n in range(threads)]
     for w in workers:
         w.start()
     for w in workers:
@@ -359,7 +383,9 @@ def main(argv):
     elif command == "idle":
         idle(int(args[0]), int(args[1]), args[2], args[3])
     elif command == "logins":
-        return logins(int(args[0]), int(args[1]), float(args[2]), args[3], args[4])
+        rate = float(args[5]) if len(args) > 5 else 0.0
+        fresh = len(args) > 6 and args[6] == "fresh"
+        return logins(int(args[0]), int(args[1]), float(args[2]), args[3], args[4], rate, fresh)
     elif command == "table":
         table(args[0])
     else:

@@ -14,7 +14,8 @@
 //!    connection to **rest**: hyper is asked to finish gracefully — it is idle, so it
 //!    stops at once — and its final `shutdown` of the stream is skipped. The stream comes
 //!    back from `into_parts` with the bytes hyper had read but not parsed (a pipelined or
-//!    partly sent next request), and hyper's connection, buffers and all, is dropped.
+//!    partly sent next request), and hyper's connection, buffers and all, is dropped. The
+//!    TLS stream frees its own empty buffers too ([`TlsStream::release_buffers`]).
 //! 3. **Resting**: the connection waits for the socket to become readable (or serves at
 //!    once when it holds unparsed bytes or decrypted data TLS has not handed out yet), then
 //!    serves again with a new hyper connection on the same stream, which reads the
