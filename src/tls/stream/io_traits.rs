@@ -1,7 +1,7 @@
 //! tokio's `AsyncRead` and `AsyncWrite` for [`TlsStream`], on top of `process`.
 //!
-//! A read hands out kept plaintext first, then processes what `incoming` holds (decrypting
-//! straight into the reader's buffer), sends what processing queued, and reads the socket
+//! A read hands out kept plaintext first, then processes what `incoming` holds (records rustls
+//! decrypted go straight to the reader's buffer where they fit), sends what processing queued, and reads the socket
 //! only when nothing is left. A write encrypts into `outgoing` and sends what the socket
 //! takes at once; less than `MAX_WRITE` may wait there for the flush, which is the
 //! backpressure.
