@@ -16,6 +16,7 @@
 #                      each (protocol h2x8; default "16 64")
 #   --no-memory        skip the idle-connection and per-route memory checks
 #   --no-login-burst   skip the check that a burst of logins leaves proxied latency alone
+#   --burst-rounds N   interleaved rounds of the login-burst windows (default 3)
 #   --no-log-cost      skip bench/log_cost.sh (instructions per request at info vs warn)
 #   --no-install       do not apt-get install missing tools
 #   --no-build         use the existing target/release/gateway instead of building it
@@ -46,6 +47,7 @@ IDLE_COUNTS="1000 10000"
 ROUTE_COUNTS="10 10000"
 MEMORY=1
 LOGIN_BURST=1
+BURST_ROUNDS=3
 LOG_COST=1
 INSTALL=1
 BUILD=1
@@ -70,6 +72,7 @@ while [ $# -gt 0 ]; do
     --stream-concurrency) STREAM_CONCURRENCY="$2"; shift ;;
     --no-memory) MEMORY=0 ;;
     --no-login-burst) LOGIN_BURST=0 ;;
+    --burst-rounds) BURST_ROUNDS="$2"; shift ;;
     --no-log-cost) LOG_COST=0 ;;
     --no-install) INSTALL=0 ;;
     --no-build) BUILD=0 ;;
@@ -395,6 +398,9 @@ mint() { # $1 config: a token for the bench user, minted by the gateway itself
     "$GW" token --config "$1" --user "$BENCH_USER" --ttl 2h
 }
 
+# The machine's state around the measurements (the build is over): load average over 1, 5
+# and 15 minutes and the clock, before and after, for the report.
+STATE_BEFORE="load average $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M:%S)"
 log "starting the upstream and the proxies on 127.0.0.1"
 mkdir -p "$WORK/upstream"
 start_nginx upstream "$UP_H1" "$(upstream_config)"
@@ -595,9 +601,9 @@ burst_window() { # $1 label, $2 user, $3 rate (0: non-stop), $4 fresh|kept; prin
 }
 
 if [ "$LOGIN_BURST" = 1 ]; then
-    log "login burst: gateway-hs256, HTTP/1.1 c=16, 3 rounds of ${DURATION}s windows: quiet, 8 clients logging in non-stop, the same rate without hashing (kept, then fresh connections)"
+    log "login burst: gateway-hs256, HTTP/1.1 c=16, $BURST_ROUNDS rounds of ${DURATION}s windows: quiet, 8 clients logging in non-stop, the same rate without hashing (kept, then fresh connections)"
     : >"$WORK/burst.rows"
-    for _ in 1 2 3; do # interleaved, so the machine's drift hits every kind of window alike
+    for _ in $(seq "$BURST_ROUNDS"); do # interleaved, so the machine's drift hits every kind of window alike
         burst_window quiet - 0 kept >>"$WORK/burst.rows"
         burst_window argon2id "$BENCH_USER" 0 kept >>"$WORK/burst.rows"
         burst_rate=$(awk '$1 == "argon2id" {rate = $8} END {print rate}' "$WORK/burst.rows")
@@ -618,7 +624,7 @@ if [ "$LOGIN_BURST" = 1 ]; then
         }
         END {
             quiet = median(p99["quiet"], count["quiet"])
-            print "login burst (gateway HS256, HTTP/1.1, 16 connections beside 8 login clients; 3 interleaved rounds of " dur " s windows; medians, p99 ratio to quiet):"
+            print "login burst (gateway HS256, HTTP/1.1, 16 connections beside 8 login clients; " rounds " interleaved rounds of " dur " s windows; medians, p99 ratio to quiet):"
             printf "  %-14s %9s %8s %8s %8s %7s %8s %9s   %s\n", "window", "req/s", "p50 ms", "p99 ms", "p99 x", "logins", "refused", "logins/s", "p99 ms per round"
             for (k = 1; k <= kinds; k++) {
                 name = order[k]; n = count[name]; m = median(p99[name], n)
@@ -628,7 +634,7 @@ if [ "$LOGIN_BURST" = 1 ]; then
             print "  argon2id: logins as users make them (m=19 MiB, t=2), non-stop; no-hash: the same logins/s for a"
             print "  bcrypt cost-4 user, on kept connections (the clients and the login requests) and with a TLS"
             print "  handshake per login (fresh). What argon2id adds over no-hash-kept is hashing."
-        }' dur="$DURATION" "$WORK/burst.rows" >"$LOGIN_REPORT"
+        }' dur="$DURATION" rounds="$BURST_ROUNDS" "$WORK/burst.rows" >"$LOGIN_REPORT"
 fi
 : >"$MEMORY_REPORT"
 rss_kib() { python3 "$LIB" procstat $(pids_of "$1") | awk '{print $3}'; }
@@ -715,6 +721,7 @@ fi
 report() {
     echo "gateway $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') vs $(haproxy -v | head -1 | awk '{print "HAProxy", $3}'), $(nginx -v 2>&1 | sed 's/.*\///;s/^/nginx /'), wrk $(wrk --version 2>&1 | head -1 | awk '{print $2}'), $(h2load --version | head -1)"
     echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r); load generator on the same cores"
+    echo "before: $STATE_BEFORE UTC; after: load average $(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%H:%M:%S) UTC"
     echo "${DURATION}s per measurement, $ROUNDS round(s), targets alternated; xHAP = ratio to HAProxy with the same algorithm (HS256 for untyped rows), xnginx = ratio to nginx's TLS proxy"
     echo "CPU us/req = user+sys time of the proxy process(es) / successful requests; peak RSS = VmHWM during the measurement, lowest over rounds (nginx: master + workers summed)"
     echo
