@@ -1,10 +1,10 @@
 //! tokio's `AsyncRead` and `AsyncWrite` for [`TlsStream`], on top of `process`.
 //!
-//! A read hands out kept plaintext first, then processes what `incoming` holds (records rustls
-//! decrypted go straight to the reader's buffer where they fit), sends what processing queued, and reads the socket
-//! only when nothing is left. A write encrypts into `outgoing` and sends what the socket
-//! takes at once; less than `MAX_WRITE` may wait there for the flush, which is the
-//! backpressure.
+//! A read hands out kept plaintext first, then processes what `incoming` holds (records
+//! rustls decrypted are copied straight to the reader's buffer where they fit), sends what
+//! processing queued, and reads the socket only when nothing is left. A write encrypts into
+//! `outgoing` and sends what the socket takes at once; less than `MAX_WRITE` may wait there
+//! for the flush, which is the backpressure.
 
 use std::io;
 use std::pin::Pin;
