@@ -32,6 +32,8 @@ mod stream;
 
 use sni_seen::SniSeen;
 pub use stream::TlsStream;
+#[cfg(test)]
+pub(crate) use stream::test_pair;
 
 /// Names the development certificate is valid for.
 const SELF_SIGNED_NAMES: [&str; 2] = ["localhost", "127.0.0.1"];

@@ -175,6 +175,12 @@ impl TlsStream {
         }
     }
 
+    /// The bytes of buffer capacity the stream holds, whatever is in them.
+    #[cfg(test)]
+    pub(crate) fn held_buffer_bytes(&self) -> usize {
+        self.incoming.capacity() + self.plaintext.capacity() + self.outgoing.capacity()
+    }
+
     fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         loop {
             let (step, seen) = SniSeen::capture(|| self.process(Action::Process));
@@ -371,5 +377,7 @@ fn invalid_data(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> i
     io::Error::new(io::ErrorKind::InvalidData, error)
 }
 
+#[cfg(test)]
+pub(crate) mod test_pair;
 #[cfg(test)]
 mod tests;
