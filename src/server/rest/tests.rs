@@ -1,7 +1,16 @@
+use std::path::Path;
+use std::time::Duration;
+
 use http::{HeaderValue, Method};
 use http_body_util::Full;
+use hyper::service::service_fn;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::super::activity::Activity;
 use super::*;
+use crate::config::Config;
+use crate::http::text;
+use crate::tls::test_pair::{Pair, pair};
 
 fn request(
     version: Version,
@@ -100,4 +109,82 @@ fn unparsed_bytes_keep_their_order_and_not_hypers_buffer() {
         ),
         &b"GET / HTTP/1.1\r\n"[..]
     );
+}
+
+/// A connection serving `ok` to every request, on the gateway's end of `pair`.
+fn serving(server: TlsStream) -> RestingConnection<impl ClientService + use<>> {
+    let toml = "[server]\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n";
+    let config = Config::from_toml_str(toml, Path::new(".")).expect("valid config");
+    let activity = Arc::new(Activity::new(&config.server));
+    let service = service_fn(move |_: Request<Incoming>| {
+        let in_flight = activity.request_started();
+        async move {
+            let response = text(StatusCode::OK, "ok".to_owned());
+            Ok::<_, Infallible>(response.map(|body| Guarded::new(body, in_flight)))
+        }
+    });
+    let stream = WriteTimeout::new(server, Duration::from_secs(10));
+    RestingConnection::new(&http1::Builder::new(), stream, service)
+}
+
+/// Sends a request and drives `connection` until the client has read the whole response.
+async fn request_and_response(
+    client: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    connection: &mut RestingConnection<impl ClientService>,
+) -> String {
+    let exchange = async {
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let mut response = Vec::new();
+        while !response.ends_with(b"\r\n\r\nok") {
+            let mut chunk = [0u8; 512];
+            let read = client.read(&mut chunk).await.expect("read");
+            assert!(read > 0, "the connection closed mid-response");
+            response.extend_from_slice(&chunk[..read]);
+        }
+        String::from_utf8(response).expect("text")
+    };
+    tokio::select! {
+        response = exchange => response,
+        ended = &mut *connection => panic!("the connection ended: {ended:?}"),
+    }
+}
+
+/// A resting connection keeps no buffer: hyper's connection is dropped and the TLS stream
+/// frees its own. Then the next request on the same stream is served.
+#[tokio::test]
+async fn a_resting_connection_holds_no_buffers_and_serves_on() {
+    let Pair { mut client, server } = pair(&[b"http/1.1"]).await;
+    let mut connection = serving(server);
+    for round in 0..2 {
+        let response = request_and_response(&mut client, &mut connection).await;
+        assert!(
+            response.starts_with("HTTP/1.1 200"),
+            "round {round}: {response}"
+        );
+        connection.rest();
+        let rested = std::future::poll_fn(|cx| {
+            if let Poll::Ready(ended) = Pin::new(&mut connection).poll(cx) {
+                panic!("round {round}: the connection ended instead of resting: {ended:?}");
+            }
+            match &connection.state {
+                State::Resting { .. } => Poll::Ready(()),
+                _ => Poll::Pending,
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(10), rested)
+            .await
+            .expect("the connection rests");
+        let State::Resting { stream, unparsed } = &connection.state else {
+            unreachable!("resting, above");
+        };
+        assert!(unparsed.is_empty(), "round {round}: nothing was pipelined");
+        let held = stream.get_ref().held_buffer_bytes();
+        assert_eq!(
+            held, 0,
+            "round {round}: a resting stream holds {held} bytes of buffers"
+        );
+    }
 }
