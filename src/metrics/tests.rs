@@ -1,0 +1,71 @@
+use super::{LoginResult, Metrics, UpstreamErrorKind};
+
+fn line_value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn recorded_values_appear_in_the_exposition() {
+    let metrics = Metrics::new();
+    let route = metrics.route("* /");
+    route.record(200);
+    route.record(204);
+    route.record(502);
+    route.record(999);
+    metrics.upstream_error(UpstreamErrorKind::Timeout);
+    metrics.auth_outcome("expired");
+    metrics.login(LoginResult::Throttled);
+    metrics.login(LoginResult::Busy);
+    metrics.password_checked();
+    metrics.token_cache(true);
+    metrics.handshake_failed();
+    let open = metrics.connection_opened();
+    let text = metrics.encode();
+    assert_eq!(
+        line_value(&text, r#"gateway_requests_total{route="* /",class="2xx"}"#),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        line_value(&text, r#"gateway_requests_total{route="* /",class="5xx"}"#),
+        Some(2.0)
+    );
+    assert_eq!(
+        line_value(&text, r#"gateway_upstream_errors_total{kind="timeout"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        line_value(&text, r#"gateway_auth_total{outcome="expired"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        line_value(&text, r#"gateway_logins_total{result="throttled"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        line_value(&text, r#"gateway_logins_total{result="busy"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        line_value(&text, "gateway_password_checks_total"),
+        Some(1.0)
+    );
+    assert_eq!(
+        line_value(&text, r#"gateway_token_cache_total{result="hit"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        line_value(&text, "gateway_tls_handshake_failures_total"),
+        Some(1.0)
+    );
+    assert_eq!(line_value(&text, "gateway_open_connections"), Some(1.0));
+    drop(open);
+    assert_eq!(
+        line_value(&metrics.encode(), "gateway_open_connections"),
+        Some(0.0)
+    );
+    assert!(text.ends_with("# EOF\n"));
+}
