@@ -10,8 +10,10 @@ Subcommands (each prints plain text for the shell script):
   reset-peak PID...           reset VmHWM (peak RSS) of the PIDs (/proc/PID/clear_refs = 5)
   wrk FILE                    parse wrk --latency output
   h2load FILE LOGFILE         parse h2load output and its --log-file
-  idle PORT COUNT TOKEN FILE  open COUNT TLS keep-alive connections, one request each,
-                              write "ready <opened>" to FILE, then hold them until killed
+  idle PORT COUNT TOKEN FILE [h2]
+                              open COUNT TLS keep-alive connections, one request each
+                              (HTTP/1.1, or HTTP/2 with "h2"), write "ready <opened>" to
+                              FILE, then hold them until killed
   logins PORT THREADS SECONDS USER PASSWORD [RATE [fresh]]
                               THREADS clients posting JSON logins for SECONDS, non-stop
                               or paced to RATE logins/s in all, each on a keep-alive TLS
@@ -185,11 +187,77 @@ def _request(conn, token):
         raise OSError(f"status {status.decode()}")
 
 
-def idle(port, count, token, ready_path):
+def _hpack_int(value, prefix_bits, first):
+    """RFC 7541 5.1: VALUE with a PREFIX_BITS-bit prefix, FIRST holding the bits above it."""
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytes([first | value])
+    out, value = [first | limit], value - limit
+    while value >= 128:
+        out.append(value % 128 + 128)
+        value //= 128
+    out.append(value)
+    return bytes(out)
+
+
+def _h2_frame(kind, flags, stream, payload=b""):
+    return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big") + payload
+
+
+H2_DATA, H2_HEADERS, H2_SETTINGS, H2_PING, H2_GOAWAY, H2_RST = 0, 1, 4, 6, 7, 3
+H2_END_STREAM, H2_ACK, H2_END_HEADERS = 0x1, 0x1, 0x4
+
+
+def _h2_request(conn, token):
+    """The client preface, then GET / on stream 1 and its whole response, answering the
+    server's SETTINGS and PINGs; the connection then stays open and idle."""
+    value = b"Bearer " + token.encode()
+    block = (
+        b"\x82\x87\x84"  # :method GET, :scheme https, :path / (static table)
+        + _hpack_int(1, 4, 0) + _hpack_int(9, 7, 0) + b"127.0.0.1"  # :authority, not indexed
+        + _hpack_int(23, 4, 0) + _hpack_int(len(value), 7, 0) + value  # authorization
+    )
+    conn.sendall(
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+        + _h2_frame(H2_SETTINGS, 0, 0)
+        + _h2_frame(H2_HEADERS, H2_END_STREAM | H2_END_HEADERS, 1, block)
+    )
+    data = b""
+
+    def read(n):
+        nonlocal data
+        while len(data) < n:
+            chunk = conn.recv(4096)
+            if not chunk:
+                raise OSError("connection closed before the response ended")
+            data += chunk
+        taken, data = data[:n], data[n:]
+        return taken
+
+    while True:
+        head = read(9)
+        length, kind, flags = int.from_bytes(head[:3], "big"), head[3], head[4]
+        stream = int.from_bytes(head[5:9], "big") & 0x7FFFFFFF
+        payload = read(length)
+        if kind == H2_SETTINGS and not flags & H2_ACK:
+            conn.sendall(_h2_frame(H2_SETTINGS, H2_ACK, 0))
+        elif kind == H2_PING and not flags & H2_ACK:
+            conn.sendall(_h2_frame(H2_PING, H2_ACK, 0, payload))
+        elif kind in (H2_GOAWAY, H2_RST):
+            raise OSError(f"frame type {kind} from the server")
+        elif kind == H2_HEADERS and stream == 1 and payload[:1] != b"\x88":
+            # Every server measured sends :status first, 200 as static index 8.
+            raise OSError(f"response head not a 200: {payload[:8].hex()}")
+        if stream == 1 and kind in (H2_DATA, H2_HEADERS) and flags & H2_END_STREAM:
+            return
+
+
+def idle(port, count, token, ready_path, protocol="h1"):
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    context.set_alpn_protocols(["http/1.1"])
+    context.set_alpn_protocols(["h2" if protocol == "h2" else "http/1.1"])
+    request = _h2_request if protocol == "h2" else _request
     held, failures = [], []
     lock = threading.Lock()
 
@@ -198,7 +266,9 @@ def idle(port, count, token, ready_path):
             try:
                 raw = socket.create_connection(("127.0.0.1", port), timeout=30)
                 conn = context.wrap_socket(raw, server_hostname="localhost")
-                _request(conn, token)
+                if protocol == "h2" and conn.selected_alpn_protocol() != "h2":
+                    raise OSError("the server did not choose h2")
+                request(conn, token)
                 with lock:
                     held.append(conn)
             except OSError as e:
@@ -381,7 +451,7 @@ def main(argv):
     elif command == "h2load":
         parse_h2load(args[0], args[1])
     elif command == "idle":
-        idle(int(args[0]), int(args[1]), args[2], args[3])
+        idle(int(args[0]), int(args[1]), args[2], args[3], *args[4:5])
     elif command == "logins":
         rate = float(args[5]) if len(args) > 5 else 0.0
         fresh = len(args) > 6 and args[6] == "fresh"

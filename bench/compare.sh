@@ -24,7 +24,9 @@
 #   --keep             keep the work directory (configs, logs) for inspection
 #   --targets "A B"    measure only these targets (names as in the TARGETS list below)
 #   --protocols "h1"   measure only these protocols (default "h1 h2 h2x8": HTTP/1.1, HTTP/2
-#                      with one stream per connection, HTTP/2 with 8 streams per connection)
+#                      with one stream per connection, HTTP/2 with 8 streams per connection);
+#                      the idle-connection check holds HTTP/2 connections too when any of
+#                      the protocols is HTTP/2
 #   --baseline BIN     also measure another gateway binary (targets baseline-hs256 and
 #                      baseline-hs256-info, and in the memory checks), e.g. a build of the
 #                      previous commit, for a before/after in the same run
@@ -642,8 +644,8 @@ fi
 rss_kib() { python3 "$LIB" procstat $(pids_of "$1") | awk '{print $3}'; }
 mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
 
-idle_check() { # $1 kind (gateway|baseline|haproxy|nginx), $2 connections: a fresh instance each time
-    local name="idle-$1-$2" port before after opened holder
+idle_check() { # $1 kind (gateway|baseline|haproxy|nginx), $2 connections, $3 h1|h2: a fresh instance each time
+    local name="idle-$1-$2-$3" port before after opened holder
     port=$(python3 "$LIB" freeports 1)
     case "$1" in
     gateway) start_gateway "$name" HS256 "$port" warn ;;
@@ -660,7 +662,7 @@ idle_check() { # $1 kind (gateway|baseline|haproxy|nginx), $2 connections: a fre
     # HAProxy cannot hold more than its maxconn (see HAPROXY_MAXCONN); the report says how
     # many were opened.
     [ "$1" = haproxy ] && [ "$count" -gt $((HAPROXY_MAXCONN - 50)) ] && count=$((HAPROXY_MAXCONN - 50))
-    python3 "$LIB" idle "$port" "$count" "$HS_TOKEN" "$WORK/idle.ready" &
+    python3 "$LIB" idle "$port" "$count" "$HS_TOKEN" "$WORK/idle.ready" "$3" &
     holder=$!
     STARTED+=("$holder")
     for _ in $(seq 600); do [ -s "$WORK/idle.ready" ] && break; sleep 0.5; done
@@ -670,8 +672,8 @@ idle_check() { # $1 kind (gateway|baseline|haproxy|nginx), $2 connections: a fre
     stop_pid "$holder"
     wait "$holder" 2>/dev/null || true
     stop "$name"
-    printf '%-8s %6s idle connections (%s opened): RSS %7s MB -> %7s MB, %6.1f KiB per connection\n' \
-        "$1" "$2" "${opened:-0}" "$(mib "$before")" "$(mib "$after")" \
+    printf '%-8s %6s idle %-8s connections (%s opened): RSS %7s MB -> %7s MB, %6.1f KiB per connection\n' \
+        "$1" "$2" "$([ "$3" = h2 ] && echo HTTP/2 || echo HTTP/1.1)" "${opened:-0}" "$(mib "$before")" "$(mib "$after")" \
         "$(awk -v a="$before" -v b="$after" -v n="${opened:-0}" 'BEGIN{print n ? (b-a)/n : 0}')" >>"$MEMORY_REPORT"
 }
 
@@ -699,8 +701,13 @@ if [ "$MEMORY" = 1 ]; then
     done
     IDLE_KINDS="gateway haproxy nginx"
     [ -n "$BASELINE" ] && IDLE_KINDS="gateway baseline haproxy nginx"
-    for count in $IDLE_COUNTS; do
-        for kind in $IDLE_KINDS; do idle_check "$kind" "$count"; done
+    # HTTP/2 too (what browsers hold open) when the run measures HTTP/2 at all.
+    IDLE_PROTOCOLS=h1
+    case " $PROTOCOLS " in *" h2"*) IDLE_PROTOCOLS="h1 h2" ;; esac
+    for proto in $IDLE_PROTOCOLS; do
+        for count in $IDLE_COUNTS; do
+            for kind in $IDLE_KINDS; do idle_check "$kind" "$count" "$proto"; done
+        done
     done
     declare -A ROUTE_RSS=()
     for count in $ROUTE_COUNTS; do routes_check "$count"; done
