@@ -13,13 +13,14 @@
 //! connection, the larger of the two, is boxed so that HTTP/1.1 connections do not pay for
 //! its size, and each request's handler future is boxed, because hyper keeps a slot for it
 //! in every connection for the connection's whole life. An idle HTTP/1.1 connection gives
-//! hyper's buffers back altogether (module `rest`).
+//! hyper's buffers back altogether, an idle HTTP/2 one its TLS stream's (module `rest`).
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
@@ -33,7 +34,7 @@ use tracing::{debug, warn};
 
 use super::activity::{Activity, Guarded, Served, drive};
 use super::rest::{
-    ClientService, RestingConnection, Stream, request_allows_rest, response_allows_rest,
+    ClientService, RestingConnection, RestingStream, request_allows_rest, response_allows_rest,
 };
 use super::write_timeout::WriteTimeout;
 use crate::gateway::{Gateway, Snapshot, StreamExecutor};
@@ -96,7 +97,10 @@ pin_project_lite::pin_project! {
         S: HttpService<Incoming>,
     {
         Http1 { connection: RestingConnection<S> },
-        Http2 { connection: Pin<Box<http2::Connection<TokioIo<Stream>, S, StreamExecutor>>> },
+        Http2 {
+            connection: Pin<Box<http2::Connection<TokioIo<RestingStream>, S, StreamExecutor>>>,
+            rest_asked: Arc<AtomicBool>,
+        },
     }
 }
 
@@ -106,7 +110,7 @@ impl<S: ClientService> Future for Connection<S> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project() {
             ConnectionProjection::Http1 { connection } => Pin::new(connection).poll(cx),
-            ConnectionProjection::Http2 { connection } => connection.as_mut().poll(cx),
+            ConnectionProjection::Http2 { connection, .. } => connection.as_mut().poll(cx),
         }
     }
 }
@@ -117,14 +121,19 @@ impl<S: ClientService> Served for Connection<S> {
     fn graceful_shutdown(self: Pin<&mut Self>) {
         match self.project() {
             ConnectionProjection::Http1 { connection } => connection.graceful_shutdown(),
-            ConnectionProjection::Http2 { connection } => connection.as_mut().graceful_shutdown(),
+            ConnectionProjection::Http2 { connection, .. } => {
+                connection.as_mut().graceful_shutdown();
+            }
         }
     }
 
-    /// HTTP/1.1 rests; an HTTP/2 connection keeps its state (its requests never allow it).
+    /// HTTP/1.1 rests whole; HTTP/2 keeps h2's state and rests its TLS stream.
     fn rest(self: Pin<&mut Self>) {
-        if let ConnectionProjection::Http1 { connection } = self.project() {
-            connection.rest();
+        match self.project() {
+            ConnectionProjection::Http1 { connection } => connection.rest(),
+            ConnectionProjection::Http2 { rest_asked, .. } => {
+                rest_asked.store(true, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -162,7 +171,8 @@ fn serve_connection(
     let gateway = gateway.clone();
     let service = service_fn(move |request: Request<Incoming>| {
         let mut in_flight = activity.request_started();
-        let request_allows_rest = request_allows_rest(&request);
+        // An HTTP/2 rest frees only the TLS stream's empty buffers: any request allows it.
+        let request_allows_rest = http2 || request_allows_rest(&request);
         let (gateway, conn) = (gateway.clone(), conn.clone());
         // hyper keeps a slot for the request's future in every connection for as long as
         // the connection lives; boxed, an idle connection's slot is a pointer instead of the
@@ -174,7 +184,7 @@ fn serve_connection(
             let snapshot = gateway.snapshot();
             let id = gateway.next_request_id();
             let response = Box::pin(snapshot.pipeline.handle(id, conn, request)).await;
-            if request_allows_rest && response_allows_rest(&response) {
+            if request_allows_rest && (http2 || response_allows_rest(&response)) {
                 in_flight.allow_rest();
             }
             Ok::<_, Infallible>(response.map(|body| Guarded::new(body, in_flight)))
@@ -182,7 +192,9 @@ fn serve_connection(
     });
     let builders = &snapshot.http;
     if http2 {
+        let stream = RestingStream::new(stream);
         Connection::Http2 {
+            rest_asked: stream.rest_handle(),
             connection: Box::pin(
                 builders
                     .http2
