@@ -15,7 +15,8 @@
 //! - **Rest**: an HTTP/1.1 connection with nothing in flight for `idle_release_after`,
 //!   whose last request left nothing on the connection for a parser to misread (module
 //!   `rest`), releases hyper's buffers and waits for the client's next bytes holding only
-//!   its TLS state. Under load a connection is never idle that long, so it never pays for
+//!   its TLS state; an HTTP/2 connection releases its TLS stream's empty buffers after any
+//!   request. Under load a connection is never idle that long, so it never pays for
 //!   releasing and rebuilding them.
 //! - **Closing**: a connection asked to close (idle, or shutdown) that is idle again for
 //!   that long — a client that never answers the GOAWAY's PING, or never sent the preface
@@ -171,8 +172,8 @@ pub(super) struct InFlight {
 
 impl InFlight {
     /// Once this request ends (and nothing else is in flight), the connection may rest:
-    /// the request and its response leave nothing behind on the connection that a new
-    /// HTTP parser could misread (module `rest`).
+    /// for HTTP/1.1, the request and its response leave nothing behind on the connection
+    /// that a new HTTP parser could misread; for HTTP/2, any request (module `rest`).
     pub(super) fn allow_rest(&mut self) {
         self.allows_rest = true;
     }
