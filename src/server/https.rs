@@ -20,7 +20,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
@@ -34,13 +33,13 @@ use tracing::{debug, warn};
 
 use super::activity::{Activity, Guarded, Served, drive};
 use super::rest::{
-    ClientService, RestingConnection, RestingStream, request_allows_rest, response_allows_rest,
+    ClientService, RestingConnection, Stream, request_allows_rest, response_allows_rest,
 };
 use super::write_timeout::WriteTimeout;
 use crate::gateway::{Gateway, Snapshot, StreamExecutor};
 use crate::http::Body;
 use crate::request::ConnInfo;
-use crate::tls::TlsStream;
+use crate::tls::{IdleRelease, TlsStream};
 
 /// Serves one client connection until it closes, is idle too long, or shutdown finishes it.
 pub(super) async fn serve_https(
@@ -98,8 +97,8 @@ pin_project_lite::pin_project! {
     {
         Http1 { connection: RestingConnection<S> },
         Http2 {
-            connection: Pin<Box<http2::Connection<TokioIo<RestingStream>, S, StreamExecutor>>>,
-            rest_asked: Arc<AtomicBool>,
+            connection: Pin<Box<http2::Connection<TokioIo<Stream>, S, StreamExecutor>>>,
+            idle_release: IdleRelease,
         },
     }
 }
@@ -131,9 +130,7 @@ impl<S: ClientService> Served for Connection<S> {
     fn rest(self: Pin<&mut Self>) {
         match self.project() {
             ConnectionProjection::Http1 { connection } => connection.rest(),
-            ConnectionProjection::Http2 { rest_asked, .. } => {
-                rest_asked.store(true, Ordering::Relaxed);
-            }
+            ConnectionProjection::Http2 { idle_release, .. } => idle_release.ask(),
         }
     }
 }
@@ -166,7 +163,7 @@ fn serve_connection(
     });
     // The first request's deadline counts from the end of the handshake.
     activity.restart_clock();
-    let stream = WriteTimeout::new(tls, snapshot.config().server.write_timeout);
+    let mut stream = WriteTimeout::new(tls, snapshot.config().server.write_timeout);
     let activity = activity.clone();
     let gateway = gateway.clone();
     let service = service_fn(move |request: Request<Incoming>| {
@@ -192,9 +189,8 @@ fn serve_connection(
     });
     let builders = &snapshot.http;
     if http2 {
-        let stream = RestingStream::new(stream);
         Connection::Http2 {
-            rest_asked: stream.rest_handle(),
+            idle_release: stream.get_mut().idle_release(),
             connection: Box::pin(
                 builders
                     .http2

@@ -31,9 +31,10 @@
 //!
 //! An HTTP/2 connection cannot hand its state over (HPACK tables, settings, stream ids), so
 //! h2 keeps its own buffers for the connection's life; what rests is the TLS stream under it
-//! ([`RestingStream`]): asked to rest, it frees its empty buffers the next time a read
-//! finds nothing to read, which is at once on an idle connection. That is safe after any
-//! request, body or not: only empty buffers go, and the next read or write allocates again.
+//! (`https` asks through the stream's [`IdleRelease`](crate::tls::IdleRelease)): it frees
+//! its empty buffers at its next read that finds nothing to read, which on an idle
+//! connection is the driver's next poll. That is safe after any request, body or not: only
+//! empty buffers go, and the next read or write allocates again.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -297,73 +298,6 @@ impl AsyncWrite for Handed {
         if self.resting.load(Ordering::Relaxed) {
             return Poll::Ready(Ok(()));
         }
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-}
-
-/// The stream under an HTTP/2 connection, which frees the TLS stream's empty buffers once
-/// a rest is asked for ([`RestingStream::rest_handle`]) and a read finds nothing to read.
-pub(super) struct RestingStream {
-    stream: Stream,
-    rest_asked: Arc<AtomicBool>,
-}
-
-impl RestingStream {
-    pub(super) fn new(stream: Stream) -> RestingStream {
-        RestingStream {
-            stream,
-            rest_asked: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
-    /// Set to ask for a rest; the connection's next poll carries it out.
-    pub(super) fn rest_handle(&self) -> Arc<AtomicBool> {
-        self.rest_asked.clone()
-    }
-}
-
-impl AsyncRead for RestingStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let read = Pin::new(&mut self.stream).poll_read(cx, buf);
-        // A plain load first: a busy connection's reads come here often, a rest seldom.
-        if read.is_pending() && self.rest_asked.load(Ordering::Relaxed) {
-            self.rest_asked.store(false, Ordering::Relaxed);
-            self.stream.get_mut().release_buffers();
-        }
-        read
-    }
-}
-
-impl AsyncWrite for RestingStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }

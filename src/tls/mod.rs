@@ -31,9 +31,9 @@ mod sni_seen;
 mod stream;
 
 use sni_seen::SniSeen;
-pub use stream::TlsStream;
 #[cfg(test)]
 pub(crate) use stream::test_pair;
+pub use stream::{IdleRelease, TlsStream};
 
 /// Names the development certificate is valid for.
 const SELF_SIGNED_NAMES: [&str; 2] = ["localhost", "127.0.0.1"];

@@ -14,7 +14,8 @@
 //!   sent, in order.
 //!
 //! [`TlsStream::release_buffers`] drops whichever of them is empty; a resting connection
-//! calls it, and the next read or write allocates again.
+//! calls it, and the next read or write allocates again. A stream owned by someone else
+//! (hyper's HTTP/2 connection) is asked to through an [`IdleRelease`] instead.
 //!
 //! One function, `TlsStream::process`, drives rustls' state machine for reads, writes, the
 //! handshake and shutdown alike: it takes every record `incoming` holds (application data
@@ -38,6 +39,7 @@ use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::task::{Context, Poll, Waker, ready};
 
 use rustls::ServerConfig;
@@ -50,7 +52,10 @@ use super::sni_seen::SniSeen;
 use buffer::{Fail, Failure, Grow, append, discard_front, record_end};
 
 mod buffer;
+mod idle_release;
 mod io_traits;
+
+pub use idle_release::IdleRelease;
 
 /// The first read buffer; it grows to what a record needs.
 const READ_CHUNK: usize = 4096;
@@ -86,6 +91,8 @@ pub struct TlsStream {
     /// The reader waiting for the socket, woken when a write finds data for it.
     reader: Option<Waker>,
     server_name: Option<Box<str>>,
+    /// Set by an [`IdleRelease`] holder; made only when one is asked for.
+    idle_release: Option<Arc<AtomicBool>>,
 }
 
 /// What to do where rustls allows application data.
@@ -133,6 +140,7 @@ impl TlsStream {
             close_notify_queued: false,
             reader: None,
             server_name: None,
+            idle_release: None,
         };
         poll_fn(|cx| stream.poll_handshake(cx)).await?;
         Ok(stream)

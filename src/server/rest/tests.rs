@@ -189,54 +189,15 @@ async fn a_resting_connection_holds_no_buffers_and_serves_on() {
     }
 }
 
-/// One poll of a read into `buf`.
-async fn read_once(stream: &mut RestingStream, buf: &mut [u8]) -> Poll<io::Result<()>> {
-    std::future::poll_fn(|cx| {
-        Poll::Ready(Pin::new(&mut *stream).poll_read(cx, &mut ReadBuf::new(buf)))
-    })
-    .await
-}
-
-/// Under HTTP/2 the TLS stream rests alone: asked to, it frees its buffers at the first
-/// read that finds nothing, and not before; then it serves on.
-#[tokio::test]
-async fn a_resting_stream_frees_its_buffers_when_a_read_finds_nothing() {
-    let Pair { mut client, server } = pair(&[]).await;
-    let mut stream = RestingStream::new(WriteTimeout::new(server, Duration::from_secs(10)));
-    let held = |stream: &RestingStream| stream.stream.get_ref().held_buffer_bytes();
-    let mut got = [0u8; 4];
-    for round in 0..2 {
-        client.write_all(b"ping").await.expect("write");
-        client.flush().await.expect("flush");
-        stream.read_exact(&mut got).await.expect("read");
-        assert_eq!(&got, b"ping", "round {round}");
-        stream.write_all(b"pong").await.expect("write");
-        stream.flush().await.expect("flush");
-        client.read_exact(&mut got).await.expect("read");
-
-        assert!(read_once(&mut stream, &mut got).await.is_pending());
-        assert!(
-            held(&stream) > 0,
-            "round {round}: not asked to rest, it keeps them"
-        );
-        stream.rest_handle().store(true, Ordering::Relaxed);
-        assert!(read_once(&mut stream, &mut got).await.is_pending());
-        assert_eq!(
-            held(&stream),
-            0,
-            "round {round}: a resting stream holds buffers"
-        );
-    }
-}
-
-/// hyper's HTTP/2 connection reads on every poll, so a rest asked for while it idles is
-/// carried out by its next poll, which the driver makes right after asking.
+/// hyper's HTTP/2 connection reads on every poll, so a release its stream is asked for
+/// while it idles is carried out by its next poll, which the driver makes right after
+/// asking.
 #[tokio::test]
 async fn an_idle_http2_connection_rests_its_stream_on_its_next_poll() {
     use hyper_util::rt::TokioExecutor;
-    let Pair { client, server } = pair(&[b"h2"]).await;
-    let stream = RestingStream::new(WriteTimeout::new(server, Duration::from_secs(10)));
-    let rest_asked = stream.rest_handle();
+    let Pair { client, mut server } = pair(&[b"h2"]).await;
+    let idle_release = server.idle_release();
+    let stream = WriteTimeout::new(server, Duration::from_secs(10));
     let service = service_fn(|_: Request<Incoming>| async {
         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
     });
@@ -261,12 +222,12 @@ async fn an_idle_http2_connection_rests_its_stream_on_its_next_poll() {
         sender = exchange => sender,
         ended = connection.as_mut() => panic!("the connection ended: {ended:?}"),
     };
-    rest_asked.store(true, Ordering::Relaxed);
+    idle_release.ask();
     let rested = std::future::poll_fn(|cx| {
         if let Poll::Ready(ended) = connection.as_mut().poll(cx) {
             panic!("the connection ended instead of resting: {ended:?}");
         }
-        if rest_asked.load(Ordering::Relaxed) {
+        if idle_release.is_asked() {
             Poll::Pending
         } else {
             Poll::Ready(())

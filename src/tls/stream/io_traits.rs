@@ -84,6 +84,7 @@ impl AsyncRead for TlsStream {
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => {
                     this.reader = Some(cx.waker().clone());
+                    this.release_if_asked();
                     return Poll::Pending;
                 }
             }

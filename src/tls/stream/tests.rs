@@ -130,3 +130,43 @@ async fn shutdown_sends_close_notify() {
         .expect("a clean end, close_notify first");
     assert_eq!(got, b"bye");
 }
+
+/// One poll of a read into `buf`.
+async fn read_once(stream: &mut TlsStream, buf: &mut [u8]) -> Poll<io::Result<()>> {
+    poll_fn(|cx| Poll::Ready(Pin::new(&mut *stream).poll_read(cx, &mut ReadBuf::new(buf)))).await
+}
+
+/// A release asked through the [`IdleRelease`] handle happens at the first read that finds
+/// nothing, and not before; then the stream serves on.
+#[tokio::test]
+async fn an_asked_release_frees_the_buffers_when_a_read_finds_nothing() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Pair {
+        mut client,
+        mut server,
+    } = pair(&[]).await;
+    let idle_release = server.idle_release();
+    let mut got = [0u8; 4];
+    for round in 0..2 {
+        client.write_all(b"ping").await.expect("write");
+        client.flush().await.expect("flush");
+        server.read_exact(&mut got).await.expect("read");
+        assert_eq!(&got, b"ping", "round {round}");
+        server.write_all(b"pong").await.expect("write");
+        server.flush().await.expect("flush");
+        client.read_exact(&mut got).await.expect("read");
+
+        assert!(read_once(&mut server, &mut got).await.is_pending());
+        assert!(
+            server.held_buffer_bytes() > 0,
+            "round {round}: not asked to rest, it keeps them"
+        );
+        idle_release.ask();
+        assert!(read_once(&mut server, &mut got).await.is_pending());
+        assert_eq!(
+            server.held_buffer_bytes(),
+            0,
+            "round {round}: a resting stream holds buffers"
+        );
+    }
+}
