@@ -168,8 +168,7 @@ fn serve_connection(
     let gateway = gateway.clone();
     let service = service_fn(move |request: Request<Incoming>| {
         let mut in_flight = activity.request_started();
-        // An HTTP/2 rest frees only the TLS stream's empty buffers: any request allows it.
-        let request_allows_rest = http2 || request_allows_rest(&request);
+        let request_allows_rest = request_allows_rest(&request);
         let (gateway, conn) = (gateway.clone(), conn.clone());
         // hyper keeps a slot for the request's future in every connection for as long as
         // the connection lives; boxed, an idle connection's slot is a pointer instead of the
@@ -181,7 +180,7 @@ fn serve_connection(
             let snapshot = gateway.snapshot();
             let id = gateway.next_request_id();
             let response = Box::pin(snapshot.pipeline.handle(id, conn, request)).await;
-            if request_allows_rest && (http2 || response_allows_rest(&response)) {
+            if request_allows_rest && response_allows_rest(&response) {
                 in_flight.allow_rest();
             }
             Ok::<_, Infallible>(response.map(|body| Guarded::new(body, in_flight)))

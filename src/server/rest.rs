@@ -61,12 +61,15 @@ use crate::tls::TlsStream;
 /// A client's TLS stream under its write timeout.
 pub(super) type Stream = WriteTimeout<TlsStream>;
 
-/// Whether a connection may rest after this request, as far as the request goes: HTTP/1.1,
-/// no body, no `Connection: close`.
+/// Whether a connection may rest after this request, as far as the request goes: HTTP/1.1
+/// without a body or `Connection: close`; HTTP/2 always, since only its TLS stream's empty
+/// buffers go (see the module documentation).
 pub(super) fn request_allows_rest<B: hyper::body::Body>(request: &Request<B>) -> bool {
-    request.version() == Version::HTTP_11
-        && request.body().is_end_stream()
-        && !asks_to_close(request.headers())
+    match request.version() {
+        Version::HTTP_2 => true,
+        Version::HTTP_11 => request.body().is_end_stream() && !asks_to_close(request.headers()),
+        _ => false,
+    }
 }
 
 /// Whether a connection may rest after this response: it neither switches protocols nor
