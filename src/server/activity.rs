@@ -379,4 +379,15 @@ pub(super) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
 }
 
 #[cfg(test)]
+impl Activity {
+    /// The activity of a connection under `server`, lines of a `[server]` table.
+    pub(super) fn for_tests(server: &str) -> Arc<Activity> {
+        let text = format!("[server]\n{server}\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n");
+        let config = crate::config::Config::from_toml_str(&text, std::path::Path::new("."))
+            .expect("valid config");
+        Arc::new(Activity::new(&config.server))
+    }
+}
+
+#[cfg(test)]
 mod tests;

@@ -1,19 +1,11 @@
 //! The idle, first-request and stall deadlines under tokio's paused clock: what wakes the
 //! driver, and when.
 
-use std::path::Path;
 use std::sync::atomic::AtomicUsize;
 
 use http_body_util::{BodyExt, Full};
 
 use super::*;
-use crate::config::Config;
-
-fn activity(server: &str) -> Arc<Activity> {
-    let text = format!("[server]\n{server}\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n");
-    let config = Config::from_toml_str(&text, Path::new(".")).expect("valid config");
-    Arc::new(Activity::new(&config.server))
-}
 
 /// Counts the polls of `future` into `polls`.
 async fn counted<F: Future>(future: F, polls: &AtomicUsize) -> F::Output {
@@ -27,7 +19,7 @@ async fn counted<F: Future>(future: F, polls: &AtomicUsize) -> F::Output {
 
 #[tokio::test(start_paused = true)]
 async fn a_request_in_flight_past_the_idle_deadline_does_not_wake_the_driver() {
-    let activity = activity("idle_timeout = \"1s\"");
+    let activity = Activity::for_tests("idle_timeout = \"1s\"");
     let request = activity.request_started();
     let polls = Arc::new(AtomicUsize::new(0));
     let idle = tokio::spawn({
@@ -51,7 +43,7 @@ async fn a_request_in_flight_past_the_idle_deadline_does_not_wake_the_driver() {
 
 #[tokio::test(start_paused = true)]
 async fn the_first_request_is_due_within_header_read_timeout_the_next_within_idle_timeout() {
-    let activity = activity("idle_timeout = \"60s\"\nheader_read_timeout = \"2s\"");
+    let activity = Activity::for_tests("idle_timeout = \"60s\"\nheader_read_timeout = \"2s\"");
     activity.restart_clock(); // the handshake
     let started = Instant::now();
     assert_eq!(activity.next_event().await, Event::Idle);
@@ -64,7 +56,7 @@ async fn the_first_request_is_due_within_header_read_timeout_the_next_within_idl
 
 #[tokio::test(start_paused = true)]
 async fn a_response_body_keeps_its_request_in_flight_until_sent() {
-    let activity = activity("");
+    let activity = Activity::for_tests("");
     let body = Guarded::new(
         Full::new(Bytes::from_static(b"x")),
         activity.request_started(),
@@ -95,7 +87,7 @@ impl Body for Endless {
 
 #[tokio::test(start_paused = true)]
 async fn a_frame_the_client_does_not_take_for_write_timeout_stalls_the_connection() {
-    let activity = activity("write_timeout = \"5s\"\nidle_timeout = \"1h\"");
+    let activity = Activity::for_tests("write_timeout = \"5s\"\nidle_timeout = \"1h\"");
     let body = Guarded::new(Endless, activity.request_started());
     let mut body = std::pin::pin!(body);
     let watcher = tokio::spawn({
@@ -136,7 +128,7 @@ impl Body for Fed {
 
 #[tokio::test(start_paused = true)]
 async fn a_body_waiting_for_its_upstream_is_not_a_stall() {
-    let activity = activity("write_timeout = \"5s\"\nidle_timeout = \"1h\"");
+    let activity = Activity::for_tests("write_timeout = \"5s\"\nidle_timeout = \"1h\"");
     let (sender, receiver) = tokio::sync::mpsc::channel(1);
     let mut body = Box::pin(Guarded::new(Fed(receiver), activity.request_started()));
     let watcher = tokio::spawn({
@@ -156,7 +148,7 @@ async fn a_body_waiting_for_its_upstream_is_not_a_stall() {
 
 #[tokio::test(start_paused = true)]
 async fn a_request_that_allows_a_rest_rests_the_connection_idle_release_after_it_ends() {
-    let activity = activity("idle_timeout = \"60s\"\nidle_release_after = \"2s\"");
+    let activity = Activity::for_tests("idle_timeout = \"60s\"\nidle_release_after = \"2s\"");
     let mut request = activity.request_started();
     request.allow_rest();
     let started = Instant::now();
@@ -170,7 +162,7 @@ async fn a_request_that_allows_a_rest_rests_the_connection_idle_release_after_it
 
 #[tokio::test(start_paused = true)]
 async fn with_idle_release_after_zero_the_rest_follows_the_request_at_once() {
-    let activity = activity("idle_release_after = \"0s\"");
+    let activity = Activity::for_tests("idle_release_after = \"0s\"");
     let mut request = activity.request_started();
     request.allow_rest();
     let started = Instant::now();
@@ -181,7 +173,7 @@ async fn with_idle_release_after_zero_the_rest_follows_the_request_at_once() {
 
 #[tokio::test(start_paused = true)]
 async fn a_request_before_the_rest_or_one_that_does_not_allow_it_leaves_the_connection_as_it_is() {
-    let activity = activity("idle_timeout = \"60s\"\nidle_release_after = \"2s\"");
+    let activity = Activity::for_tests("idle_timeout = \"60s\"\nidle_release_after = \"2s\"");
     let mut rested = activity.request_started();
     rested.allow_rest();
     drop(rested);

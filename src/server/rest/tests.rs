@@ -1,4 +1,3 @@
-use std::path::Path;
 use std::time::Duration;
 
 use http::{HeaderValue, Method};
@@ -8,7 +7,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::super::activity::Activity;
 use super::*;
-use crate::config::Config;
 use crate::http::text;
 use crate::tls::test_pair::{Pair, pair};
 
@@ -114,9 +112,7 @@ fn unparsed_bytes_keep_their_order_and_not_hypers_buffer() {
 
 /// A connection serving `ok` to every request, on the gateway's end of `pair`.
 fn serving(server: TlsStream) -> RestingConnection<impl ClientService + use<>> {
-    let toml = "[server]\n[tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n";
-    let config = Config::from_toml_str(toml, Path::new(".")).expect("valid config");
-    let activity = Arc::new(Activity::new(&config.server));
+    let activity = Activity::for_tests("");
     let service = service_fn(move |_: Request<Incoming>| {
         let in_flight = activity.request_started();
         async move {
