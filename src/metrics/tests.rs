@@ -24,44 +24,21 @@ fn recorded_values_appear_in_the_exposition() {
     metrics.handshake_failed();
     let open = metrics.connection_opened();
     let text = metrics.encode();
-    assert_eq!(
-        line_value(&text, r#"gateway_requests_total{route="* /",class="2xx"}"#),
-        Some(2.0),
-        "{text}"
-    );
-    assert_eq!(
-        line_value(&text, r#"gateway_requests_total{route="* /",class="5xx"}"#),
-        Some(2.0)
-    );
-    assert_eq!(
-        line_value(&text, r#"gateway_upstream_errors_total{kind="timeout"}"#),
-        Some(1.0)
-    );
-    assert_eq!(
-        line_value(&text, r#"gateway_auth_total{outcome="expired"}"#),
-        Some(1.0)
-    );
-    assert_eq!(
-        line_value(&text, r#"gateway_logins_total{result="throttled"}"#),
-        Some(1.0)
-    );
-    assert_eq!(
-        line_value(&text, r#"gateway_logins_total{result="busy"}"#),
-        Some(1.0)
-    );
-    assert_eq!(
-        line_value(&text, "gateway_password_checks_total"),
-        Some(1.0)
-    );
-    assert_eq!(
-        line_value(&text, r#"gateway_token_cache_total{result="hit"}"#),
-        Some(1.0)
-    );
-    assert_eq!(
-        line_value(&text, "gateway_tls_handshake_failures_total"),
-        Some(1.0)
-    );
-    assert_eq!(line_value(&text, "gateway_open_connections"), Some(1.0));
+    let expected = [
+        (r#"gateway_requests_total{route="* /",class="2xx"}"#, 2.0),
+        (r#"gateway_requests_total{route="* /",class="5xx"}"#, 2.0),
+        (r#"gateway_upstream_errors_total{kind="timeout"}"#, 1.0),
+        (r#"gateway_auth_total{outcome="expired"}"#, 1.0),
+        (r#"gateway_logins_total{result="throttled"}"#, 1.0),
+        (r#"gateway_logins_total{result="busy"}"#, 1.0),
+        ("gateway_password_checks_total", 1.0),
+        (r#"gateway_token_cache_total{result="hit"}"#, 1.0),
+        ("gateway_tls_handshake_failures_total", 1.0),
+        ("gateway_open_connections", 1.0),
+    ];
+    for (series, value) in expected {
+        assert_eq!(line_value(&text, series), Some(value), "{series}\n{text}");
+    }
     drop(open);
     assert_eq!(
         line_value(&metrics.encode(), "gateway_open_connections"),
