@@ -62,24 +62,33 @@ async fn large_writes_cross_intact_both_ways() {
     assert!(received_up == up, "the upload arrived changed");
 }
 
+/// The client sends `ping` and the server answers `pong`: both directions, once each.
+async fn ping_pong(
+    client: &mut tokio_rustls::client::TlsStream<TcpStream>,
+    server: &mut TlsStream,
+    round: usize,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    client.write_all(b"ping").await.expect("write");
+    client.flush().await.expect("flush");
+    let mut got = [0u8; 4];
+    server.read_exact(&mut got).await.expect("read");
+    assert_eq!(&got, b"ping", "round {round}");
+    server.write_all(b"pong").await.expect("write");
+    server.flush().await.expect("flush");
+    client.read_exact(&mut got).await.expect("read");
+    assert_eq!(&got, b"pong", "round {round}");
+}
+
 /// Released while idle, the stream holds no buffer at all, and serves on afterwards.
 #[tokio::test]
 async fn released_buffers_are_freed_and_come_back_on_use() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let Pair {
         mut client,
         mut server,
     } = pair(&[]).await;
     for round in 0..2 {
-        client.write_all(b"ping").await.expect("write");
-        client.flush().await.expect("flush");
-        let mut got = [0u8; 4];
-        server.read_exact(&mut got).await.expect("read");
-        assert_eq!(&got, b"ping", "round {round}");
-        server.write_all(b"pong").await.expect("write");
-        server.flush().await.expect("flush");
-        client.read_exact(&mut got).await.expect("read");
-        assert_eq!(&got, b"pong", "round {round}");
+        ping_pong(&mut client, &mut server, round).await;
 
         assert!(server.incoming.capacity() > 0, "reading allocated");
         server.release_buffers();
@@ -140,7 +149,6 @@ async fn read_once(stream: &mut TlsStream, buf: &mut [u8]) -> Poll<io::Result<()
 /// nothing, and not before; then the stream serves on.
 #[tokio::test]
 async fn an_asked_release_frees_the_buffers_when_a_read_finds_nothing() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let Pair {
         mut client,
         mut server,
@@ -148,14 +156,7 @@ async fn an_asked_release_frees_the_buffers_when_a_read_finds_nothing() {
     let idle_release = server.idle_release();
     let mut got = [0u8; 4];
     for round in 0..2 {
-        client.write_all(b"ping").await.expect("write");
-        client.flush().await.expect("flush");
-        server.read_exact(&mut got).await.expect("read");
-        assert_eq!(&got, b"ping", "round {round}");
-        server.write_all(b"pong").await.expect("write");
-        server.flush().await.expect("flush");
-        client.read_exact(&mut got).await.expect("read");
-
+        ping_pong(&mut client, &mut server, round).await;
         assert!(read_once(&mut server, &mut got).await.is_pending());
         assert!(
             server.held_buffer_bytes() > 0,
