@@ -91,7 +91,7 @@ pub struct TlsStream {
     /// The reader waiting for the socket, woken when a write finds data for it.
     reader: Option<Waker>,
     server_name: Option<Box<str>>,
-    /// Set by an [`IdleRelease`] holder; made only when one is asked for.
+    /// Shared with the [`IdleRelease`] handles; made when the first one is taken.
     idle_release: Option<Arc<AtomicBool>>,
 }
 

@@ -2,7 +2,8 @@
 //!
 //! A read hands out kept plaintext first, then processes what `incoming` holds (records
 //! rustls decrypted are copied straight to the reader's buffer where they fit), sends what
-//! processing queued, and reads the socket only when nothing is left. A write encrypts into
+//! processing queued, and reads the socket only when nothing is left; a read that finds the
+//! socket empty carries out an idle release that was asked for. A write encrypts into
 //! `outgoing` and sends what the socket takes at once; less than `MAX_WRITE` may wait there
 //! for the flush, which is the backpressure.
 
